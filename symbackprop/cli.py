@@ -1,0 +1,248 @@
+"""Command line: ``symbackprop run|derive|generate|inspect|check|bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .errors import SymbackpropError
+
+EXIT_USAGE = 2
+"""Exit status for bad input (and argparse's usage errors)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="symbackprop",
+        description=(
+            "Derive backpropagation with SymPy, print it as LaTeX and compile it to a standalone "
+            "Numba training module. SPEC is a built-in spec's name (xor, digits, ...) or a path "
+            "to a spec file (.toml)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def spec_command(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+        return sub
+
+    def derivation_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
+        sub.add_argument(
+            "--notation", default="default", help="notation profile: default | nielsen"
+        )
+
+    run = spec_command("run", "derive, generate, train and report (prints the derivation)")
+    derivation_options(run)
+    run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
+    run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
+
+    derive = spec_command("derive", "print the derivation (LaTeX by default)")
+    derivation_options(derive)
+    derive.add_argument("--format", default="latex", choices=("latex", "markdown", "text"))
+    derive.add_argument("--document", action="store_true", help="a complete .tex document")
+    derive.add_argument("--pdf", action="store_true", help="compile the document to PDF")
+    derive.add_argument("--weight", metavar="WEIGHT", help="chain of partials for one weight")
+    derive.add_argument(
+        "--example", action="store_true", help="a worked numeric example on one sample"
+    )
+    derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
+    derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    derive.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    generate = spec_command("generate", "write the standalone training module")
+    generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
+    generate.add_argument("--force", action="store_true", help="overwrite a foreign file")
+
+    inspect = spec_command("inspect", "closed-form gradient of one weight (LaTeX and text)")
+    inspect.add_argument("weight", metavar="WEIGHT", help="e.g. 'W2[0,1]' or 'b1[3]'")
+    inspect.add_argument("--notation", default="default")
+
+    check = spec_command("check", "generated gradients vs central finite differences")
+    check.add_argument("--tolerance", type=float, default=1e-6, help="max relative error")
+    check.add_argument("--seed", type=int, default=0)
+
+    bench = commands.add_parser("bench", help="benchmark generated modules against peers")
+    bench.add_argument("--workload", nargs="*", help="workload names (default: all)")
+    bench.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    bench.add_argument("--peers", default="torch,jax,numpy", help="comma-separated peers")
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--output", type=Path, default=Path("benchmarks"))
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point; returns the exit status."""
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return 0
+    try:
+        return _COMMANDS[args.command](args, out)
+    except SymbackpropError as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 130
+
+
+def _notation(name: str):  # noqa: ANN202
+    from .printing import NOTATIONS
+
+    if name not in NOTATIONS:
+        raise SymbackpropError(
+            f"unknown notation '{name}' (known: {', '.join(NOTATIONS)})", "--notation"
+        )
+    return NOTATIONS[name]
+
+
+def _document(args: argparse.Namespace, spec, derivation):  # noqa: ANN001, ANN202
+    from .document import DerivationDocument, Section
+    from .expansion import MAX_EXPANDED_PARAMS, all_params, closed_form_steps
+
+    extra = []
+    if args.expand:
+        refs = all_params(spec)
+        if len(refs) > MAX_EXPANDED_PARAMS:
+            raise SymbackpropError(
+                f"the network has {len(refs)} parameters; closed forms are printed for at most "
+                f"{MAX_EXPANDED_PARAMS} (use `symbackprop inspect` for one weight)",
+                "--expand",
+            )
+        extra.append(Section("Closed forms", closed_form_steps(derivation, refs)))
+    if getattr(args, "weight", None):
+        from .paths import path_section
+
+        extra.append(path_section(derivation, args.weight))
+    if getattr(args, "example", False):
+        from .example import example_section
+
+        extra.append(example_section(derivation))
+    return DerivationDocument(derivation, _notation(args.notation), tuple(extra))
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from .data import load_data
+    from .pipeline import derivation_of, load_module, render_module
+    from .runner import run_training
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.epochs is not None and args.epochs < 1:
+        raise SymbackpropError("must be >= 1", "--epochs")
+    load_data(spec)  # fail on bad data before any work
+    derivation = derivation_of(spec)
+    if not args.quiet_derivation:
+        print(_document(args, spec, derivation).latex(), file=out)
+    module = load_module(render_module(derivation))
+    print(f"generated module: {module.__file__}", file=out)
+    run_training(spec, module, out, epochs=args.epochs)
+    return 0
+
+
+def _derive(args: argparse.Namespace, out: TextIO) -> int:
+    from .document import compile_pdf, write_tex
+    from .pipeline import derivation_of
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.compare:
+        from .compare import compare
+
+        text = compare(spec, load_spec(args.compare), args.format, _notation(args.notation))
+    else:
+        document = _document(args, spec, derivation_of(spec))
+        if args.pdf or args.document:
+            if args.format != "latex":
+                raise SymbackpropError("--document and --pdf need --format latex", "--format")
+            text = document.document()
+        else:
+            text = document.render(args.format)
+    if args.pdf:
+        target = args.output or Path(f"{spec.name}.pdf")
+        compile_pdf(text, target, force=args.force)
+        print(f"wrote {target}", file=out)
+    elif args.output:
+        write_tex(text, args.output, force=args.force)
+        print(f"wrote {args.output}", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+def _generate(args: argparse.Namespace, out: TextIO) -> int:
+    from .codegen import write_module
+    from .pipeline import module_source
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    target = args.output or Path("generated") / f"{spec.name}.py"
+    write_module(module_source(spec), target, force=args.force)
+    print(f"wrote {target}", file=out)
+    return 0
+
+
+def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    from .document import DerivationDocument, Section
+    from .expansion import inspect_steps, parse_param
+    from .pipeline import derivation_of
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    ref = parse_param(args.weight, spec)
+    derivation = derivation_of(spec)
+    section = Section(f"Gradient of {ref}", inspect_steps(derivation, ref))
+    document = DerivationDocument(derivation, _notation(args.notation))
+    print(document.section_latex(section), file=out)
+    print(document.section_text(section), file=out)
+    return 0
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    from .gradcheck import check_gradients
+    from .pipeline import load_module, module_source
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    module = load_module(module_source(spec))
+    results = check_gradients(module, seed=args.seed)
+    worst = max(r.max_rel_error for r in results)
+    print(f"{'param':<8} {'checked':>12} {'max abs error':>14} {'max rel error':>14}", file=out)
+    for r in results:
+        print(
+            f"{r.name:<8} {f'{r.checked}/{r.total}':>12} {r.max_abs_error:>14.3e} "
+            f"{r.max_rel_error:>14.3e}",
+            file=out,
+        )
+    ok = worst < args.tolerance
+    verdict = "OK" if ok else "MISMATCH"
+    print(f"{verdict}: worst relative error {worst:.3e} (tolerance {args.tolerance:g})", file=out)
+    return 0 if ok else 1
+
+
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args, out)
+
+
+_COMMANDS = {
+    "run": _run,
+    "derive": _derive,
+    "generate": _generate,
+    "inspect": _inspect,
+    "check": _check,
+    "bench": _bench,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,475 @@
+"""The derivation: backpropagation obtained by differentiating the symbolic network with SymPy.
+
+Every gradient here comes from ``sympy.diff`` applied to the layer-level expressions of
+``network``; KroneckerDelta sums are collapsed by SymPy (``doit``), and the activation
+derivatives are those ``sympy.diff`` finds, re-expressed through the forward values where
+SymPy proves such a form.  The results are the textbook delta rule, derived:
+
+    delta^(L)_p = sum_j dL/da_j * da_j/dz_p           (output layer)
+    delta^(l)_p = f_l'(z_p) * sum_j W^(l+1)_jp delta^(l+1)_j   (hidden layers)
+    dL/dW^(l)_pq = delta^(l)_p a^(l-1)_q,    dL/db^(l)_p = delta^(l)_p
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.concrete.summations import Sum
+
+from .functions import Activation, derivative, output_form_derivative
+from .functions import s as s_sym
+from .functions import x as x_sym
+from .network import (
+    ActivationFunction,
+    ActivationPrime,
+    Elementwise,
+    Layer,
+    SymbolicNetwork,
+    activation_function,
+    activation_prime,
+    i,
+    j,
+    k,
+    p,
+    q,
+)
+
+INDEX_SYMBOLS = {i, j, k, p, q}
+
+
+L = sp.Symbol("L", real=True)
+"""The per-sample loss, as it appears on the left of displayed steps."""
+eta = sp.Symbol("eta", positive=True)
+"""The learning rate."""
+L_batch = sp.Symbol("Lbar", real=True)
+"""The batch loss: the mean of the per-sample losses over a minibatch."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One displayed step ``lhs = rhs[0] = rhs[1] = ...`` with a short justification (LaTeX).
+
+    ``check`` names the array of the generated module's ``intermediates`` that ``lhs`` equals
+    (for one sample), with the free indices of ``lhs``; tests evaluate every ``rhs`` against it.
+    """
+
+    section: str
+    lhs: sp.Basic
+    rhs: tuple[sp.Basic, ...]
+    why: str
+    check: tuple[str, tuple[sp.Symbol, ...]] | None = None
+    relation: str = "="
+
+
+def partial(numerator: sp.Basic, variable: sp.Basic) -> sp.Derivative:
+    """The unevaluated partial derivative d numerator / d variable (for display)."""
+    return sp.Derivative(numerator, variable, evaluate=False)
+
+
+@dataclass(frozen=True)
+class ActivationDerivative:
+    """An activation's derivative as SymPy found it, and through the forward value if possible."""
+
+    activation: Activation
+    derivative: sp.Expr
+    output_form: sp.Expr | None
+
+
+@dataclass(frozen=True)
+class LayerGradient:
+    """The derived backward quantities of one layer, in index form (free indices p, q).
+
+    ``upstream`` is dz^(l+1)_j / dz^(l)_p as SymPy found it (hidden layers); ``factor`` is the
+    elementwise factor of the hidden delta, through the forward values.
+    """
+
+    layer: Layer
+    delta: sp.Expr
+    factor: sp.Expr | None
+    upstream: sp.Expr | None
+    dW: sp.Expr
+    db: sp.Expr
+
+
+@dataclass(frozen=True)
+class OutputDelta:
+    """How the output delta came about: dL/da, the output Jacobian and the result."""
+
+    dL_da: sp.Expr
+    jacobian: sp.Expr
+    chain: sp.Expr
+    before_assumptions: sp.Expr
+    delta: sp.Expr
+    assumption: str | None
+    cancelled: sp.Expr | None
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Gradient expressions and chain-rule steps of one network."""
+
+    network: SymbolicNetwork
+    activations: tuple[ActivationDerivative, ...]
+    output: OutputDelta
+    layers: tuple[LayerGradient, ...]
+    steps: tuple[Step, ...]
+
+    def layer(self, index: int) -> LayerGradient:
+        """The gradients of weight layer ``index`` (1-based)."""
+        return self.layers[index - 1]
+
+
+def collapse(expr: sp.Expr) -> sp.Expr:
+    """Evaluate KroneckerDelta sums until nothing changes (SymPy's ``doit``)."""
+    previous = None
+    while expr != previous:
+        previous = expr
+        expr = _drop_index_ranges(_split_sums(expr).doit())
+    return expr
+
+
+def _split_sums(expr: sp.Expr) -> sp.Expr:
+    """Distribute each Sum over the terms of its summand and pull out constant factors."""
+
+    def split(sum_: Sum) -> sp.Expr:
+        (var, *_), *more = sum_.limits
+        terms = sp.Add.make_args(sp.expand_mul(sum_.function))
+        result = []
+        for term in terms:
+            inside = [f for f in sp.Mul.make_args(term) if f.has(var)]
+            outside = [f for f in sp.Mul.make_args(term) if not f.has(var)]
+            result.append(sp.Mul(*outside) * Sum(sp.Mul(*inside), *sum_.limits))
+        return sp.Add(*result)
+
+    return expr.replace(lambda e: isinstance(e, Sum), split)
+
+
+def _drop_index_ranges(expr: sp.Expr) -> sp.Expr:
+    """Drop the ``Piecewise((v, 0 <= p <= n - 1), (0, True))`` that ``doit`` adds for index ranges.
+
+    A free index always lies in its range, so only the first piece can apply.
+    """
+
+    def is_range(e: sp.Basic) -> bool:
+        if not isinstance(e, sp.Piecewise) or len(e.args) != 2:
+            return False
+        (_, cond), (other, always) = e.args
+        free = cond.free_symbols
+        return (
+            always == sp.true
+            and other == 0
+            and bool(free & INDEX_SYMBOLS)
+            and all(sym in INDEX_SYMBOLS or sym.is_integer for sym in free)
+        )
+
+    return expr.replace(is_range, lambda e: e.args[0].expr)
+
+
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """The shorter of the expression and its factored form (cancellations show up here)."""
+    factored = positive_factors(sp.factor(expr))
+    return factored if sp.count_ops(factored) < sp.count_ops(expr) else expr
+
+
+def positive_factors(expr: sp.Expr) -> sp.Expr:
+    """Write -c (a - 1) as c (1 - a): absorb a leading minus sign into a sum factor."""
+    if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
+        return expr
+    factors = list(sp.Mul.make_args(-expr))
+    for position, factor in enumerate(factors):
+        if isinstance(factor, sp.Add):
+            factors[position] = sp.expand(-factor)
+            return sp.Mul(*factors)
+    return expr
+
+
+def to_forward_values(expr: sp.Expr, layer: Layer) -> sp.Expr:
+    """Replace f(z_p) by a_p and f'(z_p) by its form through a_p where SymPy found one."""
+
+    def forward(e: ActivationFunction) -> sp.Expr:
+        return layer.a[e.args[0].indices[0]]
+
+    def prime(e: ActivationPrime) -> sp.Expr:
+        form = output_form_derivative(e.activation.name)
+        index = e.args[0].indices[0]
+        if form is None:
+            return e
+        return form.subs(s_sym, layer.a[index])
+
+    expr = expr.replace(lambda e: isinstance(e, ActivationFunction), forward)
+    return expr.replace(lambda e: isinstance(e, ActivationPrime), prime)
+
+
+def derive(network: SymbolicNetwork) -> Derivation:
+    """Differentiate the network's loss with respect to every weight and bias, layer by layer."""
+    output = _derive_output_delta(network)
+    gradients = {network.output.index: _weight_gradients(network.output, output.delta, None, None)}
+    for layer, upper in zip(reversed(network.layers[:-1]), reversed(network.layers[1:])):
+        # z^(l+1)_j as a function of z^(l): substitute a^(l)_k = f_l(z^(l)_k), then differentiate.
+        f = activation_function(layer.activation.name)
+        z_next = upper.z_expr.xreplace({upper.a_in[k]: f(layer.z[k])})
+        upstream = collapse(sp.diff(z_next, layer.z[p]))
+        chain = collapse(Sum(upper.delta[j] * upstream, (j, 0, upper.n_out - 1)))
+        factored = sp.factor_terms(chain)
+        factor = sp.Mul(*[t for t in sp.Mul.make_args(factored) if not isinstance(t, Sum)])
+        gradients[layer.index] = _weight_gradients(
+            layer,
+            to_forward_values(factored, layer),
+            to_forward_values(factor, layer),
+            upstream,
+        )
+    layers = tuple(gradients[layer.index] for layer in network.layers)
+    activations = tuple(
+        ActivationDerivative(act, derivative(act.name), output_form_derivative(act.name))
+        for act in _distinct_elementwise(network)
+    )
+    return Derivation(
+        network=network,
+        activations=activations,
+        output=output,
+        layers=layers,
+        steps=_steps(network, activations, output, layers),
+    )
+
+
+def _distinct_elementwise(network: SymbolicNetwork) -> list[Activation]:
+    seen: dict[str, Activation] = {}
+    for layer in network.layers:
+        if layer.activation.elementwise:
+            seen.setdefault(layer.activation.name, layer.activation)
+    return list(seen.values())
+
+
+def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
+    """delta^(L)_p = dL/dz^(L)_p by the chain rule through the output activation."""
+    layer = network.output
+    loss = network.loss_expr
+    dL_da = collapse(sp.diff(loss, layer.a[p]))
+    jacobian = collapse(sp.diff(layer.a_expr, layer.z[p]))
+    if not layer.activation.elementwise:
+        # Softmax: write e^{z_w} = a_w * S, so the Jacobian reads a_j (delta_jp - a_p).
+        S = sp.Dummy("S", positive=True)
+        jacobian = jacobian.xreplace({layer.softmax_denominator: S})
+        jacobian = jacobian.replace(
+            lambda e: isinstance(e, sp.exp) and isinstance(e.args[0], sp.Indexed),
+            lambda e: layer.a[e.args[0].indices[0]] * S,
+        )
+        jacobian = sp.expand(jacobian)
+    # f' stays an opaque function while the sums collapse (Sum.doit folds Piecewise outward).
+    chain = Sum(dL_da.xreplace({p: j}) * jacobian, (j, 0, layer.n_out - 1))
+    before = _tidy(to_forward_values(collapse(chain), layer))
+    jacobian = to_forward_values(jacobian, layer)
+    delta, assumption = before, None
+    if network.loss.targets_sum_to_one:
+        y_sum = Sum(network.y[j], (j, 0, layer.n_out - 1))
+        delta = _tidy(before.xreplace({y_sum: sp.Integer(1)}))
+        if delta != before:
+            assumption = r"\sum_j y_j = 1"
+    dL_da = _tidy(dL_da)
+    # Factors of dL/da's denominator that hold the output and are gone from delta cancelled.
+    _, denominator = sp.fraction(sp.factor(dL_da))
+    gone = [
+        f
+        for f in sp.Mul.make_args(denominator)
+        if f.has(layer.a[p]) and not sp.fraction(sp.factor(delta))[1].has(f)
+    ]
+    return OutputDelta(
+        dL_da=dL_da,
+        jacobian=jacobian,
+        chain=chain,
+        before_assumptions=before,
+        delta=delta,
+        assumption=assumption,
+        cancelled=sp.Mul(*gone) if gone else None,
+    )
+
+
+def _weight_gradients(
+    layer: Layer, delta: sp.Expr, factor: sp.Expr | None, upstream: sp.Expr | None
+) -> LayerGradient:
+    """dL/dW^(l)_pq and dL/db^(l)_p from differentiating z^(l) = W^(l) a^(l-1) + b^(l)."""
+    by_weight = Sum(layer.delta[j] * sp.diff(layer.z_expr, layer.W[p, q]), (j, 0, layer.n_out - 1))
+    by_bias = Sum(layer.delta[j] * sp.diff(layer.z_expr, layer.b[p]), (j, 0, layer.n_out - 1))
+    return LayerGradient(
+        layer=layer,
+        delta=delta,
+        factor=factor,
+        upstream=upstream,
+        dW=collapse(by_weight),
+        db=collapse(by_bias),
+    )
+
+
+def _steps(
+    network: SymbolicNetwork,
+    activations: tuple[ActivationDerivative, ...],
+    output: OutputDelta,
+    layers: tuple[LayerGradient, ...],
+) -> tuple[Step, ...]:
+    """The derivation as displayed steps, in reading order."""
+    steps: list[Step] = []
+    for layer in network.layers:
+        l, act = layer.index, layer.activation
+        steps.append(
+            Step(
+                "forward",
+                layer.z[j],
+                (layer.z_expr,),
+                rf"layer {l}: weighted sum",
+                (f"Z{l}", (j,)),
+            )
+        )
+        why = act.stable_note or rf"layer {l}: {act.name}"
+        steps.append(Step("forward", layer.a[j], (layer.a_expr,), why, (f"A{l}", (j,))))
+        W, a_in, b, z = (layer.vector(kind) for kind in ("W", "a_in", "b", "z"))
+        steps.append(Step("forward-matrix", z, (W * a_in + b,), "matrix form"))
+        if act.elementwise:
+            steps.append(
+                Step(
+                    "forward-matrix",
+                    layer.vector("a"),
+                    (Elementwise(act.name, z),),
+                    "elementwise",
+                )
+            )
+
+    loss = network.loss
+    out = network.output
+    stable = loss.stable_terms.get(out.activation.name, (None, ""))[1]
+    steps.append(
+        Step(
+            "loss",
+            L,
+            (network.loss_expr,),
+            stable or f"per-sample {loss.description}",
+            ("loss", ()),
+        )
+    )
+    steps.append(Step("loss", partial(L, out.a[p]), (output.dL_da,), r"\texttt{sympy.diff}"))
+
+    for info in activations:
+        f = activation_function(info.activation.name)(x_sym)
+        rhs: tuple[sp.Basic, ...] = (info.derivative,)
+        why = r"\texttt{sympy.diff}"
+        if (
+            info.output_form is not None
+            and info.output_form.subs(s_sym, info.activation.expr) != info.derivative
+            and info.output_form != info.derivative.subs(x_sym, s_sym)
+        ):
+            rhs += (info.output_form.subs(s_sym, f),)
+            why = r"\texttt{sympy.diff}; through the forward value"
+        prime = activation_prime(info.activation.name)(x_sym)
+        steps.append(Step("activations", prime, rhs, why))
+
+    if not out.activation.elementwise:
+        steps.append(
+            Step(
+                "output",
+                partial(out.a[j], out.z[p]),
+                (output.jacobian,),
+                "softmax Jacobian",
+            )
+        )
+    chain = Sum(partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1))
+    rhs = (partial(L, out.z[p]), chain, output.chain, output.before_assumptions)
+    why = "chain rule"
+    if output.cancelled is not None:
+        why += rf"; ${sp.latex(output.cancelled)}$ cancels"
+    if output.assumption:
+        rhs += (output.delta,)
+        why += rf"; ${output.assumption}$"
+    steps.append(Step("output", out.delta[p], _distinct(rhs), why, (f"delta{out.index}", (p,))))
+
+    for gradient, upper in zip(reversed(layers[:-1]), reversed(network.layers[1:])):
+        layer = gradient.layer
+        l = layer.index
+        chain = Sum(
+            partial(L, upper.z[j]) * partial(upper.z[j], layer.z[p]),
+            (j, 0, upper.n_out - 1),
+        )
+        rhs = (
+            partial(L, layer.z[p]),
+            chain,
+            Sum(upper.delta[j] * gradient.upstream, (j, 0, upper.n_out - 1)),
+            gradient.delta,
+        )
+        steps.append(
+            Step(
+                "backprop",
+                layer.delta[p],
+                _distinct(rhs),
+                f"chain rule through layer {l + 1}",
+                (f"delta{l}", (p,)),
+            )
+        )
+        product = upper.vector("W").T * upper.vector("delta")
+        steps.append(
+            Step(
+                "backprop-matrix",
+                layer.vector("delta"),
+                (
+                    sp.HadamardProduct(
+                        product,
+                        Elementwise(layer.activation.name, layer.vector("z"), 1),
+                    ),
+                ),
+                "matrix form",
+            )
+        )
+
+    for gradient in layers:
+        layer = gradient.layer
+        l = layer.index
+        chain = Sum(
+            partial(L, layer.z[j]) * partial(layer.z[j], layer.W[p, q]),
+            (j, 0, layer.n_out - 1),
+        )
+        steps.append(
+            Step(
+                "gradients",
+                partial(L, layer.W[p, q]),
+                (chain, gradient.dW),
+                "chain rule",
+                (f"dW{l}", (p, q)),
+            )
+        )
+        steps.append(
+            Step(
+                "gradients",
+                partial(L, layer.b[p]),
+                (gradient.db,),
+                "chain rule",
+                (f"db{l}", (p,)),
+            )
+        )
+        steps.append(
+            Step(
+                "gradients-matrix",
+                partial(L, layer.vector("W")),
+                (layer.vector("delta") * layer.vector("a_in").T,),
+                "matrix form",
+            )
+        )
+    for layer in network.layers:
+        for kind in ("W", "b"):
+            param = sp.Symbol(str(getattr(layer, kind).label), real=True)
+            steps.append(
+                Step(
+                    "update",
+                    param,
+                    (param - eta * partial(L_batch, param),),
+                    r"gradient descent; $\bar{L}$ is the mean of $L$ over the minibatch",
+                    relation=r"\leftarrow",
+                )
+            )
+    return tuple(steps)
+
+
+def _distinct(exprs: tuple[sp.Basic, ...]) -> tuple[sp.Basic, ...]:
+    """Drop repeated consecutive forms of a chain of equalities."""
+    out: list[sp.Basic] = []
+    for expr in exprs:
+        if not out or expr != out[-1]:
+            out.append(expr)
+    return tuple(out)

@@ -1,0 +1,24 @@
+"""Errors that reach the user as one line: what is wrong and where."""
+
+from __future__ import annotations
+
+
+class SymbackpropError(Exception):
+    """A user-facing error: the CLI prints it on one line and exits with status 2."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class SpecError(SymbackpropError):
+    """The spec file is missing, malformed or describes an invalid network."""
+
+
+class DataError(SymbackpropError):
+    """Training data is missing, malformed or does not fit the network."""
+
+
+class GenerationError(SymbackpropError):
+    """A generated module could not be written (e.g. it would overwrite a foreign file)."""

@@ -1,0 +1,78 @@
+"""Generated gradients against central finite differences of the generated loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+RELATIVE_FLOOR = 1e-4
+"""Magnitudes below this count as this in the relative error: central differences of an O(1)
+loss carry ~1e-10 of round-off, which would swamp the relative error of tiny gradients."""
+
+
+@dataclass(frozen=True)
+class ParamCheck:
+    """How one parameter array's gradient compared with finite differences."""
+
+    name: str
+    checked: int
+    total: int
+    max_abs_error: float
+    max_rel_error: float
+
+
+def sample_data(module: ModuleType, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs and targets of the kind the module's loss expects."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = module.LAYERS[0], module.LAYERS[-1]
+    X = rng.standard_normal((n, n_in))
+    if module.TARGETS == "one_hot":
+        Y = np.eye(n_out)[rng.integers(0, n_out, n)]
+    elif module.TARGETS == "binary":
+        Y = (rng.random((n, n_out)) < 0.5).astype(np.float64)
+    else:
+        Y = rng.standard_normal((n, n_out))
+    return X, Y
+
+
+def check_gradients(
+    module: ModuleType,
+    seed: int = 0,
+    samples: int = 8,
+    max_per_param: int = 200,
+    step: float | None = None,
+) -> list[ParamCheck]:
+    """Compare ``module.gradients`` with central differences of ``module.loss``.
+
+    Up to ``max_per_param`` entries of each parameter array are checked (all of them for small
+    networks), chosen at random with ``seed``.
+    """
+    X, Y = sample_data(module, samples, seed)
+    params = module.init_params(seed)
+    float32 = params[0].dtype == np.float32
+    h = step or (1e-2 if float32 else 1e-6)
+    analytic = module.gradients(params, X, Y)
+    rng = np.random.default_rng(seed + 1)
+    results = []
+    for name, param, grad in zip(module.PARAM_NAMES, params, analytic):
+        flat = param.reshape(-1)
+        chosen = np.arange(flat.size)
+        if flat.size > max_per_param:
+            chosen = np.sort(rng.choice(flat.size, max_per_param, replace=False))
+        max_abs = max_rel = 0.0
+        for i in chosen:
+            old = flat[i]
+            flat[i] = old + h
+            up = module.loss(params, X, Y)
+            flat[i] = old - h
+            down = module.loss(params, X, Y)
+            flat[i] = old
+            numeric = (up - down) / (2 * h)
+            exact = float(grad.reshape(-1)[i])
+            error = abs(numeric - exact)
+            max_abs = max(max_abs, error)
+            max_rel = max(max_rel, error / max(abs(numeric), abs(exact), RELATIVE_FLOOR))
+        results.append(ParamCheck(name, int(chosen.size), int(flat.size), max_abs, max_rel))
+    return results

@@ -1,0 +1,55 @@
+"""The pipeline end to end: spec -> symbolic network -> derivation -> module, and loading it."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .codegen import ModuleSource, render_module, write_module
+from .derivation import Derivation, derive
+from .network import build_network
+from .spec import Spec, load_spec
+
+
+def as_spec(spec: Spec | str | Path) -> Spec:
+    """A Spec from a Spec, a built-in spec's name or a spec file's path."""
+    return spec if isinstance(spec, Spec) else load_spec(spec)
+
+
+def derivation_of(spec: Spec | str | Path) -> Derivation:
+    """The derivation of a spec's network."""
+    return derive(build_network(as_spec(spec)))
+
+
+def module_source(spec: Spec | str | Path) -> ModuleSource:
+    """The generated training module of a spec."""
+    return render_module(derivation_of(spec))
+
+
+def cache_dir() -> Path:
+    """Where ``run`` and ``check`` keep generated modules (SYMBACKPROP_CACHE overrides)."""
+    root = os.environ.get("SYMBACKPROP_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "symbackprop"
+    )
+    return Path(root) / "modules"
+
+
+def load_module(source: ModuleSource, folder: Path | None = None) -> ModuleType:
+    """Write a generated module under a name unique to its text and import it by that name.
+
+    Importing by name (its folder on ``sys.path``) lets Numba's on-disk cache find the compiled
+    kernels in the next process.
+    """
+    folder = folder or cache_dir()
+    name = f"{source.name}_{hashlib.sha256(source.text.encode()).hexdigest()[:12]}"
+    path = folder / f"{name}.py"
+    if not path.exists() or path.read_text() != source.text:
+        write_module(source, path, force=True)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+    return importlib.import_module(name)

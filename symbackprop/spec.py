@@ -1,0 +1,269 @@
+"""The spec: a validated description of a network, its training and its data (from TOML)."""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .functions import ACTIVATIONS, LOSSES
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Training:
+    """Minibatch SGD settings."""
+
+    learning_rate: float = 0.1
+    batch_size: int = 32
+    epochs: int = 100
+    seed: int = 0
+    drop_last: bool = False
+
+
+@dataclass(frozen=True)
+class Data:
+    """Where the training data comes from; ``dataset`` is a built-in name or a file path."""
+
+    dataset: str | None = None
+    test_fraction: float = 0.0
+    base_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated model description."""
+
+    name: str
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]
+    output: str
+    loss: str
+    dtype: str = "float64"
+    training: Training = Training()
+    data: Data = Data()
+    source: str = "<memory>"
+    digest: str = ""
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers."""
+        return len(self.layers) - 1
+
+    def layer_activation(self, layer: int) -> str:
+        """The activation of weight layer ``layer`` (1-based)."""
+        return self.output if layer == self.depth else self.activations[layer - 1]
+
+
+_TOP_KEYS = {"name", "network", "training", "data"}
+_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype"}
+
+
+def builtin_specs() -> dict[str, Path]:
+    """The specs that ship with the package, by name."""
+    folder = resources.files("symbackprop") / "specs"
+    return {
+        Path(str(entry)).stem: Path(str(entry))
+        for entry in folder.iterdir()
+        if str(entry).endswith(".toml")
+    }
+
+
+def resolve(source: str | Path) -> Path:
+    """The file behind SPEC: a path to a spec file, or the name of a built-in spec."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    builtins = builtin_specs()
+    if str(source) in builtins:
+        return builtins[str(source)]
+    if path.suffix == ".toml" or path.parent != Path("."):
+        raise SpecError("no such spec file", str(source))
+    raise SpecError(
+        f"no spec file or built-in spec named '{source}' (built-ins: {', '.join(sorted(builtins))})"
+    )
+
+
+def load_spec(source: str | Path) -> Spec:
+    """Read and validate a spec from a built-in name or a TOML file."""
+    path = resolve(source)
+    raw = path.read_bytes()
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"not valid TOML: {exc}", str(path)) from None
+    builtin = path.parent == builtin_specs().get(path.stem, Path()).parent
+    label = f"{path.stem} (built-in)" if builtin else str(path)
+    return parse_spec(
+        table,
+        source=label,
+        digest=hashlib.sha256(raw).hexdigest()[:12],
+        base_dir=path.parent,
+    )
+
+
+def parse_spec(
+    table: dict[str, Any],
+    source: str = "<memory>",
+    digest: str = "",
+    base_dir: Path | None = None,
+) -> Spec:
+    """Validate a parsed TOML table into a Spec; errors name the field."""
+    where = source
+    _no_unknown(table, _TOP_KEYS, "", where)
+    name = _get(table, "name", str, where)
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise SpecError(f"name '{name}' is not a valid Python identifier", f"{where}: name")
+    network = _get(table, "network", dict, where)
+    _no_unknown(network, _NETWORK_KEYS, "network.", where)
+
+    layers = _get(network, "layers", list, where, "network.")
+    if len(layers) < 2:
+        raise SpecError("needs at least two sizes (input and output)", f"{where}: network.layers")
+    for i, size in enumerate(layers):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise SpecError(
+                f"layer size {size!r} at position {i} must be an integer >= 1",
+                f"{where}: network.layers",
+            )
+    hidden = len(layers) - 2
+
+    raw_activation = network.get("activation", "tanh" if hidden else None)
+    if hidden == 0:
+        activations: tuple[str, ...] = ()
+    elif isinstance(raw_activation, str):
+        activations = (raw_activation,) * hidden
+    elif isinstance(raw_activation, list) and all(isinstance(v, str) for v in raw_activation):
+        if len(raw_activation) != hidden:
+            raise SpecError(
+                f"lists {len(raw_activation)} activations for {hidden} hidden layers",
+                f"{where}: network.activation",
+            )
+        activations = tuple(raw_activation)
+    else:
+        raise SpecError(
+            "must be an activation name or a list of names",
+            f"{where}: network.activation",
+        )
+    for act in activations:
+        _check_activation(act, f"{where}: network.activation")
+        if not ACTIVATIONS[act].elementwise:
+            raise SpecError(
+                f"'{act}' is only allowed as the output activation",
+                f"{where}: network.activation",
+            )
+
+    output = _get(network, "output", str, where, "network.")
+    _check_activation(output, f"{where}: network.output")
+    if not ACTIVATIONS[output].elementwise and layers[-1] < 2:
+        raise SpecError(f"'{output}' needs at least 2 outputs", f"{where}: network.output")
+
+    loss = _get(network, "loss", str, where, "network.")
+    if loss not in LOSSES:
+        raise SpecError(
+            f"unknown loss '{loss}' (known: {', '.join(sorted(LOSSES))})",
+            f"{where}: network.loss",
+        )
+    needs = LOSSES[loss].requires_output
+    if needs and output not in needs:
+        raise SpecError(
+            f"loss '{loss}' needs output {' or '.join(needs)}, not '{output}'",
+            f"{where}: network.loss",
+        )
+    dtype = network.get("dtype", "float64")
+    if dtype not in DTYPES:
+        raise SpecError(
+            f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})",
+            f"{where}: network.dtype",
+        )
+
+    training = _parse_training(table.get("training", {}), where)
+    data = _parse_data(table.get("data", {}), where, base_dir)
+    return Spec(
+        name=name,
+        layers=tuple(layers),
+        activations=activations,
+        output=output,
+        loss=loss,
+        dtype=dtype,
+        training=training,
+        data=data,
+        source=source,
+        digest=digest,
+    )
+
+
+def _parse_training(table: Any, where: str) -> Training:
+    if not isinstance(table, dict):
+        raise SpecError("must be a table", f"{where}: training")
+    defaults = Training()
+    _no_unknown(table, set(Training.__dataclass_fields__), "training.", where)
+    lr = table.get("learning_rate", defaults.learning_rate)
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        raise SpecError(f"must be a number > 0, not {lr!r}", f"{where}: training.learning_rate")
+    values: dict[str, Any] = {"learning_rate": float(lr)}
+    for key, low in (("batch_size", 1), ("epochs", 1), ("seed", 0)):
+        value = table.get(key, getattr(defaults, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise SpecError(
+                f"must be an integer >= {low}, not {value!r}",
+                f"{where}: training.{key}",
+            )
+        values[key] = value
+    drop_last = table.get("drop_last", defaults.drop_last)
+    if not isinstance(drop_last, bool):
+        raise SpecError("must be true or false", f"{where}: training.drop_last")
+    return Training(drop_last=drop_last, **values)
+
+
+def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
+    if not isinstance(table, dict):
+        raise SpecError("must be a table", f"{where}: data")
+    _no_unknown(table, {"dataset", "test_fraction"}, "data.", where)
+    dataset = table.get("dataset")
+    if dataset is not None and not isinstance(dataset, str):
+        raise SpecError("must be a string", f"{where}: data.dataset")
+    fraction = table.get("test_fraction", 0.0)
+    if (
+        not isinstance(fraction, (int, float))
+        or isinstance(fraction, bool)
+        or not 0 <= fraction < 1
+    ):
+        raise SpecError(
+            f"must be a number in [0, 1), not {fraction!r}",
+            f"{where}: data.test_fraction",
+        )
+    return Data(dataset=dataset, test_fraction=float(fraction), base_dir=base_dir)
+
+
+def _check_activation(name: str, where: str) -> None:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise SpecError(
+            f"unknown activation {name!r} (known: {', '.join(sorted(ACTIVATIONS))})",
+            where,
+        )
+
+
+def _get(table: dict[str, Any], key: str, kind: type, where: str, prefix: str = "") -> Any:
+    if key not in table:
+        raise SpecError(f"missing field '{prefix}{key}'", where)
+    value = table[key]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        names = {str: "a string", list: "a list", dict: "a table"}
+        raise SpecError(f"must be {names.get(kind, kind.__name__)}", f"{where}: {prefix}{key}")
+    return value
+
+
+def _no_unknown(table: dict[str, Any], known: set[str], prefix: str, where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SpecError(
+            f"unknown field '{prefix}{unknown[0]}' (known: {', '.join(sorted(known))})",
+            where,
+        )

@@ -1,0 +1,168 @@
+"""The layer-level derivation against independent routes: full expansion, textbook forms."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import sympy as sp
+
+from conftest import OUTPUT_LOSS, make_spec
+from symbackprop.derivation import collapse
+from symbackprop.expansion import Scalars, all_params, closed_forms, composed_loss
+from symbackprop.functions import ACTIVATIONS, derivative, output_form_derivative, s, x
+from symbackprop.network import build_network, p
+from symbackprop.pipeline import derivation_of
+
+
+def _rational_point(scalars: Scalars, seed: int, one_hot: bool) -> dict:
+    rng = random.Random(seed)
+    point = {sym: sp.Rational(rng.randint(-12, 12), 7) for sym in scalars.x}
+    for table in scalars.params.values():
+        point.update({sym: sp.Rational(rng.randint(-12, 12), 11) for sym in table.values()})
+    if one_hot:
+        hot = rng.randrange(len(scalars.y))
+        point.update({sym: int(i == hot) for i, sym in enumerate(scalars.y)})
+    else:
+        point.update({sym: sp.Rational(rng.randint(0, 9), 9) for sym in scalars.y})
+    return point
+
+
+@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS)
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "identity"])
+def test_layer_level_equals_full_expansion(output: str, loss: str, hidden: str) -> None:
+    """On a 2-3-2 network, the delta-rule result equals sympy.diff of the composed loss.
+
+    Both sides are evaluated exactly at rational points (to 60 digits): the only difference
+    allowed is none.  Cross-entropy targets are one-hot, as the derivation assumes.
+    """
+    spec = make_spec([2, 3, 2], output, loss, hidden)
+    derivation = derivation_of(spec)
+    network = derivation.network
+    scalars = Scalars(network)
+    loss_expr = composed_loss(network, scalars)
+    refs = all_params(spec)
+    forms = closed_forms(derivation, refs)
+    for seed in range(2):
+        point = _rational_point(scalars, seed, one_hot=loss == "cross_entropy")
+        for ref, form in zip(refs, forms):
+            route_a = form.xreplace(point)
+            route_b = sp.diff(loss_expr, scalars.symbol(ref)).xreplace(point)
+            difference = sp.N(route_a - route_b, 60)
+            assert abs(difference) < sp.Float("1e-50"), (ref, difference)
+
+
+def test_symbolic_equality_small() -> None:
+    """For a sigmoid 1-1-1 network the two routes are equal as expressions (simplify to 0)."""
+    spec = make_spec([1, 1, 1], "sigmoid", "binary_cross_entropy", "tanh")
+    derivation = derivation_of(spec)
+    scalars = Scalars(derivation.network)
+    loss_expr = composed_loss(derivation.network, scalars)
+    refs = all_params(spec)
+    for ref, form in zip(refs, closed_forms(derivation, refs)):
+        assert sp.simplify(form - sp.diff(loss_expr, scalars.symbol(ref))) == 0
+
+
+def test_textbook_output_deltas() -> None:
+    """SymPy's output deltas match the textbook forms (typed here, independently)."""
+
+    def delta(output: str, loss: str) -> sp.Expr:
+        return derivation_of(make_spec([2, 3, 4], output, loss)).output.delta
+
+    a, y = (sp.IndexedBase(n, real=True) for n in ("a2", "y"))
+    n = sp.Integer(4)
+    sizes = {sp.Symbol("n2", integer=True, positive=True): n}
+    assert sp.simplify(delta("softmax", "cross_entropy") - (a[p] - y[p])) == 0
+    bce = delta("sigmoid", "binary_cross_entropy").xreplace(sizes)
+    assert sp.simplify(bce - (a[p] - y[p]) / n) == 0
+    mse = delta("sigmoid", "mse").xreplace(sizes)
+    assert sp.simplify(mse - 2 * (a[p] - y[p]) * a[p] * (1 - a[p]) / n) == 0
+    identity = delta("identity", "mse").xreplace(sizes)
+    assert sp.simplify(identity - 2 * (a[p] - y[p]) / n) == 0
+
+
+def test_cancellation_is_reported() -> None:
+    ce = derivation_of(make_spec([2, 3, 4], "softmax", "cross_entropy")).output
+    assert ce.assumption == r"\sum_j y_j = 1"
+    assert ce.before_assumptions != ce.delta
+    bce = derivation_of(make_spec([2, 3, 4], "sigmoid", "binary_cross_entropy")).output
+    assert bce.cancelled is not None and bce.cancelled.has(sp.Indexed)
+    mse = derivation_of(make_spec([2, 3, 4], "sigmoid", "mse")).output
+    assert mse.cancelled is None and mse.assumption is None
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "identity"])
+def test_activation_derivatives(name: str) -> None:
+    """f' from sympy.diff agrees with central differences; the forward-value form with f'."""
+    f = sp.lambdify(x, ACTIVATIONS[name].expr, "math")
+    df = sp.lambdify(x, derivative(name), "math")
+    form = output_form_derivative(name)
+    assert form is not None
+    g = sp.lambdify(s, form, "math")
+    for point in [-3.1, -0.7, 0.4, 1.3, 2.9]:
+        numeric = (f(point + 1e-6) - f(point - 1e-6)) / 2e-6
+        assert df(point) == pytest.approx(numeric, rel=1e-7, abs=1e-9)
+        assert g(f(point)) == pytest.approx(df(point), rel=1e-12, abs=1e-15)
+    assert sp.simplify(output_form_derivative("sigmoid") - s * (1 - s)) == 0
+    assert sp.simplify(output_form_derivative("tanh") - (1 - s**2)) == 0
+
+
+def test_relu_derivative_at_zero_is_zero() -> None:
+    assert derivative("relu").subs(x, 0) == 0
+    assert output_form_derivative("relu").subs(s, 0) == 0
+
+
+def test_stable_forms_equal_textbook() -> None:
+    """The code's stable sigmoid and loss terms equal the textbook definitions."""
+    from symbackprop.functions import LOSSES, a, lse, y, z
+
+    sigmoid = ACTIVATIONS["sigmoid"]
+    code = sp.lambdify(x, sigmoid.code, "math")
+    textbook = sp.lambdify(x, sigmoid.expr, "math")
+    for point in [-30.0, -2.0, 0.0, 3.0, 30.0]:
+        assert code(point) == pytest.approx(textbook(point), rel=1e-14)
+    assert code(-800.0) == 0.0 and code(800.0) == 1.0  # no overflow
+
+    bce = LOSSES["binary_cross_entropy"]
+    stable, _ = bce.stable_terms["sigmoid"]
+    stable_f = sp.lambdify((z, y), stable, "math")
+    textbook_f = sp.lambdify((z, y), bce.term.subs(a, sigmoid.expr.subs(x, z)), "math")
+    for zv in [-5.0, -0.3, 0.0, 2.0, 6.0]:
+        for yv in [0.0, 0.3, 1.0]:
+            assert stable_f(zv, yv) == pytest.approx(textbook_f(zv, yv), rel=1e-12)
+    assert stable_f(800.0, 0.0) == pytest.approx(800.0)  # textbook form: log(0)
+
+    ce = LOSSES["cross_entropy"]
+    stable, _ = ce.stable_terms["softmax"]
+    # y (lse - z) = -y log(softmax): with lse = log(sum exp z)
+    zs = [sp.Rational(3, 10), sp.Rational(-6, 5), sp.Integer(2)]
+    log_sum = sp.log(sum(sp.exp(v) for v in zs))
+    for zv in zs:
+        softmax = sp.exp(zv) / sum(sp.exp(v) for v in zs)
+        value = stable.subs({lse: log_sum, z: zv, y: 1})
+        assert abs(sp.N(value - ce.term.subs({a: softmax, y: 1}), 40)) < 1e-35
+
+
+def test_collapse_kronecker_sums() -> None:
+    j, q = sp.symbols("j q", integer=True)
+    n = sp.Symbol("n", integer=True, positive=True)
+    W = sp.IndexedBase("W")
+    expr = sp.Sum(sp.KroneckerDelta(j, p) * W[j, q], (j, 0, n - 1))
+    assert collapse(expr) == W[p, q]
+
+
+def test_derivation_does_not_grow_with_the_network() -> None:
+    """Layer-level results are size-independent: the same expressions for 2-3-2 and 784-256-10."""
+    small = derivation_of(make_spec([2, 3, 2], "softmax", "cross_entropy", "sigmoid"))
+    big = derivation_of(make_spec([784, 256, 10], "softmax", "cross_entropy", "sigmoid"))
+    for a, b in zip(small.layers, big.layers):
+        assert sp.count_ops(a.delta) == sp.count_ops(b.delta)
+        assert a.dW == b.dW and a.delta == b.delta
+
+
+def test_deep_network_derives() -> None:
+    spec = make_spec([784, 256, 128, 10], "softmax", "cross_entropy", ["relu", "tanh"])
+    derivation = derivation_of(spec)
+    assert len(derivation.layers) == 3
+    network = build_network(spec)
+    assert network.concrete_sizes()[network.sizes[1]] == 256
