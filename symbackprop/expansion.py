@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import L, Derivation, Step, partial
+from .derivation import Derivation, L, Step, partial
 from .errors import SymbackpropError
 from .network import SymbolicNetwork, activation_function, p, q
 from .network import j as j_index
@@ -189,9 +189,7 @@ def closed_forms(
     network = derivation.network
     values = forward_values(network, Scalars(network), explicit=explicit)
     deltas = delta_values(derivation, values)
-    return [
-        layer_level_gradient(derivation, ref).xreplace(deltas).xreplace(values) for ref in refs
-    ]
+    return [layer_level_gradient(derivation, ref).xreplace(deltas).xreplace(values) for ref in refs]
 
 
 def param_symbol(ref: ParamRef) -> sp.Symbol:

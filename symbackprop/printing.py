@@ -227,6 +227,17 @@ class BackpropStrPrinter(StrPrinter):
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         return f"{self._print(expr.arg)}^T"
 
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        indices = ",".join(self._print(limit[0]) for limit in expr.limits)
+        return f"sum_{indices}({self._print(expr.function)})"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *pieces, (last, _) = expr.args
+        text_ = self._print(last)
+        for value, condition in reversed(pieces):
+            text_ = f"{self._print(value)} if {self._print(condition)} else {text_}"
+        return f"({text_})"
+
 
 def text(expr: sp.Basic) -> str:
     """Plain-text form of an expression in our notation."""

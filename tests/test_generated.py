@@ -1,0 +1,177 @@
+"""Generated modules: gradients vs finite differences and vs SymPy, formulas vs code, hygiene."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sample
+from symbackprop.codegen import MARKER, render_module
+from symbackprop.expansion import Scalars, all_params, closed_forms
+from symbackprop.gradcheck import check_gradients
+from symbackprop.numeric import check_derivation
+from symbackprop.pipeline import derivation_of, module_source
+
+
+@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS)
+def test_gradients_match_finite_differences(output: str, loss: str) -> None:
+    """Every activation (one hidden layer each) with every output/loss pair: rel. error < 1e-6."""
+    module = module_for(combo_spec(output, loss))
+    results = check_gradients(module, seed=3)
+    assert sum(r.checked for r in results) == sum(r.total for r in results)  # all entries
+    worst = max(r.max_rel_error for r in results)
+    assert worst < 1e-6, results
+
+
+def test_gradient_check_detects_a_wrong_gradient() -> None:
+    """The checker is not vacuous: a gradient off by 0.1% fails it."""
+    module = module_for(combo_spec("sigmoid", "mse"))
+
+    class Tampered:
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(module, name)
+
+        def gradients(self, params, X, Y):  # noqa: ANN001, ANN201
+            grads = module.gradients(params, X, Y)
+            grads[0] = grads[0] * 1.001
+            return grads
+
+    worst = max(r.max_rel_error for r in check_gradients(Tampered(), seed=3))
+    assert worst > 1e-4
+
+
+@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS)
+def test_gradients_match_sympy_closed_forms(output: str, loss: str) -> None:
+    """The generated gradients equal the fully expanded SymPy closed forms on a 2-3-2 net."""
+    spec = make_spec([2, 3, 2], output, loss, "tanh", name=f"s_{output}_{loss}")
+    module = module_for(spec)
+    derivation = derivation_of(spec)
+    scalars = Scalars(derivation.network)
+    refs = all_params(spec)
+    forms = closed_forms(derivation, refs)
+    X, Y = sample(module, 1, seed=5)
+    params = module.init_params(4)
+    grads = dict(zip(module.PARAM_NAMES, module.gradients(params, X, Y)))
+    point = {s: float(X[0, k]) for k, s in enumerate(scalars.x)}
+    point |= {s: float(Y[0, j]) for j, s in enumerate(scalars.y)}
+    for name, value in zip(module.PARAM_NAMES, params):
+        for index, symbol in scalars.params[name].items():
+            point[symbol] = float(value[index])
+    for ref, form in zip(refs, forms):
+        expected = float(sp.N(form.xreplace(point)))
+        assert grads[ref.base][ref.index] == pytest.approx(expected, rel=1e-10, abs=1e-13)
+
+
+@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS)
+def test_displayed_steps_match_code(output: str, loss: str) -> None:
+    """Every displayed step that names a module array evaluates to the module's numbers."""
+    spec = combo_spec(output, loss)
+    module = module_for(spec)
+    derivation = derivation_of(spec)
+    X, Y = sample(module, 1, seed=7)
+    params = module.init_params(6)
+    values = module.intermediates(params, X, Y) | dict(zip(module.PARAM_NAMES, params))
+    values["Y"] = Y
+    assert check_derivation(derivation, values) == []
+    checked = [step for step in derivation.steps if step.check]
+    assert len(checked) >= 3 * len(spec.layers)
+
+
+def test_step_check_detects_drift() -> None:
+    """A formula that disagrees with the code is reported."""
+    spec = combo_spec("softmax", "cross_entropy")
+    module = module_for(spec)
+    X, Y = sample(module, 1, seed=7)
+    params = module.init_params(6)
+    values = module.intermediates(params, X, Y) | dict(zip(module.PARAM_NAMES, params))
+    values["Y"] = Y
+    values["delta2"] = values["delta2"] * 1.01
+    assert check_derivation(derivation_of(spec), values)
+
+
+def test_loss_and_forward_agree_with_numpy() -> None:
+    """forward/loss against a plain NumPy forward pass written here."""
+    spec = make_spec([5, 7, 3], "softmax", "cross_entropy", "tanh", name="np_check")
+    module = module_for(spec)
+    X, Y = sample(module, 20, seed=1)
+    W1, b1, W2, b2 = module.init_params(2)
+    hidden = np.tanh(X @ W1.T + b1)
+    logits = hidden @ W2.T + b2
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(module.forward([W1, b1, W2, b2], X), probs, rtol=1e-12)
+    expected = -np.mean(np.sum(Y * np.log(probs), axis=1))
+    assert module.loss([W1, b1, W2, b2], X, Y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_extreme_inputs_stay_finite() -> None:
+    """Stable forms: huge logits give finite losses and gradients (no overflow, no log 0)."""
+    for output, loss in [("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy")]:
+        module = module_for(make_spec([2, 2], output, loss, name=f"x_{output}"))
+        params = [np.full_like(p, 400.0) for p in module.init_params(0)]
+        X = np.array([[1.0, 1.0], [-1.0, -1.0]])
+        Y = np.array([[0.0, 1.0], [1.0, 0.0]])
+        assert np.isfinite(module.loss(params, X, Y))
+        assert all(np.all(np.isfinite(g)) for g in module.gradients(params, X, Y))
+
+
+def test_same_spec_same_bytes() -> None:
+    spec = combo_spec("softmax", "cross_entropy")
+    assert render_module(derivation_of(spec)).text == render_module(derivation_of(spec)).text
+
+
+def _imports(text: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add((node.module or "").split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS)
+def test_module_is_standalone_and_clean(output: str, loss: str, tmp_path) -> None:  # noqa: ANN001
+    text = module_source(combo_spec(output, loss)).text
+    assert text.startswith(MARKER)
+    assert _imports(text) <= {"math", "numpy", "numba"}
+    assert "symbackprop" not in _imports(text) and "sympy" not in _imports(text)
+    path = tmp_path / "module.py"
+    path.write_text(text)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length",
+         "100", "--select", "E,F,W,B", str(path)],
+        capture_output=True, text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "-q", "--line-length", "100", str(path)],
+        capture_output=True, text=True,
+    )
+    assert fmt.returncode == 0
+
+
+@pytest.mark.parametrize("name", ["xor", "digits"])
+def test_committed_modules_are_up_to_date(name: str) -> None:
+    """generated/<name>.py is what the current templates produce (update: scripts/regenerate.py)."""
+    committed = (ROOT / "generated" / f"{name}.py").read_text()
+    assert committed == module_source(name).text, (
+        f"generated/{name}.py is out of date: run `python scripts/regenerate.py`"
+    )
+
+
+def test_committed_module_runs_standalone(tmp_path) -> None:  # noqa: ANN001
+    """The committed xor module, copied to an empty folder, runs its self-check and demo."""
+    target = tmp_path / "xor.py"
+    target.write_text((ROOT / "generated" / "xor.py").read_text())
+    result = subprocess.run(
+        [sys.executable, str(target)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    worst = float(result.stdout.split("finite differences): ")[1].split()[0])
+    assert worst < 1e-5
