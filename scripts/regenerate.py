@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from symbackprop.codegen import write_module
+from symbackprop.document import document_for
 from symbackprop.pipeline import module_source
-from symbackprop.spec import builtin_specs
+from symbackprop.spec import builtin_specs, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,11 @@ def main() -> None:
     for name in sorted(builtin_specs()):
         path = write_module(module_source(name), ROOT / "generated" / f"{name}.py")
         print(f"wrote {path.relative_to(ROOT)}")
+        document = document_for(load_spec(name))
+        for fmt, suffix in (("latex", "tex"), ("markdown", "md"), ("text", "txt")):
+            golden = ROOT / "tests" / "golden" / f"{name}.{suffix}"
+            golden.write_text(document.render(fmt))
+            print(f"wrote {golden.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -94,44 +94,21 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return 130
 
 
-def _notation(name: str):  # noqa: ANN202
-    from .printing import NOTATIONS
+def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
+    from .document import document_for
 
-    if name not in NOTATIONS:
-        raise SymbackpropError(
-            f"unknown notation '{name}' (known: {', '.join(NOTATIONS)})", "--notation"
-        )
-    return NOTATIONS[name]
-
-
-def _document(args: argparse.Namespace, spec, derivation):  # noqa: ANN001, ANN202
-    from .document import DerivationDocument, Section
-    from .expansion import MAX_EXPANDED_PARAMS, all_params, closed_form_steps
-
-    extra = []
-    if args.expand:
-        refs = all_params(spec)
-        if len(refs) > MAX_EXPANDED_PARAMS:
-            raise SymbackpropError(
-                f"the network has {len(refs)} parameters; closed forms are printed for at most "
-                f"{MAX_EXPANDED_PARAMS} (use `symbackprop inspect` for one weight)",
-                "--expand",
-            )
-        extra.append(Section("Closed forms", closed_form_steps(derivation, refs)))
-    if getattr(args, "weight", None):
-        from .paths import path_section
-
-        extra.append(path_section(derivation, args.weight))
-    if getattr(args, "example", False):
-        from .example import example_section
-
-        extra.append(example_section(derivation))
-    return DerivationDocument(derivation, _notation(args.notation), tuple(extra))
+    return document_for(
+        spec,
+        args.notation,
+        expand=args.expand,
+        weight=getattr(args, "weight", None),
+        example=getattr(args, "example", False),
+    )
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from .data import load_data
-    from .pipeline import derivation_of, load_module, render_module
+    from .pipeline import load_module, render_module
     from .runner import run_training
     from .spec import load_spec
 
@@ -139,33 +116,34 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise SymbackpropError("must be >= 1", "--epochs")
     load_data(spec)  # fail on bad data before any work
-    derivation = derivation_of(spec)
+    document = _document(args, spec)
     if not args.quiet_derivation:
-        print(_document(args, spec, derivation).latex(), file=out)
-    module = load_module(render_module(derivation))
+        print(document.latex(), file=out)
+    module = load_module(render_module(document.derivation))
     print(f"generated module: {module.__file__}", file=out)
     run_training(spec, module, out, epochs=args.epochs)
     return 0
 
 
 def _derive(args: argparse.Namespace, out: TextIO) -> int:
-    from .document import compile_pdf, write_tex
-    from .pipeline import derivation_of
+    from .document import compile_pdf, notation_named, write_tex
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if (args.pdf or args.document) and args.format != "latex":
+        raise SymbackpropError("--document and --pdf need --format latex", "--format")
     if args.compare:
-        from .compare import compare
+        from .compare import compare, compare_document
 
-        text = compare(spec, load_spec(args.compare), args.format, _notation(args.notation))
-    else:
-        document = _document(args, spec, derivation_of(spec))
+        other = load_spec(args.compare)
+        notation = notation_named(args.notation)
         if args.pdf or args.document:
-            if args.format != "latex":
-                raise SymbackpropError("--document and --pdf need --format latex", "--format")
-            text = document.document()
+            text = compare_document(spec, other, notation)
         else:
-            text = document.render(args.format)
+            text = compare(spec, other, args.format, notation)
+    else:
+        document = _document(args, spec)
+        text = document.document() if args.pdf or args.document else document.render(args.format)
     if args.pdf:
         target = args.output or Path(f"{spec.name}.pdf")
         compile_pdf(text, target, force=args.force)
@@ -191,7 +169,7 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
-    from .document import DerivationDocument, Section
+    from .document import DerivationDocument, Section, notation_named
     from .expansion import inspect_steps, parse_param
     from .pipeline import derivation_of
     from .spec import load_spec
@@ -200,7 +178,7 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     ref = parse_param(args.weight, spec)
     derivation = derivation_of(spec)
     section = Section(f"Gradient of {ref}", inspect_steps(derivation, ref))
-    document = DerivationDocument(derivation, _notation(args.notation))
+    document = DerivationDocument(derivation, notation_named(args.notation))
     print(document.section_latex(section), file=out)
     print(document.section_text(section), file=out)
     return 0

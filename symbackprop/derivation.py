@@ -60,6 +60,21 @@ class Step:
     why: str
     check: tuple[str, tuple[sp.Symbol, ...]] | None = None
     relation: str = "="
+    why_math: tuple[sp.Basic, ...] = ()
+    """Expressions printed into ``why`` in place of {0}, {1}, ... (in the document's notation)."""
+
+
+class Chain(sp.Expr):
+    """A product kept in the order written (chain-rule factors, loss first); ``doit`` multiplies."""
+
+    def doit(self, **hints: object) -> sp.Expr:
+        return sp.Mul(*(arg.doit(**hints) for arg in self.args))
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        return r" \cdot ".join(printer.parenthesize(arg, 50) for arg in self.args)
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        return " * ".join(printer.parenthesize(arg, 50) for arg in self.args)
 
 
 def partial(numerator: sp.Basic, variable: sp.Basic) -> sp.Derivative:
@@ -172,6 +187,12 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
     return factored if sp.count_ops(factored) < sp.count_ops(expr) else expr
 
 
+def _fewest_minus_signs(expr: sp.Expr) -> sp.Expr:
+    """The factor or its negative, whichever reads with fewer minus signs: a(1 - a)."""
+    flipped = positive_factors(sp.factor(-expr))
+    return flipped if sp.sstr(flipped).count("-") <= sp.sstr(expr).count("-") else expr
+
+
 def positive_factors(expr: sp.Expr) -> sp.Expr:
     """Write -c (a - 1) as c (1 - a): absorb a leading minus sign into a sum factor."""
     if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
@@ -281,7 +302,7 @@ def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
         before_assumptions=before,
         delta=delta,
         assumption=assumption,
-        cancelled=sp.Mul(*gone) if gone else None,
+        cancelled=_fewest_minus_signs(sp.Mul(*gone)) if gone else None,
     )
 
 
@@ -373,13 +394,23 @@ def _steps(
         )
     chain = Sum(partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1))
     rhs = (partial(L, out.z[p]), chain, output.chain, output.before_assumptions)
-    why = "chain rule"
+    why, why_math = "chain rule", ()
     if output.cancelled is not None:
-        why += rf"; ${sp.latex(output.cancelled)}$ cancels"
+        why += r"; ${0}$ cancels"
+        why_math = (output.cancelled,)
     if output.assumption:
         rhs += (output.delta,)
         why += rf"; ${output.assumption}$"
-    steps.append(Step("output", out.delta[p], _distinct(rhs), why, (f"delta{out.index}", (p,))))
+    steps.append(
+        Step(
+            "output",
+            out.delta[p],
+            _distinct(rhs),
+            why,
+            (f"delta{out.index}", (p,)),
+            why_math=why_math,
+        )
+    )
 
     for gradient, upper in zip(reversed(layers[:-1]), reversed(network.layers[1:])):
         layer = gradient.layer

@@ -22,7 +22,9 @@ from .network import j as j_index
 from .spec import Spec
 
 MAX_EXPANDED_PARAMS = 60
-"""Above this many parameters, closed forms are left in terms of the forward quantities."""
+"""Above this many parameters, ``inspect`` leaves a gradient in terms of the forward quantities."""
+EXPAND_LIMIT = 30
+"""``--expand`` lists every parameter's closed form for networks of at most this many."""
 
 
 @dataclass(frozen=True)

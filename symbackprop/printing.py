@@ -227,6 +227,15 @@ class BackpropStrPrinter(StrPrinter):
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         return f"{self._print(expr.arg)}^T"
 
+    def _print_MatrixBase(self, expr: sp.MatrixBase) -> str:
+        rows = [
+            "[" + ", ".join(self._print(v) for v in expr.row(r)) + "]" for r in range(expr.rows)
+        ]
+        return rows[0] if len(rows) == 1 else "[" + ", ".join(rows) + "]"
+
+    _print_ImmutableDenseMatrix = _print_MatrixBase
+    _print_MutableDenseMatrix = _print_MatrixBase
+
     def _print_Sum(self, expr: sp.Sum) -> str:
         indices = ",".join(self._print(limit[0]) for limit in expr.limits)
         return f"sum_{indices}({self._print(expr.function)})"

@@ -1,0 +1,77 @@
+"""Two derivations side by side, where they differ (e.g. sigmoid with MSE vs with BCE)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import __version__
+from .derivation import Step
+from .document import justification, plain
+from .pipeline import derivation_of
+from .printing import BackpropLatexPrinter, Notation, text
+from .resources import environment
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One step that reads differently in the two derivations (None where one lacks it)."""
+
+    section: str
+    lhs: str
+    left: str | None
+    right: str | None
+    left_why: str
+    right_why: str
+
+
+def differences(left: Spec, right: Spec, fmt: str, notation: Notation) -> list[Difference]:
+    """The steps whose printed right-hand sides differ, in the left derivation's order."""
+    printer = BackpropLatexPrinter(notation).doprint if fmt != "text" else text
+
+    def keyed(spec: Spec) -> dict[tuple[str, str], Step]:
+        return {(s.section, printer(s.lhs)): s for s in derivation_of(spec).steps}
+
+    a, b = keyed(left), keyed(right)
+    order = list(a) + [key for key in b if key not in a]
+    out = []
+    for key in order:
+        sa, sb = a.get(key), b.get(key)
+        ra = printer(sa.rhs[-1]) if sa else None
+        rb = printer(sb.rhs[-1]) if sb else None
+        if ra != rb:
+            why_a = justification(sa, printer) if sa else ""
+            why_b = justification(sb, printer) if sb else ""
+            if fmt == "text":
+                why_a, why_b = plain(why_a), plain(why_b)
+            out.append(Difference(key[0], key[1], ra, rb, why_a, why_b))
+    return out
+
+
+def compare(left: Spec, right: Spec, fmt: str, notation: Notation) -> str:
+    """The two derivations side by side where they differ, in ``fmt`` (latex, markdown, text)."""
+    template = {
+        "latex": "compare.tex.jinja",
+        "markdown": "compare.md.jinja",
+        "text": "compare.txt.jinja",
+    }[fmt]
+    rows = differences(left, right, fmt, notation)
+    return (
+        environment()
+        .get_template(template)
+        .render(left=left, right=right, rows=rows, version=__version__)
+    )
+
+
+def compare_document(left: Spec, right: Spec, notation: Notation) -> str:
+    """A complete LaTeX document holding the side-by-side comparison."""
+    return (
+        environment()
+        .get_template("compare_document.tex.jinja")
+        .render(
+            left=left,
+            right=right,
+            version=__version__,
+            body=compare(left, right, "latex", notation),
+        )
+    )

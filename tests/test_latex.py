@@ -1,0 +1,205 @@
+"""Derivation documents: they compile with pdflatex, match their golden files, render in Jupyter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import symbackprop
+from conftest import ROOT
+from symbackprop.compare import compare, compare_document
+from symbackprop.document import document_for
+from symbackprop.spec import load_spec, parse_spec
+
+GOLDEN = ROOT / "tests" / "golden"
+HAVE_LATEX = shutil.which("pdflatex") is not None
+needs_latex = pytest.mark.skipif(
+    not HAVE_LATEX and not os.environ.get("SYMBACKPROP_REQUIRE_LATEX"),
+    reason="pdflatex is not installed (CI sets SYMBACKPROP_REQUIRE_LATEX=1 and installs it)",
+)
+
+BCE = parse_spec(
+    {
+        "name": "xor_bce",
+        "network": {
+            "layers": [2, 4, 1],
+            "activation": "tanh",
+            "output": "sigmoid",
+            "loss": "binary_cross_entropy",
+        },
+    }
+)
+
+
+def pdflatex(tex: str, folder: Path) -> Path:
+    """Compile a document without edits; fail the test with LaTeX's first error."""
+    source = folder / "doc.tex"
+    source.write_text(tex)
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors[:3] or result.stdout[-2000:]
+    pdf = folder / "doc.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    return pdf
+
+
+DOCUMENTS = {
+    "xor": dict(spec="xor"),
+    "digits": dict(spec="digits"),
+    "xor-expand": dict(spec="xor", expand=True),
+    "xor-example": dict(spec="xor", example=True),
+    "digits-example": dict(spec="digits", example=True),
+    "xor-weight": dict(spec="xor", weight="W1[0,1]"),
+    "digits-weight": dict(spec="digits", weight="W2[3,1]"),
+    "digits-nielsen": dict(spec="digits", notation="nielsen"),
+}
+
+
+@needs_latex
+@pytest.mark.parametrize("case", sorted(DOCUMENTS))
+def test_documents_compile(case: str, tmp_path: Path) -> None:
+    options = dict(DOCUMENTS[case])
+    spec = load_spec(options.pop("spec"))
+    pdflatex(document_for(spec, **options).document(), tmp_path)
+
+
+@needs_latex
+def test_comparison_compiles(tmp_path: Path) -> None:
+    pdflatex(compare_document(load_spec("xor"), BCE, symbackprop.document.NOTATIONS["default"]), tmp_path)
+
+
+def test_comparison_shows_the_cancelled_factor() -> None:
+    text = compare(load_spec("xor"), BCE, "text", symbackprop.document.NOTATIONS["default"])
+    delta_rows = text.split("delta2[p]")[1]
+    assert "2*(1 - a2[p])*(a2[p] - y[p])*a2[p]/n2" in delta_rows  # MSE keeps sigma'
+    assert "(a2[p] - y[p])/n2" in delta_rows and "cancels" in delta_rows  # BCE cancels it
+    assert "z1[j]" not in text  # identical steps are left out
+
+
+@pytest.mark.parametrize("name", ["xor", "digits"])
+@pytest.mark.parametrize("fmt", ["latex", "markdown", "text"])
+def test_golden_derivations(name: str, fmt: str) -> None:
+    """The built-in derivations equal their golden files (update: scripts/regenerate.py)."""
+    suffix = {"latex": "tex", "markdown": "md", "text": "txt"}[fmt]
+    golden = GOLDEN / f"{name}.{suffix}"
+    assert document_for(load_spec(name)).render(fmt) == golden.read_text(), (
+        f"{golden} is out of date: run `python scripts/regenerate.py` and review the diff"
+    )
+
+
+def test_notebook_api() -> None:
+    doc = symbackprop.derive("xor")
+    assert doc._repr_latex_() == doc.latex() and doc.latex().startswith("% Generated")
+    assert doc._repr_markdown_() == doc.markdown() and "$$" in doc.markdown()
+    assert doc.markdown().count("$$") % 2 == 0
+    sections = {step.section for step in doc.steps}
+    assert {"forward", "loss", "activations", "output", "backprop", "gradients", "update"} <= sections
+    with_example = symbackprop.derive("xor", example=True, notation="nielsen")
+    assert "Worked example" in with_example.text() and "w^{1}" in with_example.latex()
+
+
+def test_forward_value_forms_are_shown() -> None:
+    latex = symbackprop.derive("xor").latex()
+    assert r"\sigma'\left(x\right)" in latex
+    assert r"\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)" in latex
+    assert r"\tanh'\left(x\right) &= 1 - \tanh^{2}" in latex
+    digits = symbackprop.derive("digits").latex()
+    assert r"\sum_j y_j = 1" in digits and r"a^{(2)}_{p} - y_{p}" in digits
+
+
+def test_expand_refuses_big_networks() -> None:
+    from symbackprop.errors import SymbackpropError
+
+    with pytest.raises(SymbackpropError, match="2410 parameters"):
+        document_for(load_spec("digits"), expand=True)
+
+
+def test_weight_paths_count() -> None:
+    doc = document_for(load_spec("xor"), weight="W1[0,1]")
+    paths = [s for s in doc.steps if s.section == "paths"]
+    assert len(paths) == 2  # one path through the single output, plus the total
+    doc = document_for(load_spec("digits"), weight="W2[3,1]")
+    assert len([s for s in doc.steps if s.section == "paths"]) == 11  # softmax: 10 paths
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(expand=True, weight="W1[2,1]"), dict(weight="b1[0]")],
+)
+def test_extra_sections_match_the_module(options: dict) -> None:
+    """Closed forms and path sums, evaluated with the module's numbers, equal its gradients."""
+    from symbackprop.example import example_values
+    from symbackprop.numeric import check_step
+
+    doc = document_for(load_spec("xor"), **options)
+    values = example_values(doc.derivation, seed=3)
+    sizes = doc.derivation.network.concrete_sizes()
+    extra = [step for section in doc.extra for step in section.steps if step.check]
+    assert extra
+    for step in extra:
+        assert check_step(step, values, sizes) == [], step
+
+
+def test_inspect_steps_match_the_module() -> None:
+    from symbackprop.example import example_values
+    from symbackprop.expansion import inspect_steps, parse_param
+    from symbackprop.numeric import check_step
+    from symbackprop.pipeline import derivation_of
+
+    for name, weight in [("xor", "W1[3,0]"), ("digits", "W1[3,5]"), ("digits", "b2[4]")]:
+        derivation = derivation_of(name)
+        values = example_values(derivation, seed=1)
+        steps = inspect_steps(derivation, parse_param(weight, derivation.network.spec))
+        for step in steps:
+            assert check_step(step, values, derivation.network.concrete_sizes()) == []
+
+
+@pytest.mark.parametrize("spec", ["xor", "digits"])
+def test_derivative_steps_match_finite_differences(spec: str) -> None:
+    """The displayed dL/da and f'(x) steps (no module array behind them) against central
+    differences of the displayed definitions."""
+    import random
+
+    import sympy as sp
+
+    from symbackprop.derivation import L
+    from symbackprop.network import ActivationFunction, ActivationPrime, p
+
+    doc = symbackprop.derive(spec)
+    network = doc.derivation.network
+    rng = random.Random(0)
+    n = network.concrete_sizes()[network.output.n_out]
+    loss_step = next(s for s in doc.steps if s.lhs == L)
+    a, y = network.output.a, network.y
+    point = {a[k]: sp.Float(rng.uniform(0.05, 0.95)) for k in range(n)}
+    point |= {y[k]: sp.Float(rng.uniform(0, 1)) for k in range(n)}
+    loss = loss_step.rhs[0].xreplace({network.output.n_out: n}).doit()
+    da_step = next(s for s in doc.steps if s.section == "loss" and s.lhs != L)
+    for k in range(n):
+        h = 1e-6
+        up = loss.xreplace(point | {a[k]: point[a[k]] + h})
+        down = loss.xreplace(point | {a[k]: point[a[k]] - h})
+        numeric = float((up - down) / (2 * h))
+        shown = da_step.rhs[-1].xreplace({p: k, network.output.n_out: n}).xreplace(point)
+        assert float(shown) == pytest.approx(numeric, rel=1e-6)
+    for step in (s for s in doc.steps if s.section == "activations"):
+        f = type(step.lhs).activation.expr
+        x = step.lhs.args[0]
+        for value in [-1.7, -0.2, 0.3, 2.2]:
+            numeric = float((f.subs(x, value + 1e-6) - f.subs(x, value - 1e-6)) / 2e-6)
+            for rhs in step.rhs:
+                expanded = rhs.replace(
+                    lambda e: isinstance(e, ActivationFunction | ActivationPrime),
+                    lambda e: e.expanded(),
+                )
+                assert float(expanded.subs(x, value)) == pytest.approx(numeric, rel=1e-6)
