@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = spec_command("check", "generated gradients vs central finite differences")
     check.add_argument("--tolerance", type=float, default=1e-6, help="max relative error")
+    check.add_argument(
+        "--float32-tolerance",
+        type=float,
+        default=1e-4,
+        help="float32 specs: max relative difference from the float64 gradients",
+    )
     check.add_argument("--seed", type=int, default=0)
 
     bench = commands.add_parser("bench", help="benchmark generated modules against peers")
@@ -185,14 +191,34 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
-    from .gradcheck import check_gradients
+    from dataclasses import replace
+
+    from .gradcheck import check_gradients, compare_precisions
     from .pipeline import load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
-    module = load_module(module_source(spec))
-    results = check_gradients(module, seed=args.seed)
-    worst = max(r.max_rel_error for r in results)
+    double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
+    module = load_module(module_source(double))
+    ok = _report_check(
+        "float64 gradients vs five-point central differences",
+        check_gradients(module, seed=args.seed),
+        args.tolerance,
+        out,
+    )
+    if spec.dtype == "float32":
+        single = load_module(module_source(spec))
+        ok &= _report_check(
+            "float32 gradients vs the float64 module's",
+            compare_precisions(single, module, seed=args.seed),
+            args.float32_tolerance,
+            out,
+        )
+    return 0 if ok else 1
+
+
+def _report_check(title: str, results: list, tolerance: float, out: TextIO) -> bool:  # noqa: ANN001
+    print(title, file=out)
     print(f"{'param':<8} {'checked':>12} {'max abs error':>14} {'max rel error':>14}", file=out)
     for r in results:
         print(
@@ -200,10 +226,11 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
             f"{r.max_rel_error:>14.3e}",
             file=out,
         )
-    ok = worst < args.tolerance
+    worst = max(r.max_rel_error for r in results)
+    ok = worst < tolerance
     verdict = "OK" if ok else "MISMATCH"
-    print(f"{verdict}: worst relative error {worst:.3e} (tolerance {args.tolerance:g})", file=out)
-    return 0 if ok else 1
+    print(f"{verdict}: worst relative error {worst:.3e} (tolerance {tolerance:g})", file=out)
+    return ok
 
 
 def _bench(args: argparse.Namespace, out: TextIO) -> int:

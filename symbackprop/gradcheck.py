@@ -81,3 +81,29 @@ def check_gradients(
             max_rel = max(max_rel, error / max(abs(numeric), abs(exact), RELATIVE_FLOOR))
         results.append(ParamCheck(name, int(chosen.size), int(flat.size), max_abs, max_rel))
     return results
+
+
+def compare_precisions(
+    single: ModuleType, double: ModuleType, seed: int = 0, samples: int = 8
+) -> list[ParamCheck]:
+    """A float32 module's gradients against its float64 twin's, at the same (rounded) point.
+
+    Finite differences cannot resolve float32 gradients (round-off ~1e-7 of the loss over a
+    step of ~1e-2); the float64 twin, itself checked by finite differences, can.
+    """
+    X, Y = sample_data(double, samples, seed)
+    params32 = single.init_params(seed)
+    params64 = [p.astype(np.float64) for p in params32]
+    X = X.astype(np.float32).astype(np.float64)
+    results = []
+    for name, g32, g64 in zip(
+        single.PARAM_NAMES,
+        single.gradients(params32, X, Y),
+        double.gradients(params64, X, Y),
+    ):
+        error = np.abs(g32.astype(np.float64) - g64)
+        scale = np.maximum(np.maximum(np.abs(g64), np.abs(g32)), RELATIVE_FLOOR)
+        results.append(
+            ParamCheck(name, g64.size, g64.size, float(error.max()), float((error / scale).max()))
+        )
+    return results

@@ -192,3 +192,17 @@ def test_bad_weight_reference() -> None:
     ]:
         result = run_cli("inspect", "xor", weight)
         assert result.returncode == 2 and words in result.stderr, result.stderr
+
+
+def test_check_float32_spec(tmp_path: Path) -> None:
+    """A float32 spec: the float64 twin against finite differences, float32 against float64."""
+    spec = write(
+        tmp_path / "f32.toml",
+        SPEC.format(activation="relu", dataset="xor").replace(
+            'loss = "mse"', 'loss = "mse"\ndtype = "float32"'
+        ),
+    )
+    result = run_cli("check", str(spec))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "float32 gradients vs the float64 module's" in result.stdout
+    assert result.stdout.count("OK: worst relative error") == 2
