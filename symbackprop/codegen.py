@@ -89,7 +89,15 @@ def render_module(derivation: Derivation) -> ModuleSource:
     network = derivation.network
     spec = network.spec
     float32 = spec.dtype == "float32"
-    layers = tuple(_layer_code(derivation, g.layer.index, float32) for g in derivation.layers)
+    used: set[str] = set()
+    layers = tuple(
+        _layer_code(derivation, g.layer.index, float32, used) for g in derivation.layers
+    )
+    output = _output_code(derivation, float32, used)
+    if any(layer.softmax for layer in layers):
+        used.add("exp")
+    if "tanh" in used:
+        used.add("exp")  # _tanh is built on _exp
     text = (
         environment()
         .get_template("module.py.jinja")
@@ -98,7 +106,8 @@ def render_module(derivation: Derivation) -> ModuleSource:
             version=__version__,
             layers=layers,
             args=_kernel_args(layers),
-            output=_output_code(derivation, float32),
+            output=output,
+            fast_functions=sorted(used),
             dtype=spec.dtype,
             param_names=[f"{kind}{layer.index}" for layer in layers for kind in ("W", "b")],
             equations=_equations(derivation),
@@ -132,7 +141,7 @@ def write_module(source: ModuleSource, path: Path, force: bool = False) -> Path:
     return path
 
 
-def _layer_code(derivation: Derivation, index: int, float32: bool) -> LayerCode:
+def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str]) -> LayerCode:
     gradient = derivation.layer(index)
     layer = gradient.layer
     sizes = derivation.network.spec.layers
@@ -142,9 +151,11 @@ def _layer_code(derivation: Derivation, index: int, float32: bool) -> LayerCode:
     if index > 1:
         lower = derivation.layer(index - 1)
         _check_contraction(lower)
-        propagate = _printer(index - 1, float32).doprint(lower.factor)
+        propagate = _printer(index - 1, float32, used).doprint(lower.factor)
         comment = text(lower.delta)
-    forward = NumbaPrinter(symbols={"x": "z"}, float32=float32).doprint(layer.activation.code)
+    forward = NumbaPrinter(symbols={"x": "z"}, float32=float32, used=used).doprint(
+        layer.activation.code
+    )
     return LayerCode(
         index=index,
         n_in=n_in,
@@ -188,13 +199,15 @@ def _kernel_args(layers: tuple[LayerCode, ...]) -> KernelArgs:
     )
 
 
-def _printer(layer: int, float32: bool) -> NumbaPrinter:
+def _printer(layer: int, float32: bool, used: set[str]) -> NumbaPrinter:
     arrays = {
         f"a{layer}": f"A{layer}[r, {{}}]",
         f"z{layer}": f"Z{layer}[r, {{}}]",
         "y": "Y[row, {}]",
     }
-    return NumbaPrinter(arrays=arrays, symbols={"lse": f"LSE{layer}[r]"}, float32=float32)
+    return NumbaPrinter(
+        arrays=arrays, symbols={"lse": f"LSE{layer}[r]"}, float32=float32, used=used
+    )
 
 
 def _check_contraction(gradient: LayerGradient) -> None:
@@ -224,12 +237,12 @@ def _check_outer_product(gradient: LayerGradient) -> None:
         )
 
 
-def _output_code(derivation: Derivation, float32: bool) -> OutputCode:
+def _output_code(derivation: Derivation, float32: bool, used: set[str]) -> OutputCode:
     network = derivation.network
     spec = network.spec
     layer = network.output
     n_out = spec.layers[-1]
-    printer = _printer(layer.index, float32)
+    printer = _printer(layer.index, float32, used)
     loss = network.loss
     term, _ = loss.stable_terms.get(layer.activation.name, (loss.term, ""))
     term = term.xreplace(

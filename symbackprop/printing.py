@@ -19,16 +19,30 @@ class NumbaPrinter(PythonCodePrinter):
     floats of the kernel's dtype, small integer powers as products.
     """
 
+    FAST_FUNCTIONS = ("exp", "tanh")
+    """Functions printed as calls to the module's vectorisable helpers (``_exp``, ``_tanh``)."""
+
     def __init__(
         self,
         arrays: dict[str, str] | None = None,
         symbols: dict[str, str] | None = None,
         float32: bool = False,
+        used: set[str] | None = None,
     ) -> None:
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
         self.arrays = arrays or {}
         self.symbol_map = symbols or {}
         self.float32 = float32
+        self.used = used if used is not None else set()
+        """Names of the fast helpers the printed code calls (shared between printers)."""
+
+    def _print_exp(self, expr: sp.Expr) -> str:
+        self.used.add("exp")
+        return f"_exp({self._print(expr.args[0])})"
+
+    def _print_tanh(self, expr: sp.Expr) -> str:
+        self.used.add("tanh")
+        return f"_tanh({self._print(expr.args[0])})"
 
     def _float(self, value: str) -> str:
         return f"np.float32({value})" if self.float32 else value

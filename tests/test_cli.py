@@ -134,7 +134,7 @@ def test_check_fails_on_mismatch(monkeypatch: pytest.MonkeyPatch, capsys) -> Non
 
 
 BAD_SPECS = {
-    "unknown activation": ("activation = \"tanh\"", "activation = \"swish9\"", "network.activation"),
+    "unknown activation": ('activation = "tanh"', 'activation = "swish9"', "network.activation"),
     "unknown loss": ('loss = "mse"', 'loss = "hinge"', "network.loss"),
     "softmax hidden": ('activation = "tanh"', 'activation = "softmax"', "network.activation"),
     "ce without softmax": ('loss = "mse"', 'loss = "cross_entropy"', "network.loss"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_spec
+
 from symbackprop.data import load_data
 from symbackprop.errors import DataError
 from symbackprop.spec import Data, load_spec

@@ -6,8 +6,8 @@ import random
 
 import pytest
 import sympy as sp
-
 from conftest import OUTPUT_LOSS, make_spec
+
 from symbackprop.derivation import collapse
 from symbackprop.expansion import Scalars, all_params, closed_forms, composed_loss
 from symbackprop.functions import ACTIVATIONS, derivative, output_form_derivative, s, x

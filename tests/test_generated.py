@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 import sympy as sp
-
 from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sample
+
 from symbackprop.codegen import MARKER, render_module
 from symbackprop.expansion import Scalars, all_params, closed_forms
 from symbackprop.gradcheck import check_gradients
@@ -144,14 +144,27 @@ def test_module_is_standalone_and_clean(output: str, loss: str, tmp_path) -> Non
     path = tmp_path / "module.py"
     path.write_text(text)
     lint = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length",
-         "100", "--select", "E,F,W,B", str(path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--line-length",
+            "100",
+            "--select",
+            "E,F,W,B",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run(
         [sys.executable, "-m", "black", "--check", "-q", "--line-length", "100", str(path)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert fmt.returncode == 0
 
@@ -175,3 +188,37 @@ def test_committed_module_runs_standalone(tmp_path) -> None:  # noqa: ANN001
     assert result.returncode == 0, result.stderr
     worst = float(result.stdout.split("finite differences): ")[1].split()[0])
     assert worst < 1e-5
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fast_exp_and_tanh_match_libm(dtype: str) -> None:
+    """The generated _exp and _tanh against math.exp / math.tanh, in ulps of the dtype."""
+    import math
+
+    from symbackprop.spec import parse_spec
+
+    spec = parse_spec(
+        {
+            "name": f"fast_{dtype}",
+            "network": {
+                "layers": [2, 3, 2],
+                "activation": "tanh",
+                "output": "softmax",
+                "loss": "cross_entropy",
+                "dtype": dtype,
+            },
+        }
+    )
+    module = module_for(spec)
+    floats = np.float64 if dtype == "float64" else np.float32
+    eps = float(np.finfo(floats).eps)
+    limit = 700.0 if dtype == "float64" else 85.0
+    rng = np.random.default_rng(0)
+    xs = np.concatenate([rng.uniform(-limit, limit, 3000), rng.uniform(-3, 3, 3000), [0.0]])
+    for x in xs.astype(floats):
+        exact = math.exp(float(x))
+        assert abs(float(module._exp(x)) - exact) <= 2 * eps * exact
+    for x in np.concatenate([xs[3000:], rng.uniform(-1e-3, 1e-3, 500)]).astype(floats):
+        exact = math.tanh(float(x))
+        tolerance = (40 if dtype == "float64" else 4) * eps * max(abs(exact), 1e-300)
+        assert abs(float(module._tanh(x)) - exact) <= max(tolerance, 1e-300)

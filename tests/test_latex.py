@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import symbackprop
-from conftest import ROOT
 from symbackprop.compare import compare, compare_document
 from symbackprop.document import document_for
 from symbackprop.spec import load_spec, parse_spec
@@ -75,7 +75,9 @@ def test_documents_compile(case: str, tmp_path: Path) -> None:
 
 @needs_latex
 def test_comparison_compiles(tmp_path: Path) -> None:
-    pdflatex(compare_document(load_spec("xor"), BCE, symbackprop.document.NOTATIONS["default"]), tmp_path)
+    pdflatex(
+        compare_document(load_spec("xor"), BCE, symbackprop.document.NOTATIONS["default"]), tmp_path
+    )
 
 
 def test_comparison_shows_the_cancelled_factor() -> None:
@@ -103,7 +105,15 @@ def test_notebook_api() -> None:
     assert doc._repr_markdown_() == doc.markdown() and "$$" in doc.markdown()
     assert doc.markdown().count("$$") % 2 == 0
     sections = {step.section for step in doc.steps}
-    assert {"forward", "loss", "activations", "output", "backprop", "gradients", "update"} <= sections
+    assert {
+        "forward",
+        "loss",
+        "activations",
+        "output",
+        "backprop",
+        "gradients",
+        "update",
+    } <= sections
     with_example = symbackprop.derive("xor", example=True, notation="nielsen")
     assert "Worked example" in with_example.text() and "w^{1}" in with_example.latex()
 

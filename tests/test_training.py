@@ -6,8 +6,8 @@ import io
 
 import numpy as np
 import pytest
-
 from conftest import make_spec, module_for, sample
+
 from symbackprop.data import load_data
 from symbackprop.pipeline import derivation_of, load_module, render_module
 from symbackprop.runner import train
