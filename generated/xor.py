@@ -125,7 +125,11 @@ def _forward(W1, b1, W2, b2, X, rows, A0, Z1, A1, Z2, A2):
             for k in range(4):
                 z += W2[j, k] * A1[r, k]
             Z2[r, j] = z
-            A2[r, j] = (1.0 / (1.0 + _exp(-z))) if (z >= 0.0) else (_exp(z) / (_exp(z) + 1.0))
+            A2[r, j] = (
+                (1.0 / (1.0 + _exp(-abs(z))))
+                if (z >= 0.0)
+                else (_exp(-abs(z)) / (1.0 + _exp(-abs(z))))
+            )
 
 
 @njit(**KERNEL)

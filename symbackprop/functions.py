@@ -163,9 +163,13 @@ register_activation(
         expr=1 / (1 + sp.exp(-x)),
         latex=r"\sigma",
         description="logistic sigmoid 1 / (1 + e^-x)",
-        code_expr=sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0), (sp.exp(x) / (1 + sp.exp(x)), True)),
+        code_expr=sp.Piecewise(
+            (1 / (1 + sp.exp(-sp.Abs(x))), x >= 0),
+            (sp.exp(-sp.Abs(x)) / (1 + sp.exp(-sp.Abs(x))), True),
+        ),
         stable_note=(
-            r"for $x < 0$ the code evaluates $e^{x}/(1+e^{x})$, so $e^{-x}$ never overflows"
+            r"the code evaluates only $e^{-|x|}$: $\sigma = 1/(1+e^{-|x|})$ for $x \ge 0$, "
+            r"$e^{-|x|}/(1+e^{-|x|})$ otherwise, so no exponential overflows"
         ),
     )
 )
