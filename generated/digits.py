@@ -157,11 +157,10 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
     """Backpropagates delta2 and fills the gradient sums dW{l}, db{l} over the batch."""
     # Layer 2: dW2 = sum over the batch of delta2 a1^T, db2 = sum of delta2
     np.dot(delta2[:B].T, A1[:B], dW2)
-    for p in range(10):
-        g = 0.0
-        for r in range(B):
-            g += delta2[r, p]
-        db2[p] = g
+    db2[:] = 0.0
+    for r in range(B):
+        for p in range(10):
+            db2[p] += delta2[r, p]
     # delta1[p] = (1 - a1[p]**2)*sum_j(W2[j, p]*delta2[j])
     np.dot(delta2[:B], W2, delta1[:B])
     for r in range(B):
@@ -170,11 +169,10 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
 
     # Layer 1: dW1 = sum over the batch of delta1 a0^T, db1 = sum of delta1
     np.dot(delta1[:B].T, A0[:B], dW1)
-    for p in range(32):
-        g = 0.0
-        for r in range(B):
-            g += delta1[r, p]
-        db1[p] = g
+    db1[:] = 0.0
+    for r in range(B):
+        for p in range(32):
+            db1[p] += delta1[r, p]
 
 
 @njit(**KERNEL)

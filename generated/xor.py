@@ -155,11 +155,10 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
             for r in range(B):
                 g += delta2[r, p] * A1[r, q]
             dW2[p, q] = g
-    for p in range(1):
-        g = 0.0
-        for r in range(B):
-            g += delta2[r, p]
-        db2[p] = g
+    db2[:] = 0.0
+    for r in range(B):
+        for p in range(1):
+            db2[p] += delta2[r, p]
     # delta1[p] = (1 - a1[p]**2)*sum_j(W2[j, p]*delta2[j])
     for r in range(B):
         for p in range(4):
@@ -175,11 +174,10 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
             for r in range(B):
                 g += delta1[r, p] * A0[r, q]
             dW1[p, q] = g
-    for p in range(4):
-        g = 0.0
-        for r in range(B):
-            g += delta1[r, p]
-        db1[p] = g
+    db1[:] = 0.0
+    for r in range(B):
+        for p in range(4):
+            db1[p] += delta1[r, p]
 
 
 @njit(**KERNEL)
