@@ -61,7 +61,7 @@ def _exp(x):
     degree 13 (truncation < 1e-17); 2**k built from its bits. No branches, so loops vectorise.
     """
     x = min(max(x, -708.0), 709.0)
-    k = math.floor(x * 1.4426950408889634 + 0.5)
+    k = np.floor(x * 1.4426950408889634 + 0.5)
     r = (x - k * 0.6931471803691238) - k * 1.9082149292705877e-10
     p = 1.0 / 6227020800.0
     p = p * r + 1.0 / 479001600.0
