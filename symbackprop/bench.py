@@ -35,6 +35,9 @@ PEERS = ("torch", "jax", "numpy")
 TOLERANCE = {"float64": 1e-9, "float32": 1e-3}
 """Largest relative difference of a peer's final loss from the generated module's."""
 SEED = 0
+SETTLE_S = 0.5
+"""Pause before each timed run: PyTorch's OpenMP and XLA's worker threads spin-wait for a
+while after their work, and on 2 cores that steals the next implementation's CPU."""
 
 
 @dataclass(frozen=True)
@@ -431,6 +434,7 @@ def bench_workload(
     times: dict[str, list[float]] = {t.name: [] for t in trainers}
 
     def attempt(trainer: Trainer) -> float | None:
+        time.sleep(SETTLE_S)  # let the previous implementation's worker threads stop spinning
         try:
             seconds, results[trainer.name] = _timed(trainer.train)
             return seconds
