@@ -147,6 +147,7 @@ def _output_delta(A2, Z2, LSE2, Y, rows, delta2):
         row = rows[r]
         for p in range(10):
             total += (LSE2[r] - Z2[r, p]) * Y[row, p]
+        # delta2[p] = a2[p] - y[p]
         for p in range(10):
             delta2[r, p] = A2[r, p] - Y[row, p]
     return total

@@ -140,6 +140,7 @@ def _output_delta(A2, Z2, Y, rows, delta2):
         row = rows[r]
         for p in range(1):
             total += (A2[r, p] - Y[row, p]) * (A2[r, p] - Y[row, p])
+        # delta2[p] = 2*(1 - a2[p])*(a2[p] - y[p])*a2[p]/n2
         for p in range(1):
             delta2[r, p] = 2.0 * (1.0 - A2[r, p]) * (A2[r, p] - Y[row, p]) * A2[r, p]
     return total

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.concrete.summations import Sum
 
-from .functions import Activation, derivative, output_form_derivative
+from .functions import Activation, derivative, output_form_derivative, positive_factors
 from .functions import s as s_sym
 from .functions import x as x_sym
 from .network import (
@@ -191,18 +191,6 @@ def _fewest_minus_signs(expr: sp.Expr) -> sp.Expr:
     """The factor or its negative, whichever reads with fewer minus signs: a(1 - a)."""
     flipped = positive_factors(sp.factor(-expr))
     return flipped if sp.sstr(flipped).count("-") <= sp.sstr(expr).count("-") else expr
-
-
-def positive_factors(expr: sp.Expr) -> sp.Expr:
-    """Write -c (a - 1) as c (1 - a): absorb a leading minus sign into a sum factor."""
-    if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
-        return expr
-    factors = list(sp.Mul.make_args(-expr))
-    for position, factor in enumerate(factors):
-        if isinstance(factor, sp.Add):
-            factors[position] = sp.expand(-factor)
-            return sp.Mul(*factors)
-    return expr
 
 
 def to_forward_values(expr: sp.Expr, layer: Layer) -> sp.Expr:

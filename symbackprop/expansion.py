@@ -229,25 +229,22 @@ def inspect_steps(derivation: Derivation, ref: ParamRef) -> tuple[Step, ...]:
             (f"d{ref.base}", ref.index),
         )
     ]
-    # Each delta this gradient depends on, from this layer up to the output.
-    needed = {ref.index[0]} if ref.layer else set()
+    # The deltas this gradient depends on: its own neuron's, then every neuron's above it.
+    needed = [ref.index[0]]
     for gradient in derivation.layers[ref.layer - 1 :]:
         layer = gradient.layer
-        upper_needed: set[int] = set()
-        for index in sorted(needed):
-            expr = gradient.delta.xreplace({p: index}).xreplace(sizes)
+        for index in needed:
             steps.append(
                 Step(
                     "inspect",
                     layer.delta[index],
-                    (expr,),
+                    (gradient.delta.xreplace({p: index}).xreplace(sizes),),
                     "output delta" if layer is network.output else "delta recursion",
                     (f"delta{layer.index}", (index,)),
                 )
             )
         if layer is not network.output:
-            upper_needed = set(range(sizes[network.layers[layer.index].n_out]))
-        needed = upper_needed
+            needed = list(range(sizes[network.layers[layer.index].n_out]))
     if len(all_params(network.spec)) <= MAX_EXPANDED_PARAMS:
         steps += closed_form_steps(derivation, [ref])
     return tuple(steps)

@@ -111,7 +111,7 @@ def output_form_derivative(name: str) -> sp.Expr | None:
     if not f.has(sp.Piecewise, sp.Max, sp.Min, sp.Abs):
         try:
             for root in sp.solve(sp.Eq(s, f), x):
-                candidate = _positive(sp.factor(sp.simplify(df.subs(x, root))))
+                candidate = positive_factors(sp.factor(sp.simplify(df.subs(x, root))))
                 if not candidate.has(x):
                     candidates.append(candidate)
         except NotImplementedError:
@@ -123,14 +123,15 @@ def output_form_derivative(name: str) -> sp.Expr | None:
     return None
 
 
-def _positive(expr: sp.Expr) -> sp.Expr:
-    """Write -s (s - 1) as s (1 - s)."""
-    if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
-        factors = list(sp.Mul.make_args(-expr))
-        for position, factor in enumerate(factors):
-            if isinstance(factor, sp.Add):
-                factors[position] = sp.expand(-factor)
-                return sp.Mul(*factors)
+def positive_factors(expr: sp.Expr) -> sp.Expr:
+    """Write -c (a - 1) as c (1 - a): absorb a leading minus sign into a sum factor."""
+    if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
+        return expr
+    factors = list(sp.Mul.make_args(-expr))
+    for position, factor in enumerate(factors):
+        if isinstance(factor, sp.Add):
+            factors[position] = sp.expand(-factor)
+            return sp.Mul(*factors)
     return expr
 
 
