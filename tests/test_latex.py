@@ -213,3 +213,15 @@ def test_derivative_steps_match_finite_differences(spec: str) -> None:
                     lambda e: e.expanded(),
                 )
                 assert float(expanded.subs(x, value)) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_pdf_without_a_latex_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--pdf with no engine installed: one clear line, nothing written."""
+    import symbackprop.document as document
+    from symbackprop.errors import SymbackpropError
+
+    monkeypatch.setattr(document.shutil, "which", lambda name: None)
+    target = tmp_path / "xor.pdf"
+    with pytest.raises(SymbackpropError, match="no LaTeX engine found"):
+        document.compile_pdf(document_for(load_spec("xor")).document(), target)
+    assert not target.exists()
