@@ -182,6 +182,24 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
 
 
 @njit(**KERNEL)
+def _buffers(B):
+    """Every array one pass over B samples fills, allocated once: activations, deltas, gradients."""
+    return (
+        np.empty((B, 2), dtype=DTYPE),  # A0
+        np.empty((B, 4), dtype=DTYPE),  # Z1
+        np.empty((B, 4), dtype=DTYPE),  # A1
+        np.empty((B, 1), dtype=DTYPE),  # Z2
+        np.empty((B, 1), dtype=DTYPE),  # A2
+        np.empty((B, 4), dtype=DTYPE),  # delta1
+        np.empty((B, 1), dtype=DTYPE),  # delta2
+        np.empty((4, 2), dtype=DTYPE),  # dW1
+        np.empty(4, dtype=DTYPE),  # db1
+        np.empty((1, 4), dtype=DTYPE),  # dW2
+        np.empty(1, dtype=DTYPE),  # db2
+    )
+
+
+@njit(**KERNEL)
 def _sgd_update(param, grad, step):
     """param -= step * grad, in place."""
     flat_param = param.reshape(-1)
@@ -194,17 +212,7 @@ def _sgd_update(param, grad, step):
 def _train(W1, b1, W2, b2, X, Y, order, learning_rate, batch_size, drop_last):
     """Minibatch SGD over the epochs in ``order`` (one row of sample indices per epoch)."""
     epochs, n = order.shape
-    A0 = np.empty((batch_size, 2), dtype=DTYPE)
-    Z1 = np.empty((batch_size, 4), dtype=DTYPE)
-    A1 = np.empty((batch_size, 4), dtype=DTYPE)
-    Z2 = np.empty((batch_size, 1), dtype=DTYPE)
-    A2 = np.empty((batch_size, 1), dtype=DTYPE)
-    delta1 = np.empty((batch_size, 4), dtype=DTYPE)
-    delta2 = np.empty((batch_size, 1), dtype=DTYPE)
-    dW1 = np.empty((4, 2), dtype=DTYPE)
-    db1 = np.empty(4, dtype=DTYPE)
-    dW2 = np.empty((1, 4), dtype=DTYPE)
-    db2 = np.empty(1, dtype=DTYPE)
+    A0, Z1, A1, Z2, A2, delta1, delta2, dW1, db1, dW2, db2 = _buffers(batch_size)
     losses = np.zeros(epochs, dtype=np.float64)
     for epoch in range(epochs):
         seen = 0
@@ -247,17 +255,7 @@ def _pass(params, X, Y=None):
     W1, b1, W2, b2 = params
     n = X.shape[0]
     rows = np.arange(n)
-    A0 = np.empty((n, 2), dtype=DTYPE)
-    Z1 = np.empty((n, 4), dtype=DTYPE)
-    A1 = np.empty((n, 4), dtype=DTYPE)
-    Z2 = np.empty((n, 1), dtype=DTYPE)
-    A2 = np.empty((n, 1), dtype=DTYPE)
-    delta1 = np.empty((n, 4), dtype=DTYPE)
-    delta2 = np.empty((n, 1), dtype=DTYPE)
-    dW1 = np.empty((4, 2), dtype=DTYPE)
-    db1 = np.empty(4, dtype=DTYPE)
-    dW2 = np.empty((1, 4), dtype=DTYPE)
-    db2 = np.empty(1, dtype=DTYPE)
+    A0, Z1, A1, Z2, A2, delta1, delta2, dW1, db1, dW2, db2 = _buffers(n)
     _forward(W1, b1, W2, b2, X, rows, A0, Z1, A1, Z2, A2)
     total = np.nan
     if Y is not None:

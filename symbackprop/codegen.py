@@ -58,6 +58,11 @@ class KernelArgs:
     backward: str
     buffers: tuple[tuple[str, str], ...]
 
+    @property
+    def buffer_names(self) -> str:
+        """The buffers' names, comma-separated (for unpacking ``_buffers``)."""
+        return ", ".join(name for name, _ in self.buffers)
+
 
 @dataclass(frozen=True)
 class OutputCode:
