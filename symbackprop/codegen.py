@@ -95,9 +95,7 @@ def render_module(derivation: Derivation) -> ModuleSource:
     spec = network.spec
     float32 = spec.dtype == "float32"
     used: set[str] = set()
-    layers = tuple(
-        _layer_code(derivation, g.layer.index, float32, used) for g in derivation.layers
-    )
+    layers = tuple(_layer_code(derivation, g.layer.index, float32, used) for g in derivation.layers)
     output = _output_code(derivation, float32, used)
     if any(layer.softmax for layer in layers):
         used.add("exp")

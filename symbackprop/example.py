@@ -14,7 +14,7 @@ from .document import Section
 from .errors import SymbackpropError
 from .gradcheck import sample_data
 from .network import j, p
-from .numeric import check_derivation
+from .numeric import check_derivation, element_value
 
 DIGITS = 4
 """Significant digits shown."""
@@ -126,15 +126,8 @@ def _matrix(values: np.ndarray) -> sp.Basic:
 
 def _substituted(expr: sp.Expr, values: dict[str, np.ndarray], sizes: dict) -> sp.Expr:
     """An index-form expression written out with the numbers in place, unevaluated."""
-    from .numeric import array_name
-
     expr = expr.xreplace(sizes).doit()
-
-    def number(element: sp.Indexed) -> sp.Basic:
-        name = array_name(str(element.base.label))
-        index = tuple(int(i) for i in element.indices)
-        per_sample = name[0] in "AZY" or name.startswith("delta")
-        value = values[name][(0, *index)] if per_sample else values[name][index]
-        return sp.UnevaluatedExpr(_number(value))
-
-    return expr.replace(lambda e: isinstance(e, sp.Indexed), number)
+    return expr.replace(
+        lambda e: isinstance(e, sp.Indexed),
+        lambda e: sp.UnevaluatedExpr(_number(element_value(e, values))),
+    )

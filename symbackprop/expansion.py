@@ -97,8 +97,7 @@ class Scalars:
         self.y = [sp.Symbol(f"y{j}", real=True) for j in range(spec.layers[-1])]
         self.params: dict[str, dict[tuple[int, ...], sp.Symbol]] = {}
         for ref in all_params(spec):
-            name = f"{ref.base}_{'_'.join(map(str, ref.index))}"
-            self.params.setdefault(ref.base, {})[ref.index] = sp.Symbol(name, real=True)
+            self.params.setdefault(ref.base, {})[ref.index] = param_symbol(ref)
 
     def symbol(self, ref: ParamRef) -> sp.Symbol:
         """The symbol of one parameter."""

@@ -28,6 +28,18 @@ def array_name(base: str) -> str:
     return {"a": "A", "z": "Z", "y": "Y"}.get(kind, kind) + layer
 
 
+def per_sample(name: str) -> bool:
+    """Whether a module array has one row per sample (A, Z, Y, delta) or not (W, b, dW, db)."""
+    return name[0] in "AZY" or name.startswith("delta")
+
+
+def element_value(element: sp.Indexed, values: dict[str, np.ndarray], row: int = 0) -> float:
+    """The number behind one index-form element (``a1[2]``, ``W2[0, 1]``) for sample ``row``."""
+    name = array_name(str(element.base.label))
+    index = tuple(int(i) for i in element.indices)
+    return float(values[name][(row, *index)] if per_sample(name) else values[name][index])
+
+
 def evaluate(
     expr: sp.Basic, values: dict[str, np.ndarray], sizes: dict[sp.Symbol, int], row: int = 0
 ) -> float:
@@ -35,11 +47,7 @@ def evaluate(
     expr = sp.sympify(expr).xreplace(sizes).doit()
 
     def number(element: sp.Indexed) -> sp.Float:
-        name = array_name(str(element.base.label))
-        array = values[name]
-        index = tuple(int(i) for i in element.indices)
-        per_sample = name[0] in "AZY" or name.startswith("delta")
-        return sp.Float(float(array[(row, *index)] if per_sample else array[index]), 30)
+        return sp.Float(element_value(element, values, row), 30)
 
     def scalar(symbol: sp.Symbol) -> sp.Float:
         match = _SCALAR.match(symbol.name)
@@ -76,8 +84,8 @@ def check_step(
         return []
     name, indices = step.check
     target = np.asarray(values[name])
-    per_sample = name[0] in "AZ" or name.startswith("delta")
-    shape = target.shape[1:] if per_sample else target.shape
+    sampled = per_sample(name)
+    shape = target.shape[1:] if sampled else target.shape
     problems = []
     if all(isinstance(i, int) for i in indices) and indices:
         combinations: list[tuple[int, ...]] = [tuple(indices)]  # one fixed element
@@ -86,7 +94,7 @@ def check_step(
         combinations = list(itertools.product(*(range(n) for n in shape)))
     for index in combinations:
         fixed = dict(zip(indices, index))
-        expected = float(target[(row, *index)] if per_sample else target[index])
+        expected = float(target[(row, *index)] if sampled else target[index])
         for rhs in step.rhs:
             if not checkable(rhs):
                 continue
