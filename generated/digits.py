@@ -336,6 +336,58 @@ def train(params, X, Y, epochs, learning_rate, batch_size, seed=0, drop_last=Fal
     return np.concatenate(losses) if losses else np.zeros(0)
 
 
+NETWORK = "64-32-10 hidden=tanh output=softmax loss=cross_entropy"
+"""The architecture saved weights must match (the ``network`` entry of a weights file)."""
+
+
+def save_params(path, params):
+    """Write params to ``path`` as .npz (arrays named by PARAM_NAMES, plus NETWORK), atomically.
+
+    The same format as ``symbackprop run --save``: ``symbackprop predict`` reads it.
+    """
+    import os
+    import tempfile
+
+    if len(params) != len(PARAM_NAMES):
+        raise ValueError(f"expected {len(PARAM_NAMES)} arrays ({', '.join(PARAM_NAMES)})")
+    arrays = {name: np.asarray(value, dtype=DTYPE) for name, value in zip(PARAM_NAMES, params)}
+    arrays["network"] = np.array(NETWORK)
+    arrays["spec_digest"] = np.array("c1a61ca72cab")
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".params.", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def load_params(path):
+    """Read params (PARAM_NAMES order, DTYPE) from a .npz written by save_params or ``run --save``."""
+    with np.load(path, allow_pickle=False) as archive:
+        network = str(archive["network"]) if "network" in archive.files else NETWORK
+        if network != NETWORK:
+            raise ValueError(f"{path}: weights are for network '{network}', not '{NETWORK}'")
+        params = []
+        for name, (n_out, n_in) in zip(PARAM_NAMES, _PARAM_SHAPES):
+            shape = (n_out, n_in) if name.startswith("W") else (n_out,)
+            if name not in archive.files or archive[name].shape != shape:
+                raise ValueError(f"{path}: needs array '{name}' of shape {shape}")
+            params.append(np.ascontiguousarray(archive[name], dtype=DTYPE))
+    return params
+
+
+_PARAM_SHAPES = [(n_out, n_in) for n_in, n_out in zip(LAYERS[:-1], LAYERS[1:]) for _ in "Wb"]
+
+
+def predict(params, X):
+    """The most probable class of each row of X (argmax of the outputs)."""
+    return np.argmax(forward(params, X), axis=1)
+
+
 def _demo_data(n, seed=0):
     """Random inputs and targets of the kind the loss expects (for the self-check)."""
     rng = np.random.default_rng(seed)

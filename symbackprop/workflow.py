@@ -8,7 +8,7 @@ import json
 import math
 import sys
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -18,6 +18,7 @@ import numpy as np
 from .errors import DataError, SpecError, SymbackpropError
 from .fileio import atomic_write
 from .names import unknown
+from .runner import History, TrainingResult
 from .spec import Spec, load_spec
 
 OVERRIDES = {
@@ -391,3 +392,60 @@ def list_command(args: argparse.Namespace, out: TextIO) -> int:
     for dataset in DATASETS.values():
         print(f"  {dataset.name:<14} {dataset.description}", file=out)
     return 0
+
+
+@dataclass
+class Trained:
+    """A trained network: its weights, how training went, and the module that runs it."""
+
+    spec: Spec
+    module: ModuleType
+    params: list[np.ndarray]
+    result: TrainingResult
+    extras: dict[str, np.ndarray]
+    """``x_mean``, ``x_std`` when the spec standardises its inputs."""
+
+    @property
+    def history(self) -> History:
+        """Per-epoch curves: ``loss``, ``val_loss``, ``val_accuracy``; ``accuracy`` at updates."""
+        return self.result.history
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs for raw inputs X (standardised as in training)."""
+        from .runner import standardize
+
+        return self.module.forward(self.params, standardize(np.asarray(X, float), self.extras))
+
+    def save(self, path: str | Path) -> Path:
+        """Save the weights (and standardisation) as ``run --save`` does."""
+        from .weights import save_weights
+
+        return save_weights(Path(path), self.spec, self.params, self.extras)
+
+
+def train_api(
+    spec: Any, weights: Any, progress: bool, training: dict[str, Any]  # noqa: ANN401
+) -> Trained:
+    """``symbackprop.train``: see its docstring."""
+    from .pipeline import load_module, module_source
+    from .runner import fit
+    from .spec import Training
+    from .weights import load_weights
+
+    if isinstance(spec, Spec):
+        unknown_keys = sorted(set(training) - set(Training.__dataclass_fields__))
+        if unknown_keys:
+            raise SpecError(
+                unknown("training field", unknown_keys[0], Training.__dataclass_fields__)
+            )
+        spec = replace(spec, training=replace(spec.training, **training))
+    else:
+        spec = load_spec(str(spec), {"training": training} if training else None)
+    module = load_module(module_source(spec))
+    initial = None
+    if isinstance(weights, (str, Path)):
+        initial, _ = load_weights(Path(weights), spec, module.DTYPE)
+    elif weights is not None:
+        initial = [np.ascontiguousarray(p, dtype=module.DTYPE) for p in weights]
+    params, result, prepared = fit(spec, module, sys.stdout if progress else None, params=initial)
+    return Trained(spec, module, params, result, prepared.extras)
