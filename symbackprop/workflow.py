@@ -54,9 +54,12 @@ def overrides_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None
     }
     if "optimizer" in training:
-        known = optimizer_names()
-        if known and training["optimizer"] not in known:
+        registered = optimizer_names()
+        known = registered or ["sgd"]
+        if training["optimizer"] not in known:
             raise SpecError(unknown("optimizer", training["optimizer"], known), "--optimizer")
+        if not registered:
+            del training["optimizer"]  # plain SGD is all there is: nothing to override
     return {"training": training} if training else {}
 
 
