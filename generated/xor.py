@@ -14,6 +14,8 @@ Standalone: needs only numpy, numba and the standard library.
 """
 
 import math
+import os
+import tempfile
 
 import numpy as np
 from numba import njit, types
@@ -348,12 +350,12 @@ def save_params(path, params):
 
     The same format as ``symbackprop run --save``: ``symbackprop predict`` reads it.
     """
-    import os
-    import tempfile
-
     if len(params) != len(PARAM_NAMES):
         raise ValueError(f"expected {len(PARAM_NAMES)} arrays ({', '.join(PARAM_NAMES)})")
-    arrays = {name: np.asarray(value, dtype=DTYPE) for name, value in zip(PARAM_NAMES, params)}
+    arrays = {
+        name: np.asarray(value, dtype=DTYPE)
+        for name, value in zip(PARAM_NAMES, params, strict=True)
+    }
     arrays["network"] = np.array(NETWORK)
     arrays["spec_digest"] = np.array("8297dfb9571d")
     folder = os.path.dirname(os.path.abspath(path))
@@ -369,13 +371,13 @@ def save_params(path, params):
 
 
 def load_params(path):
-    """Read params (PARAM_NAMES order, DTYPE) from a .npz written by save_params or ``run --save``."""
+    """Params (PARAM_NAMES order, DTYPE) from a .npz of save_params or ``run --save``."""
     with np.load(path, allow_pickle=False) as archive:
         network = str(archive["network"]) if "network" in archive.files else NETWORK
         if network != NETWORK:
             raise ValueError(f"{path}: weights are for network '{network}', not '{NETWORK}'")
         params = []
-        for name, (n_out, n_in) in zip(PARAM_NAMES, _PARAM_SHAPES):
+        for name, (n_out, n_in) in zip(PARAM_NAMES, _PARAM_SHAPES, strict=True):
             shape = (n_out, n_in) if name.startswith("W") else (n_out,)
             if name not in archive.files or archive[name].shape != shape:
                 raise ValueError(f"{path}: needs array '{name}' of shape {shape}")
@@ -383,7 +385,9 @@ def load_params(path):
     return params
 
 
-_PARAM_SHAPES = [(n_out, n_in) for n_in, n_out in zip(LAYERS[:-1], LAYERS[1:]) for _ in "Wb"]
+_PARAM_SHAPES = [
+    (n_out, n_in) for n_in, n_out in zip(LAYERS[:-1], LAYERS[1:], strict=True) for _ in "Wb"
+]
 
 
 def predict(params, X):

@@ -312,6 +312,7 @@ def train(
     best = (math.inf, 0, params)
     since_best = 0
     stopped_early = interrupted = False
+    chunks: list[np.ndarray] = []
     with _interruptible() as stop_requested:
         while done < epochs:
             if stop_requested():
@@ -324,7 +325,7 @@ def train(
             elapsed = time.perf_counter() - tick
             seconds += elapsed
             done += count
-            history.loss.extend(float(v) for v in losses)
+            chunks.append(losses)
             val_loss = val_acc = None
             if validating:
                 val_loss = float(module.loss(params, X_val, Y_val))
@@ -350,6 +351,7 @@ def train(
             if stopped_early:
                 break
     progress.close()
+    history.loss = np.concatenate(chunks).tolist() if chunks else []
     best_epoch = None
     if patience is not None and best[1] > 0:
         params, best_epoch = best[2], best[1]
