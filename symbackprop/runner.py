@@ -288,23 +288,45 @@ def train(
     prepared = prepared or prepare(spec, data, module.DTYPE)
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train
-    X_val, Y_val = prepared.X_val, prepared.Y_val
-    validating = X_val.shape[0] > 0
-    patience = settings.patience if validating else None
-    classification = prepared.classification
     n = X.shape[0]
-    check_X, check_Y = X[:ACCURACY_SAMPLES], Y[:ACCURACY_SAMPLES]
 
     def kernel(ps: list[np.ndarray], order: np.ndarray) -> np.ndarray:
         return module.train_with_order(
             ps, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last
         )
 
-    start = time.perf_counter()
-    kernel([p.copy() for p in params], np.zeros((0, n), dtype=np.int64))  # compiles
-    module.loss(params, X[:1], Y[:1])
-    compile_seconds = time.perf_counter() - start
+    with _interruptible() as stop_requested:
+        start = time.perf_counter()
+        kernel([p.copy() for p in params], np.zeros((0, n), dtype=np.int64))  # compiles
+        module.loss(params, X[:1], Y[:1])
+        compile_seconds = time.perf_counter() - start
+        return _loop(
+            spec, module, prepared, params, epochs, out, tty, kernel, stop_requested,
+            compile_seconds,
+        )  # fmt: skip
 
+
+def _loop(
+    spec: Spec,
+    module: ModuleType,
+    prepared: Prepared,
+    params: list[np.ndarray],
+    epochs: int,
+    out: TextIO | None,
+    tty: bool | None,
+    kernel: Callable[[list[np.ndarray], np.ndarray], np.ndarray],
+    stop_requested: Callable[[], bool],
+    compile_seconds: float,
+) -> tuple[list[np.ndarray], TrainingResult]:
+    """The epochs of ``train``, in time-bounded kernel calls."""
+    settings = spec.training
+    X, Y = prepared.X_train, prepared.Y_train
+    X_val, Y_val = prepared.X_val, prepared.Y_val
+    validating = X_val.shape[0] > 0
+    patience = settings.patience if validating else None
+    classification = prepared.classification
+    n = X.shape[0]
+    check_X, check_Y = X[:ACCURACY_SAMPLES], Y[:ACCURACY_SAMPLES]
     history = History()
     progress = Progress(out, epochs, n, tty)
     rng = np.random.default_rng(settings.seed)
@@ -313,43 +335,42 @@ def train(
     since_best = 0
     stopped_early = interrupted = False
     chunks: list[np.ndarray] = []
-    with _interruptible() as stop_requested:
-        while done < epochs:
-            if stop_requested():
-                interrupted = True
-                break
-            count = 1 if validating else max(1, min(count, epochs - done))
-            order = np.argsort(rng.random((count, n)), axis=1, kind="stable")
-            tick = time.perf_counter()
-            losses = kernel(params, order)
-            elapsed = time.perf_counter() - tick
-            seconds += elapsed
-            done += count
-            chunks.append(losses)
-            val_loss = val_acc = None
-            if validating:
-                val_loss = float(module.loss(params, X_val, Y_val))
-                history.val_loss.append(val_loss)
-                if classification:
-                    val_acc = accuracy(module, params, X_val, Y_val)
-                    history.val_accuracy.append(val_acc)
-                if val_loss < best[0]:
-                    best = (val_loss, done, [p.copy() for p in params])
-                    since_best = 0
-                else:
-                    since_best += 1
-                    stopped_early = patience is not None and since_best >= patience
+    while done < epochs:
+        if stop_requested():
+            interrupted = True
+            break
+        count = 1 if validating else max(1, min(count, epochs - done))
+        order = np.argsort(rng.random((count, n)), axis=1, kind="stable")
+        tick = time.perf_counter()
+        losses = kernel(params, order)
+        elapsed = time.perf_counter() - tick
+        seconds += elapsed
+        done += count
+        chunks.append(losses)
+        val_loss = val_acc = None
+        if validating:
+            val_loss = float(module.loss(params, X_val, Y_val))
+            history.val_loss.append(val_loss)
+            if classification:
+                val_acc = accuracy(module, params, X_val, Y_val)
+                history.val_accuracy.append(val_acc)
+            if val_loss < best[0]:
+                best = (val_loss, done, [p.copy() for p in params])
+                since_best = 0
             else:
-                count = min(count * 100, max(1, int(count * CHUNK_SECONDS / max(elapsed, 1e-9))))
-            final = done >= epochs or stopped_early or stop_requested()
-            train_acc = None
-            if classification and progress.due(done, final):
-                train_acc = accuracy(module, params, check_X, check_Y)
-                history.accuracy_epoch.append(done)
-                history.accuracy.append(train_acc)
-            progress.update(done, float(losses[-1]), seconds, train_acc, val_loss, val_acc, final)
-            if stopped_early:
-                break
+                since_best += 1
+                stopped_early = patience is not None and since_best >= patience
+        else:
+            count = min(count * 100, max(1, int(count * CHUNK_SECONDS / max(elapsed, 1e-9))))
+        final = done >= epochs or stopped_early or stop_requested()
+        train_acc = None
+        if classification and progress.due(done, final):
+            train_acc = accuracy(module, params, check_X, check_Y)
+            history.accuracy_epoch.append(done)
+            history.accuracy.append(train_acc)
+        progress.update(done, float(losses[-1]), seconds, train_acc, val_loss, val_acc, final)
+        if stopped_early:
+            break
     progress.close()
     history.loss = np.concatenate(chunks).tolist() if chunks else []
     best_epoch = None
