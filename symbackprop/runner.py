@@ -148,6 +148,8 @@ def accuracy(module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 0.1:
+        return "<0.1 s"
     if seconds < 60:
         return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
     minutes, secs = divmod(int(seconds + 0.5), 60)

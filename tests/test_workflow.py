@@ -438,3 +438,28 @@ def test_unknown_names_suggest_the_closest(
     table.setdefault(section, {})[field] = value
     with pytest.raises(SpecError, match=hint):
         parse_spec(table)
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value", "words"),
+    [
+        ("data", "validation_fraction", 1.0, "data.validation_fraction"),
+        ("data", "target", True, "data.target"),
+        ("data", "target", -1, "data.target"),
+        ("data", "standardize", "yes", "data.standardize"),
+        ("data", "samples", 1, "data.samples"),
+        ("data", "noise", -0.5, "data.noise"),
+        ("training", "patience", 0, "training.patience"),
+    ],
+)
+def test_bad_workflow_fields(section: str, field: str, value: object, words: str) -> None:
+    table = {"name": "s", "network": {"layers": [2, 3, 1], "output": "sigmoid", "loss": "mse"}}
+    table[section] = {field: value}
+    with pytest.raises(SpecError, match=words):
+        parse_spec(table)
+
+
+def test_epochs_override_is_checked(capsys) -> None:  # noqa: ANN001
+    assert cli("run", "xor", "--quiet-derivation", "--epochs", "0")[0] == 2
+    line = one_error_line(capsys)
+    assert "--epochs" in line and "integer >= 1" in line
