@@ -292,14 +292,18 @@ def train(
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
 
-    def kernel(ps: list[np.ndarray], order: np.ndarray) -> np.ndarray:
+    def kernel(
+        ps: list[np.ndarray], order: np.ndarray, X: np.ndarray = X, Y: np.ndarray = Y
+    ) -> np.ndarray:
         return module.train_with_order(
             ps, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last
         )
 
     with _interruptible() as stop_requested:
         start = time.perf_counter()
-        kernel([p.copy() for p in params], np.zeros((0, n), dtype=np.int64))  # compiles
+        # compile: one batch on copies (same argument types as the run, negligible work)
+        m = min(n, settings.batch_size)
+        kernel([p.copy() for p in params], np.arange(m)[None, :], X[:m], Y[:m])
         module.loss(params, X[:1], Y[:1])
         compile_seconds = time.perf_counter() - start
         return _loop(
