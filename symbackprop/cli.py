@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument(
         "--example", action="store_true", help="a worked numeric example on one sample"
     )
+    derive.add_argument(
+        "--weights", metavar="FILE.npz", type=Path, help="--example: initial weights (W1, b1, ...)"
+    )
+    derive.add_argument(
+        "--sample", metavar="N", type=int, help="--example: index of the training sample"
+    )
+    derive.add_argument(
+        "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
+    )
     derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
     derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     derive.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -109,6 +118,9 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         expand=args.expand,
         weight=getattr(args, "weight", None),
         example=getattr(args, "example", False),
+        weights=getattr(args, "weights", None),
+        sample=getattr(args, "sample", None),
+        digits=getattr(args, "digits", None),
     )
 
 

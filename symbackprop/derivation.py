@@ -470,9 +470,21 @@ def _steps(
                 "matrix form",
             )
         )
+    frozen = not network.spec.training.train_biases
     for layer in network.layers:
         for kind in ("W", "b"):
             param = sp.Symbol(str(getattr(layer, kind).label), real=True)
+            if kind == "b" and frozen:
+                steps.append(
+                    Step(
+                        "update",
+                        param,
+                        (param,),
+                        r"biases frozen (\texttt{train\_biases = false}): not updated",
+                        relation=r"\leftarrow",
+                    )
+                )
+                continue
             steps.append(
                 Step(
                     "update",
