@@ -401,7 +401,9 @@ class _Shown:
         self.digits = digits
 
     def number(self, value: float, digits: int | None = None) -> sp.Float:
-        return sp.Float(float(value), digits or self.digits)
+        """``value`` rounded once, in decimal (sp.Float(value, d) would round in binary first)."""
+        digits = digits or self.digits
+        return sp.Float(f"{float(value):.{digits - 1}e}", digits)
 
     def vector(self, values: np.ndarray) -> sp.Basic:
         """A column vector of rounded numbers, written as a transposed row (cut after MAX_SHOWN)."""
