@@ -480,7 +480,7 @@ def _steps(
                         "update",
                         param,
                         (param,),
-                        r"biases frozen (\texttt{train\_biases = false}): not updated",
+                        r"frozen: \texttt{train\_biases = false}",
                         relation=r"\leftarrow",
                     )
                 )

@@ -58,8 +58,7 @@ UPDATE_RULES: dict[str, UpdateRule] = {
     "sgd": UpdateRule(
         "sgd",
         "one gradient-descent step",
-        r"gradient descent: $\theta \leftarrow \theta - \eta\, \partial L / \partial \theta$, "
-        r"$\eta = {eta}$",
+        r"gradient descent, $\eta = {eta}$",
         lambda theta, grad, lr: theta - lr * grad,
         lambda theta, grad, lr: theta - lr * grad,
     ),
@@ -331,7 +330,12 @@ def _intro(example: WorkedExample, digits: int) -> str:
         "written-out sum carry extra digits so that it reproduces its result); every formula "
         f"above was evaluated with them and agrees to 1e-9. It ends with {example.rule.describe} "
         f"on this sample alone (learning rate {example.learning_rate:g}), as the module's "
-        "training kernel takes it."
+        "training kernel takes it"
+        + (
+            "; the biases are frozen (\\texttt{train\\_biases = false})."
+            if not example.train_biases
+            else "."
+        )
     )
 
 
@@ -360,7 +364,7 @@ def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown)
                         "example",
                         symbol,
                         (shown.vector(new),),
-                        r"frozen (\texttt{train\_biases = false})",
+                        "frozen",
                         relation=r"\leftarrow",
                     )
                 )
