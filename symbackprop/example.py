@@ -250,7 +250,8 @@ def example_section(
     if example is None:
         example = worked_example(derivation, X, Y, seed)
     values = example.values
-    problems = check_derivation(derivation, values)
+    rtol = 1e-5 if derivation.network.spec.dtype == "float32" else 1e-9
+    problems = check_derivation(derivation, values, rtol)
     if problems:
         raise SymbackpropError(f"formula and code disagree: {problems[0]}", "--example")
     shown = _Shown(digits)
@@ -306,10 +307,10 @@ def example_section(
         )
         steps.append(Step("example", partial(L, b), (shown.vector(values[f"db{l}"]),), r"$\delta$"))
     steps += _update_steps(derivation, example, shown)
-    return Section("Worked example", tuple(steps), _intro(example, digits))
+    return Section("Worked example", tuple(steps), _intro(example, digits, rtol))
 
 
-def _intro(example: WorkedExample, digits: int) -> str:
+def _intro(example: WorkedExample, digits: int, rtol: float) -> str:
     if example.sample is None:
         which = "a random sample (the spec has no training data)"
     elif example.chosen:
@@ -328,9 +329,9 @@ def _intro(example: WorkedExample, digits: int) -> str:
         f"One forward and backward pass on {which}, from {start}, with the numbers the generated "
         f"module computed (rounded to {digits} significant digits; the numbers inside a "
         "written-out sum carry extra digits so that it reproduces its result); every formula "
-        f"above was evaluated with them and agrees to 1e-9. It ends with {example.rule.describe} "
-        f"on this sample alone (learning rate {example.learning_rate:g}), as the module's "
-        "training kernel takes it"
+        f"above was evaluated with them and agrees to {rtol:g}. It ends with "
+        f"{example.rule.describe} on this sample alone (learning rate "
+        f"{example.learning_rate:g}), as the module's training kernel takes it"
         + (
             "; the biases are frozen (\\texttt{train\\_biases = false})."
             if not example.train_biases

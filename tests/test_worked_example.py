@@ -269,3 +269,11 @@ def test_python_api_takes_the_same_options(mazur_weights: Path) -> None:
     numbers = printed_numbers(doc.latex())
     assert found(MAZUR_NUMBERS["w5+"], numbers) and found(MAZUR_NUMBERS["E_total"], numbers)
     assert not math.isnan(numbers[0])
+
+
+def test_float32_spec_example_checks_at_float32_precision() -> None:
+    from dataclasses import replace
+
+    spec = replace(load_spec("xor"), dtype="float32")
+    text = document_for(spec, example=True, sample=2).text()
+    assert "agrees to 1e-05" in text and "W1 <- [[" in text
