@@ -152,7 +152,7 @@ def test_written_out_sums_reproduce_their_printed_results(digits: int) -> None:
     data_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     data_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
     checked = 0
-    for seed in range(5):
+    for seed in (digits, digits + 10):  # two weight draws per precision
         params = [p * 3 for p in module.init_params(seed)]  # larger weights: more digits matter
         example = worked_example(derivation, data_X, data_Y, params=params, sample=seed % 4)
         section = example_section(derivation, digits=digits, example=example)
@@ -162,7 +162,7 @@ def test_written_out_sums_reproduce_their_printed_results(digits: int) -> None:
             assert f"{got:.{digits - 1}e}" == f"{float(result):.{digits - 1}e}", (lhs, text)
             assert significant(result.rstrip("0") or "0") <= digits
             checked += 1
-    assert checked >= 5 * 4  # z1, z2, delta1 and the parameter steps, every time
+    assert checked >= 2 * 4  # z1, z2, delta1 and the parameter steps, every time
 
 
 def test_default_sample_is_the_first_with_no_all_zero_gradient() -> None:
