@@ -86,8 +86,22 @@ class WorkedExample:
 
 
 def optimizer_name(spec: Spec) -> str:
-    """The spec's optimizer (SGD until specs name others)."""
-    return str(getattr(spec.training, "optimizer", "sgd"))
+    """The spec's optimizer, by the name UPDATE_RULES knows it ("sgd": plain SGD, constant rate).
+
+    Reads ``training.optimizer`` as a name or as an object with ``.name``; SGD with momentum,
+    weight decay or a learning-rate schedule is not plain SGD and gets a name of its own.
+    """
+    training = spec.training
+    optimizer = getattr(training, "optimizer", "sgd")
+    name = str(getattr(optimizer, "name", optimizer))
+    extras = [
+        key
+        for key in ("momentum", "weight_decay")
+        if getattr(optimizer, key, 0)  # nonzero: not plain SGD
+    ]
+    if getattr(training, "schedule", None) is not None:
+        extras.append("schedule")
+    return f"{name} with {' and '.join(extras)}" if extras else name
 
 
 def worked_example(

@@ -277,3 +277,31 @@ def test_float32_spec_example_checks_at_float32_precision() -> None:
     spec = replace(load_spec("xor"), dtype="float32")
     text = document_for(spec, example=True, sample=2).text()
     assert "agrees to 1e-05" in text and "W1 <- [[" in text
+
+
+def test_optimizer_name_reads_names_and_config_objects() -> None:
+    """Until specs carry an optimizer the example shows SGD; a config object is read by name and
+    anything beyond plain SGD is refused rather than shown as SGD."""
+    from dataclasses import dataclass, replace
+
+    from symbackprop.example import UPDATE_RULES, optimizer_name
+
+    spec = load_spec("xor")
+    assert optimizer_name(spec) == "sgd" and "sgd" in UPDATE_RULES
+
+    @dataclass(frozen=True)
+    class Config:
+        name: str = "sgd"
+        momentum: float = 0.0
+        weight_decay: float = 0.0
+
+    @dataclass(frozen=True)
+    class TrainingWith:
+        optimizer: Config
+        schedule: object = None
+
+    with_plain = replace(spec, training=TrainingWith(Config()))
+    with_momentum = replace(spec, training=TrainingWith(Config(momentum=0.9)))
+    assert optimizer_name(with_plain) == "sgd"
+    assert optimizer_name(with_momentum) == "sgd with momentum"
+    assert optimizer_name(with_momentum) not in UPDATE_RULES
