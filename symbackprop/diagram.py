@@ -30,7 +30,7 @@ MAX_DRAWN = 8
 """Layers wider than this are drawn as their first HEAD and last TAIL neurons with dots between."""
 HEAD, TAIL = 3, 2
 DX, DY, DY_NUMBERS = 3.6, 1.25, 1.9
-"""Column and row spacing (cm); rows further apart when z and delta sit above and below."""
+"""Column and row spacing (cm); rows further apart when labels sit above and below neurons."""
 MAX_WEIGHT_LABELS = 4
 """With numbers, weights are written on the edges between layers at most this wide."""
 
@@ -167,7 +167,7 @@ def layout(
     picture = Picture()
     columns: list[list[int | None]] = [visible(n, forced[l]) for l, n in enumerate(sizes)]
     tallest = max(len(c) for c in columns)
-    dy = DY if values is None else DY_NUMBERS
+    dy = DY if values is None and ref is None else DY_NUMBERS  # room for labels
     picture.top = (tallest - 1) / 2 * dy + 1.0
     picture.bottom = -(tallest - 1) / 2 * dy - 1.0
     for l, slots in enumerate(columns):
