@@ -155,7 +155,7 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
         compile_pdf(text, target, force=args.force)
         print(f"wrote {target}", file=out)
     elif args.output:
-        write_tex(text, args.output, force=args.force)
+        write_tex(text, args.output, force=args.force, fmt=args.format)
         print(f"wrote {args.output}", file=out)
     else:
         out.write(text)

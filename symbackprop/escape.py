@@ -33,7 +33,8 @@ _LATEX_SPECIALS = {
     '"': r"\textquotedbl{}",
 }
 
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|$&~=:;'\"%^@")
+_MARKDOWN_SPECIALS = set("\\`*_{}[]<>#!|$&~^")
+"""Inline Markdown syntax (and ``>`` so that ``-->`` cannot end an HTML comment)."""
 
 
 def _visible(char: str) -> str:
@@ -75,7 +76,10 @@ def latex_text(text: object) -> str:
 
 
 def markdown_text(text: object) -> str:
-    """Text for Markdown (and ``<!-- -->`` comments): ASCII punctuation backslash-escaped."""
+    """Inline Markdown text (and ``<!-- -->`` comments): its syntax characters backslash-escaped.
+
+    Meant for positions inside a line (the templates never start a line with outside text).
+    """
     return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in plain_line(text))
 
 
