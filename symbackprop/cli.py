@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -64,10 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--notation", default="default")
 
     check = spec_command("check", "generated gradients vs central finite differences")
-    check.add_argument("--tolerance", type=float, default=1e-6, help="max relative error")
+    check.add_argument(
+        "--tolerance", type=_positive_float, default=1e-6, help="max relative error"
+    )
     check.add_argument(
         "--float32-tolerance",
-        type=float,
+        type=_positive_float,
         default=1e-4,
         help="float32 specs: max relative difference from the float64 gradients",
     )
@@ -78,8 +81,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     bench.add_argument("--peers", default="torch,jax,numpy", help="comma-separated peers")
     bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--output", type=Path, default=Path("benchmarks"))
+    bench.add_argument(
+        "--output", type=Path, help="results folder (default: a new bench-<time> folder)"
+    )
+    bench.add_argument("--force", action="store_true", help="replace results not written by us")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0 (argparse type: anything else is a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:

@@ -95,6 +95,8 @@ def is_owned(path: Path) -> bool:
             data = handle.read(OWNED_LIMIT + 1)
     except OSError:
         return False
+    if _sidecar_matches(path, data):
+        return True
     text = _TEXT_RE.match(data)
     if text:
         return hashlib.sha256(data[text.end() :]).hexdigest() == text.group(1).decode()
@@ -104,6 +106,24 @@ def is_owned(path: Path) -> bool:
         body = data[: len(data) - len(tail) + binary.start()]
         return hashlib.sha256(body).hexdigest() == binary.group(1).decode()
     return False
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the digest of an output that cannot hold a comment (JSON, PNG) is kept."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.symbackprop-sha256")
+
+
+def _sidecar_matches(path: Path, data: bytes) -> bool:
+    side = sidecar_path(path)
+    try:
+        if not stat.S_ISREG(os.lstat(side).st_mode):
+            return False
+        with open(side, "rb") as handle:
+            recorded = handle.read(200).strip()
+    except OSError:
+        return False
+    return recorded == hashlib.sha256(data).hexdigest().encode()
 
 
 def check_target(path: Path, force: bool = False, suffixes: tuple[str, ...] = ()) -> None:
@@ -159,12 +179,21 @@ def _ensure_folder(folder: Path, where: str) -> None:
 
 
 def write_output(
-    path: Path, data: bytes, force: bool = False, suffixes: tuple[str, ...] = ()
+    path: Path,
+    data: bytes,
+    force: bool = False,
+    suffixes: tuple[str, ...] = (),
+    sidecar: bool = False,
 ) -> Path:
-    """Check ``path`` by the rule above, then write ``data`` atomically; errors in one line."""
+    """Check ``path`` by the rule above, then write ``data`` atomically; errors in one line.
+
+    ``sidecar``: for formats without comments (JSON, PNG), the digest goes to ``sidecar_path``.
+    """
     path = Path(path)
     check_target(path, force, suffixes)
     try:
+        if sidecar:
+            atomic_write(sidecar_path(path), hashlib.sha256(data).hexdigest().encode() + b"\n")
         return atomic_write(path, data)
     except OSError as exc:
         raise SymbackpropError(f"cannot write ({exc.strerror or exc})", str(path)) from None
