@@ -155,6 +155,7 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
+    _check_output(args, spec)
     if args.compare:
         from .compare import compare, compare_document
 
@@ -179,13 +180,29 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _check_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
+    """Refuse a bad ``derive`` output path before any work (one line, exit 2)."""
+    from .fileio import check_target
+
+    if args.pdf:
+        check_target(args.output or Path(f"{spec.name}.pdf"), args.force, (".pdf",))
+    elif args.output:
+        if args.output.suffix.lower() == ".pdf":
+            raise SymbackpropError(
+                "a .pdf file needs --pdf (this output is text)", str(args.output)
+            )
+        check_target(args.output, args.force)
+
+
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
     from .codegen import write_module
+    from .fileio import check_target
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
     target = args.output or Path("generated") / f"{spec.name}.py"
+    check_target(target, args.force, (".py",))  # before the derivation, not after it
     write_module(module_source(spec), target, force=args.force)
     print(f"wrote {target}", file=out)
     return 0
