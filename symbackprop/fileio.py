@@ -136,8 +136,8 @@ def check_target(path: Path, force: bool = False, suffixes: tuple[str, ...] = ()
         )
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
-        info = None
+    except (FileNotFoundError, NotADirectoryError):
+        info = None  # the folder checks below say what is wrong with the parent
     except OSError as exc:
         raise SymbackpropError(f"cannot examine the output path ({exc.strerror})", where) from None
     if info is not None:
