@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+from .escape import plain_line
 from .functions import LOSSES
 from .spec import Spec
 
@@ -220,7 +221,7 @@ def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Data
     if Y.shape[0] != X.shape[0]:
         raise DataError(f"{X.shape[0]} input rows but {Y.shape[0]} target rows", where)
     X_train, Y_train, X_test, Y_test = _split(X, Y, spec)
-    return Dataset(where, X_train, Y_train, X_test, Y_test, classification)
+    return Dataset(plain_line(where), X_train, Y_train, X_test, Y_test, classification)
 
 
 def _finite_in_dtype(values: np.ndarray, dtype: str, what: str, where: str) -> None:
