@@ -134,9 +134,16 @@ def module_bytes(source: ModuleSource) -> bytes:
 
 def write_module(source: ModuleSource, path: Path, force: bool = False) -> Path:
     """Write a module by the overwrite rule of ``fileio`` (a .py path; ``force`` for others)."""
+    from .spec import RESERVED_NAMES
+
     path = Path(path)
     if path.suffix != ".py" and path.is_dir():
         raise GenerationError("is a folder, not a module path", str(path))
+    if path.stem in RESERVED_NAMES:
+        raise GenerationError(
+            f"a module named '{path.stem}' would shadow the standard library or numpy/numba",
+            str(path),
+        )
     return write_output(path, module_bytes(source), force=force, suffixes=(".py",))
 
 

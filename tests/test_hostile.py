@@ -544,6 +544,13 @@ CASES = [
         "use --force",
         unchanged=("res/results.md",),
     ),
+    Case(
+        "-o numpy.py (would shadow numpy)",
+        files(),
+        ("generate", "xor", "-o", "numpy.py"),
+        2,
+        "would shadow",
+    ),
     # --- arguments and environment --------------------------------------------------------------
     Case(
         "check --tolerance nan",
@@ -711,6 +718,23 @@ def test_hostile_spec_path_in_latex_compiles(tmp_path: Path) -> None:
     assert main(["derive", str(spec_file), "--format", "markdown", "-o", str(md)]) == 0
     first = unstamp_text(md.read_bytes()).splitlines()[0]
     assert first.startswith("<!--") and first.endswith("-->") and first.count("-->") == 1
+
+
+def test_regenerate_command_in_header_works(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The header's "regenerate with" command, run as written, regenerates the same module."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my specs").mkdir()
+    spec_file = Path("my specs") / "it's.toml"
+    spec_file.write_text(spec_text(name="regen", layers="[2, 1]", dataset="xor"))
+    assert main(["generate", str(spec_file), "-o", "first.py"], io.StringIO()) == 0
+    header = unstamp_text(Path("first.py").read_bytes()).splitlines()[1]
+    command = header.split("regenerate with `")[1].rstrip("`.")
+    argv = shlex.split(command)
+    assert argv[:2] == ["symbackprop", "generate"]
+    assert main([*argv[1:], "-o", "second.py"], io.StringIO()) == 0
+    assert Path("first.py").read_bytes() == Path("second.py").read_bytes()
 
 
 def test_own_outputs_replaced_edited_ones_kept(tmp_path: Path) -> None:
