@@ -265,13 +265,14 @@ def document_for(
     derivation = derivation_of(spec)
     extra = []
     if expand:
-        refs = all_params(spec)
-        if len(refs) > EXPAND_LIMIT:
+        count = sum((n_in + 1) * n_out for n_in, n_out in zip(spec.layers, spec.layers[1:]))
+        if count > EXPAND_LIMIT:  # counted before listing them
             raise SymbackpropError(
-                f"the network has {len(refs)} parameters; closed forms are printed for at most "
+                f"the network has {count} parameters; closed forms are printed for at most "
                 f"{EXPAND_LIMIT} (use `symbackprop inspect` for one weight)",
                 "--expand",
             )
+        refs = all_params(spec)
         extra.append(Section("Closed forms", closed_form_steps(derivation, refs)))
     if weight:
         from .paths import path_section
