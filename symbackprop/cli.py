@@ -195,7 +195,7 @@ def _check_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
-    from .codegen import write_module
+    from .codegen import check_module_name, write_module
     from .fileio import check_target
     from .pipeline import module_source
     from .spec import load_spec
@@ -203,6 +203,7 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     target = args.output or Path("generated") / f"{spec.name}.py"
     check_target(target, args.force, (".py",))  # before the derivation, not after it
+    check_module_name(target)
     write_module(module_source(spec), target, force=args.force)
     print(f"wrote {target}", file=out)
     return 0

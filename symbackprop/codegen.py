@@ -132,18 +132,24 @@ def module_bytes(source: ModuleSource) -> bytes:
     return stamp_text(source.text, "python")
 
 
-def write_module(source: ModuleSource, path: Path, force: bool = False) -> Path:
-    """Write a module by the overwrite rule of ``fileio`` (a .py path; ``force`` for others)."""
+def check_module_name(path: Path) -> None:
+    """Refuse a module file name that would shadow the standard library or numpy/numba."""
     from .spec import RESERVED_NAMES
 
+    if Path(path).stem in RESERVED_NAMES:
+        raise GenerationError(
+            f"a module named '{Path(path).stem}' would shadow the standard library or "
+            "numpy/numba",
+            str(path),
+        )
+
+
+def write_module(source: ModuleSource, path: Path, force: bool = False) -> Path:
+    """Write a module by the overwrite rule of ``fileio`` (a .py path; ``force`` for others)."""
     path = Path(path)
     if path.suffix != ".py" and path.is_dir():
         raise GenerationError("is a folder, not a module path", str(path))
-    if path.stem in RESERVED_NAMES:
-        raise GenerationError(
-            f"a module named '{path.stem}' would shadow the standard library or numpy/numba",
-            str(path),
-        )
+    check_module_name(path)
     return write_output(path, module_bytes(source), force=force, suffixes=(".py",))
 
 

@@ -12,8 +12,8 @@ import sympy as sp
 from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sample
 
 from symbackprop.codegen import MARKER, render_module
-from symbackprop.fileio import is_owned, unstamp_text
 from symbackprop.expansion import Scalars, all_params, closed_forms
+from symbackprop.fileio import is_owned, unstamp_text
 from symbackprop.gradcheck import check_gradients
 from symbackprop.numeric import check_derivation
 from symbackprop.pipeline import derivation_of, module_source

@@ -770,11 +770,13 @@ def test_pdf_ownership_trailer(tmp_path: Path) -> None:
     assert not is_owned(pdf)
 
 
+_SOURCE: list = []  # the module to write, set before forking
+
+
 def _write_many(args: tuple[str, int]) -> int:
     path, times = args
-    source = module_source("xor")
     for _ in range(times):
-        write_module(source, Path(path))
+        write_module(_SOURCE[0], Path(path))
     return times
 
 
@@ -783,7 +785,7 @@ def test_concurrent_writers_both_succeed(tmp_path: Path) -> None:
     import multiprocessing
 
     target = tmp_path / "same.py"
-    module_source("xor")  # warm the derivation before forking
+    _SOURCE[:] = [module_source("xor")]  # derived once, before forking
     with multiprocessing.get_context("fork").Pool(2) as pool:
         done = pool.map(_write_many, [(str(target), 25), (str(target), 25)])
     assert done == [25, 25]
