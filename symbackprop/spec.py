@@ -127,7 +127,7 @@ def load_spec(source: str | Path) -> Spec:
     raw = _read_spec_file(path)
     try:
         table = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, 5000-digit ints
         raise SpecError(f"not valid TOML: {exc}", str(path)) from None
     packaged = builtin_specs().get(path.stem)
     builtin = packaged is not None and _same_file(path, packaged)

@@ -296,6 +296,26 @@ CASES = [
         "not a valid Python identifier",
     ),
     Case("missing spec path", files(), ("generate", "no/such.toml"), 2, "no such spec file"),
+    Case(
+        "5000-digit integer",
+        files(**{"net.toml": spec_text(epochs="9" * 5000)}),
+        ("generate", "net.toml"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "arrays nested 100000 deep",
+        files(**{"net.toml": "a = " + "[" * 100_000 + "]" * 100_000}),
+        ("generate", "net.toml"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "-o in a missing folder (created)",
+        files(),
+        ("derive", "xor", "--format", "text", "-o", "new/deeper/x.txt"),
+        0,
+    ),
     # --- the data file -------------------------------------------------------------------------
     Case(
         "data is a folder",
@@ -931,6 +951,8 @@ TOML_VALUES = [
     '"numpy"',
     '""',
     "[[1]]",
+    "9" * 5000,
+    "[" * 3000 + "]" * 3000,
 ]
 TOML_KEYS = [
     "name",
