@@ -91,7 +91,9 @@ def is_owned(path: Path) -> bool:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode) or info.st_size > OWNED_LIMIT:
             return False
-        with open(path, "rb") as handle:
+        with open(path, "rb", opener=_nonblocking) as handle:  # swapped for a FIFO: no hang
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return False
             data = handle.read(OWNED_LIMIT + 1)
     except OSError:
         return False
@@ -106,6 +108,10 @@ def is_owned(path: Path) -> bool:
         body = data[: len(data) - len(tail) + binary.start()]
         return hashlib.sha256(body).hexdigest() == binary.group(1).decode()
     return False
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def sidecar_path(path: Path) -> Path:

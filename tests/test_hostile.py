@@ -825,6 +825,28 @@ def test_builtin_label_only_for_packaged_specs(tmp_path: Path, monkeypatch) -> N
     assert "built-in" not in shadow.source and shadow.origin == "xor.toml"
 
 
+def test_unreadable_files_even_as_root(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """What chmod 000 does for other users, simulated so that it runs as root too."""
+    import symbackprop.data
+    import symbackprop.spec
+
+    spec_file = tmp_path / "net.toml"
+    spec_file.write_text(spec_text())
+    (tmp_path / "data.csv").write_text(XOR_CSV)
+
+    def denied(path: str, flags: int) -> int:
+        raise PermissionError(13, "Permission denied", path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(symbackprop.spec, "_nonblocking", denied)
+        with pytest.raises(SymbackpropError, match="cannot read the spec file \\(Permission"):
+            load_spec(spec_file)
+    spec = load_spec(spec_file)
+    monkeypatch.setattr(symbackprop.data.os, "access", lambda path, mode: False)
+    with pytest.raises(SymbackpropError, match="cannot read the data file \\(permission denied"):
+        load_data(spec)
+
+
 def test_depth_refused_in_milliseconds() -> None:
     """8.7 million layers: refused before any entry is looked at."""
     table = {
