@@ -26,7 +26,9 @@ MAX_CSV_BYTES = 256 << 20
 MAX_ARRAY_BYTES = 4 << 30
 """An .npz array whose header claims more than this is refused before it is read."""
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.I)
+_NUMBER = re.compile(
+    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.I | re.ASCII
+)
 """What a CSV cell may hold: a decimal number (no ``1_0``, no hex); NaN/inf are refused later."""
 
 

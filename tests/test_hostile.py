@@ -379,6 +379,13 @@ CASES = [
         "line 2: '1_0' is not a number (column 2)",
     ),
     Case(
+        "CSV Arabic-Indic digit",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,\u0661,1\n"}),
+        run_spec(),
+        2,
+        "is not a number (column 2)",
+    ),
+    Case(
         "CSV hex",
         files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,0x1,1\n"}),
         run_spec(),
