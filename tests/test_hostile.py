@@ -481,7 +481,7 @@ CASES = [
         "needs a file name ending in .py",
     ),
     Case(
-        "-o a device named .tex",
+        "derive -o /dev/null with --force",
         files(),
         ("derive", "xor", "-o", "/dev/null", "--force"),
         2,
@@ -617,7 +617,7 @@ CASES = [
         env={"SYMBACKPROP_CACHE": "", "XDG_CACHE_HOME": "", "HOME": "plain/home"},
     ),
     Case(
-        "derive --weight with 8**6 paths",
+        "derive --weight with 32768 paths (counted, not listed)",
         files(**{"net.toml": spec_text(layers="[2, 8, 8, 8, 8, 8, 8, 1]")}),
         ("derive", "net.toml", "--weight", "W1[0,0]"),
         2,
