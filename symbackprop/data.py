@@ -63,7 +63,10 @@ def load_data(spec: Spec) -> Dataset:
 
 def _looks_like_path(source: str, spec: Spec) -> bool:
     base = spec.data.base_dir or Path(".")
-    return (base / source).is_file()
+    try:
+        return (base / source).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +84,9 @@ def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
         info = os.stat(path)
     except FileNotFoundError:
         raise DataError("data file does not exist", str(path)) from None
-    except OSError as exc:
-        raise DataError(f"cannot read the data file ({exc.strerror})", str(path)) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise DataError(f"cannot read the data file ({reason})", str(path)) from None
     if stat.S_ISDIR(info.st_mode):
         raise DataError("is a folder, not a data file", str(path))
     if not stat.S_ISREG(info.st_mode):

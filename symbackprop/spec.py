@@ -321,6 +321,8 @@ def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
     dataset = table.get("dataset")
     if dataset is not None and not isinstance(dataset, str):
         raise SpecError("must be a string", f"{where}: data.dataset")
+    if dataset is not None and ("\0" in dataset or not dataset.strip()):
+        raise SpecError("must be a file path or a built-in name", f"{where}: data.dataset")
     fraction = table.get("test_fraction", 0.0)
     if (
         not isinstance(fraction, (int, float))

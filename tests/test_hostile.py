@@ -318,6 +318,20 @@ CASES = [
     ),
     # --- the data file -------------------------------------------------------------------------
     Case(
+        "dataset path with NUL",
+        files(**{"net.toml": spec_text(dataset="a\\u0000b.csv")}),
+        run_spec(),
+        2,
+        "data.dataset: must be a file path or a built-in name",
+    ),
+    Case(
+        "dataset path of 5000 characters",
+        files(**{"net.toml": spec_text(dataset="a" * 5000 + ".csv")}),
+        run_spec(),
+        2,
+        "cannot read the data file (File name too long)",
+    ),
+    Case(
         "data is a folder",
         both(
             SPEC_AND_DATA,
@@ -981,6 +995,8 @@ TOML_VALUES = [
     '""',
     "[[1]]",
     "9" * 5000,
+    '"a\\u0000b"',
+    '"' + "d" * 5000 + '"',
     "[" * 3000 + "]" * 3000,
 ]
 TOML_KEYS = [
@@ -1103,7 +1119,7 @@ def _fuzz_settings(examples: int):  # noqa: ANN202
 def _check_spec_bytes(folder: Path, raw: bytes) -> None:
     path = folder / "fuzz.toml"
     path.write_bytes(raw)
-    outcome("toml", lambda: load_spec(path))
+    outcome("toml", lambda: load_data(load_spec(path)))  # the spec, then the data it names
 
 
 def _check_data_bytes(folder: Path, raw: bytes, suffix: str, layers: list[int]) -> None:
@@ -1139,6 +1155,7 @@ def _fuzz_all(folder: Path, examples: int) -> None:
         _check_data_bytes(folder, data.draw(npz_for(layers)), ".npz", layers)
 
     FUZZ_COUNTS.clear()
+    (folder / "data.csv").write_text(XOR_CSV)  # what the fuzzed specs' dataset names
     specs()
     csvs()
     npzs()
