@@ -12,6 +12,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -832,6 +833,23 @@ def test_concurrent_writers_both_succeed(tmp_path: Path) -> None:
     assert done == [25, 25]
     assert is_owned(target)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_two_cli_processes_generate_one_path(tmp_path: Path) -> None:
+    """The issue's race, as users meet it: two `generate -o same.py` at once both succeed."""
+    command = [sys.executable, "-m", "symbackprop", "generate", "xor", "-o", "same.py"]
+    for _ in range(3):
+        runs = [
+            subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        results = [(p.wait(timeout=300), p.stderr.read().decode()) for p in runs]
+        for p in runs:
+            p.stdout.close()
+            p.stderr.close()
+        assert [status for status, _ in results] == [0, 0], results
+        assert is_owned(tmp_path / "same.py")
 
 
 def test_builtin_label_only_for_packaged_specs(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
