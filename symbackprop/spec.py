@@ -12,19 +12,23 @@ from typing import Any
 
 from .errors import SpecError
 from .functions import ACTIVATIONS, LOSSES
+from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 
 DTYPES = ("float64", "float32")
 
 
 @dataclass(frozen=True)
 class Training:
-    """Minibatch SGD settings."""
+    """Minibatch training settings: the optimizer (torch.optim's), schedule and initialisation."""
 
     learning_rate: float = 0.1
     batch_size: int = 32
     epochs: int = 100
     seed: int = 0
     drop_last: bool = False
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Schedule | None = None
+    init: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -203,9 +207,9 @@ def _parse_training(table: Any, where: str) -> Training:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: training")
     defaults = Training()
-    _no_unknown(table, set(Training.__dataclass_fields__), "training.", where)
+    _no_unknown(table, set(Training.__dataclass_fields__) | set(ALL_SETTINGS), "training.", where)
     lr = table.get("learning_rate", defaults.learning_rate)
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < float("inf"):
         raise SpecError(f"must be a number > 0, not {lr!r}", f"{where}: training.learning_rate")
     values: dict[str, Any] = {"learning_rate": float(lr)}
     for key, low in (("batch_size", 1), ("epochs", 1), ("seed", 0)):
@@ -219,7 +223,7 @@ def _parse_training(table: Any, where: str) -> Training:
     drop_last = table.get("drop_last", defaults.drop_last)
     if not isinstance(drop_last, bool):
         raise SpecError("must be true or false", f"{where}: training.drop_last")
-    return Training(drop_last=drop_last, **values)
+    return Training(drop_last=drop_last, **values, **parse_training_extras(table, where))
 
 
 def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
