@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 
 from .errors import SpecError
 
@@ -227,7 +228,8 @@ tau = sp.Symbol("tau", nonnegative=True)
 beta1, beta2 = sp.symbols("beta_1 beta_2", positive=True)
 epsilon = sp.Symbol("epsilon", positive=True)
 alpha = sp.Symbol("alpha", positive=True)
-b = sp.Symbol("b", real=True)
+u = sp.Symbol("u", real=True)
+"""The momentum buffer (torch's b; u here, as b is a bias)."""
 m = sp.Symbol("m", real=True)
 v = sp.Symbol("v", nonnegative=True)
 v_max = sp.Symbol("v_max", nonnegative=True)
@@ -237,6 +239,21 @@ v_hat = sp.Symbol("vhat", nonnegative=True)
 denominator = sp.Symbol("d", positive=True)
 
 
+class Descent(sp.Expr):
+    """``theta - step``, printed in that order (SymPy would put theta last); ``doit`` subtracts."""
+
+    def doit(self, **hints: object) -> sp.Expr:
+        return self.args[0].doit(**hints) - self.args[1].doit(**hints)
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        first, second = self.args
+        return f"{printer._print(first)} - {printer.parenthesize(second, PRECEDENCE['Add'])}"
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        first, second = self.args
+        return f"{printer._print(first)} - {printer.parenthesize(second, PRECEDENCE['Add'])}"
+
+
 @dataclass(frozen=True)
 class Assignment:
     """``lhs <- rhs``, executed in order once per step; ``why`` is a short LaTeX-ready note."""
@@ -244,6 +261,9 @@ class Assignment:
     lhs: sp.Symbol
     rhs: sp.Expr
     why: str
+
+
+_TITLES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 
 
 @dataclass(frozen=True)
@@ -272,19 +292,19 @@ def rule(config: OptimizerConfig) -> Rule:
     if config.name == "sgd":
         if config.momentum != 0:
             hyper |= {mu: config.momentum, tau: config.dampening}
-            state.append(b)
+            state.append(u)
             steps.append(
                 Assignment(
-                    b,
-                    sp.Piecewise((g, sp.Eq(t, 1)), (mu * b + (1 - tau) * g, True)),
+                    u,
+                    sp.Piecewise((g, sp.Eq(t, 1)), (mu * u + (1 - tau) * g, True)),
                     "momentum buffer",
                 )
             )
             if config.nesterov:
-                steps.append(Assignment(g, g + mu * b, "Nesterov momentum"))
+                steps.append(Assignment(g, g + mu * u, "Nesterov momentum"))
             else:
-                steps.append(Assignment(g, b, "momentum"))
-        steps.append(Assignment(theta, theta - eta * g, "gradient descent"))
+                steps.append(Assignment(g, u, "momentum"))
+        steps.append(Assignment(theta, Descent(theta, eta * g), "gradient descent"))
     elif config.name in ("adam", "adamw"):
         hyper |= {beta1: config.betas[0], beta2: config.betas[1], epsilon: config.eps}
         state += [m, v]
@@ -298,7 +318,11 @@ def rule(config: OptimizerConfig) -> Rule:
         steps.append(Assignment(m_hat, m / (1 - beta1**t), "bias correction"))
         steps.append(Assignment(v_hat, second / (1 - beta2**t), "bias correction"))
         steps.append(
-            Assignment(theta, theta - eta * m_hat / (sp.sqrt(v_hat) + epsilon), config.name)
+            Assignment(
+                theta,
+                Descent(theta, eta * m_hat / (sp.sqrt(v_hat) + epsilon)),
+                _TITLES[config.name] + " step",
+            )
         )
     else:
         hyper |= {alpha: config.alpha, epsilon: config.eps}
@@ -312,11 +336,11 @@ def rule(config: OptimizerConfig) -> Rule:
         steps.append(Assignment(denominator, sp.sqrt(second) + epsilon, "RMS of the gradient"))
         if config.momentum != 0:
             hyper[mu] = config.momentum
-            state.append(b)
-            steps.append(Assignment(b, mu * b + g / denominator, "momentum buffer"))
-            steps.append(Assignment(theta, theta - eta * b, "RMSprop with momentum"))
+            state.append(u)
+            steps.append(Assignment(u, mu * u + g / denominator, "momentum buffer"))
+            steps.append(Assignment(theta, Descent(theta, eta * u), "RMSprop step with momentum"))
         else:
-            steps.append(Assignment(theta, theta - eta * g / denominator, "RMSprop"))
+            steps.append(Assignment(theta, Descent(theta, eta * g / denominator), "RMSprop step"))
     return Rule(config.name, tuple(state), tuple(steps), hyper)
 
 
@@ -355,7 +379,7 @@ def _rule_and_functions(
         update = rule(config)
         compiled = []
         for assignment in update.assignments:
-            expr = assignment.rhs.subs(update.hyper)
+            expr = assignment.rhs.doit().subs(update.hyper)
             symbols = sorted(expr.free_symbols, key=lambda s: s.name)
             compiled.append(
                 (assignment, sp.lambdify(symbols, expr, "numpy"), [s.name for s in symbols])
@@ -394,14 +418,14 @@ class OptimizerCode:
     schedule: Schedule | None
     init: str
     state: tuple[str, ...]
-    """Per-parameter state arrays' prefixes (e.g. ``m``, ``v``: arrays m_W1, v_W1, ...)."""
+    """Per-parameter state arrays, named as torch.optim's state (exp_avg_W1, exp_avg_b1, ...)."""
     hyper: tuple[tuple[str, str], ...]
     """Kernel scalar arguments and the Python expression (of the keyword arguments) passing each."""
     keywords: tuple[tuple[str, str], ...]
     """Keyword arguments of train/train_with_order and their defaults (Python literals)."""
 
     def arrays(self, param_names: list[str]) -> list[str]:
-        """The state arrays, per parameter then per kind: ``m_W1, v_W1, m_b1, ...``."""
+        """The state arrays, per parameter then per kind: ``exp_avg_W1, exp_avg_sq_W1, ...``."""
         return [f"{kind}_{name}" for name in param_names for kind in self.state]
 
     def kernel_args(self, param_names: list[str]) -> str:
@@ -430,19 +454,19 @@ def optimizer_code(config: OptimizerConfig, schedule: Schedule | None, init: str
     keywords: list[tuple[str, str]] = []
     if name == "sgd":
         if config.momentum != 0:
-            state.append("b")
+            state.append("momentum_buffer")
             keywords += [("momentum", repr(config.momentum)), ("dampening", repr(config.dampening))]
             hyper += [("momentum", "momentum"), ("dampening", "dampening")]
     elif name in ("adam", "adamw"):
-        state += ["m", "v"] + (["v_max"] if config.amsgrad else [])
+        state += ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if config.amsgrad else [])
         keywords += [("betas", repr(tuple(config.betas))), ("eps", repr(config.eps))]
         hyper += [("beta1", "betas[0]"), ("beta2", "betas[1]"), ("eps", "eps")]
     else:
-        state += ["v"] + (["g_avg"] if config.centered else [])
+        state += ["square_avg"] + (["grad_avg"] if config.centered else [])
         keywords += [("alpha", repr(config.alpha)), ("eps", repr(config.eps))]
         hyper += [("alpha", "alpha"), ("eps", "eps")]
         if config.momentum != 0:
-            state.append("b")
+            state.append("momentum_buffer")
             keywords.append(("momentum", repr(config.momentum)))
             hyper.append(("momentum", "momentum"))
     if config.weight_decay != 0:
@@ -486,3 +510,46 @@ INIT_FORMULAS: dict[str, tuple[str, str, str, str]] = {
     ),
 }
 """Per init: the draw, its bound or std in n_in/n_out, torch's function, and the formula."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The document's update section
+
+
+def update_steps(training: Any, batch_loss: sp.Symbol) -> list[Any]:
+    """The update section's steps: the schedule's rate, then the optimizer's assignments.
+
+    ``training`` is the spec's Training; ``batch_loss`` the symbol of the minibatch's mean loss.
+    """
+    from .derivation import Step, partial
+
+    config: OptimizerConfig = training.optimizer
+    update = rule(config)
+    steps = []
+    if training.schedule is not None:
+        lhs, rate, why = schedule_rate(training.schedule)
+        steps.append(Step("update", lhs, (rate,), why))
+    values = ", ".join(
+        f"${sp.latex(symbol)} = {value:g}$"
+        for symbol, value in update.hyper.items()
+    )
+    name = _TITLES[config.name] + (" (AMSGrad)" if config.amsgrad else "")
+    name += " (centered)" if config.centered else ""
+    steps.append(
+        Step(
+            "update",
+            g,
+            (partial(batch_loss, theta),),
+            rf"{name} as in torch.optim, for every weight and bias $\theta$, at step "
+            r"$t = 1, 2, ...$ (one per minibatch; state starts at 0); $\bar{L}$ is the mean "
+            r"of $L$ over the minibatch" + (f"; {values}" if values else ""),
+            relation=r"\leftarrow",
+        )
+    )
+    for assignment in update.assignments:
+        steps.append(
+            Step(
+                "update", assignment.lhs, (assignment.rhs,), assignment.why, relation=r"\leftarrow"
+            )
+        )
+    return steps

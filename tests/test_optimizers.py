@@ -8,6 +8,7 @@ against torch.optim too.
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import numpy as np
@@ -157,7 +158,8 @@ def _torch_train(spec, initial, X, Y, order):  # noqa: ANN001, ANN202
         losses.append(total / order.shape[1])
         if scheduler is not None:
             scheduler.step()
-    return [p.detach().numpy() for p in params], np.array(losses)
+    torch_state = [optimizer.state[p] for p in params]
+    return [p.detach().numpy() for p in params], np.array(losses), torch_state
 
 
 FAST = {"sgd_nesterov", "adam_amsgrad", "adamw_amsgrad", "rmsprop_all", "cosine_sgd_momentum"}
@@ -178,7 +180,7 @@ def test_generated_optimizer_matches_torch(name: str, training: dict[str, Any]) 
     X, Y = sample(module, N, seed=5)
     initial = module.init_params(2)
     order = module.minibatch_order(N, EPOCHS, seed=7)
-    expected_params, expected_losses = _torch_train(spec, initial, X, Y, order)
+    expected_params, expected_losses, torch_state = _torch_train(spec, initial, X, Y, order)
     params = [p.copy() for p in initial]
     # two calls sharing one state: the optimizer's moments, step and epoch carry over
     state = module.init_state(params)
@@ -197,6 +199,12 @@ def test_generated_optimizer_matches_torch(name: str, training: dict[str, Any]) 
         assert not np.allclose(ours, start)  # it trained
         np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=1e-14)
     assert module.OPTIMIZER == spec.training.optimizer.name
+    # the state arrays are torch.optim's, under torch's names
+    for name, theirs in zip(module.PARAM_NAMES, torch_state, strict=True):
+        for kind in module.STATE:
+            np.testing.assert_allclose(
+                state[f"{kind}_{name}"], theirs[kind].numpy(), rtol=RTOL, atol=1e-14
+            )
     assert int(state["step"][0]) == EPOCHS * 3 and int(state["epoch"][0]) == EPOCHS
 
 
@@ -212,7 +220,9 @@ def test_train_equals_train_with_order_and_keyword_overrides() -> None:
     )
     np.testing.assert_array_equal(losses_a, losses_b)
     other = _spec("adam_b", {"optimizer": "adam", "learning_rate": 0.01, "betas": [0.5, 0.9]})
-    expected, _ = _torch_train(other, module.init_params(2), X, Y, module.minibatch_order(N, 3, 4))
+    expected, _, _ = _torch_train(
+        other, module.init_params(2), X, Y, module.minibatch_order(N, 3, 4)
+    )
     for ours, theirs in zip(a, expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=1e-14)
 
@@ -364,3 +374,70 @@ def test_init_matches_torch_nn_init(init: str) -> None:
             )
             assert np.abs(weight).max() <= bound and np.abs(theirs).max() <= bound
             assert np.abs(weight).max() > 0.95 * bound
+
+
+def test_runner_carries_the_state_across_its_chunks() -> None:
+    """The runner trains in report-sized chunks; the result equals one module.train call."""
+    import io
+
+    from symbackprop.data import Dataset
+    from symbackprop.runner import train
+
+    spec = _spec("rmsprop_all", dict(CASES)["rmsprop_all"])
+    module = module_for(spec)
+    X, Y = sample(module, N, seed=5)
+    data = Dataset("sample", X, Y, X[:0], Y[:0], classification=True)
+    params, result = train(spec, module, data, io.StringIO(), reports=3, epochs=7)
+    expected = module.init_params(spec.training.seed)
+    losses = module.train(expected, X, Y, 7, spec.training.learning_rate, BATCH, seed=0)
+    np.testing.assert_array_equal(result.losses, losses)
+    for ours, theirs in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+DOCUMENT_CASES = {
+    "sgd_nesterov_step": {
+        "learning_rate": 0.1,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 0.001,
+        "schedule": {"kind": "step", "step_size": 10, "gamma": 0.5},
+    },
+    "adamw_cosine": {
+        "optimizer": "adamw",
+        "amsgrad": True,
+        "schedule": {"kind": "cosine", "T_max": 50, "eta_min": 0.001},
+    },
+    "rmsprop_exponential": dict(CASES)["rmsprop_all"]
+    | {"schedule": {"kind": "exponential", "gamma": 0.9}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOCUMENT_CASES))
+def test_update_section_prints_the_rule(case: str, tmp_path) -> None:  # noqa: ANN001
+    """The update section shows the schedule and exactly the rule's assignments; LaTeX compiles."""
+    from symbackprop.document import document_for
+    from symbackprop.optimizers import Descent
+
+    spec = _spec(case, DOCUMENT_CASES[case])
+    document = document_for(spec)
+    steps = [s for s in document.derivation.steps if s.section == "update"]
+    update = rule(spec.training.optimizer)
+    assert [(s.lhs, s.rhs[0]) for s in steps[2:]] == [(a.lhs, a.rhs) for a in update.assignments]
+    assert str(steps[0].lhs) == "eta" and "e" in {str(x) for x in steps[0].rhs[0].free_symbols}
+    assert isinstance(steps[-1].rhs[0], Descent) and str(steps[-1].lhs) == "theta"
+    text = document.render("text")
+    assert "theta <- theta - eta*" in text and "W1 <- W1" not in text
+    latex = document.render("latex")
+    assert r"\theta &\leftarrow \theta - " in latex
+    if shutil.which("pdflatex"):
+        from test_latex import pdflatex
+
+        pdflatex(document.document(), tmp_path)
+
+
+def test_plain_sgd_update_section_is_unchanged() -> None:
+    from symbackprop.document import document_for
+
+    text = document_for(_spec("plain_doc", {"learning_rate": 0.1})).render("text")
+    assert "W1 <- W1 - eta*dLbar/dW1" in text and "theta" not in text
