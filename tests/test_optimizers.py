@@ -199,6 +199,9 @@ def test_generated_optimizer_matches_torch(name: str, training: dict[str, Any]) 
         assert not np.allclose(ours, start)  # it trained
         np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=1e-14)
     assert module.OPTIMIZER == spec.training.optimizer.name
+    schedule, lr = spec.training.schedule, spec.training.learning_rate
+    if schedule is not None:  # the module's closed form is the one tested against torch below
+        np.testing.assert_allclose(module.learning_rates(lr, 2, 9), schedule.rates(lr, 2, 9), 1e-15)
     # the state arrays are torch.optim's, under torch's names
     for name, theirs in zip(module.PARAM_NAMES, torch_state, strict=True):
         for kind in module.STATE:
@@ -441,3 +444,36 @@ def test_plain_sgd_update_section_is_unchanged() -> None:
 
     text = document_for(_spec("plain_doc", {"learning_rate": 0.1})).render("text")
     assert "W1 <- W1 - eta*dLbar/dW1" in text and "theta" not in text
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"kind": "step", "step_size": 3, "gamma": 0.5},
+        {"kind": "step", "step_size": 1},
+        {"kind": "exponential", "gamma": 0.9},
+        {"kind": "cosine", "T_max": 4},
+        {"kind": "cosine", "T_max": 5, "eta_min": 0.01},
+    ],
+    ids=["step", "step_default_gamma", "exponential", "cosine", "cosine_eta_min"],
+)
+def test_schedule_rates_match_torch_lr_scheduler(schedule: dict[str, Any]) -> None:
+    """The closed forms the module uses equal torch's recursive rates, past T_max too."""
+    parsed = parse_training_extras({"schedule": schedule}, "x")["schedule"]
+    parameter = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([parameter], lr=0.3)
+    kind = schedule["kind"]
+    settings = {k: v for k, v in schedule.items() if k != "kind"}
+    cls = {
+        "step": torch.optim.lr_scheduler.StepLR,
+        "exponential": torch.optim.lr_scheduler.ExponentialLR,
+        "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
+    }[kind]
+    scheduler = cls(optimizer, **settings)
+    expected = []
+    for _ in range(13):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    np.testing.assert_allclose(parsed.rates(0.3, 0, 13), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(parsed.rates(0.3, 5, 8), expected[5:], rtol=1e-12, atol=1e-15)
