@@ -424,6 +424,11 @@ class OptimizerCode:
     keywords: tuple[tuple[str, str], ...]
     """Keyword arguments of train/train_with_order and their defaults (Python literals)."""
 
+    @property
+    def title(self) -> str:
+        """The optimizer's name as torch.optim spells it: SGD, Adam, AdamW, RMSprop."""
+        return _TITLES[self.config.name]
+
     def arrays(self, param_names: list[str]) -> list[str]:
         """The state arrays, per parameter then per kind: ``exp_avg_W1, exp_avg_sq_W1, ...``."""
         return [f"{kind}_{name}" for name in param_names for kind in self.state]

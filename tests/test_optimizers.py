@@ -230,17 +230,23 @@ def test_train_equals_train_with_order_and_keyword_overrides() -> None:
         np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=1e-14)
 
 
-def test_float32_adam_tracks_float64() -> None:
-    training = dict(CASES)["adam_amsgrad"]
-    m64, m32 = module_for(_spec("adam_amsgrad", training)), module_for(
-        _spec("adam_amsgrad32", training, "float32")
+@pytest.mark.parametrize(
+    "case",
+    ["adam_amsgrad", pytest.param("sgd_nesterov", marks=pytest.mark.slow)]
+    + [pytest.param("rmsprop_all", marks=pytest.mark.slow)],
+)
+def test_float32_tracks_float64(case: str) -> None:
+    training = dict(CASES)[case]
+    m64, m32 = module_for(_spec(case, training)), module_for(
+        _spec(case + "32", training, "float32")
     )
     X, Y = sample(m64, N, seed=5)
     p64 = m64.init_params(2)
     p32 = [p.astype(np.float32) for p in p64]
     order = m64.minibatch_order(N, 3, seed=1)
-    m64.train_with_order(p64, X, Y, order, 0.02, BATCH)
-    m32.train_with_order(p32, X, Y, order, 0.02, BATCH)
+    lr = training["learning_rate"]
+    m64.train_with_order(p64, X, Y, order, lr, BATCH)
+    m32.train_with_order(p32, X, Y, order, lr, BATCH)
     assert all(p.dtype == np.float32 for p in p32)
     for a, b in zip(p32, p64, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
