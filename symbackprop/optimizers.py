@@ -402,7 +402,7 @@ def schedule_rate(schedule: Schedule) -> tuple[sp.Symbol, sp.Expr, str]:
         eta_min = sp.Float(schedule.eta_min) if schedule.eta_min else sp.Integer(0)
         rate = eta_min + (eta0 - eta_min) * (1 + sp.cos(sp.pi * e / schedule.T_max)) / 2
         why = "cosine schedule (CosineAnnealingLR)"
-    return eta, rate, why + r"; $e$ counts epochs from 0"
+    return eta, rate, why + r"; $e$ counts epochs from 0; $\eta_0$ is the base learning rate"
 
 
 # ---------------------------------------------------------------------------------------------
