@@ -180,8 +180,10 @@ def _parse_schedule(table: Any, where: str) -> Schedule:
             continue
         value = table[key]
         if key in ("step_size", "T_max"):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SpecError(f"must be an integer >= 1, not {value!r}", f"{prefix}.{key}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**63:
+                raise SpecError(
+                    f"must be an integer in 1..{2**63 - 1}, not {value!r}", f"{prefix}.{key}"
+                )
         elif key == "gamma":
             value = _number(value, f"{prefix}.{key}", 0.0, positive=True)
         else:
@@ -199,7 +201,7 @@ def _number(
     positive: bool = False,
 ) -> float:
     """A finite number in [low, high] (or (low, ...) when ``positive``, [low, high) when open)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not _finite(value):
         raise SpecError(f"must be a finite number, not {value!r}", where)
     bad = value <= low if positive else value < low
     if high is not None:
@@ -212,6 +214,13 @@ def _number(
         )
         raise SpecError(f"must be {span}, not {value!r}", where)
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,8 +544,7 @@ def update_steps(training: Any, batch_loss: sp.Symbol) -> list[Any]:
         lhs, rate, why = schedule_rate(training.schedule)
         steps.append(Step("update", lhs, (rate,), why))
     values = ", ".join(
-        f"${sp.latex(symbol)} = {value:g}$"
-        for symbol, value in update.hyper.items()
+        f"${sp.latex(symbol)} = {value:g}$" for symbol, value in update.hyper.items()
     )
     name = _TITLES[config.name] + (" (AMSGrad)" if config.amsgrad else "")
     name += " (centered)" if config.centered else ""

@@ -295,6 +295,11 @@ def test_symbolic_rule_matches_torch(config: OptimizerConfig) -> None:
         ({"optimizer": "adamx"}, "training.optimizer: unknown optimizer 'adamx'"),
         ({"momentum": float("nan")}, "training.momentum: must be a finite number"),
         ({"momentum": float("inf")}, "training.momentum: must be a finite number"),
+        ({"momentum": 10**400}, "training.momentum: must be a finite number"),
+        (
+            {"schedule": {"kind": "cosine", "T_max": 2**63}},
+            "training.schedule.T_max: must be an integer in 1..",
+        ),
         ({"optimizer": "adam", "momentum": 0.9}, "training.momentum: not a setting of optimizer"),
         ({"betas": [0.9, 0.99]}, "training.betas: not a setting of optimizer 'sgd'"),
         ({"optimizer": "adam", "betas": [0.9, 1.0]}, "training.betas: must be in [0.0, 1.0)"),
@@ -309,7 +314,7 @@ def test_symbolic_rule_matches_torch(config: OptimizerConfig) -> None:
         ({"schedule": {"kind": "step"}}, "missing field 'training.schedule.step_size'"),
         (
             {"schedule": {"kind": "step", "step_size": 0}},
-            "training.schedule.step_size: must be an integer >= 1",
+            "training.schedule.step_size: must be an integer in 1..",
         ),
         (
             {"schedule": {"kind": "exponential", "gamma": float("inf")}},
