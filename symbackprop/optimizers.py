@@ -546,6 +546,7 @@ def update_steps(training: Any, batch_loss: sp.Symbol) -> list[Any]:
     values = ", ".join(
         f"${sp.latex(symbol)} = {value:g}$" for symbol, value in update.hyper.items()
     )
+    what = "weight and bias" if getattr(training, "train_biases", True) else "weight"
     name = _TITLES[config.name] + (" (AMSGrad)" if config.amsgrad else "")
     name += " (centered)" if config.centered else ""
     steps.append(
@@ -553,7 +554,7 @@ def update_steps(training: Any, batch_loss: sp.Symbol) -> list[Any]:
             "update",
             g,
             (partial(batch_loss, theta),),
-            rf"{name} as in torch.optim, for every weight and bias $\theta$, at step "
+            rf"{name} as in torch.optim, for every {what} $\theta$, at step "
             r"$t = 1, 2, ...$ (one per minibatch; state starts at 0); $\bar{L}$ is the mean "
             r"of $L$ over the minibatch" + (f"; {values}" if values else ""),
             relation=r"\leftarrow",

@@ -51,6 +51,8 @@ class Training:
     optimizer: OptimizerConfig = OptimizerConfig()
     schedule: Schedule | None = None
     init: str = "torch"
+    train_biases: bool = True
+    """False freezes the biases at their initial values (as some textbook examples do)."""
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,15 @@ def _parse_training(table: Any, where: str) -> Training:
     drop_last = table.get("drop_last", defaults.drop_last)
     if not isinstance(drop_last, bool):
         raise SpecError("must be true or false", f"{where}: training.drop_last")
-    return Training(drop_last=drop_last, **values, **parse_training_extras(table, where))
+    train_biases = table.get("train_biases", defaults.train_biases)
+    if not isinstance(train_biases, bool):
+        raise SpecError("must be true or false", f"{where}: training.train_biases")
+    return Training(
+        drop_last=drop_last,
+        train_biases=train_biases,
+        **values,
+        **parse_training_extras(table, where),
+    )
 
 
 def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:

@@ -141,7 +141,8 @@ def _torch_optimizer(spec, params):  # noqa: ANN001, ANN202
 def _torch_train(spec, initial, X, Y, order):  # noqa: ANN001, ANN202
     """The same network and training in PyTorch autograd + torch.optim."""
     params = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in initial]
-    optimizer, scheduler = _torch_optimizer(spec, params)
+    trained = params if spec.training.train_biases else params[0::2]
+    optimizer, scheduler = _torch_optimizer(spec, trained)
     Xt, Yt = torch.tensor(X), torch.tensor(Y)
     losses = []
     for epoch in range(order.shape[0]):
@@ -158,7 +159,7 @@ def _torch_train(spec, initial, X, Y, order):  # noqa: ANN001, ANN202
         losses.append(total / order.shape[1])
         if scheduler is not None:
             scheduler.step()
-    torch_state = [optimizer.state[p] for p in params]
+    torch_state = [optimizer.state.get(p, {}) for p in params]
     return [p.detach().numpy() for p in params], np.array(losses), torch_state
 
 
@@ -488,3 +489,19 @@ def test_schedule_rates_match_torch_lr_scheduler(schedule: dict[str, Any]) -> No
         scheduler.step()
     np.testing.assert_allclose(parsed.rates(0.3, 0, 13), expected, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(parsed.rates(0.3, 5, 8), expected[5:], rtol=1e-12, atol=1e-15)
+
+
+def test_frozen_biases_with_adam_match_torch() -> None:
+    """train_biases = false: the biases stay put, the weights train as torch.optim trains them."""
+    spec = _spec("adam_frozen", {"optimizer": "adam", "learning_rate": 0.02, "train_biases": False})
+    module = module_for(spec)
+    X, Y = sample(module, N, seed=5)
+    initial = module.init_params(2)
+    order = module.minibatch_order(N, 3, seed=7)
+    expected, expected_losses, _ = _torch_train(spec, initial, X, Y, order)
+    params = [p.copy() for p in initial]
+    losses = module.train_with_order(params, X, Y, order, 0.02, BATCH)
+    np.testing.assert_allclose(losses, expected_losses, rtol=RTOL, atol=0)
+    for ours, theirs, start, name in zip(params, expected, initial, module.PARAM_NAMES):
+        np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=1e-14)
+        assert np.array_equal(ours, start) == name.startswith("b")
