@@ -17,6 +17,7 @@ from sympy.concrete.summations import Sum
 from . import __version__
 from .derivation import Derivation, LayerGradient
 from .errors import GenerationError
+from .fileio import atomic_write
 from .functions import a as a_sym
 from .functions import lse as lse_sym
 from .functions import y as y_sym
@@ -138,10 +139,7 @@ def write_module(source: ModuleSource, path: Path, force: bool = False) -> Path:
                 str(path),
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(source.text)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, source.text.encode())  # unique temporary: parallel writers are safe
 
 
 def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str]) -> LayerCode:
