@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import math
@@ -32,6 +33,7 @@ RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
 PLOT = "loss_curves.png"
 DERIVATIONS = "derivations.md"
+CONNECT_TIMEOUT = "15s"  # to reach a --scheduler
 CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
 METRICS = ("seed", "final_loss", "accuracy", "seconds", "status")
 
@@ -270,7 +272,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         ) from None
     if scheduler:
         try:
-            client = Client(scheduler, timeout="15s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except Exception as exc:  # OSError, TimeoutError, ValueError for a bad address
             raise SymbackpropError(f"cannot connect ({one_line(exc)})", "--scheduler") from None
         try:
@@ -369,14 +371,12 @@ def _execute(
     total: int,
     out: TextIO,
 ) -> None:
-    from .pipeline import module_source
-
     sources = {}
     for trial in todo:
         variant = trial.variant
         if variant.index not in sources:
             print(f"deriving and generating {_describe(results.axes, variant.labels)}", file=out)
-            sources[variant.index] = module_source(variant.spec)
+            sources[variant.index] = _module_source(variant.spec)
     context = (
         contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
     )
@@ -402,6 +402,14 @@ def _execute(
             record = results.add(trial, metrics)
             done += 1
             _progress(record, results, done, len(todo), done_before, total, start, out)
+
+
+@functools.lru_cache(maxsize=32)
+def _module_source(spec: Spec) -> Any:
+    """A variant's generated module (cached for this process's next sweep: same spec, same text)."""
+    from .pipeline import module_source
+
+    return module_source(spec)
 
 
 def _describe(axes: list[Axis], labels: tuple[str, ...] | list[str]) -> str:
@@ -544,11 +552,16 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
     print(f"loss curves: {path}", file=out)
 
 
+def network_of(spec: Spec) -> tuple:
+    """The fields a derivation depends on (not training or data)."""
+    return (spec.layers, spec.activations, spec.output, spec.loss, spec.dtype)
+
+
 def _derivations(
     base: Spec, trials: list[Trial], results: Results, path: Path, out: TextIO
 ) -> None:
     """The derivation of the best variant against the base spec's, where they differ."""
-    from .compare import compare, differences
+    from .compare import compare
     from .document import notation_named
 
     best = best_variant(trials, results)
@@ -559,7 +572,7 @@ def _derivations(
     text = compare(base, best.spec, "markdown", notation)
     atomic_write(path, text.encode())
     what = _describe(results.axes, best.labels)
-    if differences(base, best.spec, "markdown", notation):
+    if network_of(best.spec) != network_of(base):
         print(f"derivation of the best variant ({what}) vs the spec: {path}", file=out)
     else:
         print(
