@@ -371,29 +371,25 @@ def _execute(
     total: int,
     out: TextIO,
 ) -> None:
-    sources = {}
-    for trial in todo:
-        variant = trial.variant
-        if variant.index not in sources:
-            print(f"deriving and generating {_describe(results.axes, variant.labels)}", file=out)
-            sources[variant.index] = _module_source(variant.spec)
+    """Generate each variant's module and submit its trials at once, so that the workers train
+    while the client derives the next variant; record results as they come."""
     context = (
         contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
     )
     token = uuid.uuid4().hex[:8]
+    by_variant: dict[int, list[Trial]] = {}
+    for trial in todo:
+        by_variant.setdefault(trial.variant.index, []).append(trial)
     with context as dask:
         from distributed import as_completed
 
-        futures = {}
-        for i, trial in enumerate(todo):
-            source = sources[trial.variant.index]
-            future = dask.submit(
-                run_trial, source.name, source.text, trial.spec, key=f"trial-{token}-{i}"
-            )
-            futures[future] = trial
+        futures: dict[Any, Trial] = {}
+        pending = as_completed()
         start = time.perf_counter()
         done = 0
-        for future in as_completed(futures):
+
+        def collect(future: Any) -> None:
+            nonlocal done
             trial = futures.pop(future)
             try:
                 metrics = future.result()
@@ -402,6 +398,26 @@ def _execute(
             record = results.add(trial, metrics)
             done += 1
             _progress(record, results, done, len(todo), done_before, total, start, out)
+
+        for trials in by_variant.values():
+            variant = trials[0].variant
+            print(f"deriving and generating {_describe(results.axes, variant.labels)}", file=out)
+            source = _module_source(variant.spec)
+            for trial in trials:
+                future = dask.submit(
+                    run_trial,
+                    source.name,
+                    source.text,
+                    trial.spec,
+                    key=f"trial-{token}-{len(futures) + done}",
+                )
+                futures[future] = trial
+                pending.add(future)
+            if pending.has_ready():
+                for future in pending.next_batch(block=False):
+                    collect(future)
+        for future in pending:
+            collect(future)
 
 
 @functools.lru_cache(maxsize=32)
