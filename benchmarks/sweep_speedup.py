@@ -1,6 +1,6 @@
 """Speedup of ``symbackprop sweep`` over running the same trials one after another.
 
-    python benchmarks/sweep_speedup.py [--epochs 300] [--workers N] [--repeats 1]
+    python benchmarks/sweep_speedup.py [--epochs 1000] [--workers N] [--repeats 1]
 
 The sweep: 24 trials of digits (learning_rate 0.05, 0.1, 0.2, 0.5 x activation tanh, relu x 3
 seeds) on a LocalCluster of N worker processes (default: one per core). The baseline: the same 24
@@ -61,7 +61,7 @@ def _timed(command: list[str]) -> tuple[float, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--sequential-json", type=Path, help=argparse.SUPPRESS)
