@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=V1,V2",
-        help="a spec field (learning_rate, activation, layers, training.epochs, ...) and its values",
+        help="a spec field (learning_rate, layers, training.epochs, ...) and its values",
     )
     sweep.add_argument("--seeds", type=int, default=1, help="trials per variant (seeds)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://HOST:PORT")

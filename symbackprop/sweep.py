@@ -331,7 +331,13 @@ def sweep(
         "seeds": seed_list,
         "symbackprop": __version__,
     }
+    if folder.exists() and not folder.is_dir():
+        raise SymbackpropError("is a file, not a folder", "--output")
     results = Results(folder, meta, axes)
+    try:
+        results.save()
+    except OSError as exc:
+        raise SymbackpropError(f"cannot write results ({exc.strerror})", str(folder)) from None
     todo = [t for t in trials if not results.finished(t)]
     print(
         f"sweep of {base_spec.name}: {len(grid_variants)} variant(s) x {seeds} seed(s) = "
@@ -339,7 +345,6 @@ def sweep(
         file=out,
         flush=True,
     )
-    results.save()
     if todo:
         done_before = len(trials) - len(todo)
         _execute(todo, results, scheduler, workers, client, done_before, len(trials), out)

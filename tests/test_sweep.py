@@ -172,6 +172,7 @@ def test_curve_epochs_keeps_first_and_last() -> None:
         (["--grid", "learning_rate=0.1", "--seeds", "0"], "--seeds: must be >= 1"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers: "),
         (["--grid", "dataset=nowhere.csv"], "data file does not exist"),
+        (["--output", "/dev/null"], "--output: is a file, not a folder"),
     ],
 )
 def test_bad_input_is_one_line_before_any_cluster(
@@ -183,7 +184,7 @@ def test_bad_input_is_one_line_before_any_cluster(
     monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
     monkeypatch.setattr(distributed, "Client", no_cluster)
     output = tmp_path / "out"
-    status = main(["sweep", "xor", *args, "--output", str(output)], out=io.StringIO())
+    status = main(["sweep", "xor", "--output", str(output), *args], out=io.StringIO())
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("symbackprop: error: ") and err.count("\n") == 1
