@@ -5,9 +5,10 @@
 The sweep: 24 trials of digits (learning_rate 0.05, 0.1, 0.2, 0.5 x activation tanh, relu x 3
 seeds) on a LocalCluster of N worker processes (default: one per core). The baseline: the same 24
 trials, derived and trained by the same per-trial function (``symbackprop.sweep.run_trial``) one
-after another in one process. Both run as fresh processes timed from start to exit (imports,
-derivation, cluster start and shutdown included), after an untimed warm-up that fills Numba's
-on-disk cache, alternating. The final losses of the two must agree exactly, or the script fails.
+after another in one process, with one BLAS thread like a Dask worker. Both run as fresh
+processes timed from start to exit (imports, derivation, cluster start and shutdown included),
+after an untimed warm-up that fills Numba's on-disk cache, alternating. The final losses of the
+two must agree exactly, or the script fails.
 Results go to ``benchmarks/sweep_speedup.json``.
 """
 
@@ -48,8 +49,12 @@ def sequential(epochs: int) -> list[dict]:
     return records
 
 
-def _timed(command: list[str]) -> tuple[float, str]:
-    env = dict(os.environ)
+# Dask's nanny starts each worker with one BLAS/OpenMP thread; the baseline gets the same.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def _timed(command: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, str]:
+    env = {**os.environ, **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     start = time.perf_counter()
     run = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
@@ -70,6 +75,7 @@ def main() -> int:
         args.sequential_json.write_text(json.dumps(sequential(args.epochs)))
         return 0
 
+    load_at_start = os.getloadavg()
     grid = [arg for item in [*GRID, f"epochs={args.epochs}"] for arg in ("--grid", item)]
     with tempfile.TemporaryDirectory() as tmp:
         here = Path(tmp)
@@ -84,7 +90,7 @@ def main() -> int:
         def run_sequential(name: str) -> tuple[float, Path]:
             target = here / f"{name}.json"
             script = [sys.executable, str(Path(__file__).resolve()), "--epochs", str(args.epochs)]
-            seconds, _ = _timed([*script, "--sequential-json", str(target)])
+            seconds, _ = _timed([*script, "--sequential-json", str(target)], ONE_THREAD)
             return seconds, target
 
         print("warm-up (fills Numba's on-disk cache; not timed)", flush=True)
@@ -112,6 +118,7 @@ def main() -> int:
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "trials": 24,
         "epochs": args.epochs,

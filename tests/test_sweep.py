@@ -449,6 +449,7 @@ def test_dask_scheduler_and_workers_as_separate_processes(tmp_path: Path) -> Non
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = _env()
+    env["SYMBACKPROP_CACHE"] = str(tmp_path / "cache")  # the workers' module cache
     started = []
     try:
         started.append(subprocess.Popen(
@@ -477,6 +478,12 @@ def test_dask_scheduler_and_workers_as_separate_processes(tmp_path: Path) -> Non
                 process.kill()
     rows = _rows(tmp_path / "c")
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    # one module for both variants (the learning rate is an argument), imported by name from the
+    # workers' cache folder, its kernels in Numba's on-disk cache
+    modules = sorted((tmp_path / "cache" / "modules").glob("xor_*.py"))
+    assert len(modules) == 1
+    cached = list((tmp_path / "cache" / "modules" / "__pycache__").glob(f"{modules[0].stem}.*.nbi"))
+    assert cached, "no Numba cache index for the module"
     records = json.loads((tmp_path / "c" / RESULTS_JSON).read_text())["trials"]
     assert os.getpid() not in {r["worker_pid"] for r in records}
     for record in records:
