@@ -80,6 +80,8 @@ def label(value: Any) -> str:
         return value
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 
@@ -151,7 +153,11 @@ def short_names(table: dict[str, Any]) -> dict[str, list[str | None]]:
 
 
 def parse_grid(items: list[str], table: dict[str, Any]) -> list[Axis]:
-    """``key=v1,v2`` items as axes; keys are short names (``learning_rate``) or dotted."""
+    """``key=v1,v2`` items as axes; keys are short names (``learning_rate``) or dotted.
+
+    A short name is looked up among the spec's [network], [training] and [data] fields and the
+    file's own keys; any other goes to [training], where validation rejects it if unknown.
+    """
     known = short_names(table)
     axes: list[Axis] = []
     for item in items:
@@ -172,11 +178,8 @@ def parse_grid(items: list[str], table: dict[str, Any]) -> list[Axis]:
             section, name = candidates[0], key
         elif key == "name":
             section, name = None, key
-        else:
-            raise SymbackpropError(
-                f"unknown grid key '{key}' (known: {', '.join(sorted(known))}, or SECTION.FIELD)",
-                where,
-            )
+        else:  # any other [training] setting (e.g. an optimizer's); the spec's check names it
+            section, name = "training", key
         if (section, name) == ("training", "seed"):
             raise SymbackpropError("the seed is not a grid key: use --seeds N", where)
         if any((a.section, a.field) == (section, name) for a in axes):

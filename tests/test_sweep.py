@@ -86,7 +86,7 @@ def test_parse_value_rejects_other_text(text: str) -> None:
 
 
 def test_label_writes_values_back_as_typed() -> None:
-    for text in ("0.1", "32", "tanh", "[64, 32, 10]", "true", '["tanh", "relu"]'):
+    for text in ("0.1", "32", "tanh", "[64, 32, 10]", "true", '["tanh", "relu"]', "{a = 1}"):
         assert label(parse_value(text, "w")) == text
 
 
@@ -114,7 +114,6 @@ def test_short_and_dotted_keys_map_to_their_sections() -> None:
 @pytest.mark.parametrize(
     ("item", "message"),
     [
-        ("learning_rat=0.1", "unknown grid key 'learning_rat'"),
         ("seed=1,2", "use --seeds"),
         ("training.seed=1", "use --seeds"),
         ("learning_rate", "expected KEY=VALUE"),
@@ -126,6 +125,16 @@ def test_bad_grid_keys(item: str, message: str) -> None:
     with pytest.raises(SymbackpropError, match=message) as info:
         parse_grid([item], read_table("xor").table)
     assert str(info.value).startswith(f"--grid {item}")
+
+
+def test_unknown_short_names_are_training_settings_checked_by_the_spec() -> None:
+    base = read_table("xor")
+    axes = parse_grid(["learning_rat=0.1"], base.table)
+    assert [(a.section, a.field) for a in axes] == [("training", "learning_rat")]
+    with pytest.raises(SymbackpropError) as info:
+        variants(base, axes)
+    assert str(info.value).startswith("--grid learning_rat=0.1: ")
+    assert "unknown field 'training.learning_rat'" in str(info.value)
 
 
 def test_variants_apply_values_before_validation() -> None:
@@ -168,7 +177,7 @@ def test_curve_epochs_keeps_first_and_last() -> None:
     [
         (["--grid", "learning_rate=0.1,-2"], "--grid learning_rate=-2: "),
         (["--grid", "activation=tanh,sine"], "unknown activation 'sine'"),
-        (["--grid", "widths=[2,3]"], "unknown grid key 'widths'"),
+        (["--grid", "widths=[2,3]"], "unknown field 'training.widths'"),
         (["--grid", "learning_rate=0.1", "--seeds", "0"], "--seeds: must be >= 1"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers: "),
         (["--grid", "dataset=nowhere.csv"], "data file does not exist"),
