@@ -178,12 +178,13 @@ class Results:
     def _load(self) -> None:
         path = self.folder / RESULTS_JSON
         if not path.exists():
-            if (self.folder / RESULTS_CSV).exists():
-                raise SymbackpropError(
-                    f"holds a {RESULTS_CSV} without {RESULTS_JSON}: not this sweep's results; "
-                    "choose another --output",
-                    str(self.folder),
-                )
+            for name in (RESULTS_CSV, PLOT, DERIVATIONS):
+                if (self.folder / name).exists():
+                    raise SymbackpropError(
+                        f"holds a {name} without {RESULTS_JSON}: not this sweep's results; "
+                        "choose another --output",
+                        str(self.folder),
+                    )
             return
         try:
             stored = json.loads(path.read_text())

@@ -334,6 +334,11 @@ def test_results_of_another_sweep_are_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(SymbackpropError, match="choose another --output"):
         sweep("xor", ["epochs=5"], output=foreign, out=io.StringIO())
     assert (foreign / RESULTS_CSV).read_text() == "mine\n"
+    (foreign / RESULTS_CSV).unlink()
+    (foreign / "loss_curves.png").write_text("my plot")
+    with pytest.raises(SymbackpropError, match="holds a loss_curves.png without results.json"):
+        sweep("xor", ["epochs=5"], output=foreign, out=io.StringIO())
+    assert (foreign / "loss_curves.png").read_text() == "my plot"
 
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(
