@@ -292,18 +292,30 @@ def train(
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
 
+    # an optimizer with state (moments, step and epoch counters) carries it across the chunks
+    stateful = hasattr(module, "init_state")
+    run_state = module.init_state(params) if stateful else None
+
     def kernel(
-        ps: list[np.ndarray], order: np.ndarray, X: np.ndarray = X, Y: np.ndarray = Y
+        ps: list[np.ndarray],
+        order: np.ndarray,
+        X: np.ndarray = X,
+        Y: np.ndarray = Y,
+        state: object = run_state,
     ) -> np.ndarray:
+        extra = {"state": state} if stateful else {}
         return module.train_with_order(
-            ps, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last
-        )
+            ps, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last,
+            **extra,
+        )  # fmt: skip
 
     with _interruptible() as stop_requested:
         start = time.perf_counter()
         # compile: one batch on copies (same argument types as the run, negligible work)
         m = min(n, settings.batch_size)
-        kernel([p.copy() for p in params], np.arange(m)[None, :], X[:m], Y[:m])
+        copies = [p.copy() for p in params]
+        warm_state = module.init_state(copies) if stateful else None
+        kernel(copies, np.arange(m)[None, :], X[:m], Y[:m], warm_state)
         module.loss(params, X[:1], Y[:1])
         compile_seconds = time.perf_counter() - start
         return _loop(

@@ -17,6 +17,7 @@ from typing import Any
 from .errors import SpecError
 from .functions import ACTIVATIONS, LOSSES
 from .names import did_you_mean, unknown
+from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 
 DTYPES = ("float64", "float32")
 
@@ -41,13 +42,16 @@ RESERVED_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "numba", "np", "
 
 @dataclass(frozen=True)
 class Training:
-    """Minibatch SGD settings."""
+    """Minibatch training settings: the optimizer (torch.optim's), schedule and initialisation."""
 
     learning_rate: float = 0.1
     batch_size: int = 32
     epochs: int = 100
     seed: int = 0
     drop_last: bool = False
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Schedule | None = None
+    init: str = "torch"
     train_biases: bool = True
     """False freezes the biases at their initial values (as some textbook examples do)."""
     patience: int | None = None  # early stopping: epochs without a better validation loss
@@ -302,7 +306,7 @@ def _parse_training(table: Any, where: str) -> Training:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: training")
     defaults = Training()
-    _no_unknown(table, set(Training.__dataclass_fields__), "training.", where)
+    _no_unknown(table, set(Training.__dataclass_fields__) | set(ALL_SETTINGS), "training.", where)
     lr = table.get("learning_rate", defaults.learning_rate)
     if (
         not isinstance(lr, (int, float))
@@ -329,7 +333,12 @@ def _parse_training(table: Any, where: str) -> Training:
     if not isinstance(train_biases, bool):
         raise SpecError("must be true or false", f"{where}: training.train_biases")
     values["patience"] = _parse_patience(table, where)
-    return Training(drop_last=drop_last, train_biases=train_biases, **values)
+    return Training(
+        drop_last=drop_last,
+        train_biases=train_biases,
+        **values,
+        **parse_training_extras(table, where),
+    )
 
 
 def _parse_patience(table: dict[str, Any], where: str) -> int | None:
@@ -398,9 +407,7 @@ def _parse_data_options(table: dict[str, Any], where: str) -> dict[str, Any]:
         or not isinstance(target, (str, int))
         or (isinstance(target, int) and target < 0)
     ):
-        raise SpecError(
-            "must be a column name or an index >= 0", f"{where}: data.target"
-        )
+        raise SpecError("must be a column name or an index >= 0", f"{where}: data.target")
     values["target"] = target
     standardize = table.get("standardize", False)
     if not isinstance(standardize, bool):
