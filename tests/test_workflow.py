@@ -463,3 +463,27 @@ def test_epochs_override_is_checked(capsys) -> None:  # noqa: ANN001
     assert cli("run", "xor", "--quiet-derivation", "--epochs", "0")[0] == 2
     line = one_error_line(capsys)
     assert "--epochs" in line and "must be an integer" in line and "not 0" in line
+
+
+def test_per_epoch_calls_carry_optimizer_state_and_schedule() -> None:
+    """With a validation split the runner calls the kernel once per epoch: Adam's moments and
+    the step schedule must carry over exactly as in one module.train call."""
+    spec = parse_spec(
+        {
+            "name": "wf_adam",
+            "network": {"layers": [2, 4, 1], "activation": "tanh", "output": "sigmoid",
+                        "loss": "mse"},
+            "training": {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 8,
+                         "epochs": 9, "schedule": {"kind": "step", "step_size": 3, "gamma": 0.5}},
+            "data": {"dataset": "xor", "samples": 40, "noise": 0.1, "validation_fraction": 0.25},
+        }
+    )  # fmt: skip
+    module = load_module(module_source(spec))
+    data = load_data(spec)
+    params, result = train(spec, module, data, None)
+    prepared = prepare(spec, data)
+    expected = module.init_params(0)
+    losses = module.train(expected, prepared.X_train, prepared.Y_train, 9, 0.05, 8, seed=0)
+    np.testing.assert_array_equal(result.losses, losses)
+    for ours, theirs in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
