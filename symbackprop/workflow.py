@@ -391,6 +391,9 @@ def list_command(args: argparse.Namespace, out: TextIO) -> int:
     print("losses:         " + ", ".join(names["losses"]), file=out)
     print("optimizers:     " + ", ".join(names["optimizers"]), file=out)
     print("schedules:      " + (", ".join(names["schedules"]) or "none (constant rate)"), file=out)
+    inits = _registry("INITS")
+    if inits:
+        print("inits:          " + ", ".join(inits), file=out)
     print("datasets:", file=out)
     for dataset in DATASETS.values():
         print(f"  {dataset.name:<14} {dataset.description}", file=out)
