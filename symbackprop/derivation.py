@@ -77,11 +77,21 @@ class Step:
 class Chain(sp.Expr):
     """A product kept in the order written (chain-rule factors, loss first); ``doit`` multiplies."""
 
+    is_chain = True
+
     def doit(self, **hints: object) -> sp.Expr:
         return sp.Mul(*(arg.doit(**hints) for arg in self.args))
 
     def _latex(self, printer: sp.printing.printer.Printer) -> str:
-        return r" \cdot ".join(printer.parenthesize(arg, 50) for arg in self.args)
+        parts: list[str] = []
+        for arg in self.args:
+            tex = printer._print(arg)
+            if isinstance(arg, sp.Add) or (parts and tex.startswith("-")):
+                tex = rf"\left({tex}\right)"
+            if parts and tex[0].isdigit():
+                parts.append(r"\cdot")
+            parts.append(tex)
+        return " ".join(parts)
 
     def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
         return " * ".join(printer.parenthesize(arg, 50) for arg in self.args)

@@ -220,7 +220,7 @@ class DerivationDocument:
         return PrintedSection(section.title, intro, tuple(lines))
 
 
-MATH_WIDTH = 290.0
+MATH_WIDTH = 270.0
 """Points a step's left side, relation and right side may take beside the reason column."""
 LONG_LEFT = 120.0
 """A left side wider than this goes on a line of its own."""
@@ -433,7 +433,7 @@ def document_for(
     ``weight``: the chain rule along every path for one weight; ``example``: a worked numeric
     example on the spec's first training sample (random data when the spec has none).
     """
-    from .expansion import EXPAND_LIMIT, all_params, closed_form_steps
+    from .expansion import EXPAND_LIMIT, all_params, named_closed_form_steps
     from .pipeline import derivation_of
 
     derivation = derivation_of(spec)
@@ -446,7 +446,13 @@ def document_for(
                 f"{EXPAND_LIMIT} (use `symbackprop inspect` for one weight)",
                 "--expand",
             )
-        extra.append(Section("Closed forms", closed_form_steps(derivation, refs)))
+        intro = (
+            "Each gradient written out in the weights, the input, the target and the forward "
+            "values $a^{(l)}_j = f(z^{(l)}_j)$ of the weighted sums listed first."
+        )
+        if notation != "default":
+            intro = intro.replace("$a^{(l)}_j = f(z^{(l)}_j)$", "")
+        extra.append(Section("Closed forms", named_closed_form_steps(derivation, refs), intro))
     if weight:
         from .paths import path_section
 

@@ -165,6 +165,14 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
             sign = "- " if negative else ("+ " if position else "")
             out += [sign + parts[0], *parts[1:]]
         return out
+    if (
+        isinstance(expr, sp.Transpose)
+        and isinstance(expr.arg, sp.MatrixBase)
+        and expr.arg.rows == 1
+    ):
+        entries = [printer._print(value) + "," for value in expr.arg]
+        entries[-1] = entries[-1][:-1]
+        return [rf"\bigl[{entries[0]}", *entries[1:-1], rf"{entries[-1]}\bigr]^{{\top}}"]
     if isinstance(expr, Chain):
         return [piece for arg in expr.args for piece in _factor(arg, printer, budget)]
     if isinstance(expr, sp.Mul):
@@ -182,6 +190,7 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
             if negative:
                 out[0] = "- " + out[0]
             return out
+        return [piece for arg in expr.args for piece in _factor(arg, printer, budget)]
     if isinstance(expr, (ActivationFunction, ActivationPrime)):
         name = type(expr).activation.latex + ("'" if isinstance(expr, ActivationPrime) else "")
         parts = _chunks(expr.args[0], printer, budget)

@@ -313,6 +313,22 @@ class BackpropLatexPrinter(LatexPrinter):
         tex = self._call(f"{type(expr).activation.latex}'", expr.args[0])
         return rf"\bigl({tex}\bigr)^{{{exp}}}" if exp else tex
 
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """(0 if c else 1) as the indicator 1[not c]: ReLU'(z) = 1[z > 0]."""
+        if len(expr.args) == 2:
+            (first, condition), (second, always) = expr.args
+            if always == sp.true and {first, second} == {sp.Integer(0), sp.Integer(1)}:
+                if first == 0:
+                    condition = sp.Not(condition)
+                return rf"\mathbf{{1}}[{self._print(condition)}]"
+        return super()._print_Piecewise(expr)
+
+    def _print_ImmutableDenseMatrix(self, expr: sp.MatrixBase) -> str:
+        if expr.rows == 1 and expr.cols > 1:
+            entries = ", ".join(self._print(value) for value in expr)
+            return rf"\left[{entries}\right]"
+        return super()._print_MatrixBase(expr)
+
     def _print_log(self, expr: sp.Expr, exp: object = None) -> str:
         argument = expr.args[0]
         if isinstance(argument, (sp.Indexed, sp.Symbol)):

@@ -43,6 +43,11 @@ def split_sign(term: sp.Expr) -> tuple[bool, sp.Expr]:
                 factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
             )
             return negative, magnitude
+    if getattr(term, "is_chain", False) and term.args:
+        negative, first = split_sign(term.args[0])
+        if negative:
+            return True, term.func(first, *term.args[1:])
+        return False, term
     if isinstance(term, sp.Sum):
         negative, magnitude = split_sign(term.function)
         return (True, sp.Sum(magnitude, *term.limits)) if negative else (False, term)
