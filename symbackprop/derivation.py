@@ -233,23 +233,15 @@ def to_forward_values(expr: sp.Expr, layer: Layer) -> sp.Expr:
 def derive(network: SymbolicNetwork) -> Derivation:
     """Differentiate the network's loss with respect to every weight and bias, layer by layer."""
     output = _derive_output_delta(network)
-    gradients = {
-        network.output.index: _weight_gradients(
-            network.output, output.delta, None, None
-        )
-    }
-    for layer, upper in zip(
-        reversed(network.layers[:-1]), reversed(network.layers[1:])
-    ):
+    gradients = {network.output.index: _weight_gradients(network.output, output.delta, None, None)}
+    for layer, upper in zip(reversed(network.layers[:-1]), reversed(network.layers[1:])):
         # z^(l+1)_j as a function of z^(l): substitute a^(l)_k = f_l(z^(l)_k), then differentiate.
         f = activation_function(layer.activation.name)
         z_next = upper.z_expr.xreplace({upper.a_in[k]: f(layer.z[k])})
         upstream = collapse(sp.diff(z_next, layer.z[p]))
         chain = collapse(Sum(upper.delta[j] * upstream, (j, 0, upper.n_out - 1)))
         factored = sp.factor_terms(chain)
-        factor = sp.Mul(
-            *[t for t in sp.Mul.make_args(factored) if not isinstance(t, Sum)]
-        )
+        factor = sp.Mul(*[t for t in sp.Mul.make_args(factored) if not isinstance(t, Sum)])
         gradients[layer.index] = _weight_gradients(
             layer,
             to_forward_values(factored, layer),
@@ -258,9 +250,7 @@ def derive(network: SymbolicNetwork) -> Derivation:
         )
     layers = tuple(gradients[layer.index] for layer in network.layers)
     activations = tuple(
-        ActivationDerivative(
-            act, derivative(act.name), output_form_derivative(act.name)
-        )
+        ActivationDerivative(act, derivative(act.name), output_form_derivative(act.name))
         for act in _distinct_elementwise(network)
     )
     return Derivation(
@@ -328,12 +318,8 @@ def _weight_gradients(
     layer: Layer, delta: sp.Expr, factor: sp.Expr | None, upstream: sp.Expr | None
 ) -> LayerGradient:
     """dL/dW^(l)_pq and dL/db^(l)_p from differentiating z^(l) = W^(l) a^(l-1) + b^(l)."""
-    by_weight = Sum(
-        layer.delta[j] * sp.diff(layer.z_expr, layer.W[p, q]), (j, 0, layer.n_out - 1)
-    )
-    by_bias = Sum(
-        layer.delta[j] * sp.diff(layer.z_expr, layer.b[p]), (j, 0, layer.n_out - 1)
-    )
+    by_weight = Sum(layer.delta[j] * sp.diff(layer.z_expr, layer.W[p, q]), (j, 0, layer.n_out - 1))
+    by_bias = Sum(layer.delta[j] * sp.diff(layer.z_expr, layer.b[p]), (j, 0, layer.n_out - 1))
     return LayerGradient(
         layer=layer,
         delta=delta,
@@ -385,11 +371,7 @@ def _steps(
                 label=f"z{l}",
             )
         )
-        why = (
-            rf"activation ${act.latex}$"
-            if act.elementwise
-            else "softmax over the layer"
-        )
+        why = rf"activation ${act.latex}$" if act.elementwise else "softmax over the layer"
         steps.append(
             Step(
                 "forward",
@@ -494,9 +476,7 @@ def _steps(
                 label="jacobian",
             )
         )
-    chain = Sum(
-        partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1)
-    )
+    chain = Sum(partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1))
     if out.activation.elementwise:
         third = (
             rf"by {{eq:dL-da}}, and by {{eq:a{L_index}}} "
@@ -511,14 +491,10 @@ def _steps(
         fourth = "the indicator keeps only $j = p$ in one of the two terms"
     if output.cancelled is not None:
         cancelled = (
-            output.cancelled
-            if out.activation.elementwise
-            else output.cancelled.xreplace({p: j})
+            output.cancelled if out.activation.elementwise else output.cancelled.xreplace({p: j})
         )
         where = (
-            "of {eq:dL-da}"
-            if out.activation.elementwise
-            else "in the denominator of {eq:dL-da}"
+            "of {eq:dL-da}" if out.activation.elementwise else "in the denominator of {eq:dL-da}"
         )
         fourth += rf"; the factor ${{0}}$ {where} cancels"
         if not out.activation.elementwise:
@@ -533,9 +509,7 @@ def _steps(
         (output.before_assumptions, fourth),
     ]
     if output.assumption:
-        pairs.append(
-            (output.delta, rf"${output.assumption}$ (the targets are one-hot)")
-        )
+        pairs.append((output.delta, rf"${output.assumption}$ (the targets are one-hot)"))
     rhs, reasons = _rows(pairs)
     steps.append(
         Step(
@@ -726,7 +700,7 @@ class Nabla(sp.MatrixExpr):
         return rf"\nabla_{{{printer._print(self.args[0])}}} {printer._print(L)}"
 
     def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
-        return f"grad_{printer._print(self.args[0])}(L)"
+        return f"∇_{printer._print(self.args[0])} L"
 
 
 def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...]:
@@ -742,9 +716,7 @@ def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, 
     if network.loss.targets_sum_to_one and output.assumption:
         bp1: sp.Basic = a_vec - y_vec
     elif out.activation.elementwise:
-        bp1 = sp.HadamardProduct(
-            Nabla(a_vec), Elementwise(out.activation.name, z_vec, 1)
-        )
+        bp1 = sp.HadamardProduct(Nabla(a_vec), Elementwise(out.activation.name, z_vec, 1))
     else:
         bp1 = Nabla(z_vec)
     steps.append(

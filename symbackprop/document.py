@@ -20,7 +20,8 @@ from . import __version__
 from .derivation import Derivation, Step
 from .errors import SymbackpropError
 from .layout import OPERATOR, break_lines, estimate_width
-from .printing import NOTATIONS, BackpropLatexPrinter, Notation, text
+from .printing import NOTATIONS, BackpropLatexPrinter, Notation
+from .printing import unicode_text as text
 from .resources import environment
 from .spec import Spec
 
@@ -38,6 +39,7 @@ SECTION_TITLES = {
     "gradients": "Gradients of the weights and biases",
     "gradients-matrix": "Gradients, matrix form",
     "update": "Gradient-descent update",
+    "summary": "Summary: the four equations of backpropagation (BP1 to BP4)",
 }
 
 FORMATS = ("latex", "markdown", "text")
@@ -196,7 +198,7 @@ class DerivationDocument:
                 printer = text
                 rhs = tuple(text(r) for r in step.rhs)
                 reasons = [plain(r) for r in reasons_of(step, printer, refs)]
-                relation = "<-" if step.relation != "=" else "="
+                relation = "←" if step.relation != "=" else "="
                 rows = tuple(
                     PrintedRow(text(step.lhs) if n == 0 else "", relation, r, reason)
                     for n, (r, reason) in enumerate(zip(rhs, reasons))

@@ -206,9 +206,7 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
         if not negative:
             body = _chunks(expr.function, printer, budget)
             if len(body) > 1:
-                header = printer._print(sp.Sum(sp.Symbol("BODY"), *expr.limits)).replace(
-                    "BODY", ""
-                )
+                header = printer._print(sp.Sum(sp.Symbol("BODY"), *expr.limits)).replace("BODY", "")
                 if isinstance(expr.function, sp.Add):
                     body = _wrapped(body, "")
                 return [header.strip() + " " + body[0], *body[1:]]

@@ -231,9 +231,7 @@ class BackpropLatexPrinter(LatexPrinter):
             self.notation.index(int(index)) if index.is_Integer else self._print(index)
             for index in indices
         ]
-        if len(printed) > 1 and any(
-            len(text_) > 1 or text_.isdigit() for text_ in printed
-        ):
+        if len(printed) > 1 and any(len(text_) > 1 or text_.isdigit() for text_ in printed):
             return ",".join(printed)
         return "".join(printed)
 
@@ -281,9 +279,7 @@ class BackpropLatexPrinter(LatexPrinter):
         if scalar:
             kind, layer, first, second = scalar.groups()
             base = self.notation.base("weight" if kind == "W" else "bias", int(layer))
-            numbers = [sp.Integer(int(first))] + (
-                [sp.Integer(int(second))] if second else []
-            )
+            numbers = [sp.Integer(int(first))] + ([sp.Integer(int(second))] if second else [])
             return f"{base}_{{{self._indices(tuple(numbers))}}}"
         vector = _VECTOR.match(name)
         if vector:
@@ -371,9 +367,7 @@ class BackpropLatexPrinter(LatexPrinter):
         if form is None:
             return super()._print_Mul(expr)
         negative, coefficient, numerator, denominator = form
-        top = self._product(
-            coefficient.p if coefficient.q != 1 else coefficient, numerator
-        )
+        top = self._product(coefficient.p if coefficient.q != 1 else coefficient, numerator)
         tex = top
         if denominator or coefficient.q != 1:
             bottom = self._product(sp.Integer(coefficient.q), denominator)
@@ -387,13 +381,12 @@ class BackpropLatexPrinter(LatexPrinter):
         for position, factor in enumerate(factors):
             tex = self._print(factor)
             last = position == len(factors) - 1
-            if isinstance(factor, sp.Add) or (isinstance(factor, sp.Sum) and not last):
-                tex = rf"\left({tex}\right)"
-            if (
-                parts
-                and (tex[0].isdigit() or tex.startswith("-"))
-                and parts[-1][-1].isdigit()
+            alone = len(factors) == 1 and not parts
+            if (isinstance(factor, sp.Add) and not alone) or (
+                isinstance(factor, sp.Sum) and not last
             ):
+                tex = rf"\left({tex}\right)"
+            if parts and (tex[0].isdigit() or tex.startswith("-")) and parts[-1][-1].isdigit():
                 parts.append(r"\cdot")
             parts.append(tex)
         return " ".join(parts)
@@ -405,9 +398,7 @@ class BackpropStrPrinter(StrPrinter):
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         (variable, _), *_ = expr.variable_count
         numerator = self._print(expr.expr)
-        if not (
-            expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol))
-        ):
+        if not (expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol))):
             numerator = f"({numerator})"
         return f"d{numerator}/d{self._print(variable)}"
 
@@ -423,8 +414,7 @@ class BackpropStrPrinter(StrPrinter):
 
     def _print_MatrixBase(self, expr: sp.MatrixBase) -> str:
         rows = [
-            "[" + ", ".join(self._print(v) for v in expr.row(r)) + "]"
-            for r in range(expr.rows)
+            "[" + ", ".join(self._print(v) for v in expr.row(r)) + "]" for r in range(expr.rows)
         ]
         return rows[0] if len(rows) == 1 else "[" + ", ".join(rows) + "]"
 
@@ -451,3 +441,124 @@ def text(expr: sp.Basic) -> str:
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
     """LaTeX of an expression in a notation profile."""
     return BackpropLatexPrinter(notation, **settings).doprint(expr)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class UnicodeTextPrinter(BackpropStrPrinter):
+    """Plain text for documents, in Unicode and textbook order: ``Σ_j W2[j, p]·δ2[j]``,
+    ``∂L/∂a2[p]``, ``1[j = p]``, ``a1[p]²``; no LaTeX.  (Generated modules keep ``text``.)"""
+
+    _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self._NAMES.get(expr.name, expr.name)
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        (variable, _), *_ = expr.variable_count
+        numerator = self._print(expr.expr)
+        if not (
+            expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol))
+        ):
+            numerator = f"({numerator})"
+        return f"∂{numerator}/∂{self._print(variable)}"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
+        i, j = (self._print(arg) for arg in expr.args)
+        return f"1[{i} = {j}]"
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        name = self._name(str(expr.base.label))
+        return f"{name}[{', '.join(self._print(index) for index in expr.indices)}]"
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        return self._name(expr.name)
+
+    @staticmethod
+    def _name(name: str) -> str:
+        """a0 is the input x; delta2 is δ2."""
+        return "x" if name == "a0" else name.replace("delta", "δ", 1)
+
+    def _print_MatMul(self, expr: sp.MatrixExpr) -> str:
+        return " ".join(self.parenthesize(arg, 50) for arg in expr.args)
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        if len(expr.args) == 2:
+            (first, condition), (second, always) = expr.args
+            if always == sp.true and {first, second} == {sp.Integer(0), sp.Integer(1)}:
+                if first == 0:
+                    condition = sp.Not(condition)
+                return f"1[{self._print(condition)}]"
+        return super()._print_Piecewise(expr)
+
+    def _print_Relational(self, expr: sp.Expr) -> str:
+        symbol = {"==": "=", ">=": "≥", "<=": "≤"}.get(expr.rel_op, expr.rel_op)
+        return f"{self._print(expr.lhs)} {symbol} {self._print(expr.rhs)}"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        negative, magnitude = split_sign(expr)
+        if negative:
+            return "-" + self._print(magnitude)
+        indices = ",".join(self._print(limit[0]) for limit in expr.limits)
+        body = self._print(expr.function)
+        if isinstance(expr.function, sp.Add):
+            body = f"({body})"
+        return f"Σ_{indices} {body}"
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self.parenthesize(expr.arg, 60)}ᵀ"
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return " ⊙ ".join(self.parenthesize(arg, 60) for arg in expr.args)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp.is_Integer and 2 <= int(expr.exp) <= 9:
+            base = self._print(expr.base)
+            if not isinstance(expr.base, (sp.Symbol, sp.Indexed, sp.Function)):
+                base = f"({base})"
+            return base + str(int(expr.exp)).translate(_SUPERSCRIPTS)
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        out = ""
+        for position, term in enumerate(textbook_terms(list(self._as_ordered_terms(expr)))):
+            negative, magnitude = split_sign(term)
+            tex = self._print(magnitude)
+            if isinstance(magnitude, sp.Add):
+                tex = f"({tex})"
+            if position == 0:
+                out = f"-{tex}" if negative else tex
+            else:
+                out += f" - {tex}" if negative else f" + {tex}"
+        return out
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        form = textbook_product(expr)
+        if form is None:
+            return super()._print_Mul(expr)
+        negative, coefficient, top, bottom = form
+        numerator = self._factors(coefficient.p, top)
+        out = numerator
+        if bottom or coefficient.q != 1:
+            denominator = self._factors(coefficient.q, bottom)
+            if len(bottom) + (coefficient.q != 1) > 1:
+                denominator = f"({denominator})"
+            if coefficient.p == 1 and len(top) == 1 and isinstance(top[0], (sp.Add, sp.Sum)):
+                numerator = f"({numerator})"
+            out = f"{numerator}/{denominator}"
+        return f"-{out}" if negative else out
+
+    def _factors(self, coefficient: int, factors: list[sp.Expr]) -> str:
+        parts = [str(coefficient)] if coefficient != 1 or not factors else []
+        for factor in factors:
+            text_ = self._print(factor)
+            if isinstance(factor, (sp.Add, sp.Sum)) and len(factors) + len(parts) > 1:
+                text_ = f"({text_})"
+            parts.append(text_)
+        return "·".join(parts)
+
+
+def unicode_text(expr: sp.Basic) -> str:
+    """Plain Unicode text of an expression, for the text format of documents."""
+    return UnicodeTextPrinter().doprint(expr)

@@ -39,9 +39,7 @@ def split_sign(term: sp.Expr) -> tuple[bool, sp.Expr]:
                 negative, changed = not negative, True
         if changed:
             factors = [f for f in factors if f != 1] or [sp.Integer(1)]
-            magnitude = (
-                factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
-            )
+            magnitude = factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
             return negative, magnitude
     if getattr(term, "is_chain", False) and term.args:
         negative, first = split_sign(term.args[0])
@@ -58,8 +56,11 @@ def split_sign(term: sp.Expr) -> tuple[bool, sp.Expr]:
 
 def textbook_terms(terms: list[sp.Expr]) -> list[sp.Expr]:
     """Terms of a sum in reading order: sums over an index first, a positive term leading."""
+    def parenthesised(term: sp.Expr) -> int:
+        return sum(1 for f in sp.Mul.make_args(term) if isinstance(f, sp.Add))
+
     with_sum = [t for t in terms if t.has(sp.Sum)]
-    ordered = with_sum + [t for t in terms if not t.has(sp.Sum)]
+    ordered = with_sum + sorted((t for t in terms if not t.has(sp.Sum)), key=parenthesised)
     if ordered and split_sign(ordered[0])[0]:
         positive = next((t for t in ordered if not split_sign(t)[0]), None)
         if positive is not None:
@@ -70,9 +71,7 @@ def textbook_terms(terms: list[sp.Expr]) -> list[sp.Expr]:
 
 def _rank(factor: sp.Expr) -> int:
     """Where a factor goes in a product: numbers, symbols, forward values, functions, sums."""
-    if factor.is_Number or (
-        isinstance(factor, sp.UnevaluatedExpr) and factor.args[0].is_number
-    ):
+    if factor.is_Number or (isinstance(factor, sp.UnevaluatedExpr) and factor.args[0].is_number):
         return 0
     base = factor.base if isinstance(factor, sp.Pow) else factor
     if isinstance(base, sp.Indexed):
@@ -88,11 +87,11 @@ def _rank(factor: sp.Expr) -> int:
         return 4 if isinstance(factor, sp.Pow) else 1
     if isinstance(factor, sp.KroneckerDelta):
         return 6
-    if isinstance(factor, sp.Add) or (
-        isinstance(factor, sp.Pow) and isinstance(base, sp.Add)
-    ):
+    if isinstance(factor, sp.Add) or (isinstance(factor, sp.Pow) and isinstance(base, sp.Add)):
         return 7
     if isinstance(factor, sp.Sum):
+        return 9
+    if isinstance(factor, sp.log):
         return 8
     return 5
 
@@ -122,6 +121,9 @@ def textbook_product(
     top: list[sp.Expr] = []
     bottom: list[sp.Expr] = []
     for factor in factors:
+        if isinstance(factor, sp.Sum):
+            is_negative, factor = split_sign(factor)
+            negative ^= is_negative
         base, exponent = factor.as_base_exp()
         if exponent.is_Number and exponent.is_negative:
             bottom.append(base if exponent == -1 else base ** (-exponent))
@@ -134,9 +136,7 @@ def textbook_product(
                 content, primitive = factor.primitive()
                 if content.is_Rational and content not in (0, 1) and content > 0:
                     group[position] = primitive
-                    coefficient = (
-                        coefficient * content if into_top else coefficient / content
-                    )
+                    coefficient = coefficient * content if into_top else coefficient / content
     # Signs of the parenthesised sums: the choice showing the fewest minus signs.
     sums = [
         (group, position)
