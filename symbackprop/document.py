@@ -276,7 +276,9 @@ def _latex_rows(
 ) -> tuple[PrintedRow, ...]:
     """A step's physical rows: long left sides alone on the first, long right sides broken."""
     lhs = printer.doprint(step.lhs)
-    reasons = reasons_of(step, printer.doprint, refs)
+    inline = BackpropLatexPrinter(printer.notation)
+    inline.inline = True
+    reasons = reasons_of(step, inline.doprint, refs)
     left_width = estimate_width(lhs)
     rows: list[PrintedRow] = []
     alone = left_width > LONG_LEFT

@@ -215,6 +215,8 @@ class BackpropLatexPrinter(LatexPrinter):
             },
         )
         super().__init__(settings)
+        self.inline = False
+        """Inline use (in a sentence): derivatives print as a slash, not a stacked fraction."""
 
     def _base(self, name: str) -> str | None:
         for prefix, kind in sorted(_KINDS.items(), key=lambda kv: -len(kv[0])):
@@ -292,6 +294,8 @@ class BackpropLatexPrinter(LatexPrinter):
         numerator = self._print(expr.expr)
         (variable, count), *_ = expr.variable_count
         variable_tex = self._print(variable)
+        if self.inline:
+            return rf"\partial {numerator} / \partial {variable_tex}"
         if expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol)):
             return rf"\frac{{\partial {numerator}}}{{\partial {variable_tex}}}"
         return rf"\frac{{\partial}}{{\partial {variable_tex}}} {numerator}"
