@@ -605,12 +605,13 @@ def _steps(
                         layer.a_in[q] * sp.KroneckerDelta(j, p),
                     ),
                     layer.delta[p],
+                    partial(L, layer.z[p]),
                 ),
                 label=f"dW{l}",
                 reasons=(
                     r"chain rule: ${0}$ reaches the loss only through the ${1}$",
                     rf"by {{eq:z{l}}}, ${{2}}$, so only $j = p$ is left; "
-                    r"$\partial L / \partial z_p$ is ${3}$",
+                    r"${4}$ is ${3}$",
                 ),
             )
         )

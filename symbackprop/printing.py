@@ -371,6 +371,14 @@ class BackpropLatexPrinter(LatexPrinter):
         if form is None:
             return super()._print_Mul(expr)
         negative, coefficient, numerator, denominator = form
+        sums = [f for f in numerator if isinstance(f, sp.Sum)]
+        if sums and (denominator or coefficient.q != 1):
+            # (1/n) sum_j ..., not (sum_j ...)/n
+            rest = [f for f in numerator if not isinstance(f, sp.Sum)]
+            top = self._product(sp.Integer(coefficient.p), rest)
+            bottom = self._product(sp.Integer(coefficient.q), denominator)
+            tex = rf"\frac{{{top}}}{{{bottom}}} " + self._product(sp.Integer(1), sums)
+            return f"- {tex}" if negative else tex
         top = self._product(coefficient.p if coefficient.q != 1 else coefficient, numerator)
         tex = top
         if denominator or coefficient.q != 1:
