@@ -96,7 +96,7 @@ def test_inspect() -> None:
     result = run_cli("inspect", "xor", "W2[0,1]")
     assert result.returncode == 0, result.stderr
     assert r"\frac{\partial L}{\partial W^{(2)}_{0,1}}" in result.stdout
-    assert "dL/dW2_0_1 =" in result.stdout  # plain text too
+    assert "∂L/∂W2_0_1 =" in result.stdout  # plain (Unicode) text too
     assert "tanh" in result.stdout  # the closed form reaches the hidden layer
 
 
