@@ -137,10 +137,9 @@ class DerivationDocument:
             raise SymbackpropError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
         return {"latex": self.latex, "markdown": self.markdown, "text": self.text}[fmt]()
 
-    def _repr_latex_(self) -> str:
-        return self.latex()
-
     def _repr_markdown_(self) -> str:
+        # Markdown, not LaTeX: Jupyter's MathJax renders its $$ blocks, and the reasons stay
+        # text (the LaTeX layout uses \parbox, which MathJax does not know).
         return self.markdown()
 
     def section_latex(self, section: Section) -> str:

@@ -70,7 +70,9 @@ def _document(spec, options: dict) -> str:  # noqa: ANN001
 @pytest.mark.parametrize("case", sorted(FAST))
 def test_documents_fit_the_page(case: str, tmp_path: Path) -> None:
     spec, options = FAST[case]
-    assert overfull_boxes(_document(spec, options), tmp_path) == []
+    tex = _document(spec, options)
+    assert "+ -" not in tex
+    assert overfull_boxes(tex, tmp_path) == []
 
 
 @needs_latex
@@ -78,7 +80,9 @@ def test_documents_fit_the_page(case: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", sorted(SLOW))
 def test_more_documents_fit_the_page(case: str, tmp_path: Path) -> None:
     spec, options = SLOW[case]
-    assert overfull_boxes(_document(spec, options), tmp_path) == []
+    tex = _document(spec, options)
+    assert "+ -" not in tex
+    assert overfull_boxes(tex, tmp_path) == []
 
 
 @needs_latex
@@ -99,15 +103,15 @@ def test_overfull_boxes_are_detected(tmp_path: Path) -> None:
 
 
 def test_long_sides_are_broken_within_the_budget() -> None:
-    """The --expand closed forms are broken into lines no wider than the budget (estimated)."""
-    doc = document_for(load_spec("xor"), expand=True)
+    """A long sum breaks at its terms into lines within the budget, and nothing is lost."""
+    import sympy as sp
+
+    terms = sp.symbols("t0:40")
+    expr = sp.Add(*[t * sp.Symbol(f"w{n}") for n, t in enumerate(terms)])
     printer = BackpropLatexPrinter()
-    closed = [s for s in doc.steps if s.section == "closed-forms"]
-    assert closed
-    for step in closed:
-        for rhs in step.rhs:
-            lines = break_lines(rhs, printer, 250)
-            assert all(estimate_width(line) <= 250 for line in lines) or len(lines) > 1
+    lines = break_lines(expr, printer, 150)
+    assert len(lines) > 3 and all(estimate_width(line) <= 150 for line in lines)
+    assert " ".join(lines).replace(" ", "") == printer.doprint(expr).replace(" ", "")
 
 
 def test_width_estimate_orders_sizes() -> None:
