@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -64,10 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--notation", default="default")
 
     check = spec_command("check", "generated gradients vs central finite differences")
-    check.add_argument("--tolerance", type=float, default=1e-6, help="max relative error")
+    check.add_argument(
+        "--tolerance", type=_positive_float, default=1e-6, help="max relative error"
+    )
     check.add_argument(
         "--float32-tolerance",
-        type=float,
+        type=_positive_float,
         default=1e-4,
         help="float32 specs: max relative difference from the float64 gradients",
     )
@@ -78,8 +81,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     bench.add_argument("--peers", default="torch,jax,numpy", help="comma-separated peers")
     bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--output", type=Path, default=Path("benchmarks"))
+    bench.add_argument(
+        "--output", type=Path, help="results folder (default: a new bench-<time> folder)"
+    )
+    bench.add_argument("--force", action="store_true", help="replace results not written by us")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0 (argparse type: anything else is a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
@@ -138,6 +155,7 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
+    _check_output(args, spec)
     if args.compare:
         from .compare import compare, compare_document
 
@@ -155,20 +173,37 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
         compile_pdf(text, target, force=args.force)
         print(f"wrote {target}", file=out)
     elif args.output:
-        write_tex(text, args.output, force=args.force)
+        write_tex(text, args.output, force=args.force, fmt=args.format)
         print(f"wrote {args.output}", file=out)
     else:
         out.write(text)
     return 0
 
 
+def _check_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
+    """Refuse a bad ``derive`` output path before any work (one line, exit 2)."""
+    from .fileio import check_target
+
+    if args.pdf:
+        check_target(args.output or Path(f"{spec.name}.pdf"), args.force, (".pdf",))
+    elif args.output:
+        if args.output.suffix.lower() == ".pdf":
+            raise SymbackpropError(
+                "a .pdf file needs --pdf (this output is text)", str(args.output)
+            )
+        check_target(args.output, args.force)
+
+
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
-    from .codegen import write_module
+    from .codegen import check_module_name, write_module
+    from .fileio import check_target
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
     target = args.output or Path("generated") / f"{spec.name}.py"
+    check_target(target, args.force, (".py",))  # before the derivation, not after it
+    check_module_name(target)
     write_module(module_source(spec), target, force=args.force)
     print(f"wrote {target}", file=out)
     return 0

@@ -19,6 +19,7 @@ import sympy as sp
 from . import __version__
 from .derivation import Derivation, Step
 from .errors import SymbackpropError
+from .fileio import check_target, stamp_binary, stamp_text, write_output
 from .layout import OPERATOR, break_lines, estimate_width
 from .printing import NOTATIONS, BackpropLatexPrinter, Notation
 from .printing import unicode_text as text
@@ -367,17 +368,16 @@ def plain(latex_text: str) -> str:
     return re.sub(r" {2,}", " ", out)
 
 
-def write_tex(text_: str, path: Path, force: bool = False) -> Path:
-    """Write a .tex file, refusing to overwrite a file symbackprop did not write."""
-    if path.is_dir():
-        raise SymbackpropError("is a folder", str(path))
-    if path.exists() and not force and not path.read_text(errors="replace").startswith(MARKER):
-        raise SymbackpropError(
-            "exists and was not written by symbackprop (use --force to overwrite)", str(path)
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text_)
-    return path
+def write_tex(text_: str, path: Path, force: bool = False, fmt: str = "latex") -> Path:
+    """Write a derivation (LaTeX, Markdown or text) by the overwrite rule of ``fileio``.
+
+    The file starts with a comment line holding the digest of the rest, so symbackprop can
+    replace its own unchanged output later; a .pdf name is refused (that is ``--pdf``'s output).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".pdf":
+        raise SymbackpropError("a .pdf file needs --pdf (this output is text)", str(path))
+    return write_output(path, stamp_text(text_, fmt), force=force)
 
 
 LATEX_ENGINES = ("pdflatex", "lualatex", "xelatex")
@@ -392,8 +392,7 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
             "texlive-latex-recommended)",
             "--pdf",
         )
-    if pdf_path.exists() and not force and pdf_path.read_bytes()[:4] != b"%PDF":
-        raise SymbackpropError("exists and is not a PDF (use --force to overwrite)", str(pdf_path))
+    check_target(pdf_path, force, suffixes=(".pdf",))  # before the (slow) compilation
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "derivation.tex"
         source.write_text(tex)
@@ -409,8 +408,7 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
             errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
             detail = errors[0] if errors else f"exit status {result.returncode}"
             raise SymbackpropError(f"{Path(engine).name} failed: {detail}", "--pdf")
-        pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, pdf_path)
+        write_output(pdf_path, stamp_binary(built.read_bytes()), force=force, suffixes=(".pdf",))
     return pdf_path
 
 
@@ -442,13 +440,14 @@ def document_for(
     derivation = derivation_of(spec)
     extra = []
     if expand:
-        refs = all_params(spec)
-        if len(refs) > EXPAND_LIMIT:
+        count = sum((n_in + 1) * n_out for n_in, n_out in zip(spec.layers, spec.layers[1:]))
+        if count > EXPAND_LIMIT:  # counted before listing them
             raise SymbackpropError(
-                f"the network has {len(refs)} parameters; closed forms are printed for at most "
+                f"the network has {count} parameters; closed forms are printed for at most "
                 f"{EXPAND_LIMIT} (use `symbackprop inspect` for one weight)",
                 "--expand",
             )
+        refs = all_params(spec)
         intro = (
             "Each gradient written out in the weights, the input, the target and the forward "
             "values $a^{(l)}_j = f(z^{(l)}_j)$ of the weighted sums listed first."
