@@ -200,7 +200,9 @@ class DerivationDocument:
                 reasons = [plain(r) for r in reasons_of(step, printer, refs)]
                 relation = "←" if step.relation != "=" else "="
                 rows = tuple(
-                    PrintedRow(text(step.lhs) if n == 0 else "", relation, r, reason)
+                    PrintedRow(
+                        text(step.lhs) if n == 0 else "", relation if n == 0 else "=", r, reason
+                    )
                     for n, (r, reason) in enumerate(zip(rhs, reasons))
                 )
                 why = plain(justification(step, printer, refs))
@@ -287,8 +289,10 @@ def _latex_rows(
         budget = MATH_WIDTH - 2 * OPERATOR
     else:
         budget = MATH_WIDTH - left_width - OPERATOR
-    relation = rf"\quad {step.relation}" if alone else step.relation
-    for rhs, reason in zip(step.rhs, reasons):
+    for number, (rhs, reason) in enumerate(zip(step.rhs, reasons)):
+        # The step's relation (=, or <- for an update) first, then "=" for its further forms.
+        relation = step.relation if number == 0 else "="
+        relation = rf"\quad {relation}" if alone else relation
         pieces = break_lines(rhs, printer, budget)
         for position, piece in enumerate(pieces):
             rows.append(
@@ -354,6 +358,7 @@ _MACROS = {
 def plain(latex_text: str) -> str:
     """A reason without LaTeX markup, in Unicode (for the text format)."""
     out = re.sub(r"\\mathbf\s+(\S)", r"\1", latex_text)
+    out = re.sub(r"\^\{?\\top\}?", "ᵀ", out)
     for _ in range(3):
         out = re.sub(
             r"\\(?:texttt|text|mathrm|operatorname|emph|mathbf|mathit)\{([^{}]*)\}", r"\1", out

@@ -470,15 +470,18 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         (variable, _), *_ = expr.variable_count
         numerator = self._print(expr.expr)
-        if not (
-            expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol))
-        ):
+        if not (expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol))):
             numerator = f"({numerator})"
         return f"∂{numerator}/∂{self._print(variable)}"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
         i, j = (self._print(arg) for arg in expr.args)
         return f"1[{i} = {j}]"
+
+    def _print(self, expr: sp.Basic, **kwargs: object) -> str:
+        if isinstance(expr, sp.Indexed):  # Indexed has _sympystr, which would win
+            return self._print_Indexed(expr)
+        return super()._print(expr, **kwargs)
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         name = self._name(str(expr.base.label))
