@@ -82,7 +82,7 @@ def test_comparison_compiles(tmp_path: Path) -> None:
 
 def test_comparison_shows_the_cancelled_factor() -> None:
     text = compare(load_spec("xor"), BCE, "text", symbackprop.document.NOTATIONS["default"])
-    delta_rows = text.split("delta2[p]")[1]
+    delta_rows = text.split("δ2[p]")[1]
     assert "2·a2[p]·(1 - a2[p])·(a2[p] - y[p])/n2" in delta_rows  # MSE keeps sigma'
     assert "(a2[p] - y[p])/n2" in delta_rows and "cancels" in delta_rows  # BCE cancels it
     assert "z1[j]" not in text  # identical steps are left out
