@@ -367,6 +367,15 @@ class BackpropLatexPrinter(LatexPrinter):
         return tex
 
     def _print_Mul(self, expr: sp.Expr) -> str:
+        if not expr.free_symbols and any(isinstance(f, sp.UnevaluatedExpr) for f in expr.args):
+            # Numbers written out (worked examples): a consistent \cdot between factors.
+            parts = []
+            for factor in expr.args:
+                tex = self._print(factor)
+                if isinstance(factor, sp.Add) or tex.startswith("-"):
+                    tex = rf"\left({tex}\right)"
+                parts.append(tex)
+            return r" \cdot ".join(parts)
         form = textbook_product(expr)
         if form is None:
             return super()._print_Mul(expr)
@@ -549,6 +558,15 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         return out
 
     def _print_Mul(self, expr: sp.Expr) -> str:
+        if not expr.free_symbols and any(isinstance(f, sp.UnevaluatedExpr) for f in expr.args):
+            # Numbers written out (worked examples): a consistent \cdot between factors.
+            parts = []
+            for factor in expr.args:
+                tex = self._print(factor)
+                if isinstance(factor, sp.Add) or tex.startswith("-"):
+                    tex = rf"\left({tex}\right)"
+                parts.append(tex)
+            return r" \cdot ".join(parts)
         form = textbook_product(expr)
         if form is None:
             return super()._print_Mul(expr)
