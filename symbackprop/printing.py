@@ -559,14 +559,8 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     def _print_Mul(self, expr: sp.Expr) -> str:
         if not expr.free_symbols and any(isinstance(f, sp.UnevaluatedExpr) for f in expr.args):
-            # Numbers written out (worked examples): a consistent \cdot between factors.
-            parts = []
-            for factor in expr.args:
-                tex = self._print(factor)
-                if isinstance(factor, sp.Add) or tex.startswith("-"):
-                    tex = rf"\left({tex}\right)"
-                parts.append(tex)
-            return r" \cdot ".join(parts)
+            # Numbers written out (worked examples): "·" between factors, as elsewhere.
+            return "·".join(self.parenthesize(f, 50) for f in expr.args)
         form = textbook_product(expr)
         if form is None:
             return super()._print_Mul(expr)
