@@ -34,6 +34,7 @@ from .network import (
     p,
     q,
 )
+from .optimizers import is_plain, update_steps
 
 INDEX_SYMBOLS = {i, j, k, p, q}
 
@@ -673,7 +674,11 @@ def _steps(
                 label=f"db{l}-matrix",
             )
         )
-    steps += update_steps(network)
+    training = network.spec.training
+    if is_plain(training.optimizer, training.schedule):
+        steps += gradient_descent_steps(network)
+    else:
+        steps.extend(update_steps(training, L_batch))  # the optimizer's own update equations
     steps += summary_steps(network, output)
     return tuple(steps)
 
@@ -683,8 +688,9 @@ def parameters(network: SymbolicNetwork) -> list[sp.MatrixSymbol]:
     return [layer.vector(kind) for layer in network.layers for kind in ("W", "b")]
 
 
-def update_steps(network: SymbolicNetwork) -> tuple[Step, ...]:
-    """The update, once for a generic parameter theta (an optimizer may replace this)."""
+def gradient_descent_steps(network: SymbolicNetwork) -> tuple[Step, ...]:
+    """Plain gradient descent, written once for a generic parameter theta (other optimizers
+    write their own update: ``optimizers.update_steps``)."""
     params = parameters(network)
     names = ", ".join(f"${{{n}}}$" for n in range(len(params)))
     return (

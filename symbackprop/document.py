@@ -39,7 +39,7 @@ SECTION_TITLES = {
     "backprop-matrix": "Backpropagation, matrix form",
     "gradients": "Gradients of the weights and biases",
     "gradients-matrix": "Gradients, matrix form",
-    "update": "Gradient-descent update",
+    "update": "The update",
     "summary": "Summary: the four equations of backpropagation (BP1 to BP4)",
 }
 

@@ -542,6 +542,8 @@ class UnicodeTextPrinter(BackpropStrPrinter):
             if not isinstance(expr.base, (sp.Symbol, sp.Indexed, sp.Function)):
                 base = f"({base})"
             return base + str(int(expr.exp)).translate(_SUPERSCRIPTS)
+        if expr.exp.is_Symbol:
+            return f"{self.parenthesize(expr.base, 60)}^{self._print(expr.exp)}"
         return super()._print_Pow(expr, rational=rational)
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
@@ -569,7 +571,8 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         out = numerator
         if bottom or coefficient.q != 1:
             denominator = self._factors(coefficient.q, bottom)
-            if len(bottom) + (coefficient.q != 1) > 1:
+            single_sum = len(bottom) == 1 and isinstance(bottom[0], (sp.Add, sp.Sum))
+            if len(bottom) + (coefficient.q != 1) > 1 or (single_sum and coefficient.q == 1):
                 denominator = f"({denominator})"
             if coefficient.p == 1 and len(top) == 1 and isinstance(top[0], (sp.Add, sp.Sum)):
                 numerator = f"({numerator})"
