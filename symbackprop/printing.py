@@ -473,8 +473,16 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
 
+    _GREEK = {
+        "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
+        "theta": "θ", "mu": "μ", "rho": "ρ", "pi": "π", "sigma": "σ", "delta": "δ",
+    }  # fmt: skip
+
     def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return self._NAMES.get(expr.name, expr.name)
+        if expr.name in self._NAMES:
+            return self._NAMES[expr.name]
+        head, underscore, rest = expr.name.partition("_")
+        return self._GREEK.get(head, head) + underscore + rest
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         (variable, _), *_ = expr.variable_count
