@@ -205,11 +205,30 @@ def _sgd_update(param, grad, step):
 
 
 @njit(**KERNEL)
-def _train(W1, b1, W2, b2, X, Y, order, learning_rate, batch_size, drop_last):
-    """Minibatch SGD over the epochs in ``order`` (one row of sample indices per epoch)."""
+def _sgd_is_finite(param, grad, step):
+    """Whether every entry of param - step * grad is finite (nothing is written)."""
+    flat_param = param.reshape(-1)
+    flat_grad = grad.reshape(-1)
+    check = 0.0
+    for i in range(flat_param.shape[0]):
+        # 0 * x is 0 for finite x and nan for inf or nan: one multiply-add per entry
+        check += (flat_param[i] - step * flat_grad[i]) * 0.0
+    return check == 0.0
+
+
+@njit(**KERNEL)
+def _train(W1, b1, W2, b2, X, Y, order, learning_rate, batch_size, drop_last, status):
+    """Minibatch SGD over the epochs in ``order`` (one row of sample indices per epoch).
+
+    Stops before the first batch whose loss is not finite, or whose update would make a parameter
+    non-finite, leaving the parameters as they were before that batch; ``status`` then holds
+    (cause, epoch, batch, last finite batch loss, the batch's loss), with cause 1 for the loss
+    and 2 + i for parameter i. Returns the mean loss of each epoch.
+    """
     epochs, n = order.shape
     A0, Z1, A1, Z2, A2, LSE2, delta1, delta2, dW1, db1, dW2, db2 = _buffers(batch_size)
     losses = np.zeros(epochs, dtype=np.float64)
+    last = np.nan
     for epoch in range(epochs):
         seen = 0
         for start in range(0, n, batch_size):
@@ -219,31 +238,158 @@ def _train(W1, b1, W2, b2, X, Y, order, learning_rate, batch_size, drop_last):
             rows = order[epoch, start:stop]
             B = stop - start
             _forward(W1, b1, W2, b2, X, rows, A0, Z1, A1, Z2, A2, LSE2)
-            losses[epoch] += _output_delta(A2, Z2, LSE2, Y, rows, delta2)
-            _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2)
-            step = DTYPE(learning_rate / B)
-            _sgd_update(W1, dW1, step)
-            _sgd_update(b1, db1, step)
-            _sgd_update(W2, dW2, step)
-            _sgd_update(b2, db2, step)
+            batch_loss = _output_delta(A2, Z2, LSE2, Y, rows, delta2)
+            cause = 1
+            if np.isfinite(batch_loss):
+                cause = 0
+                _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2)
+                step = DTYPE(learning_rate / B)
+                if cause == 0 and not _sgd_is_finite(W1, dW1, step):
+                    cause = 2
+                if cause == 0 and not _sgd_is_finite(b1, db1, step):
+                    cause = 3
+                if cause == 0 and not _sgd_is_finite(W2, dW2, step):
+                    cause = 4
+                if cause == 0 and not _sgd_is_finite(b2, db2, step):
+                    cause = 5
+                if cause == 0:
+                    _sgd_update(W1, dW1, step)
+                    _sgd_update(b1, db1, step)
+                    _sgd_update(W2, dW2, step)
+                    _sgd_update(b2, db2, step)
+            if cause != 0:
+                status[0] = cause
+                status[1] = epoch
+                status[2] = start // batch_size
+                status[3] = last
+                status[4] = batch_loss / B
+                return losses[:epoch]
+            losses[epoch] += batch_loss
+            last = batch_loss / B
             seen += B
         losses[epoch] /= max(seen, 1)
     return losses
 
 
-def _inputs(X, Y=None):
-    """X (and Y) as C-contiguous DTYPE arrays of the network's widths."""
-    X = np.ascontiguousarray(X, dtype=DTYPE)
+class Diverged(FloatingPointError):
+    """Training stopped at the first batch whose loss, or whose update, was not finite.
+
+    The parameters keep the last finite weights (those from before that batch). ``epoch`` and
+    ``batch`` count from 1; ``losses`` holds the mean loss of every epoch completed before it.
+    """
+
+    def __init__(self, epoch, batch, quantity, value, last_loss, losses):
+        self.epoch, self.batch, self.quantity = epoch, batch, quantity
+        self.value, self.last_loss, self.losses = value, last_loss, losses
+        became = (
+            f"loss became {value}" if quantity == "loss" else f"{quantity} would become non-finite"
+        )
+        last = "none" if math.isnan(last_loss) else f"{last_loss:.6g}"
+        super().__init__(
+            f"diverged at epoch {epoch}, batch {batch}: {became}; last finite loss {last}; "
+            "try a smaller learning rate"
+        )
+
+
+SHAPES = ((32, 64), (32,), (10, 32), (10,))
+"""Shape of each parameter, in PARAM_NAMES order."""
+
+
+def _params(params, in_place=False):
+    """params checked against PARAM_NAMES and SHAPES, as C-contiguous DTYPE arrays.
+
+    Read-only uses get a contiguous DTYPE copy of any real floating-point array; training updates
+    the arrays in place, so it needs them writable, C-contiguous and of dtype DTYPE already.
+    """
+    if isinstance(params, np.ndarray) or not isinstance(params, (list, tuple)):
+        raise TypeError(
+            f"params must be a list of the arrays {PARAM_NAMES}, not {type(params).__name__}"
+        )
+    if len(params) != len(PARAM_NAMES):
+        raise ValueError(
+            f"params must hold {len(PARAM_NAMES)} arrays {PARAM_NAMES}, not {len(params)}"
+        )
+    checked = []
+    for name, shape, param in zip(PARAM_NAMES, SHAPES, params, strict=True):
+        if not isinstance(param, np.ndarray) or not np.issubdtype(param.dtype, np.floating):
+            kind = param.dtype if isinstance(param, np.ndarray) else type(param).__name__
+            raise TypeError(f"params: {name} must be a floating-point array, not {kind}")
+        if param.shape != shape:
+            raise ValueError(f"params: {name} must have shape {shape}, not {param.shape}")
+        if in_place:
+            if param.dtype != DTYPE:
+                raise TypeError(
+                    f"params: {name} must have dtype {DTYPE.__name__} to be trained in place, "
+                    f"not {param.dtype}"
+                )
+            if not param.flags.c_contiguous or not param.flags.writeable:
+                raise ValueError(
+                    f"params: {name} must be a writable C-contiguous array to be trained in "
+                    'place (pass a copy: np.array(param, order="C"))'
+                )
+        else:
+            param = np.ascontiguousarray(param, dtype=DTYPE)
+        if not np.isfinite(param).all():
+            raise ValueError(f"params: {name} has non-finite entries")
+        checked.append(param)
+    return checked
+
+
+def _real(name, values):
+    """values as a C-contiguous DTYPE array; refuses non-numbers and, after the cast, non-finite."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, not {values.dtype}")
+    values = np.ascontiguousarray(values, dtype=DTYPE)
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"{name} has entries that are not finite in {DTYPE.__name__} (nan, inf or too large)"
+        )
+    return values
+
+
+def _inputs(X, Y=None, allow_empty=False):
+    """X (and Y) as C-contiguous DTYPE arrays of the network's widths, finite, with rows."""
+    X = _real("X", X)
     if X.ndim != 2 or X.shape[1] != LAYERS[0]:
         raise ValueError(f"X must have shape (n, {LAYERS[0]}), not {X.shape}")
+    if X.shape[0] == 0 and not allow_empty:
+        raise ValueError("X has no rows")
     if Y is None:
         return X
-    Y = np.ascontiguousarray(Y, dtype=DTYPE)
+    Y = _real("Y", Y)
     if Y.ndim == 1 and LAYERS[-1] == 1:
         Y = Y.reshape(-1, 1)
     if Y.shape != (X.shape[0], LAYERS[-1]):
         raise ValueError(f"Y must have shape ({X.shape[0]}, {LAYERS[-1]}), not {Y.shape}")
     return X, Y
+
+
+def _count(name, value, low):
+    """value as a Python int >= low (no bools, no floats)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not a bool")
+    if not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    value = int(value)
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, not {value}")
+    return value
+
+
+def _order(order, n):
+    """order as a C-contiguous int64 array of shape (epochs, m), m >= 1, entries in [0, n)."""
+    order = np.asarray(order)
+    if order.dtype.kind not in "iu":
+        raise TypeError(f"order must be an integer array, not {order.dtype}")
+    if order.ndim != 2 or (order.shape[0] > 0 and order.shape[1] == 0):
+        raise ValueError(
+            f"order must have shape (epochs, samples per epoch >= 1), not {order.shape}"
+        )
+    if order.size and (order.min() < 0 or order.max() >= n):
+        bad = order[(order < 0) | (order >= n)][0]
+        raise ValueError(f"order holds index {bad}, outside [0, {n}) for X with {n} rows")
+    return np.ascontiguousarray(order, dtype=np.int64)
 
 
 def _pass(params, X, Y=None):
@@ -276,19 +422,19 @@ def _pass(params, X, Y=None):
 
 def forward(params, X):
     """The network's output for each row of X, shape (n, 10)."""
-    return _pass(params, _inputs(X))["A2"]
+    return _pass(_params(params), _inputs(X, allow_empty=True))["A2"]
 
 
 def loss(params, X, Y):
     """Mean per-sample loss over the rows of X."""
     X, Y = _inputs(X, Y)
-    return float(_pass(params, X, Y)["loss_sum"]) / X.shape[0]
+    return float(_pass(_params(params), X, Y)["loss_sum"]) / X.shape[0]
 
 
 def gradients(params, X, Y):
     """Gradients of ``loss(params, X, Y)`` with respect to each parameter, in PARAM_NAMES order."""
     X, Y = _inputs(X, Y)
-    values = _pass(params, X, Y)
+    values = _pass(_params(params), X, Y)
     return [values["d" + name] / X.shape[0] for name in PARAM_NAMES]
 
 
@@ -299,7 +445,7 @@ def intermediates(params, X, Y):
     mean loss), plus ``loss`` (the mean loss).
     """
     X, Y = _inputs(X, Y)
-    values = _pass(params, X, Y)
+    values = _pass(_params(params), X, Y)
     values["loss"] = float(values.pop("loss_sum")) / X.shape[0]
     for name in PARAM_NAMES:
         values["d" + name] = values["d" + name] / X.shape[0]
@@ -308,32 +454,71 @@ def intermediates(params, X, Y):
 
 def minibatch_order(n, epochs, seed=0):
     """The sample order of each epoch: row e is a permutation of range(n) drawn from ``seed``."""
+    n, epochs = _count("n", n, 1), _count("epochs", epochs, 0)
     rng = np.random.default_rng(seed)
     return np.argsort(rng.random((epochs, n)), axis=1, kind="stable")
 
 
+def _settings(learning_rate, batch_size, samples):
+    """learning_rate as a finite float; batch_size as a positive int, at most ``samples``."""
+    if isinstance(learning_rate, bool) or not isinstance(
+        learning_rate, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"learning_rate must be a real number, not {type(learning_rate).__name__}")
+    if not math.isfinite(learning_rate):
+        raise ValueError(f"learning_rate must be finite, not {learning_rate}")
+    return float(learning_rate), min(_count("batch_size", batch_size, 1), samples)
+
+
+def _run(params, X, Y, order, learning_rate, batch_size, drop_last, first_epoch, losses):
+    """One kernel call on checked arguments: fills losses from first_epoch; raises Diverged."""
+    status = np.zeros(5)
+    done = _train(*params, X, Y, order, learning_rate, batch_size, bool(drop_last), status)
+    losses[first_epoch : first_epoch + done.shape[0]] = done
+    if status[0] != 0:
+        cause = int(status[0])
+        epoch = first_epoch + int(status[1])
+        quantity = "loss" if cause == 1 else PARAM_NAMES[cause - 2]
+        raise Diverged(
+            epoch + 1, int(status[2]) + 1, quantity, status[4], status[3], losses[:epoch].copy()
+        )
+
+
 def train_with_order(params, X, Y, order, learning_rate, batch_size, drop_last=False):
-    """Minibatch SGD in the given sample order; updates params in place; mean loss per epoch."""
+    """Minibatch SGD in the given sample order; updates params in place; mean loss per epoch.
+
+    Row e of ``order`` lists the sample indices of epoch e. Raises Diverged (keeping the last
+    finite weights) when a batch loss or an update stops being finite.
+    """
+    params = _params(params, in_place=True)
     X, Y = _inputs(X, Y)
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    batch_size = max(1, min(int(batch_size), X.shape[0]))
-    return _train(*params, X, Y, order, float(learning_rate), batch_size, bool(drop_last))
+    order = _order(order, X.shape[0])
+    learning_rate, batch_size = _settings(learning_rate, batch_size, max(1, order.shape[1]))
+    losses = np.zeros(order.shape[0])
+    _run(params, X, Y, order, learning_rate, batch_size, drop_last, 0, losses)
+    return losses
 
 
 def train(params, X, Y, epochs, learning_rate, batch_size, seed=0, drop_last=False):
     """Minibatch SGD, reshuffled each epoch; updates params in place; returns mean loss per epoch.
 
     An epoch's loss is the mean per-sample loss of its batches, each measured before its update.
+    The order is the one ``minibatch_order(n, epochs, seed)`` gives, drawn a bounded chunk of
+    epochs at a time. Raises Diverged (keeping the last finite weights) when a batch loss or an
+    update stops being finite.
     """
+    params = _params(params, in_place=True)
     X, Y = _inputs(X, Y)
+    epochs = _count("epochs", epochs, 0)
+    learning_rate, batch_size = _settings(learning_rate, batch_size, X.shape[0])
     rng = np.random.default_rng(seed)
-    chunk = max(1, (1 << 22) // max(1, X.shape[0]))
-    losses = []
+    chunk = max(1, (1 << 22) // X.shape[0])
+    losses = np.zeros(epochs)
     for first in range(0, epochs, chunk):
         count = min(chunk, epochs - first)
         order = np.argsort(rng.random((count, X.shape[0])), axis=1, kind="stable")
-        losses.append(train_with_order(params, X, Y, order, learning_rate, batch_size, drop_last))
-    return np.concatenate(losses) if losses else np.zeros(0)
+        _run(params, X, Y, order, learning_rate, batch_size, drop_last, first, losses)
+    return losses
 
 
 def _demo_data(n, seed=0):
