@@ -24,6 +24,8 @@ PARAM_NAMES = ("W1", "b1", "W2", "b2")
 DTYPE = np.float64
 TARGETS = "one_hot"
 """Kind of targets the loss expects: "real", "binary" (0/1) or "one_hot" (rows sum to 1)."""
+ORDER_CHUNK = 1 << 22
+"""``train`` draws the sample order of at most this many samples (epochs x n) at a time."""
 KERNEL = dict(cache=True, fastmath={"contract"}, error_model="numpy")
 """Numba options of the hot kernels: cached on disk, fused multiply-adds, and IEEE division
 (inf/nan instead of a ZeroDivisionError check, which would stop loops from vectorising)."""
@@ -209,11 +211,13 @@ def _sgd_is_finite(param, grad, step):
     """Whether every entry of param - step * grad is finite (nothing is written)."""
     flat_param = param.reshape(-1)
     flat_grad = grad.reshape(-1)
-    check = 0.0
+    finite = True
     for i in range(flat_param.shape[0]):
-        # 0 * x is 0 for finite x and nan for inf or nan: one multiply-add per entry
-        check += (flat_param[i] - step * flat_grad[i]) * 0.0
-    return check == 0.0
+        value = flat_param[i] - step * flat_grad[i]
+        # value - value is 0 when value is finite and nan for inf or nan; an and-reduction
+        # vectorises (a floating-point sum would not, without reassociation)
+        finite &= value - value == 0.0
+    return finite
 
 
 @njit(**KERNEL)
@@ -512,7 +516,7 @@ def train(params, X, Y, epochs, learning_rate, batch_size, seed=0, drop_last=Fal
     epochs = _count("epochs", epochs, 0)
     learning_rate, batch_size = _settings(learning_rate, batch_size, X.shape[0])
     rng = np.random.default_rng(seed)
-    chunk = max(1, (1 << 22) // X.shape[0])
+    chunk = max(1, ORDER_CHUNK // X.shape[0])
     losses = np.zeros(epochs)
     for first in range(0, epochs, chunk):
         count = min(chunk, epochs - first)

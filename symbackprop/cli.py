@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TrainingDiverged
 
 EXIT_USAGE = 2
 """Exit status for bad input (and argparse's usage errors)."""
+
+EXIT_DIVERGED = 3
+"""Exit status of a ``run`` whose training diverged (a non-finite loss or update)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,6 +95,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return 0
     try:
         return _COMMANDS[args.command](args, out)
+    except TrainingDiverged as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -114,6 +120,7 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from .data import load_data
+    from .limits import ensure_fits, module_estimate, training_estimate
     from .pipeline import load_module, render_module
     from .runner import run_training
     from .spec import load_spec
@@ -121,7 +128,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     if args.epochs is not None and args.epochs < 1:
         raise SymbackpropError("must be >= 1", "--epochs")
-    load_data(spec)  # fail on bad data before any work
+    ensure_fits(module_estimate(spec), "the network", spec.source)
+    data = load_data(spec)  # fail on bad data before any work
+    epochs = args.epochs or spec.training.epochs
+    estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
+    ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
     document = _document(args, spec)
     if not args.quiet_derivation:
         print(document.latex(), file=out)
@@ -164,10 +175,12 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
     from .codegen import write_module
+    from .limits import ensure_fits, module_estimate
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(module_estimate(spec), "the network", spec.source)
     target = args.output or Path("generated") / f"{spec.name}.py"
     write_module(module_source(spec), target, force=args.force)
     print(f"wrote {target}", file=out)
@@ -194,10 +207,12 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
     from .gradcheck import check_gradients, compare_precisions
+    from .limits import check_estimate, ensure_fits
     from .pipeline import load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(check_estimate(spec), "the gradient check", spec.source)
     double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
     module = load_module(module_source(double))
     ok = _report_check(

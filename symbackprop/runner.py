@@ -11,7 +11,9 @@ from typing import TextIO
 import numpy as np
 
 from .data import Dataset, load_data
-from .spec import Spec
+from .errors import TrainingDiverged
+from .limits import ORDER_CHUNK
+from .spec import Spec, Training
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,14 @@ def train(
     losses: list[np.ndarray] = []
     start = time.perf_counter()
     done = 0
+    # The order is drawn at most ORDER_CHUNK samples at a time (never epochs x n at once).
+    draw = max(1, ORDER_CHUNK // max(1, X.shape[0]))
     while done < epochs:
         count = min(chunk, epochs - done)
-        order = np.argsort(rng.random((count, X.shape[0])), axis=1, kind="stable")
-        losses.append(
-            module.train_with_order(
-                params, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last
-            )
-        )
+        for first in range(0, count, draw):
+            part = min(draw, count - first)
+            order = np.argsort(rng.random((part, X.shape[0])), axis=1, kind="stable")
+            losses.append(_train_part(module, params, X, Y, order, settings, done + first))
         done += count
         print(f"  epoch {done:>{len(str(epochs))}}/{epochs}  loss {losses[-1][-1]:.6g}", file=out)
     seconds = time.perf_counter() - start
@@ -84,6 +86,40 @@ def train(
         samples_per_second=epochs * X.shape[0] / max(seconds, 1e-12),
     )
     return params, result
+
+
+def _train_part(
+    module: ModuleType,
+    params: list[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    order: np.ndarray,
+    settings: Training,
+    first_epoch: int,
+) -> np.ndarray:
+    """``module.train_with_order`` on one chunk; a divergence becomes TrainingDiverged."""
+    try:
+        return module.train_with_order(
+            params, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last
+        )
+    except FloatingPointError as exc:
+        if not hasattr(exc, "epoch"):
+            raise
+        raise TrainingDiverged(
+            diverged_message(
+                first_epoch + exc.epoch, exc.batch, exc.quantity, exc.value, exc.last_loss
+            )
+        ) from None
+
+
+def diverged_message(epoch: int, batch: int, quantity: str, value: float, last: float) -> str:
+    """'diverged at epoch E, batch B: loss became inf; last finite loss X; try a smaller ...'."""
+    became = f"loss became {value}" if quantity == "loss" else f"{quantity} would become non-finite"
+    last_text = "none" if np.isnan(last) else f"{last:.6g}"
+    return (
+        f"diverged at epoch {epoch}, batch {batch}: {became}; last finite loss {last_text}; "
+        "try a smaller learning rate"
+    )
 
 
 def report(result: TrainingResult, data: Dataset, out: TextIO = sys.stdout) -> None:
