@@ -348,7 +348,8 @@ def _real(name, values):
     values = np.asarray(values)
     if values.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, not {values.dtype}")
-    values = np.ascontiguousarray(values, dtype=DTYPE)
+    with np.errstate(over="ignore"):  # refused just below
+        values = np.ascontiguousarray(values, dtype=DTYPE)
     if not np.isfinite(values).all():
         raise ValueError(
             f"{name} has entries that are not finite in {DTYPE.__name__} (nan, inf or too large)"
