@@ -147,6 +147,10 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.example:
+        from .limits import ensure_fits, module_estimate
+
+        ensure_fits(module_estimate(spec), "the network", spec.source)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     if args.compare:

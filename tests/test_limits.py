@@ -64,6 +64,7 @@ def test_memory_limit_from_the_environment(monkeypatch) -> None:  # noqa: ANN001
 CASES = [
     (["run", "{spec}", "--quiet-derivation"], BIG, EXIT_USAGE, "the network would need about"),
     (["generate", "{spec}", "-o", "{tmp}/big.py"], BIG, EXIT_USAGE, "weights 29.1 TiB"),
+    (["derive", "{spec}", "--example"], BIG, EXIT_USAGE, "the network would need about"),
     (["check", "{spec}"], HUGE, EXIT_USAGE, "the gradient check would need about 223.6 GiB"),
     (["run", "digits", "--epochs", str(10**12)], None, EXIT_USAGE, "epoch losses 14.6 TiB"),
     (["run", "{spec}", "--quiet-derivation"], LINEAR, EXIT_DIVERGED, "diverged at epoch 12"),
