@@ -211,12 +211,13 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
     from .gradcheck import check_gradients, compare_precisions
-    from .limits import check_estimate, ensure_fits
+    from .limits import check_estimate, check_work, ensure_fits, ensure_work_fits
     from .pipeline import load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
     ensure_fits(check_estimate(spec), "the gradient check", spec.source)
+    ensure_work_fits(check_work(spec), "the gradient check's finite differences", spec.source)
     double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
     module = load_module(module_source(double))
     ok = _report_check(

@@ -27,6 +27,15 @@ ORDER_CHUNK = 1 << 22
 CHECK_SAMPLES = 8
 """Samples ``check`` evaluates the loss on (gradcheck's default)."""
 
+WORK_ENV = "SYMBACKPROP_MAX_WORK"
+"""Environment variable overriding the cap on ``check``'s finite-difference work (multiply-adds)."""
+
+DEFAULT_WORK = 10**12
+"""Multiply-adds ``check`` may spend on finite differences by default (minutes on one core)."""
+
+CHECKED_PER_PARAM = 200
+"""Entries of each parameter array ``check`` compares (gradcheck's ``max_per_param``)."""
+
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -139,5 +148,33 @@ def ensure_fits(estimate: Estimate, what: str, where: str) -> None:
         raise MemoryLimitError(
             f"{what} would need about {estimate.describe()}, more than the limit of "
             f"{format_bytes(limit)} (set {LIMIT_ENV} to change it)",
+            where,
+        )
+
+
+def check_work(spec: Spec) -> int:
+    """Multiply-adds of ``check``'s finite differences: four loss evaluations (each a forward
+    pass over CHECK_SAMPLES samples) per checked entry, for the float64 module."""
+    sizes = spec.layers
+    macs = sum(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])) * CHECK_SAMPLES
+    entries = sum(
+        min(CHECKED_PER_PARAM, n_out * n_in) + min(CHECKED_PER_PARAM, n_out)
+        for n_in, n_out in zip(sizes[:-1], sizes[1:])
+    )
+    return 4 * entries * macs
+
+
+def ensure_work_fits(work: int, what: str, where: str) -> None:
+    """Refuse (one line, with the estimate) work above $SYMBACKPROP_MAX_WORK multiply-adds."""
+    raw = os.environ.get(WORK_ENV, "").strip()
+    try:
+        limit = int(float(raw)) if raw else DEFAULT_WORK
+    except ValueError:
+        message = f"must be a number such as 1e13, not {raw!r}"
+        raise SymbackpropError(message, f"${WORK_ENV}") from None
+    if work > limit:
+        raise MemoryLimitError(
+            f"{what} would take about {work:.2g} multiply-adds, more than the limit of "
+            f"{limit:.2g} (set {WORK_ENV} to change it)",
             where,
         )

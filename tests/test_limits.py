@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_spec, module_for
+from conftest import ROOT, make_spec, module_for
 
 from symbackprop import limits
 from symbackprop.cli import EXIT_DIVERGED, EXIT_USAGE, main
@@ -118,3 +118,29 @@ def test_refusal_happens_before_any_data_or_derivation(tmp_path, capsys) -> None
     status, _, err = _cli(["run", str(spec)], capsys)
     assert status == EXIT_USAGE and "the network would need" in err
     assert Path(tmp_path / "missing.csv").exists() is False
+
+
+def test_check_refuses_finite_difference_work_beyond_the_cap(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    """[10000, 10000, 10] fits in memory (2.2 GiB) but its finite differences would not end soon."""
+    monkeypatch.setenv(limits.LIMIT_ENV, "64G")
+    spec = tmp_path / "wide.toml"
+    spec.write_text(HUGE.replace("100000, 100000", "10000, 10000"))
+    status, _, err = _cli(["check", str(spec)], capsys)
+    assert status == EXIT_USAGE and err.count("\n") == 1
+    assert "finite differences would take about 2e+12 multiply-adds" in err
+    assert "SYMBACKPROP_MAX_WORK" in err
+    # The estimate counts what gradcheck does: 4 loss evaluations per checked entry.
+    small = load_spec("xor")
+    assert limits.check_work(small) == 4 * 17 * (2 * 4 + 4 * 1) * limits.CHECK_SAMPLES
+
+
+def test_constants_follow_gradcheck_and_the_modules() -> None:
+    import inspect
+
+    from symbackprop.gradcheck import check_gradients
+
+    defaults = inspect.signature(check_gradients).parameters
+    assert defaults["samples"].default == limits.CHECK_SAMPLES
+    assert defaults["max_per_param"].default == limits.CHECKED_PER_PARAM
+    assert "ORDER_CHUNK = 1 << 22" in (ROOT / "generated" / "xor.py").read_text()
+    assert limits.ORDER_CHUNK == 1 << 22
