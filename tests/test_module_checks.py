@@ -95,6 +95,15 @@ def test_read_only_and_fortran_params_are_copied_for_reading_refused_for_trainin
         np.testing.assert_array_equal(got, want)
 
 
+def test_training_refuses_aliased_params() -> None:
+    m = module_for(make_spec([2, 2, 2], "identity", "mse", "tanh", name="alias"))
+    X, Y = sample(m, 6, seed=0)
+    W1, b1, _, b2 = m.init_params(0)
+    with pytest.raises(ValueError, match="params: W2 shares memory with W1"):
+        m.train([W1, b1, W1, b2], X, Y, 1, 0.1, 2)
+    assert np.isfinite(m.loss([W1, b1, W1, b2], X, Y))  # reading is fine
+
+
 def test_training_refuses_other_float_dtypes_but_reading_casts(m, m32, data) -> None:  # noqa: ANN001
     X, Y = data
     params32 = [p.astype(np.float32) for p in m.init_params(0)]
