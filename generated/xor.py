@@ -335,7 +335,7 @@ def _params(params, in_place=False):
                     f"params: {name} must be a writable C-contiguous array to be trained in "
                     'place (pass a copy: np.array(param, order="C"))'
                 )
-            for other_name, other in zip(PARAM_NAMES, checked):
+            for other_name, other in zip(PARAM_NAMES[: len(checked)], checked, strict=True):
                 if np.may_share_memory(param, other):
                     raise ValueError(f"params: {name} shares memory with {other_name}")
         else:
