@@ -14,8 +14,11 @@ from symbackprop.cli import EXIT_DIVERGED, EXIT_USAGE, main
 from symbackprop.errors import SymbackpropError
 from symbackprop.spec import load_spec
 
-BIG = 'name = "big"\n[network]\nlayers = [2, 1000000000000, 1]\noutput = "sigmoid"\nloss = "mse"\n'
-HUGE = 'name = "huge"\n[network]\nlayers = [100000, 100000, 10]\noutput = "sigmoid"\nloss = "mse"\n'
+WIDE = 'name = "wide"\n[network]\nlayers = [2, 4000, 4000, 1]\noutput = "sigmoid"\nloss = "mse"\n'
+DEEP = (
+    'name = "deep"\n[network]\nlayers = [4000, 4000, 4000, 4000, 10]\noutput = "sigmoid"\n'
+    'loss = "mse"\n'
+)
 LINEAR = (
     'name = "linear"\n[network]\nlayers = [2, 4, 1]\noutput = "identity"\nloss = "mse"\n'
     '[training]\nlearning_rate = 1e6\nbatch_size = 2\nepochs = 50\n[data]\ndataset = "xor"\n'
@@ -60,19 +63,21 @@ def test_memory_limit_from_the_environment(monkeypatch) -> None:  # noqa: ANN001
     assert limits.format_bytes(512) == "512 B" and limits.format_bytes(3 << 40) == "3.0 TiB"
 
 
-# (command, spec file text or None, expected exit status, words in the one-line error)
+# (command, spec file text or None, memory cap, expected exit status, words in the one-line error)
 CASES = [
-    (["run", "{spec}", "--quiet-derivation"], BIG, EXIT_USAGE, "the network would need about"),
-    (["generate", "{spec}", "-o", "{tmp}/big.py"], BIG, EXIT_USAGE, "weights 29.1 TiB"),
-    (["derive", "{spec}", "--example"], BIG, EXIT_USAGE, "the network would need about"),
-    (["check", "{spec}"], HUGE, EXIT_USAGE, "the gradient check would need about 223.6 GiB"),
-    (["run", "digits", "--epochs", str(10**12)], None, EXIT_USAGE, "epoch losses 14.6 TiB"),
-    (["run", "{spec}", "--quiet-derivation"], LINEAR, EXIT_DIVERGED, "diverged at epoch 12"),
+    (["run", "{spec}", "--quiet-derivation"], WIDE, "100M", EXIT_USAGE, "network would need about"),
+    (["generate", "{spec}", "-o", "{tmp}/w.py"], WIDE, "100M", EXIT_USAGE, "weights 122.2 MiB"),
+    (["derive", "{spec}", "--example"], WIDE, "100M", EXIT_USAGE, "the network would need about"),
+    (["check", "{spec}"], DEEP, "1G", EXIT_USAGE, "the gradient check would need about 1.1 GiB"),
+    (["run", "digits", "--epochs", str(10**12)], None, None, EXIT_USAGE, "epoch losses 14.6 TiB"),
+    (["run", "{spec}", "--quiet-derivation"], LINEAR, None, EXIT_DIVERGED, "diverged at epoch 12"),
 ]
 
 
-@pytest.mark.parametrize(("argv", "text", "status", "words"), CASES)
-def test_cli_refuses_in_one_line(argv, text, status, words, tmp_path, capsys) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("argv", "text", "cap", "status", "words"), CASES)
+def test_cli_refuses_in_one_line(argv, text, cap, status, words, tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001, E501
+    if cap:
+        monkeypatch.setenv(limits.LIMIT_ENV, cap)
     spec = tmp_path / "spec.toml"
     if text:
         spec.write_text(text)
@@ -112,22 +117,23 @@ def test_builtin_specs_fit_the_default_cap() -> None:
         limits.ensure_fits(estimate, "training", name)
 
 
-def test_refusal_happens_before_any_data_or_derivation(tmp_path, capsys) -> None:  # noqa: ANN001
-    spec = tmp_path / "big.toml"
-    spec.write_text(BIG + '[data]\ndataset = "missing.csv"\n')
+def test_refusal_happens_before_any_data_or_derivation(tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv(limits.LIMIT_ENV, "100M")
+    spec = tmp_path / "wide.toml"
+    spec.write_text(WIDE + '[data]\ndataset = "missing.csv"\n')
     status, _, err = _cli(["run", str(spec)], capsys)
     assert status == EXIT_USAGE and "the network would need" in err
     assert Path(tmp_path / "missing.csv").exists() is False
 
 
 def test_check_refuses_finite_difference_work_beyond_the_cap(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
-    """[10000, 10000, 10] fits in memory (2.2 GiB) but its finite differences would not end soon."""
+    """4000-4000-4000-4000-10 fits in memory (1.1 GiB); its finite differences would take long."""
     monkeypatch.setenv(limits.LIMIT_ENV, "64G")
-    spec = tmp_path / "wide.toml"
-    spec.write_text(HUGE.replace("100000, 100000", "10000, 10000"))
+    spec = tmp_path / "deep.toml"
+    spec.write_text(DEEP)
     status, _, err = _cli(["check", str(spec)], capsys)
     assert status == EXIT_USAGE and err.count("\n") == 1
-    assert "finite differences would take about 2e+12 multiply-adds" in err
+    assert "finite differences would take about 2.2e+12 multiply-adds" in err
     assert "SYMBACKPROP_MAX_WORK" in err
     # The estimate counts what gradcheck does: 4 loss evaluations per checked entry.
     small = load_spec("xor")
