@@ -1,4 +1,4 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep``."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     derivation_options(run)
     run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
     run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
+    workflow_parsers(commands, run)
 
     derive = spec_command("derive", "print the derivation (LaTeX by default)")
     derivation_options(derive)
@@ -98,6 +99,22 @@ def _parser() -> argparse.ArgumentParser:
         help="float32 specs: max relative difference from the float64 gradients",
     )
     check.add_argument("--seed", type=int, default=0)
+
+    sweep = spec_command("sweep", "train a grid of variants x seeds on Dask (local or a cluster)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a spec field (learning_rate, layers, training.epochs, ...) and its values",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, help="trials per variant (seeds)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://HOST:PORT")
+    sweep.add_argument("--workers", type=int, help="local cluster: worker processes (cores)")
+    sweep.add_argument("--output", type=Path, help="results folder (rerun with it to resume)")
+    sweep.add_argument(
+        "--derivations", action="store_true", help="the best variant's derivation vs the spec"
+    )
 
     bench = commands.add_parser("bench", help="benchmark generated modules against peers")
     bench.add_argument("--workload", nargs="*", help="workload names (default: all)")
@@ -159,27 +176,39 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from .data import load_data
-    from .limits import ensure_fits, module_estimate, training_estimate
-    from .pipeline import load_module, render_module
-    from .runner import run_training
-    from .spec import load_spec
+    from .workflow import run_command
 
-    spec = load_spec(args.spec)
-    if args.epochs is not None and args.epochs < 1:
-        raise SymbackpropError("must be >= 1", "--epochs")
-    ensure_fits(module_estimate(spec), "the network", spec.source)
-    data = load_data(spec)  # fail on bad data before any work
-    epochs = args.epochs or spec.training.epochs
-    estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
-    ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
-    document = _document(args, spec)
-    if not args.quiet_derivation:
-        print(document.latex(), file=out)
-    module = load_module(render_module(document.derivation))
-    print(f"generated module: {module.__file__}", file=out)
-    run_training(spec, module, out, epochs=args.epochs)
-    return 0
+    return run_command(args, out)
+
+
+def workflow_parsers(commands: argparse._SubParsersAction, run: argparse.ArgumentParser) -> None:
+    """``run``'s steering options, and predict, evaluate, init, list (see workflow.py)."""
+    from .workflow import add_run_options
+
+    add_run_options(run)
+    for name, help_ in (
+        ("predict", "CSV of predictions (class first for classifiers) from saved weights"),
+        ("evaluate", "loss (and accuracy) of saved weights on data"),
+    ):
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+        sub.add_argument("weights", metavar="WEIGHTS", type=Path, help=".npz from run --save")
+        sub.add_argument("data", metavar="DATA", help=".csv / .npz file or built-in dataset")
+        if name == "predict":
+            sub.add_argument("-o", "--output", type=Path, help="write the CSV to FILE")
+            sub.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    init = commands.add_parser("init", help="write a commented starter spec NAME.toml")
+    init.add_argument("name", metavar="NAME", help="spec name (or NAME.toml path)")
+    commands.add_parser("list", help="built-in specs, activations, losses, optimizers, datasets")
+
+
+def _workflow(name: str):  # noqa: ANN202
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        from . import workflow
+
+        return getattr(workflow, f"{name}_command")(args, out)
+
+    return command
 
 
 def _derive(args: argparse.Namespace, out: TextIO) -> int:
@@ -355,6 +384,22 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     return bench_main(args, out)
 
 
+def _sweep(args: argparse.Namespace, out: TextIO) -> int:
+    from .sweep import sweep
+
+    sweep(
+        args.spec,
+        args.grid,
+        seeds=args.seeds,
+        scheduler=args.scheduler,
+        output=args.output,
+        derivations=args.derivations,
+        workers=args.workers,
+        out=out,
+    )
+    return 0
+
+
 _COMMANDS = {
     "run": _run,
     "derive": _derive,
@@ -363,6 +408,11 @@ _COMMANDS = {
     "inspect": _inspect,
     "check": _check,
     "bench": _bench,
+    "predict": _workflow("predict"),
+    "evaluate": _workflow("evaluate"),
+    "init": _workflow("init"),
+    "list": _workflow("list"),
+    "sweep": _sweep,
 }
 
 
