@@ -111,6 +111,7 @@ def test_a_state_overflow_is_caught_before_anything_is_written() -> None:
         np.testing.assert_array_equal(value, before[1][key], err_msg=key)
 
 
+@pytest.mark.slow  # about 10 s: the run compiles its module
 def test_run_exits_3_with_one_line_for_an_adam_spec(tmp_path, capsys) -> None:  # noqa: ANN001
     spec = tmp_path / "adam.toml"
     spec.write_text(
