@@ -22,3 +22,7 @@ class DataError(SymbackpropError):
 
 class GenerationError(SymbackpropError):
     """A generated module could not be written (e.g. it would overwrite a foreign file)."""
+
+
+class ExpressionError(SymbackpropError, ValueError):
+    """A formula that is not valid or not allowed; the message names the token and its column."""
