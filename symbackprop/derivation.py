@@ -345,7 +345,7 @@ def _steps(
 
     loss = network.loss
     out = network.output
-    stable = loss.stable_terms.get(out.activation.name, (None, ""))[1]
+    stable = loss.stable_terms.get(out.activation.name, (None, loss.stable_note))[1]
     steps.append(
         Step(
             "loss",
@@ -368,6 +368,8 @@ def _steps(
         ):
             rhs += (info.output_form.subs(s_sym, f),)
             why = r"\texttt{sympy.diff}; through the forward value"
+        if info.activation.derivative_note:
+            why += "; " + info.activation.derivative_note
         prime = activation_prime(info.activation.name)(x_sym)
         steps.append(Step("activations", prime, rhs, why))
 
