@@ -28,14 +28,16 @@ from .errors import ExpressionError
 
 MAX_LENGTH = 2000
 """Longest accepted text (characters)."""
-MAX_NODES = 400
+MAX_NODES = 500
 """Most syntax-tree nodes in one expression."""
-MAX_DEPTH = 40
+MAX_DEPTH = 100
 """Deepest nesting of syntax-tree nodes."""
 MAX_INT_DIGITS = 20
 """Most digits of an integer literal."""
 MAX_EXPONENT = 100
 """Largest absolute value of a constant exponent (``x**100`` is fine, ``10**10000`` is not)."""
+MAX_POWER_DIGITS = 300
+"""Largest constant power (base and exponent numbers), as a power of ten."""
 MAX_FLOAT = 1e300
 """Largest absolute value of a float literal (``1e400`` overflows to inf and is refused)."""
 
@@ -46,6 +48,7 @@ LIMITS = {
     "integer literal digits": MAX_INT_DIGITS,
     "constant exponent": MAX_EXPONENT,
     "float literal magnitude": MAX_FLOAT,
+    "constant power magnitude": 10**MAX_POWER_DIGITS,
 }
 
 
@@ -129,6 +132,10 @@ def _is_condition(value: sp.Basic) -> bool:
     )
 
 
+_MARKERS = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+"""Syntax nodes that only mark an operator or context (not counted against the limits)."""
+
+
 def _check_size(root: ast.AST, source: str) -> None:
     """Refuse trees over the node or depth limits (iteratively: no recursion on hostile input)."""
     count = 0
@@ -142,7 +149,11 @@ def _check_size(root: ast.AST, source: str) -> None:
             raise ExpressionError(
                 f"nested deeper than {MAX_DEPTH} levels at {_where(node, source)}"
             )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        stack.extend(
+            (child, depth + 1)
+            for child in ast.iter_child_nodes(node)
+            if not isinstance(child, _MARKERS)
+        )
 
 
 def _where(node: ast.AST, source: str) -> str:
@@ -262,6 +273,10 @@ class _Builder:
                 raise self.fail(node.right, f"constant exponent larger than {MAX_EXPONENT}")
             if base == 0 and exponent <= 0:
                 raise self.fail(node, "zero to a non-positive power")
+            if base.is_Number and base != 0:
+                digits = float(abs(exponent)) * abs(math.log10(abs(_as_python(base))))
+                if digits > MAX_POWER_DIGITS:
+                    raise self.fail(node, f"constant power beyond 1e{MAX_POWER_DIGITS}")
         elif not base.free_symbols and base.is_Number and abs(base) > 10**6:
             raise self.fail(node.left, "base of a variable power larger than 1e6")
         return sp.Pow(base, exponent)
@@ -308,6 +323,15 @@ class _Builder:
             parts.append(_COMPARE[type(op)](left, right))
             left = right
         return sp.And(*parts)
+
+
+def _as_python(number: sp.Number) -> int | float:
+    """A SymPy number as a Python int (exact, any size) or float, for magnitude checks."""
+    if number.is_Integer:
+        return int(number)
+    if number.is_Rational:
+        return max(abs(int(number.p)), abs(int(number.q)))
+    return float(number)
 
 
 def _describe(node: ast.AST) -> str:
