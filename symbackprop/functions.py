@@ -118,9 +118,9 @@ def at_kinks(df: sp.Expr) -> sp.Expr:
     """
     df = df.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     return df.replace(
-        lambda e: isinstance(e, sp.Heaviside) and len(e.args) == 1 or (
-            isinstance(e, sp.Heaviside) and e.args[1] != 0
-        ),
+        lambda e: isinstance(e, sp.Heaviside)
+        and len(e.args) == 1
+        or (isinstance(e, sp.Heaviside) and e.args[1] != 0),
         lambda e: sp.Heaviside(e.args[0], 0),
     )
 
@@ -342,8 +342,7 @@ def leaky_relu(negative_slope: float = 0.01) -> Activation:
     return Activation(
         name="leaky_relu" if default else f"leaky_relu({float(negative_slope)!r})",
         expr=sp.Piecewise((slope * x, x <= 0), (x, True)),
-        latex=r"\operatorname{LeakyReLU}"
-        + ("" if default else rf"_{{{float(negative_slope)!r}}}"),
+        latex=r"\operatorname{LeakyReLU}" + ("" if default else rf"_{{{float(negative_slope)!r}}}"),
         description=f"x for x > 0, {float(negative_slope)!r} x otherwise",
     )
 
@@ -428,6 +427,11 @@ register_activation(
         expr=x * (1 + sp.tanh(_GELU_TANH_U)) / 2,
         latex=r"\operatorname{GELU}_{\tanh}",
         description="x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2",
+        code_expr=x * stable_sigmoid(2 * _GELU_TANH_U),
+        stable_note=(
+            r"the code evaluates $(1 + \tanh u)/2$ as $\sigma(2u)$ from $e^{-2|u|}$ only "
+            r"(no cancellation for negative $x$)"
+        ),
         code_derivative=sp.Piecewise(
             (0, x <= -20),
             (1, x >= 20),
@@ -511,10 +515,10 @@ register_loss(
         latex=r"\mathrm{BCE}_{\mathrm{logits}}",
         description="binary cross-entropy on logits (identity output), mean over components",
         targets="binary",
-        code_term=sp.Max(a, 0) - a * y + log1p(sp.exp(-sp.Abs(a))),
+        code_term=sp.Piecewise((a * (1 - y), a >= 0), (-a * y, True)) + log1p(sp.exp(-sp.Abs(a))),
         stable_note=(
-            r"the code evaluates the loss as $\max(a,0) - a y + \log(1 + e^{-|a|})$, "
-            r"finite for every logit $a$"
+            r"the code evaluates the loss as $\max(a,0) - a y + \log(1 + e^{-|a|})$ "
+            r"(the first two terms as $a(1-y)$ or $-a y$), finite for every logit $a$"
         ),
     )
 )
