@@ -154,7 +154,7 @@ def _output_delta(A2, Z2, LSE2, Y, rows, delta2):
 
 
 @njit(**KERNEL)
-def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
+def _backward(W2, B, A0, A1, Z1, delta1, delta2, dW1, db1, dW2, db2):
     """Backpropagates delta2 and fills the gradient sums dW{l}, db{l} over the batch."""
     # Layer 2: dW2 = sum over the batch of delta2 a1^T, db2 = sum of delta2
     np.dot(delta2[:B].T, A1[:B], dW2)
@@ -166,7 +166,11 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
     np.dot(delta2[:B], W2, delta1[:B])
     for r in range(B):
         for p in range(32):
-            delta1[r, p] *= 1.0 - A1[r, p] * A1[r, p]
+            delta1[r, p] *= (
+                4.0
+                * _exp(-2.0 * abs(Z1[r, p]))
+                / ((1.0 + _exp(-2.0 * abs(Z1[r, p]))) * (1.0 + _exp(-2.0 * abs(Z1[r, p]))))
+            )
 
     # Layer 1: dW1 = sum over the batch of delta1 a0^T, db1 = sum of delta1
     np.dot(delta1[:B].T, A0[:B], dW1)
@@ -220,7 +224,7 @@ def _train(W1, b1, W2, b2, X, Y, order, learning_rate, batch_size, drop_last):
             B = stop - start
             _forward(W1, b1, W2, b2, X, rows, A0, Z1, A1, Z2, A2, LSE2)
             losses[epoch] += _output_delta(A2, Z2, LSE2, Y, rows, delta2)
-            _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2)
+            _backward(W2, B, A0, A1, Z1, delta1, delta2, dW1, db1, dW2, db2)
             step = DTYPE(learning_rate / B)
             _sgd_update(W1, dW1, step)
             _sgd_update(b1, db1, step)
@@ -256,7 +260,7 @@ def _pass(params, X, Y=None):
     total = np.nan
     if Y is not None:
         total = _output_delta(A2, Z2, LSE2, Y, rows, delta2)
-        _backward(W2, n, A0, A1, delta1, delta2, dW1, db1, dW2, db2)
+        _backward(W2, n, A0, A1, Z1, delta1, delta2, dW1, db1, dW2, db2)
     return {
         "loss_sum": total,
         "A0": A0,

@@ -147,7 +147,7 @@ def _output_delta(A2, Z2, Y, rows, delta2):
 
 
 @njit(**KERNEL)
-def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
+def _backward(W2, B, A0, A1, Z1, delta1, delta2, dW1, db1, dW2, db2):
     """Backpropagates delta2 and fills the gradient sums dW{l}, db{l} over the batch."""
     # Layer 2: dW2 = sum over the batch of delta2 a1^T, db2 = sum of delta2
     for p in range(1):
@@ -166,7 +166,11 @@ def _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2):
             g = 0.0
             for j in range(1):
                 g += W2[j, p] * delta2[r, j]
-            delta1[r, p] = g * (1.0 - A1[r, p] * A1[r, p])
+            delta1[r, p] = g * (
+                4.0
+                * _exp(-2.0 * abs(Z1[r, p]))
+                / ((1.0 + _exp(-2.0 * abs(Z1[r, p]))) * (1.0 + _exp(-2.0 * abs(Z1[r, p]))))
+            )
 
     # Layer 1: dW1 = sum over the batch of delta1 a0^T, db1 = sum of delta1
     for p in range(4):
@@ -224,7 +228,7 @@ def _train(W1, b1, W2, b2, X, Y, order, learning_rate, batch_size, drop_last):
             B = stop - start
             _forward(W1, b1, W2, b2, X, rows, A0, Z1, A1, Z2, A2)
             losses[epoch] += _output_delta(A2, Z2, Y, rows, delta2)
-            _backward(W2, B, A0, A1, delta1, delta2, dW1, db1, dW2, db2)
+            _backward(W2, B, A0, A1, Z1, delta1, delta2, dW1, db1, dW2, db2)
             step = DTYPE(learning_rate / B)
             _sgd_update(W1, dW1, step)
             _sgd_update(b1, db1, step)
@@ -260,7 +264,7 @@ def _pass(params, X, Y=None):
     total = np.nan
     if Y is not None:
         total = _output_delta(A2, Z2, Y, rows, delta2)
-        _backward(W2, n, A0, A1, delta1, delta2, dW1, db1, dW2, db2)
+        _backward(W2, n, A0, A1, Z1, delta1, delta2, dW1, db1, dW2, db2)
     return {
         "loss_sum": total,
         "A0": A0,
