@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     for name in sorted(builtin_specs()):
-        path = write_module(module_source(name), ROOT / "generated" / f"{name}.py")
+        path = write_module(module_source(name), ROOT / "generated" / f"{name}.py", force=True)
         print(f"wrote {path.relative_to(ROOT)}")
         document = document_for(load_spec(name))
         for fmt, suffix in (("latex", "tex"), ("markdown", "md"), ("text", "txt")):

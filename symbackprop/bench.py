@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import io
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from .errors import SymbackpropError
+from .fileio import check_target, stamp_text, write_output
 
 if TYPE_CHECKING:
     from .spec import Spec
@@ -645,7 +647,7 @@ def speedups(run: dict[str, Any]) -> dict[str, dict[str, float]]:
     return result
 
 
-def write_chart(runs: dict[str, dict[str, Any]], path: Path) -> str | None:
+def write_chart(runs: dict[str, dict[str, Any]], path: Path, force: bool = False) -> str | None:
     """A bar chart of the speedups; returns why it was skipped, or None."""
     try:
         import matplotlib
@@ -672,14 +674,41 @@ def write_chart(runs: dict[str, dict[str, Any]], path: Path) -> str | None:
     ax.set_title("symbackprop generated training modules vs peers (same-run medians)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
+    write_output(path, buffer.getvalue(), force=force, sidecar=True)
     return None
 
 
-def write_results(run: dict[str, Any], folder: Path) -> list[str]:
-    """Merge the run into results.json (one record per dtype); rewrite results.md and the chart."""
-    folder.mkdir(parents=True, exist_ok=True)
+RESULT_FILES = ("results.json", "results.md", "speedup.png")
+
+
+def check_results_folder(folder: Path, force: bool = False) -> None:
+    """Refuse (before any benchmark runs) a folder whose results symbackprop may not replace."""
+    if folder.exists() and not folder.is_dir():
+        raise SymbackpropError("is not a folder", str(folder))
+    for name in RESULT_FILES:
+        check_target(folder / name, force)
+
+
+def fresh_results_folder() -> Path:
+    """A new folder ``bench-<UTC time>`` in the current folder (never committed results)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    folder = Path(f"bench-{stamp}")
+    number = 1
+    while folder.exists():
+        number += 1
+        folder = Path(f"bench-{stamp}-{number}")
+    return folder
+
+
+def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> list[str]:
+    """Merge the run into results.json (one record per dtype); rewrite results.md and the chart.
+
+    Each file follows the overwrite rule of ``fileio`` (``force`` to replace foreign files).
+    """
+    check_results_folder(folder, force)
     json_path = folder / "results.json"
     runs: dict[str, Any] = {}
     if json_path.exists():
@@ -689,8 +718,9 @@ def write_results(run: dict[str, Any], folder: Path) -> list[str]:
             runs = {}
     runs[run["dtype"]] = run
     runs = {d: runs[d] for d in ("float64", "float32") if d in runs}
-    json_path.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
-    notes = [n for n in [write_chart(runs, folder / "speedup.png")] if n]
+    text = json.dumps({"runs": runs}, indent=1) + "\n"
+    write_output(json_path, text.encode(), force=force, sidecar=True)
+    notes = [n for n in [write_chart(runs, folder / "speedup.png", force)] if n]
     parts = [
         "# Benchmark results",
         "",
@@ -726,7 +756,7 @@ def write_results(run: dict[str, Any], folder: Path) -> list[str]:
             "",
         ]
     parts += ["![speedups](speedup.png)" if not notes else f"_{notes[0]}_", ""]
-    (folder / "results.md").write_text("\n".join(parts))
+    write_output(folder / "results.md", stamp_text("\n".join(parts), "markdown"), force=force)
     return notes
 
 
@@ -749,11 +779,14 @@ def _choose(names: list[str] | None, peers: str, repeats: int) -> tuple[list[str
 def main(args: argparse.Namespace, out: TextIO) -> int:
     """The ``bench`` command: 0 when every implementation that ran agrees with the generated one."""
     names, peers = _choose(args.workload, args.peers, args.repeats)
+    force = getattr(args, "force", False)
+    folder = args.output if args.output is not None else fresh_results_folder()
+    check_results_folder(folder, force)  # before the benchmark, not after it
     run = run_benchmark(names, args.dtype, peers, args.repeats, log=sys.stderr)
     print(format_run(run), file=out)
-    for note in write_results(run, args.output):
+    for note in write_results(run, folder, force):
         print(note, file=out)
-    print(f"wrote {args.output / 'results.md'} and {args.output / 'results.json'}", file=out)
+    print(f"wrote {folder / 'results.md'} and {folder / 'results.json'}", file=out)
     bad = [r for r in run["rows"] if r["status"] in ("failed", "disagrees")]
     bad += [c for c in run["cold_start"].values() if "error" in c]
     return 1 if bad else 0

@@ -1,8 +1,9 @@
-"""Command line: ``symbackprop run|derive|generate|inspect|check|bench``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep``."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -51,9 +52,29 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument(
         "--example", action="store_true", help="a worked numeric example on one sample"
     )
+    derive.add_argument(
+        "--weights", metavar="FILE.npz", type=Path, help="--example: initial weights (W1, b1, ...)"
+    )
+    derive.add_argument(
+        "--sample", metavar="N", type=int, help="--example: index of the training sample"
+    )
+    derive.add_argument(
+        "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
+    )
     derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
     derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     derive.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    diagram = spec_command("diagram", "draw the network as a TikZ picture (LaTeX)")
+    diagram.add_argument("--weight", metavar="WEIGHT", help="highlight this weight's paths")
+    diagram.add_argument("--example", action="store_true", help="one sample's numbers")
+    diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
+    diagram.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
+    diagram.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    diagram.add_argument("--bare", action="store_true", help="a tikzpicture to \\input")
+    diagram.add_argument("--pdf", action="store_true", help="compile it to PDF")
+    diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    diagram.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     generate = spec_command("generate", "write the standalone training module")
     generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
@@ -64,22 +85,54 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--notation", default="default")
 
     check = spec_command("check", "generated gradients vs central finite differences")
-    check.add_argument("--tolerance", type=float, default=1e-6, help="max relative error")
+    check.add_argument(
+        "--tolerance", type=_positive_float, default=1e-6, help="max relative error"
+    )
     check.add_argument(
         "--float32-tolerance",
-        type=float,
+        type=_positive_float,
         default=1e-4,
         help="float32 specs: max relative difference from the float64 gradients",
     )
     check.add_argument("--seed", type=int, default=0)
+
+    sweep = spec_command("sweep", "train a grid of variants x seeds on Dask (local or a cluster)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a spec field (learning_rate, layers, training.epochs, ...) and its values",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, help="trials per variant (seeds)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://HOST:PORT")
+    sweep.add_argument("--workers", type=int, help="local cluster: worker processes (cores)")
+    sweep.add_argument("--output", type=Path, help="results folder (rerun with it to resume)")
+    sweep.add_argument(
+        "--derivations", action="store_true", help="the best variant's derivation vs the spec"
+    )
 
     bench = commands.add_parser("bench", help="benchmark generated modules against peers")
     bench.add_argument("--workload", nargs="*", help="workload names (default: all)")
     bench.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     bench.add_argument("--peers", default="torch,jax,numpy", help="comma-separated peers")
     bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--output", type=Path, default=Path("benchmarks"))
+    bench.add_argument(
+        "--output", type=Path, help="results folder (default: a new bench-<time> folder)"
+    )
+    bench.add_argument("--force", action="store_true", help="replace results not written by us")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0 (argparse type: anything else is a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
@@ -109,6 +162,9 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         expand=args.expand,
         weight=getattr(args, "weight", None),
         example=getattr(args, "example", False),
+        weights=getattr(args, "weights", None),
+        sample=getattr(args, "sample", None),
+        digits=getattr(args, "digits", None),
     )
 
 
@@ -138,6 +194,7 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
+    _check_output(args, spec)
     if args.compare:
         from .compare import compare, compare_document
 
@@ -155,20 +212,75 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
         compile_pdf(text, target, force=args.force)
         print(f"wrote {target}", file=out)
     elif args.output:
-        write_tex(text, args.output, force=args.force)
+        write_tex(text, args.output, force=args.force, fmt=args.format)
         print(f"wrote {args.output}", file=out)
     else:
         out.write(text)
     return 0
 
 
+def _check_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
+    """Refuse a bad ``derive`` output path before any work (one line, exit 2)."""
+    from .fileio import check_target
+
+    if args.pdf:
+        check_target(args.output or Path(f"{spec.name}.pdf"), args.force, (".pdf",))
+    elif args.output:
+        if args.output.suffix.lower() == ".pdf":
+            raise SymbackpropError(
+                "a .pdf file needs --pdf (this output is text)", str(args.output)
+            )
+        check_target(args.output, args.force)
+
+
+def _diagram(args: argparse.Namespace, out: TextIO) -> int:
+    from .diagram import diagram_for
+    from .document import compile_pdf, write_tex
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.bare and args.pdf:
+        raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
+    _check_diagram_output(args, spec)
+    text = diagram_for(
+        spec, args.weight, args.example, args.weights, args.sample, args.digits, args.bare
+    )
+    if args.pdf:
+        target = args.output or Path(f"{spec.name}-diagram.pdf")
+        compile_pdf(text, target, force=args.force)
+        print(f"wrote {target}", file=out)
+    elif args.output:
+        write_tex(text, args.output, force=args.force, fmt="latex")
+        print(f"wrote {args.output}", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+def _check_diagram_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
+    """Refuse a bad ``diagram`` output path before any work (one line, exit 2)."""
+    from .fileio import check_target
+
+    if args.pdf:
+        check_target(args.output or Path(f"{spec.name}-diagram.pdf"), args.force, (".pdf",))
+    elif args.output:
+        if args.output.suffix.lower() == ".pdf":
+            raise SymbackpropError(
+                "a .pdf file needs --pdf (this output is text)", str(args.output)
+            )
+        check_target(args.output, args.force)
+
+
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
-    from .codegen import write_module
+    from .codegen import check_module_name, write_module
+    from .fileio import check_target
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
     target = args.output or Path("generated") / f"{spec.name}.py"
+    check_target(target, args.force, (".py",))  # before the derivation, not after it
+    check_module_name(target)
     write_module(module_source(spec), target, force=args.force)
     print(f"wrote {target}", file=out)
     return 0
@@ -239,13 +351,31 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     return bench_main(args, out)
 
 
+def _sweep(args: argparse.Namespace, out: TextIO) -> int:
+    from .sweep import sweep
+
+    sweep(
+        args.spec,
+        args.grid,
+        seeds=args.seeds,
+        scheduler=args.scheduler,
+        output=args.output,
+        derivations=args.derivations,
+        workers=args.workers,
+        out=out,
+    )
+    return 0
+
+
 _COMMANDS = {
     "run": _run,
     "derive": _derive,
+    "diagram": _diagram,
     "generate": _generate,
     "inspect": _inspect,
     "check": _check,
     "bench": _bench,
+    "sweep": _sweep,
 }
 
 

@@ -17,6 +17,7 @@ from sympy.concrete.summations import Sum
 from . import __version__
 from .derivation import Derivation, LayerGradient
 from .errors import GenerationError
+from .fileio import stamp_text, write_output
 from .functions import a as a_sym
 from .functions import derivative
 from .functions import lse as lse_sym
@@ -24,6 +25,7 @@ from .functions import x as x_sym
 from .functions import y as y_sym
 from .functions import z as z_sym
 from .network import ActivationPrime, p, q
+from .optimizers import INIT_FORMULAS, optimizer_code
 from .printing import NumbaPrinter, text
 from .resources import environment
 
@@ -116,6 +118,10 @@ def render_module(derivation: Derivation) -> ModuleSource:
             dtype=spec.dtype,
             param_names=[f"{kind}{layer.index}" for layer in layers for kind in ("W", "b")],
             equations=_equations(derivation),
+            optimizer=optimizer_code(
+                spec.training.optimizer, spec.training.schedule, spec.training.init
+            ),
+            init_formula=INIT_FORMULAS.get(spec.training.init),
         )
     )
     return ModuleSource(name=spec.name, text=format_python(text))
@@ -128,22 +134,30 @@ def format_python(text: str) -> str:
     return black.format_str(text, mode=black.Mode(line_length=100))
 
 
+def module_bytes(source: ModuleSource) -> bytes:
+    """The bytes of a module file: its text under the digest line of ``fileio.stamp_text``."""
+    return stamp_text(source.text, "python")
+
+
+def check_module_name(path: Path) -> None:
+    """Refuse a module file name that would shadow the standard library or numpy/numba."""
+    from .spec import RESERVED_NAMES
+
+    if Path(path).stem in RESERVED_NAMES:
+        raise GenerationError(
+            f"a module named '{Path(path).stem}' would shadow the standard library or "
+            "numpy/numba",
+            str(path),
+        )
+
+
 def write_module(source: ModuleSource, path: Path, force: bool = False) -> Path:
-    """Write a module, refusing to overwrite a file symbackprop did not write (unless ``force``)."""
-    if path.is_dir():
+    """Write a module by the overwrite rule of ``fileio`` (a .py path; ``force`` for others)."""
+    path = Path(path)
+    if path.suffix != ".py" and path.is_dir():
         raise GenerationError("is a folder, not a module path", str(path))
-    if path.exists() and not force:
-        head = path.read_text(errors="replace")[: len(MARKER)]
-        if head != MARKER:
-            raise GenerationError(
-                "exists and was not written by symbackprop (use --force to overwrite)",
-                str(path),
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(source.text)
-    tmp.replace(path)
-    return path
+    check_module_name(path)
+    return write_output(path, module_bytes(source), force=force, suffixes=(".py",))
 
 
 def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str]) -> LayerCode:

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import re
+import stat
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
+from .escape import plain_line
 from .functions import LOSSES
 from .spec import Spec
 
 BUILTIN_DATASETS = ("xor", "digits")
+
+MAX_CSV_BYTES = 256 << 20
+"""CSV files above this size are refused before reading (use .npz for large data)."""
+
+MAX_ARRAY_BYTES = 4 << 30
+"""An .npz array whose header claims more than this is refused before it is read."""
+
+_NUMBER = re.compile(
+    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.I | re.ASCII
+)
+"""What a CSV cell may hold: a decimal number (no ``1_0``, no hex); NaN/inf are refused later."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +63,10 @@ def load_data(spec: Spec) -> Dataset:
 
 def _looks_like_path(source: str, spec: Spec) -> bool:
     base = spec.data.base_dir or Path(".")
-    return (base / source).is_file()
+    try:
+        return (base / source).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -61,17 +80,70 @@ def _builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
-    if not path.is_file():
-        raise DataError("data file does not exist", str(path))
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataError("data file does not exist", str(path)) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise DataError(f"cannot read the data file ({reason})", str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError("is a folder, not a data file", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError("is not a regular file (a FIFO or device?)", str(path))
+    if path.suffix not in (".npz", ".csv"):
+        raise DataError("unsupported data file (use .csv or .npz)", str(path))
+    if not os.access(path, os.R_OK):
+        raise DataError("cannot read the data file (permission denied)", str(path))
     if path.suffix == ".npz":
         return _read_npz(path)
-    if path.suffix == ".csv":
+    if info.st_size > MAX_CSV_BYTES:
+        raise DataError(
+            f"is {info.st_size} bytes; CSV files of at most {MAX_CSV_BYTES} bytes are read "
+            "(store large data as .npz)",
+            str(path),
+        )
+    try:
         return _read_csv(path, spec)
-    raise DataError("unsupported data file (use .csv or .npz)", str(path))
+    except csv.Error as exc:
+        raise DataError(f"not a readable CSV file ({exc})", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.start})", str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the data file ({exc.strerror or exc})", str(path)) from None
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Read each array's .npy header (not its data): refuse absurd or inconsistent sizes."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.filename.endswith(".npy"):
+                continue
+            name = member.filename[:-4]
+            with archive.open(member) as handle:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+                header = handle.tell()
+            claimed = math.prod(shape) * dtype.itemsize
+            if claimed > MAX_ARRAY_BYTES or claimed > member.file_size - header:
+                raise DataError(
+                    f"array '{name}' claims shape {shape} ({claimed} bytes) but the archive "
+                    f"holds {member.file_size} bytes for it (limit {MAX_ARRAY_BYTES})",
+                    str(path),
+                )
+            if len(shape) >= 1 and shape[0] == 0:
+                raise DataError(f"array '{name}' has 0 rows: no samples", str(path))
+
+
+_NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError)
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
+        _check_npz_headers(path)
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             if "X" not in keys:
@@ -80,7 +152,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if target_key is None:
                 raise DataError(f"no array 'y' in the archive (has: {sorted(keys)})", str(path))
             X, y = archive["X"], archive[target_key]
-    except (OSError, ValueError) as exc:
+    except _NPZ_ERRORS as exc:
         raise DataError(f"not a readable .npz archive ({exc})", str(path)) from None
     for name, array in (("X", X), (target_key, y)):
         if not np.issubdtype(array.dtype, np.number) or np.issubdtype(
@@ -94,17 +166,23 @@ def _read_csv(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     """A CSV with one row per sample: the inputs, then the target column(s); a header is allowed."""
     n_in, n_out = spec.layers[0], spec.layers[-1]
     rows: list[list[float]] = []
-    with path.open(newline="") as handle:
+    seen_header = False
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is dropped
         for line_number, row in enumerate(csv.reader(handle), start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue
-            try:
-                values = [float(cell) for cell in row]
-            except ValueError:
-                if not rows and line_number == 1:
-                    continue  # header
-                bad = next(c for c in row if not _is_float(c))
-                raise DataError(f"line {line_number}: '{bad}' is not a number", str(path)) from None
+            numeric = [_is_float(cell) for cell in row]
+            if not any(numeric) and not rows and not seen_header:
+                seen_header = True  # a header: a first row with no number in it
+                continue
+            if not all(numeric):
+                column = numeric.index(False)
+                bad = row[column]
+                raise DataError(
+                    f"line {line_number}: {bad!r} is not a number (column {column + 1})",
+                    str(path),
+                )
+            values = [float(cell) for cell in row]
             if rows and len(values) != len(rows[0]):
                 raise DataError(
                     f"line {line_number}: {len(values)} columns, expected {len(rows[0])}",
@@ -127,11 +205,8 @@ def _read_csv(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _is_float(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    """A strict decimal number (surrounding spaces allowed; ``1_0``, ``0x1`` are not numbers)."""
+    return _NUMBER.fullmatch(cell.strip()) is not None
 
 
 def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Dataset:
@@ -141,14 +216,31 @@ def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Data
             f"inputs have shape {X.shape}, but the network takes {n_in} inputs per sample",
             where,
         )
+    if X.shape[0] == 0:
+        raise DataError("no samples", where)
     if not np.all(np.isfinite(X)):
         row = int(np.argwhere(~np.isfinite(X))[0][0])
         raise DataError(f"inputs contain NaN or infinity (sample {row})", where)
+    _finite_in_dtype(X, spec.dtype, "inputs", where)
     Y, classification = _targets(targets, spec, where)
+    _finite_in_dtype(Y, spec.dtype, "targets", where)
     if Y.shape[0] != X.shape[0]:
         raise DataError(f"{X.shape[0]} input rows but {Y.shape[0]} target rows", where)
     X_train, Y_train, X_test, Y_test = _split(X, Y, spec)
-    return Dataset(where, X_train, Y_train, X_test, Y_test, classification)
+    return Dataset(plain_line(where), X_train, Y_train, X_test, Y_test, classification)
+
+
+def _finite_in_dtype(values: np.ndarray, dtype: str, what: str, where: str) -> None:
+    """Refuse values that become infinite in the module's dtype (1e39 in float32)."""
+    with np.errstate(over="ignore"):
+        cast = values.astype(dtype)
+    bad = ~np.isfinite(cast)
+    if bad.any():
+        row, *rest = (int(i) for i in np.argwhere(bad)[0])
+        value = values[(row, *rest)]
+        raise DataError(
+            f"{what} overflow {dtype} (sample {row}: {value:g} is beyond its range)", where
+        )
 
 
 def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, bool]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.concrete.summations import Sum
 
+from .escape import latex_text
 from .functions import Activation, derivative, output_form_derivative, positive_factors
 from .functions import s as s_sym
 from .functions import x as x_sym
@@ -34,6 +35,7 @@ from .network import (
     p,
     q,
 )
+from .optimizers import is_plain, update_steps
 
 INDEX_SYMBOLS = {i, j, k, p, q}
 
@@ -238,8 +240,22 @@ def derive(network: SymbolicNetwork) -> Derivation:
         activations=activations,
         output=output,
         layers=layers,
-        steps=_steps(network, activations, output, layers),
+        steps=frozen_biases(network, _steps(network, activations, output, layers)),
     )
+
+
+def frozen_biases(network: SymbolicNetwork, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """With ``[training] train_biases = false``: no bias update; b <- b said once per layer."""
+    if network.spec.training.train_biases:
+        return steps
+    biases = [sp.Symbol(str(layer.b.label), real=True) for layer in network.layers]
+    kept = [s for s in steps if not (s.section == "update" and s.lhs in biases)]
+    last = max((n for n, s in enumerate(kept) if s.section == "update"), default=len(kept) - 1)
+    frozen = [
+        Step("update", b, (b,), r"frozen: \texttt{train\_biases = false}", relation=r"\leftarrow")
+        for b in biases
+    ]
+    return (*kept[: last + 1], *frozen, *kept[last + 1 :])
 
 
 def _distinct_elementwise(network: SymbolicNetwork) -> list[Activation]:
@@ -329,7 +345,7 @@ def _steps(
                 (f"Z{l}", (j,)),
             )
         )
-        why = act.stable_note or rf"layer {l}: {act.name}"
+        why = act.stable_note or rf"layer {l}: {latex_text(act.name)}"
         steps.append(Step("forward", layer.a[j], (layer.a_expr,), why, (f"A{l}", (j,))))
         W, a_in, b, z = (layer.vector(kind) for kind in ("W", "a_in", "b", "z"))
         steps.append(Step("forward-matrix", z, (W * a_in + b,), "matrix form"))
@@ -472,7 +488,10 @@ def _steps(
                 "matrix form",
             )
         )
-    for layer in network.layers:
+    training = network.spec.training
+    if not is_plain(training.optimizer, training.schedule):
+        steps.extend(update_steps(training, L_batch))
+    for layer in network.layers if is_plain(training.optimizer, training.schedule) else ():
         for kind in ("W", "b"):
             param = sp.Symbol(str(getattr(layer, kind).label), real=True)
             steps.append(

@@ -19,6 +19,7 @@ import sympy as sp
 from . import __version__
 from .derivation import Derivation, Step
 from .errors import SymbackpropError
+from .fileio import check_target, stamp_binary, stamp_text, write_output
 from .printing import NOTATIONS, BackpropLatexPrinter, Notation, text
 from .resources import environment
 from .spec import Spec
@@ -192,17 +193,16 @@ def plain(latex_text: str) -> str:
     return out
 
 
-def write_tex(text_: str, path: Path, force: bool = False) -> Path:
-    """Write a .tex file, refusing to overwrite a file symbackprop did not write."""
-    if path.is_dir():
-        raise SymbackpropError("is a folder", str(path))
-    if path.exists() and not force and not path.read_text(errors="replace").startswith(MARKER):
-        raise SymbackpropError(
-            "exists and was not written by symbackprop (use --force to overwrite)", str(path)
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text_)
-    return path
+def write_tex(text_: str, path: Path, force: bool = False, fmt: str = "latex") -> Path:
+    """Write a derivation (LaTeX, Markdown or text) by the overwrite rule of ``fileio``.
+
+    The file starts with a comment line holding the digest of the rest, so symbackprop can
+    replace its own unchanged output later; a .pdf name is refused (that is ``--pdf``'s output).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".pdf":
+        raise SymbackpropError("a .pdf file needs --pdf (this output is text)", str(path))
+    return write_output(path, stamp_text(text_, fmt), force=force)
 
 
 LATEX_ENGINES = ("pdflatex", "lualatex", "xelatex")
@@ -217,8 +217,7 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
             "texlive-latex-recommended)",
             "--pdf",
         )
-    if pdf_path.exists() and not force and pdf_path.read_bytes()[:4] != b"%PDF":
-        raise SymbackpropError("exists and is not a PDF (use --force to overwrite)", str(pdf_path))
+    check_target(pdf_path, force, suffixes=(".pdf",))  # before the (slow) compilation
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "derivation.tex"
         source.write_text(tex)
@@ -234,8 +233,7 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
             errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
             detail = errors[0] if errors else f"exit status {result.returncode}"
             raise SymbackpropError(f"{Path(engine).name} failed: {detail}", "--pdf")
-        pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, pdf_path)
+        write_output(pdf_path, stamp_binary(built.read_bytes()), force=force, suffixes=(".pdf",))
     return pdf_path
 
 
@@ -254,12 +252,16 @@ def document_for(
     expand: bool = False,
     weight: str | None = None,
     example: bool = False,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+    digits: int | None = None,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
     ``expand``: every parameter's closed form (networks of at most EXPAND_LIMIT parameters);
     ``weight``: the chain rule along every path for one weight; ``example``: a worked numeric
-    example on the spec's first training sample (random data when the spec has none).
+    example on one training sample (random data when the spec has none): ``weights`` (an .npz),
+    ``sample`` (an index into the training data) and ``digits`` (significant digits) choose it.
     """
     from .expansion import EXPAND_LIMIT, all_params, closed_form_steps
     from .pipeline import derivation_of
@@ -267,25 +269,25 @@ def document_for(
     derivation = derivation_of(spec)
     extra = []
     if expand:
-        refs = all_params(spec)
-        if len(refs) > EXPAND_LIMIT:
+        count = sum((n_in + 1) * n_out for n_in, n_out in zip(spec.layers, spec.layers[1:]))
+        if count > EXPAND_LIMIT:  # counted before listing them
             raise SymbackpropError(
-                f"the network has {len(refs)} parameters; closed forms are printed for at most "
+                f"the network has {count} parameters; closed forms are printed for at most "
                 f"{EXPAND_LIMIT} (use `symbackprop inspect` for one weight)",
                 "--expand",
             )
+        refs = all_params(spec)
         extra.append(Section("Closed forms", closed_form_steps(derivation, refs)))
     if weight:
         from .paths import path_section
 
         extra.append(path_section(derivation, weight))
+    if not example and (weights is not None or sample is not None or digits is not None):
+        raise SymbackpropError("--weights, --sample and --digits need --example", "--example")
     if example:
-        from .data import BUILTIN_DATASETS, load_data
-        from .example import example_section
+        from .example import DIGITS, check_digits, example_for_spec, example_section
 
-        X = Y = None
-        if spec.data.dataset is not None or spec.name in BUILTIN_DATASETS:
-            data = load_data(spec)
-            X, Y = data.X_train, data.Y_train
-        extra.append(example_section(derivation, X, Y, seed=spec.training.seed))
+        digits = check_digits(DIGITS if digits is None else digits)
+        worked = example_for_spec(spec, derivation, weights, sample)
+        extra.append(example_section(derivation, digits=digits, example=worked))
     return DerivationDocument(derivation, notation_named(notation), tuple(extra))

@@ -7,9 +7,12 @@ class SymbackpropError(Exception):
     """A user-facing error: the CLI prints it on one line and exits with status 2."""
 
     def __init__(self, message: str, where: str | None = None) -> None:
-        self.message = message
-        self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
+        from .escape import plain_line
+
+        # One line whatever the message holds (a path may contain newlines).
+        self.message = plain_line(message)
+        self.where = None if where is None else plain_line(where)
+        super().__init__(f"{self.where}: {self.message}" if where else self.message)
 
 
 class SpecError(SymbackpropError):

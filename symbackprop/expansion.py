@@ -244,6 +244,7 @@ def inspect_steps(derivation: Derivation, ref: ParamRef) -> tuple[Step, ...]:
             )
         if layer is not network.output:
             needed = list(range(sizes[network.layers[layer.index].n_out]))
-    if len(all_params(network.spec)) <= MAX_EXPANDED_PARAMS:
+    sizes_ = network.spec.layers
+    if sum((a + 1) * b for a, b in zip(sizes_, sizes_[1:])) <= MAX_EXPANDED_PARAMS:
         steps += closed_form_steps(derivation, [ref])
     return tuple(steps)

@@ -8,6 +8,7 @@ the step carries a check against the generated module's gradient.
 from __future__ import annotations
 
 import itertools
+import math
 
 import sympy as sp
 
@@ -25,13 +26,14 @@ def path_section(derivation: Derivation, weight: str) -> Section:
     """A section listing every path from a weight to the loss with its edge partials."""
     network = derivation.network
     ref = parse_param(weight, network.spec)
-    paths = list(_paths(derivation, ref))
-    if len(paths) > MAX_PATHS:
+    count = path_count(network.spec.layers, ref.layer, network.output.activation.elementwise)
+    if count > MAX_PATHS:  # counted by formula: enumerating them could take forever
         raise SymbackpropError(
-            f"{len(paths)} paths lead from {ref} to the loss; at most {MAX_PATHS} are listed "
+            f"{count} paths lead from {ref} to the loss; at most {MAX_PATHS} are listed "
             "(pick a weight nearer the output, or use `symbackprop inspect`)",
             "--weight",
         )
+    paths = list(_paths(derivation, ref))
     steps = []
     totals = []
     for number, edges in enumerate(paths, start=1):
@@ -54,6 +56,15 @@ def path_section(derivation: Derivation, weight: str) -> Section:
         r"derivative as \texttt{sympy.diff} found it."
     )
     return Section(f"Chain rule along every path for {ref}", tuple(steps), intro)
+
+
+def path_count(layers: tuple[int, ...], layer: int, elementwise_output: bool = True) -> int:
+    """How many paths lead from a parameter of weight layer ``layer`` to the loss.
+
+    One neuron per layer above it; with a softmax output, each output z reaches every output a.
+    """
+    count = math.prod(layers[layer + 1 :])
+    return count if elementwise_output else count * layers[-1]
 
 
 def _tex(expr: sp.Basic) -> str:

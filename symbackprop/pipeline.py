@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .codegen import ModuleSource, render_module, write_module
+from .codegen import ModuleSource, module_bytes, render_module, write_module
 from .derivation import Derivation, derive
+from .errors import SymbackpropError
+from .escape import plain_line
 from .network import build_network
 from .spec import Spec, load_spec
 
@@ -47,9 +49,28 @@ def load_module(source: ModuleSource, folder: Path | None = None) -> ModuleType:
     folder = folder or cache_dir()
     name = f"{source.name}_{hashlib.sha256(source.text.encode()).hexdigest()[:12]}"
     path = folder / f"{name}.py"
-    if not path.exists() or path.read_text() != source.text:
-        write_module(source, path, force=True)
+    try:
+        current = path.read_bytes() if path.is_file() else None
+    except OSError:
+        current = None
+    if current != module_bytes(source):
+        where = "SYMBACKPROP_CACHE" if os.environ.get("SYMBACKPROP_CACHE") else "module cache"
+        try:
+            write_module(source, path, force=True)
+        except SymbackpropError as exc:
+            raise SymbackpropError(
+                f"{exc} (set SYMBACKPROP_CACHE to a writable folder)", where
+            ) from None
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     importlib.invalidate_caches()
-    return importlib.import_module(name)
+    try:
+        return importlib.import_module(name)
+    except RuntimeError as exc:  # Numba cannot cache beside the module or in HOME
+        if "cache" not in str(exc):
+            raise
+        raise SymbackpropError(
+            f"cannot load the generated module {path} ({plain_line(exc)}); "
+            "set SYMBACKPROP_CACHE and NUMBA_CACHE_DIR to writable folders",
+            "module cache",
+        ) from None

@@ -4,28 +4,56 @@ from __future__ import annotations
 
 import hashlib
 import keyword
+import math
+import os
+import stat
+import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
 from .functions import ACTIVATIONS, LOSSES
+from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 from .userfunctions import parse_functions, resolve_activation, resolve_loss
 
 DTYPES = ("float64", "float32")
 
+MAX_SPEC_BYTES = 1 << 20
+"""A spec file is a few hundred bytes; larger files are refused before they are parsed."""
+
+MAX_DEPTH = 32
+"""At most this many weight layers (derivation and code generation grow with the depth)."""
+
+MAX_WIDTH = 1_000_000
+"""At most this many neurons in one layer."""
+
+MAX_PARAMETERS = 50_000_000
+"""At most this many weights and biases in all (400 MB in float64)."""
+
+INT64_MAX = 2**63 - 1
+"""Integer settings (epochs, batch size, seed) reach the kernels as int64."""
+
+RESERVED_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "numba", "np", "llvmlite"}
+"""Module names that would shadow the standard library or a generated module's own imports."""
+
 
 @dataclass(frozen=True)
 class Training:
-    """Minibatch SGD settings."""
+    """Minibatch training settings: the optimizer (torch.optim's), schedule and initialisation."""
 
     learning_rate: float = 0.1
     batch_size: int = 32
     epochs: int = 100
     seed: int = 0
     drop_last: bool = False
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Schedule | None = None
+    init: str = "torch"
+    train_biases: bool = True
+    """False freezes the biases at their initial values (as some textbook examples do)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,8 @@ class Spec:
     digest: str = ""
     loss_reduction: str | None = None
     """"mean" or "sum" over the output components; None: the loss's own (built-ins)."""
+    origin: str = ""
+    """What to pass as SPEC to make this spec again: a built-in's name or the file's path."""
 
     @property
     def depth(self) -> int:
@@ -81,9 +111,16 @@ def builtin_specs() -> dict[str, Path]:
 def resolve(source: str | Path) -> Path:
     """The file behind SPEC: a path to a spec file, or the name of a built-in spec."""
     path = Path(source)
-    if path.is_file():
-        return path
     builtins = builtin_specs()
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and stat.S_ISREG(mode):
+        return path
+    if mode is not None and str(source) not in builtins:
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise SpecError(f"is {kind}, not a spec file", str(source))
     if str(source) in builtins:
         return builtins[str(source)]
     if path.suffix == ".toml" or path.parent != Path("."):
@@ -96,19 +133,51 @@ def resolve(source: str | Path) -> Path:
 def load_spec(source: str | Path) -> Spec:
     """Read and validate a spec from a built-in name or a TOML file."""
     path = resolve(source)
-    raw = path.read_bytes()
+    raw = _read_spec_file(path)
     try:
         table = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, 5000-digit ints
         raise SpecError(f"not valid TOML: {exc}", str(path)) from None
-    builtin = path.parent == builtin_specs().get(path.stem, Path()).parent
+    packaged = builtin_specs().get(path.stem)
+    builtin = packaged is not None and _same_file(path, packaged)
     label = f"{path.stem} (built-in)" if builtin else str(path)
-    return parse_spec(
+    spec = parse_spec(
         table,
         source=label,
         digest=hashlib.sha256(raw).hexdigest()[:12],
         base_dir=path.parent,
     )
+    return replace(spec, origin=path.stem if builtin else str(path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _read_spec_file(path: Path) -> bytes:
+    """The spec file's bytes: a regular file of at most MAX_SPEC_BYTES, else one-line errors."""
+    try:
+        with open(path, "rb", opener=_nonblocking) as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                raise SpecError(f"is {kind}, not a spec file", str(path))
+            if info.st_size > MAX_SPEC_BYTES:
+                raise SpecError(
+                    f"is {info.st_size} bytes; a spec file holds at most {MAX_SPEC_BYTES}",
+                    str(path),
+                )
+            return handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec file ({exc.strerror or exc})", str(path)) from None
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    """Open without blocking (a FIFO must not hang us; it is refused once open)."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def parse_spec(
@@ -123,6 +192,12 @@ def parse_spec(
     name = _get(table, "name", str, where)
     if not name.isidentifier() or keyword.iskeyword(name):
         raise SpecError(f"name '{name}' is not a valid Python identifier", f"{where}: name")
+    if name in RESERVED_NAMES:
+        raise SpecError(
+            f"name '{name}' would shadow a module of the standard library or numpy/numba "
+            "(the generated module could not run); pick another name",
+            f"{where}: name",
+        )
     network = _get(table, "network", dict, where)
     _no_unknown(network, _NETWORK_KEYS, "network.", where)
     functions = parse_functions(table.get("functions", {}), where)
@@ -131,12 +206,28 @@ def parse_spec(
     layers = _get(network, "layers", list, where, "network.")
     if len(layers) < 2:
         raise SpecError("needs at least two sizes (input and output)", f"{where}: network.layers")
+    if len(layers) - 1 > MAX_DEPTH:  # checked before looking at any entry
+        raise SpecError(
+            f"{len(layers) - 1} weight layers; at most {MAX_DEPTH} are supported",
+            f"{where}: network.layers",
+        )
     for i, size in enumerate(layers):
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise SpecError(
                 f"layer size {size!r} at position {i} must be an integer >= 1",
                 f"{where}: network.layers",
             )
+        if size > MAX_WIDTH:
+            raise SpecError(
+                f"layer size {size} at position {i} is above the limit of {MAX_WIDTH}",
+                f"{where}: network.layers",
+            )
+    parameters = sum((a + 1) * b for a, b in zip(layers, layers[1:]))
+    if parameters > MAX_PARAMETERS:
+        raise SpecError(
+            f"{parameters} weights and biases; at most {MAX_PARAMETERS} are supported",
+            f"{where}: network.layers",
+        )
     hidden = len(layers) - 2
 
     raw_activation = network.get("activation", "tanh" if hidden else None)
@@ -220,23 +311,38 @@ def _parse_training(table: Any, where: str) -> Training:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: training")
     defaults = Training()
-    _no_unknown(table, set(Training.__dataclass_fields__), "training.", where)
+    _no_unknown(table, set(Training.__dataclass_fields__) | set(ALL_SETTINGS), "training.", where)
     lr = table.get("learning_rate", defaults.learning_rate)
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-        raise SpecError(f"must be a number > 0, not {lr!r}", f"{where}: training.learning_rate")
+    if (
+        not isinstance(lr, (int, float))
+        or isinstance(lr, bool)
+        or not _finite(lr)
+        or not lr > 0
+    ):
+        raise SpecError(
+            f"must be a finite number > 0, not {lr!r}", f"{where}: training.learning_rate"
+        )
     values: dict[str, Any] = {"learning_rate": float(lr)}
     for key, low in (("batch_size", 1), ("epochs", 1), ("seed", 0)):
         value = table.get(key, getattr(defaults, key))
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= INT64_MAX:
             raise SpecError(
-                f"must be an integer >= {low}, not {value!r}",
+                f"must be an integer in {low}..{INT64_MAX}, not {value!r}",
                 f"{where}: training.{key}",
             )
         values[key] = value
     drop_last = table.get("drop_last", defaults.drop_last)
     if not isinstance(drop_last, bool):
         raise SpecError("must be true or false", f"{where}: training.drop_last")
-    return Training(drop_last=drop_last, **values)
+    train_biases = table.get("train_biases", defaults.train_biases)
+    if not isinstance(train_biases, bool):
+        raise SpecError("must be true or false", f"{where}: training.train_biases")
+    return Training(
+        drop_last=drop_last,
+        train_biases=train_biases,
+        **values,
+        **parse_training_extras(table, where),
+    )
 
 
 def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
@@ -246,6 +352,8 @@ def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
     dataset = table.get("dataset")
     if dataset is not None and not isinstance(dataset, str):
         raise SpecError("must be a string", f"{where}: data.dataset")
+    if dataset is not None and ("\0" in dataset or not dataset.strip()):
+        raise SpecError("must be a file path or a built-in name", f"{where}: data.dataset")
     fraction = table.get("test_fraction", 0.0)
     if (
         not isinstance(fraction, (int, float))
@@ -257,6 +365,13 @@ def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
             f"{where}: data.test_fraction",
         )
     return Data(dataset=dataset, test_fraction=float(fraction), base_dir=base_dir)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _check_activation(name: str, where: str) -> None:

@@ -13,6 +13,7 @@ from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sampl
 
 from symbackprop.codegen import MARKER, render_module
 from symbackprop.expansion import Scalars, all_params, closed_forms
+from symbackprop.fileio import is_owned, unstamp_text
 from symbackprop.gradcheck import check_gradients
 from symbackprop.numeric import check_derivation
 from symbackprop.pipeline import derivation_of, module_source
@@ -172,7 +173,9 @@ def test_module_is_standalone_and_clean(output: str, loss: str, tmp_path) -> Non
 @pytest.mark.parametrize("name", ["xor", "digits"])
 def test_committed_modules_are_up_to_date(name: str) -> None:
     """generated/<name>.py is what the current templates produce (update: scripts/regenerate.py)."""
-    committed = (ROOT / "generated" / f"{name}.py").read_text()
+    path = ROOT / "generated" / f"{name}.py"
+    assert is_owned(path), f"generated/{name}.py was edited by hand"
+    committed = unstamp_text(path.read_bytes())
     assert committed == module_source(name).text, (
         f"generated/{name}.py is out of date: run `python scripts/regenerate.py`"
     )

@@ -1,0 +1,1193 @@
+"""Hostile input: every case is one row of CASES (setup, command, exit status, message).
+
+The CLI runs in-process (``symbackprop.cli.main``) in a fresh folder holding the files a case's
+setup wrote; an error must be ONE line on stderr (``symbackprop: error: ...``) with exit 2 and
+no traceback. Cases that need the derivation or a compiled module are few and small (xor).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symbackprop.cli import main
+from symbackprop.codegen import write_module
+from symbackprop.data import load_data
+from symbackprop.errors import SymbackpropError
+from symbackprop.escape import python_comment
+from symbackprop.fileio import is_owned, unstamp_text
+from symbackprop.pipeline import module_source
+from symbackprop.spec import load_spec, parse_spec
+
+ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
+
+SPEC = """name = "{name}"
+[network]
+layers = {layers}
+activation = "tanh"
+output = "{output}"
+loss = "{loss}"
+dtype = "{dtype}"
+[training]
+learning_rate = {lr}
+epochs = {epochs}
+[data]
+dataset = "{dataset}"
+"""
+
+
+def spec_text(**fields: object) -> str:
+    """A spec file's text: a 2-4-1 xor-like network unless fields say otherwise."""
+    values = {
+        "name": "net",
+        "layers": "[2, 4, 1]",
+        "output": "sigmoid",
+        "loss": "mse",
+        "dtype": "float64",
+        "lr": "0.5",
+        "epochs": "2",
+        "dataset": "data.csv",
+    }
+    values.update({k: str(v) for k, v in fields.items()})
+    return SPEC.format(**values)
+
+
+XOR_CSV = "0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+
+
+def files(**named: str | bytes) -> Callable[[Path], None]:
+    """A setup writing files (text or bytes) into the case's folder."""
+
+    def setup(folder: Path) -> None:
+        for name, content in named.items():
+            path = folder / name.replace("__", "/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+
+    return setup
+
+
+def fifo(name: str, also: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        if also:
+            also(folder)
+        os.mkfifo(folder / name)
+
+    return setup
+
+
+def unreadable(name: str, content: str) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        files(**{name: content})(folder)
+        (folder / name).chmod(0)
+
+    return setup
+
+
+def sparse(name: str, size: int, also: Callable[[Path], None] | None = None):  # noqa: ANN201
+    """A file of ``size`` NUL bytes that takes no disk space."""
+
+    def setup(folder: Path) -> None:
+        if also:
+            also(folder)
+        with open(folder / name, "wb") as handle:
+            handle.truncate(size)
+
+    return setup
+
+
+def npy_claiming(shape: tuple[int, ...]) -> bytes:
+    """An .npy member whose header claims ``shape`` (float64) but holds 16 bytes of data."""
+    buffer = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + b"\0" * 16
+
+
+def npz(name: str, members: dict[str, bytes | np.ndarray], also=None):  # noqa: ANN001, ANN201
+    def setup(folder: Path) -> None:
+        if also:
+            also(folder)
+        with zipfile.ZipFile(folder / name, "w") as archive:
+            for key, value in members.items():
+                if isinstance(value, np.ndarray):
+                    buffer = io.BytesIO()
+                    np.save(buffer, value)
+                    value = buffer.getvalue()
+                archive.writestr(f"{key}.npy", value)
+
+    return setup
+
+
+def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        for one in setups:
+            one(folder)
+
+    return setup
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile input: what to set up, what to run, what must come out."""
+
+    name: str
+    setup: Callable[[Path], None]
+    argv: tuple[str, ...]
+    status: int
+    message: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    not_as_root: bool = False
+    unchanged: tuple[str, ...] = ()
+    """Files that must be byte-for-byte the same after the command."""
+
+
+def run_spec(*extra: str) -> tuple[str, ...]:
+    return ("run", "net.toml", "--quiet-derivation", *extra)
+
+
+SPEC_AND_DATA = files(**{"net.toml": spec_text(), "data.csv": XOR_CSV})
+MINE = "print('my own work')\n"
+
+CASES = [
+    # --- the spec file -------------------------------------------------------------------------
+    Case(
+        "spec is a folder",
+        files(**{"sp.toml__x": ""}),
+        ("generate", "sp.toml"),
+        2,
+        "sp.toml: is a folder, not a spec file",
+    ),
+    Case(
+        "spec folder without suffix",
+        files(**{"specs__a": ""}),
+        ("derive", "specs"),
+        2,
+        "is a folder",
+    ),
+    Case(
+        "spec is a FIFO (no hang)", fifo("f.toml"), ("generate", "f.toml"), 2, "not a regular file"
+    ),
+    Case(
+        "spec unreadable",
+        unreadable("u.toml", spec_text()),
+        ("generate", "u.toml"),
+        2,
+        "cannot read the spec file",
+        not_as_root=True,
+    ),
+    Case(
+        "spec of 2 MB",
+        files(**{"big.toml": "#" * (2 << 20)}),
+        ("generate", "big.toml"),
+        2,
+        "a spec file holds at most",
+    ),
+    Case(
+        "8.7M layers (size cap first)",
+        sparse("deep.toml", 17_400_000),
+        ("derive", "deep.toml"),
+        2,
+        "a spec file holds at most",
+    ),
+    Case(
+        "65 layers",
+        files(**{"net.toml": spec_text(layers=[2] * 66)}),
+        ("derive", "net.toml"),
+        2,
+        "65 weight layers; at most 32",
+    ),
+    Case(
+        "layer of 10**12",
+        files(**{"net.toml": spec_text(layers="[2, 1000000000000, 1]")}),
+        ("check", "net.toml"),
+        2,
+        "above the limit",
+    ),
+    Case(
+        "10**10 weights",
+        files(**{"net.toml": spec_text(layers="[100000, 100000, 10]")}),
+        ("check", "net.toml"),
+        2,
+        "weights and biases; at most",
+    ),
+    Case(
+        "learning_rate inf",
+        files(**{"net.toml": spec_text(lr="inf")}),
+        run_spec(),
+        2,
+        "training.learning_rate: must be a finite number > 0, not inf",
+    ),
+    Case(
+        "learning_rate nan",
+        files(**{"net.toml": spec_text(lr="nan")}),
+        run_spec(),
+        2,
+        "training.learning_rate: must be a finite number > 0",
+    ),
+    Case(
+        "learning_rate 1e400",
+        files(**{"net.toml": spec_text(lr="1e400")}),
+        run_spec(),
+        2,
+        "must be a finite number > 0",
+    ),
+    Case(
+        "epochs 2**70",
+        files(**{"net.toml": spec_text(epochs=2**70)}),
+        run_spec(),
+        2,
+        "training.epochs: must be an integer in 1..9223372036854775807",
+    ),
+    Case(
+        "name numpy",
+        files(**{"net.toml": spec_text(name="numpy")}),
+        ("generate", "net.toml"),
+        2,
+        "would shadow",
+    ),
+    Case(
+        "name math",
+        files(**{"net.toml": spec_text(name="math")}),
+        ("generate", "net.toml"),
+        2,
+        "name 'math' would shadow",
+    ),
+    Case(
+        "name sys",
+        files(**{"net.toml": spec_text(name="sys")}),
+        ("generate", "net.toml"),
+        2,
+        "would shadow",
+    ),
+    Case(
+        "spec not UTF-8",
+        files(**{"net.toml": b'name = "\xff"\n'}),
+        ("generate", "net.toml"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "spec with NUL",
+        files(**{"net.toml": b'name = "a\0b"\n'}),
+        ("generate", "net.toml"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "name with newline",
+        files(**{"net.toml": 'name = "a\\nb"\n'}),
+        ("generate", "net.toml"),
+        2,
+        "not a valid Python identifier",
+    ),
+    Case("missing spec path", files(), ("generate", "no/such.toml"), 2, "no such spec file"),
+    Case(
+        "5000-digit integer",
+        files(**{"net.toml": spec_text(epochs="9" * 5000)}),
+        ("generate", "net.toml"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "arrays nested 100000 deep",
+        files(**{"net.toml": "a = " + "[" * 100_000 + "]" * 100_000}),
+        ("generate", "net.toml"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "-o in a missing folder (created)",
+        files(),
+        ("derive", "xor", "--format", "text", "-o", "new/deeper/x.txt"),
+        0,
+    ),
+    # --- the data file -------------------------------------------------------------------------
+    Case(
+        "dataset path with NUL",
+        files(**{"net.toml": spec_text(dataset="a\\u0000b.csv")}),
+        run_spec(),
+        2,
+        "data.dataset: must be a file path or a built-in name",
+    ),
+    Case(
+        "dataset path of 5000 characters",
+        files(**{"net.toml": spec_text(dataset="a" * 5000 + ".csv")}),
+        run_spec(),
+        2,
+        "cannot read the data file (File name too long)",
+    ),
+    Case(
+        "data is a folder",
+        both(
+            SPEC_AND_DATA,
+            files(**{"dir.csv__x": ""}),
+            files(**{"net.toml": spec_text(dataset="dir.csv")}),
+        ),
+        run_spec(),
+        2,
+        "dir.csv: is a folder, not a data file",
+    ),
+    Case(
+        "data is a FIFO",
+        fifo("pipe.csv", files(**{"net.toml": spec_text(dataset="pipe.csv")})),
+        run_spec(),
+        2,
+        "is not a regular file",
+    ),
+    Case(
+        "data unreadable",
+        both(unreadable("data.csv", XOR_CSV), files(**{"net.toml": spec_text()})),
+        run_spec(),
+        2,
+        "cannot read the data file",
+        not_as_root=True,
+    ),
+    Case(
+        "1 GB NUL-filled CSV",
+        sparse("data.csv", 1 << 30, files(**{"net.toml": spec_text()})),
+        run_spec(),
+        2,
+        "CSV files of at most",
+    ),
+    Case(
+        "CSV with a NUL",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,\0,1\n"}),
+        run_spec(),
+        2,
+        "line 2: '\\x00' is not a number (column 2)",
+    ),
+    Case(
+        "CSV not UTF-8",
+        files(**{"net.toml": spec_text(), "data.csv": b"0,0,0\n\xff,1,1\n"}),
+        run_spec(),
+        2,
+        "not UTF-8 text",
+    ),
+    Case(
+        "CSV typo in first row is not a header",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0x,0\n0,1,1\n"}),
+        run_spec(),
+        2,
+        "line 1: '0x' is not a number (column 2)",
+    ),
+    Case(
+        "CSV 1_0",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,1_0,1\n"}),
+        run_spec(),
+        2,
+        "line 2: '1_0' is not a number (column 2)",
+    ),
+    Case(
+        "CSV Arabic-Indic digit",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,\u0661,1\n"}),
+        run_spec(),
+        2,
+        "is not a number (column 2)",
+    ),
+    Case(
+        "CSV hex",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,0x1,1\n"}),
+        run_spec(),
+        2,
+        "'0x1' is not a number",
+    ),
+    Case(
+        "CSV only a header",
+        files(**{"net.toml": spec_text(), "data.csv": "a,b,y\n"}),
+        run_spec(),
+        2,
+        "no data rows",
+    ),
+    Case(
+        "CSV 1e39 in float32",
+        files(**{"net.toml": spec_text(dtype="float32"), "data.csv": "0,0,0\n0,1e39,1\n"}),
+        run_spec(),
+        2,
+        "inputs overflow float32 (sample 1: 1e+39",
+    ),
+    Case(
+        "CSV target 1e39 in float32",
+        files(
+            **{
+                "net.toml": spec_text(dtype="float32", loss="mse", output="identity"),
+                "data.csv": "0,0,1e39\n",
+            }
+        ),
+        run_spec(),
+        2,
+        "targets overflow float32",
+    ),
+    Case(
+        "npz claims 10**10 rows",
+        npz(
+            "d.npz",
+            {"X": npy_claiming((10**10, 2)), "y": np.zeros(4)},
+            files(**{"net.toml": spec_text(dataset="d.npz")}),
+        ),
+        run_spec(),
+        2,
+        "array 'X' claims shape (10000000000, 2)",
+    ),
+    Case(
+        "npz claims more than it holds",
+        npz(
+            "d.npz",
+            {"X": npy_claiming((4, 2)), "y": np.zeros(4)},
+            files(**{"net.toml": spec_text(dataset="d.npz")}),
+        ),
+        run_spec(),
+        2,
+        "but the archive holds",
+    ),
+    Case(
+        "npz with 0 rows",
+        npz(
+            "d.npz",
+            {"X": np.zeros((0, 2)), "y": np.zeros(0)},
+            files(**{"net.toml": spec_text(dataset="d.npz")}),
+        ),
+        run_spec(),
+        2,
+        "array 'X' has 0 rows",
+    ),
+    Case(
+        "npz that is not a zip",
+        files(**{"net.toml": spec_text(dataset="d.npz"), "d.npz": b"PK\3\4garbage"}),
+        run_spec(),
+        2,
+        "not a readable .npz archive",
+    ),
+    Case(
+        "npz with object arrays",
+        files(**{"net.toml": spec_text(dataset="d.npz")}),
+        run_spec(),
+        2,
+        "not a readable .npz archive",
+    ),  # setup completed below
+    # --- outputs -------------------------------------------------------------------------------
+    Case(
+        "-o a FIFO, even with --force (no hang)",
+        fifo("out.py"),
+        ("generate", "xor", "-o", "out.py", "--force"),
+        2,
+        "not a regular file",
+    ),
+    Case(
+        "-o /dev/null with --force",
+        files(),
+        ("generate", "xor", "-o", "/dev/null", "--force"),
+        2,
+        "needs a file name ending in .py",
+    ),
+    Case(
+        "derive -o /dev/null with --force",
+        files(),
+        ("derive", "xor", "-o", "/dev/null", "--force"),
+        2,
+        "not a regular file",
+    ),
+    Case(
+        "-o a folder",
+        files(**{"out.py__x": ""}),
+        ("generate", "xor", "-o", "out.py"),
+        2,
+        "out.py: is a folder",
+    ),
+    Case(
+        "-o under a regular file",
+        files(**{"plain": "x"}),
+        ("generate", "xor", "-o", "plain/out.py"),
+        2,
+        "plain is not a folder",
+    ),
+    Case(
+        "-o in an unwritable folder",
+        both(files(**{"ro__keep": ""}), lambda f: (f / "ro").chmod(0o500)),
+        ("generate", "xor", "-o", "ro/out.py"),
+        2,
+        "is not writable",
+        not_as_root=True,
+    ),
+    Case(
+        "-o a symbolic link",
+        both(files(**{"real.py": MINE}), lambda f: (f / "link.py").symlink_to(f / "real.py")),
+        ("generate", "xor", "-o", "link.py", "--force"),
+        2,
+        "is a symbolic link",
+        unchanged=("real.py",),
+    ),
+    Case(
+        "-o a foreign module",
+        files(**{"mine.py": MINE}),
+        ("generate", "xor", "-o", "mine.py"),
+        2,
+        "use --force to overwrite",
+        unchanged=("mine.py",),
+    ),
+    Case(
+        "-o a 1 GB foreign file (not read)",
+        sparse("big.py", 1 << 30),
+        ("generate", "xor", "-o", "big.py"),
+        2,
+        "use --force to overwrite",
+    ),
+    Case(
+        "--pdf -o x.tex",
+        files(),
+        ("derive", "xor", "--pdf", "-o", "x.tex"),
+        2,
+        "needs a file name ending in .pdf",
+    ),
+    Case("text -o x.pdf", files(), ("derive", "xor", "-o", "x.pdf"), 2, "needs --pdf"),
+    Case(
+        "--pdf over a user's PDF",
+        files(**{"thesis.pdf": b"%PDF-1.5 mine"}),
+        ("derive", "xor", "--pdf", "-o", "thesis.pdf"),
+        2,
+        "use --force",
+        unchanged=("thesis.pdf",),
+    ),
+    Case(
+        "derive -o over a foreign .md",
+        files(**{"notes.md": "# mine\n"}),
+        ("derive", "xor", "--format", "markdown", "-o", "notes.md"),
+        2,
+        "use --force",
+        unchanged=("notes.md",),
+    ),
+    Case(
+        "bench --output a file (before running)",
+        files(**{"res": "x"}),
+        ("bench", "--workload", "xor", "--output", "res"),
+        2,
+        "res: is not a folder",
+    ),
+    Case(
+        "bench --output over foreign results",
+        files(**{"res__results.md": "mine"}),
+        ("bench", "--workload", "xor", "--output", "res"),
+        2,
+        "use --force",
+        unchanged=("res/results.md",),
+    ),
+    Case(
+        "-o numpy.py (would shadow numpy)",
+        files(),
+        ("generate", "xor", "-o", "numpy.py"),
+        2,
+        "would shadow",
+    ),
+    # --- arguments and environment --------------------------------------------------------------
+    Case(
+        "check --tolerance nan",
+        files(),
+        ("check", "xor", "--tolerance", "nan"),
+        2,
+        "--tolerance: must be a finite number > 0",
+    ),
+    Case(
+        "check --tolerance -1",
+        files(),
+        ("check", "xor", "--tolerance", "-1"),
+        2,
+        "must be a finite number > 0",
+    ),
+    Case(
+        "check --float32-tolerance inf",
+        files(),
+        ("check", "xor", "--float32-tolerance", "inf"),
+        2,
+        "must be a finite number > 0",
+    ),
+    Case(
+        "unwritable SYMBACKPROP_CACHE",
+        files(**{"plain": "x"}),
+        ("run", "xor", "--quiet-derivation", "--epochs", "1"),
+        2,
+        "SYMBACKPROP_CACHE",
+        env={"SYMBACKPROP_CACHE": "plain/cache"},
+    ),
+    Case(
+        "unwritable HOME",
+        files(**{"plain": "x"}),
+        ("run", "xor", "--quiet-derivation", "--epochs", "1"),
+        2,
+        "module cache",
+        env={"SYMBACKPROP_CACHE": "", "XDG_CACHE_HOME": "", "HOME": "plain/home"},
+    ),
+    Case(
+        "derive --weight with 32768 paths (counted, not listed)",
+        files(**{"net.toml": spec_text(layers="[2, 8, 8, 8, 8, 8, 8, 1]")}),
+        ("derive", "net.toml", "--weight", "W1[0,0]"),
+        2,
+        "32768 paths lead from W1[0, 0] to the loss",
+    ),
+]
+
+
+def _object_npz(folder: Path) -> None:
+    np.savez(folder / "d.npz", X=np.array([[1, 2]], dtype=object), y=np.zeros(1))
+
+
+CASES = [
+    (
+        Case(c.name, both(c.setup, _object_npz), c.argv, c.status, c.message)
+        if c.name == "npz with object arrays"
+        else c
+    )
+    for c in CASES
+]
+
+
+def run_case(case: Case, folder: Path, monkeypatch, capsys) -> tuple[int, str, str]:  # noqa: ANN001
+    case.setup(folder)
+    monkeypatch.chdir(folder)
+    for key, value in case.env.items():
+        if value:
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
+    out = io.StringIO()
+    try:
+        status = main(list(case.argv), out)
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code
+    return status, out.getvalue(), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    if case.not_as_root and ROOT_USER:
+        pytest.skip("root reads and writes regardless of permissions")
+    before = {}
+    folder = tmp_path / "work"
+    folder.mkdir()
+    case.setup(folder)
+    before = {name: (folder / name).read_bytes() for name in case.unchanged}
+    shutil.rmtree(folder)
+    folder.mkdir()
+    started = time.perf_counter()
+    status, _, err = run_case(case, folder, monkeypatch, capsys)
+    seconds = time.perf_counter() - started
+    assert status == case.status, err
+    if case.status == 2:
+        lines = err.strip().splitlines()
+        assert "Traceback" not in err
+        assert len(lines) == 1 or lines[0].startswith("usage:"), err
+        assert case.message in lines[-1], lines[-1]
+    for name, content in before.items():
+        assert (folder / name).read_bytes() == content, f"{name} was changed"
+    assert seconds < 30, f"took {seconds:.1f} s"
+
+
+# --- cases beyond one command ----------------------------------------------------------------
+
+PWNED_NAME = 'a\nopen("PWNED","w").write("owned")\n#.toml'
+NASTY = "b\\input{etcpasswd}$%|#{}_^~&\"'x\u00e9\u4e2d\u2028\r\t\0.toml"
+
+
+@pytest.mark.parametrize("filename", [PWNED_NAME, NASTY], ids=["pwned", "specials"])
+def test_spec_path_cannot_inject_code(
+    filename: str, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    """The issue's reproduction: a newline in the spec's path must not become code."""
+    if "\0" in filename:
+        filename = filename.replace("\0", "")  # no file system takes NUL in a name
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "specs").mkdir()
+    spec_file = tmp_path / "specs" / filename
+    spec_file.write_text(spec_text(name="inj", dataset="xor"))
+    target = tmp_path / "inj.py"
+    assert main(["generate", str(spec_file), "-o", str(target)], io.StringIO()) == 0
+    source = unstamp_text(target.read_bytes())
+    tree = ast.parse(source)  # still compiles
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    assert not any(getattr(c.func, "id", None) == "open" for c in calls)
+    header = source.splitlines()[:2]
+    assert all(line.startswith("#") for line in header)
+    assert python_comment(str(spec_file)) in header[0]  # shown escaped, inside the comment
+    assert not (tmp_path / "PWNED").exists()
+    # the "regenerate with" command names the file, quoted for a shell
+    assert "symbackprop generate '" in header[1]
+
+
+@pytest.mark.slow
+def test_pwned_run_executes_nothing(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The reproduction end to end: `run` imports and trains the module; PWNED never appears."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "specs").mkdir()
+    spec_file = tmp_path / "specs" / PWNED_NAME
+    spec_file.write_text(spec_text(name="inj", dataset="xor"))
+    status = main(["run", str(spec_file), "--quiet-derivation", "--epochs", "2"], io.StringIO())
+    assert status == 0 and not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+def test_hostile_spec_path_in_latex_compiles(tmp_path: Path) -> None:
+    """LaTeX and Markdown outputs keep a hostile path inside its comment, and still compile."""
+    spec_file = tmp_path / NASTY.replace("\0", "")
+    spec_file.write_text(spec_text(name="inj", dataset="xor", layers="[2, 1]", output="sigmoid"))
+    tex = tmp_path / "doc.tex"
+    assert main(["derive", str(spec_file), "--document", "-o", str(tex)], io.StringIO()) == 0
+    text = tex.read_text()
+    assert "\\input{" not in text and "\u2028" not in text and "\r" not in text
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    md = tmp_path / "doc.md"
+    assert main(["derive", str(spec_file), "--format", "markdown", "-o", str(md)]) == 0
+    first = unstamp_text(md.read_bytes()).splitlines()[0]
+    assert first.startswith("<!--") and first.endswith("-->") and first.count("-->") == 1
+
+
+def test_regenerate_command_in_header_works(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The header's "regenerate with" command, run as written, regenerates the same module."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my specs").mkdir()
+    spec_file = Path("my specs") / "it's.toml"
+    spec_file.write_text(spec_text(name="regen", layers="[2, 1]", dataset="xor"))
+    assert main(["generate", str(spec_file), "-o", "first.py"], io.StringIO()) == 0
+    header = unstamp_text(Path("first.py").read_bytes()).splitlines()[1]
+    command = header.split("regenerate with `")[1].rstrip("`.")
+    argv = shlex.split(command)
+    assert argv[:2] == ["symbackprop", "generate"]
+    assert main([*argv[1:], "-o", "second.py"], io.StringIO()) == 0
+    assert Path("first.py").read_bytes() == Path("second.py").read_bytes()
+
+
+def test_own_outputs_replaced_edited_ones_kept(tmp_path: Path) -> None:
+    """Unchanged own output: replaced without --force; after an edit: refused; --force: replaced."""
+    source = module_source("xor")
+    target = tmp_path / "xor.py"
+    write_module(source, target)
+    assert is_owned(target)
+    write_module(source, target)  # our own, unchanged
+    target.write_text(target.read_text() + "# my edit\n")
+    assert not is_owned(target)
+    with pytest.raises(SymbackpropError, match="changed since"):
+        write_module(source, target)
+    assert target.read_text().endswith("# my edit\n")
+    write_module(source, target, force=True)
+    assert is_owned(target) and unstamp_text(target.read_bytes()) == source.text
+    for fmt, name in (("markdown", "x.md"), ("text", "x.txt"), ("latex", "x.tex")):
+        out = tmp_path / name
+        argv = ["derive", "xor", "--format", fmt, "-o", str(out)]
+        assert main(argv, io.StringIO()) == 0
+        assert main(argv, io.StringIO()) == 0, f"{fmt}: refused its own earlier output"
+        assert is_owned(out)
+
+
+def test_pdf_ownership_trailer(tmp_path: Path) -> None:
+    from symbackprop.fileio import stamp_binary, write_output
+
+    pdf = tmp_path / "x.pdf"
+    write_output(pdf, stamp_binary(b"%PDF-1.5\n...%%EOF\n"), suffixes=(".pdf",))
+    assert is_owned(pdf)
+    write_output(pdf, stamp_binary(b"%PDF-1.5\nnew%%EOF\n"), suffixes=(".pdf",))
+    pdf.write_bytes(pdf.read_bytes().replace(b"new", b"NEW"))
+    assert not is_owned(pdf)
+
+
+_SOURCE: list = []  # the module to write, set before forking
+
+
+def _write_many(args: tuple[str, int]) -> int:
+    path, times = args
+    for _ in range(times):
+        write_module(_SOURCE[0], Path(path))
+    return times
+
+
+def test_concurrent_writers_both_succeed(tmp_path: Path) -> None:
+    """Two processes writing the same module path at once: no error, a complete file."""
+    import multiprocessing
+
+    target = tmp_path / "same.py"
+    _SOURCE[:] = [module_source("xor")]  # derived once, before forking
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        done = pool.map(_write_many, [(str(target), 25), (str(target), 25)])
+    assert done == [25, 25]
+    assert is_owned(target)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_two_cli_processes_generate_one_path(tmp_path: Path) -> None:
+    """The issue's race, as users meet it: two `generate -o same.py` at once both succeed."""
+    command = [sys.executable, "-m", "symbackprop", "generate", "xor", "-o", "same.py"]
+    for _ in range(3):
+        runs = [
+            subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        results = [(p.wait(timeout=300), p.stderr.read().decode()) for p in runs]
+        for p in runs:
+            p.stdout.close()
+            p.stderr.close()
+        assert [status for status, _ in results] == [0, 0], results
+        assert is_owned(tmp_path / "same.py")
+
+
+def test_builtin_label_only_for_packaged_specs(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    packaged = load_spec("xor")
+    assert packaged.source == "xor (built-in)" and packaged.origin == "xor"
+    Path("moons.toml").write_text(spec_text(name="moons"))
+    local = load_spec("moons.toml")
+    assert "built-in" not in local.source and local.origin == "moons.toml"
+    Path("xor.toml").write_text(spec_text(name="xor2"))
+    shadow = load_spec("xor.toml")  # same stem as a built-in, but not the packaged file
+    assert "built-in" not in shadow.source and shadow.origin == "xor.toml"
+
+
+def test_unreadable_files_even_as_root(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """What chmod 000 does for other users, simulated so that it runs as root too."""
+    import symbackprop.data
+    import symbackprop.spec
+
+    spec_file = tmp_path / "net.toml"
+    spec_file.write_text(spec_text())
+    (tmp_path / "data.csv").write_text(XOR_CSV)
+
+    def denied(path: str, flags: int) -> int:
+        raise PermissionError(13, "Permission denied", path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(symbackprop.spec, "_nonblocking", denied)
+        with pytest.raises(SymbackpropError, match="cannot read the spec file \\(Permission"):
+            load_spec(spec_file)
+    spec = load_spec(spec_file)
+    monkeypatch.setattr(symbackprop.data.os, "access", lambda path, mode: False)
+    with pytest.raises(SymbackpropError, match="cannot read the data file \\(permission denied"):
+        load_data(spec)
+
+
+def test_depth_refused_in_milliseconds() -> None:
+    """8.7 million layers: refused before any entry is looked at."""
+    table = {
+        "name": "deep",
+        "network": {"layers": [1] * 8_700_000, "output": "identity", "loss": "mse"},
+    }
+    started = time.perf_counter()
+    with pytest.raises(SymbackpropError, match="at most 32"):
+        parse_spec(table)
+    assert time.perf_counter() - started < 0.05
+
+
+def test_path_count_formula_matches_enumeration() -> None:
+    from conftest import make_spec
+
+    from symbackprop.expansion import parse_param
+    from symbackprop.paths import _paths, path_count
+    from symbackprop.pipeline import derivation_of
+
+    for output, loss, layers in (("sigmoid", "mse", [2, 3, 2, 2]), ("softmax", "mse", [2, 2, 3])):
+        spec = make_spec(layers, output, loss)
+        derivation = derivation_of(spec)
+        for weight in ("W1[0,0]", "b2[0]"):
+            ref = parse_param(weight, spec)
+            count = path_count(spec.layers, ref.layer, output != "softmax")
+            assert count == len(list(_paths(derivation, ref))), (output, weight)
+
+
+def test_csv_parsing_rules(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from conftest import make_spec
+
+    from symbackprop.spec import Data
+
+    spec = make_spec([2, 3, 1], "sigmoid", "mse")
+
+    def load(content: bytes) -> np.ndarray:
+        path = tmp_path / "d.csv"
+        path.write_bytes(content)
+        return load_data(replace(spec, data=Data(dataset=str(path)))).X_train
+
+    # a BOM before numeric data: the first row is data, not a header
+    np.testing.assert_array_equal(load(b"\xef\xbb\xbf1,2,0\n3,4,1\n"), [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(load(b"\xef\xbb\xbfa,b,y\n1,2,0\n"), [[1, 2]])
+    np.testing.assert_array_equal(load(b" 1e0 , -.5 ,1\n+2.,3E-1,0\n"), [[1, -0.5], [2, 0.3]])
+    with pytest.raises(SymbackpropError, match="line 1: 'one' is not a number \\(column 1\\)"):
+        load(b"one,2,0\n1,2,0\n")
+
+
+def test_escape_functions() -> None:
+    from symbackprop import escape
+
+    nasty = "a\nb\r\\input{x}$%|#{}_^~&\"'\u00e9\u2028\0"
+    comment = escape.python_comment(nasty)
+    assert "\n" not in comment and "\r" not in comment and "\0" not in comment
+    assert ast.parse(f"# {comment}\nx = 1\n")
+    assert eval(escape.python_string(nasty)) == nasty  # noqa: S307 (our own literal)
+    latex = escape.latex_text(nasty)
+    for bad in ("\\input", "{x}", "\n", "\u00e9"):
+        assert bad not in latex
+    assert "$" not in latex.replace("\\$", "") and "%" not in latex.replace("\\%", "")
+    md = escape.markdown_text("-->|$`")
+    assert "-->" not in md and "\\|" in md and "\\$" in md
+    assert "\n" not in escape.plain_line(nasty) and "\\n" in escape.plain_line(nasty)
+    assert str(SymbackpropError("bad\nthing", "a\nb")) == "a\\nb: bad\\nthing"
+
+
+# --- fuzzed files: exit 0 or one line with exit 2, never a traceback --------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ_EXAMPLES = 60
+"""Per input kind in the default (deterministic) run; ``-m slow`` runs SLOW_FUZZ_EXAMPLES."""
+SLOW_FUZZ_EXAMPLES = 3000
+FUZZ_COUNTS: dict[str, dict[int, int]] = {}
+
+
+def outcome(kind: str, action: Callable[[], object]) -> int:
+    """What the CLI would do: 0 on success, 2 with one line on a SymbackpropError; else raise."""
+    try:
+        action()
+        status = 0
+    except SymbackpropError as exc:
+        assert "\n" not in str(exc) and "\r" not in str(exc), repr(str(exc))
+        status = 2
+    FUZZ_COUNTS.setdefault(kind, {0: 0, 2: 0})[status] += 1
+    return status
+
+
+CSV_ALPHABET = "0123456789.,-+eE_ \n\r\t\"'\ufeffnaifxNAIF;\0\u00e9"
+csv_bytes = st.one_of(
+    st.text(alphabet=CSV_ALPHABET, max_size=120).map(lambda t: t.encode("utf-8")),
+    st.lists(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=1, max_size=5),
+        max_size=6,
+    ).map(lambda rows: "\n".join(",".join(repr(v) for v in row) for row in rows).encode()),
+    st.binary(max_size=120),
+)
+
+TOML_VALUES = [
+    "1",
+    "0",
+    "-1",
+    "inf",
+    "nan",
+    "1e400",
+    "2.5",
+    '"x"',
+    "[]",
+    "[2, 1]",
+    "[2, 4, 1]",
+    "true",
+    "{}",
+    '"softmax"',
+    '"relu"',
+    '"float32"',
+    '"mse"',
+    '"cross_entropy"',
+    "[2, 0, 1]",
+    "99999999999999999999999",
+    '"a\\nb"',
+    '"numpy"',
+    '""',
+    "[[1]]",
+    "9" * 5000,
+    '"a\\u0000b"',
+    '"' + "d" * 5000 + '"',
+    "[" * 3000 + "]" * 3000,
+]
+TOML_KEYS = [
+    "name",
+    "layers",
+    "activation",
+    "output",
+    "loss",
+    "dtype",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "seed",
+    "drop_last",
+    "dataset",
+    "test_fraction",
+    "other",
+]
+
+
+@st.composite
+def toml_bytes(draw) -> bytes:  # noqa: ANN001
+    """A valid spec with some lines replaced, dropped or added; or raw bytes."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=200))
+    lines = spec_text().splitlines()
+    for _ in range(draw(st.integers(0, 4))):
+        action = draw(st.integers(0, 2))
+        where = draw(st.integers(0, len(lines) - 1))
+        if action == 0:
+            key, value = draw(st.sampled_from(TOML_KEYS)), draw(st.sampled_from(TOML_VALUES))
+            lines[where] = f"{key} = {value}"
+        elif action == 1 and len(lines) > 1:
+            del lines[where]
+        else:
+            lines.insert(where, draw(st.text(alphabet="[]=\"'.#ab1 \n", max_size=12)))
+    return "\n".join(lines).encode()
+
+
+@st.composite
+def valid_table(draw, layers: list[int]) -> np.ndarray:  # noqa: ANN001
+    """Rows of inputs then targets that fit ``layers`` (labels for several outputs)."""
+    n = draw(st.integers(1, 6))
+    n_in, n_out = layers[0], layers[-1]
+    X = draw(st.lists(st.floats(-1e6, 1e6, width=32), min_size=n * n_in, max_size=n * n_in))
+    if n_out > 1:
+        y = draw(st.lists(st.integers(0, n_out - 1), min_size=n, max_size=n))
+    else:
+        y = draw(st.lists(st.floats(0, 1, width=32), min_size=n, max_size=n))
+    return np.column_stack([np.array(X).reshape(n, n_in), np.array(y, dtype=np.float64)])
+
+
+@st.composite
+def csv_for(draw, layers: list[int]) -> bytes:  # noqa: ANN001
+    """Fuzzed CSV bytes, or a valid table with an optional header, BOM and spacing."""
+    if draw(st.booleans()):
+        return draw(csv_bytes)
+    table = draw(valid_table(layers))
+    sep = draw(st.sampled_from([",", ", ", " ,"]))
+    text = "\n".join(sep.join(repr(float(v)) for v in row) for row in table)
+    if draw(st.booleans()):
+        text = ",".join(f"c{i}" for i in range(table.shape[1])) + "\n" + text
+    return (draw(st.sampled_from(["", "\ufeff"])) + text).encode()
+
+
+@st.composite
+def npz_for(draw, layers: list[int]) -> bytes:  # noqa: ANN001
+    """Fuzzed .npz bytes, or a valid X/y archive, sometimes damaged."""
+    if draw(st.booleans()):
+        return draw(npz_bytes())
+    table = draw(valid_table(layers))
+    buffer = io.BytesIO()
+    np.savez(buffer, X=table[:, : layers[0]], y=table[:, layers[0] :])
+    data = bytearray(buffer.getvalue())
+    if draw(st.integers(0, 3)) == 0:
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+@st.composite
+def npz_bytes(draw) -> bytes:  # noqa: ANN001
+    """An .npz of small random arrays, sometimes with bytes flipped or cut."""
+    dtypes = ["<f8", "<f4", "<i8", "|u1", "|b1", "<c16", "<U2", ">f8"]
+    members = {}
+    for key in draw(
+        st.lists(st.sampled_from(["X", "y", "Y", "z"]), min_size=0, max_size=3, unique=True)
+    ):
+        shape = tuple(draw(st.lists(st.integers(0, 5), min_size=0, max_size=3)))
+        dtype = np.dtype(draw(st.sampled_from(dtypes)))
+        values = draw(
+            st.lists(
+                st.one_of(st.floats(-1e40, 1e40), st.just(float("nan"))),
+                min_size=int(np.prod(shape)),
+                max_size=int(np.prod(shape)),
+            )
+        )
+        with np.errstate(all="ignore"):
+            members[key] = np.array(values, dtype=np.float64).reshape(shape).astype(dtype)
+    buffer = io.BytesIO()
+    np.savez(buffer, **members)
+    data = bytearray(buffer.getvalue())
+    for _ in range(draw(st.integers(0, 3)) if data else 0):
+        position = draw(st.integers(0, len(data) - 1))
+        data[position] = draw(st.integers(0, 255))
+    if draw(st.booleans()) and data:
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+def _fuzz_settings(examples: int):  # noqa: ANN202
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def _check_spec_bytes(folder: Path, raw: bytes) -> None:
+    path = folder / "fuzz.toml"
+    path.write_bytes(raw)
+    outcome("toml", lambda: load_data(load_spec(path)))  # the spec, then the data it names
+
+
+def _check_data_bytes(folder: Path, raw: bytes, suffix: str, layers: list[int]) -> None:
+    from dataclasses import replace
+
+    from conftest import make_spec
+
+    from symbackprop.spec import Data
+
+    path = folder / f"fuzz{suffix}"
+    path.write_bytes(raw)
+    output, loss = ("softmax", "cross_entropy") if layers[-1] > 1 else ("sigmoid", "mse")
+    spec = replace(make_spec(layers, output, loss), data=Data(dataset=str(path)))
+    outcome(suffix, lambda: load_data(spec))
+
+
+def _fuzz_all(folder: Path, examples: int) -> None:
+    @_fuzz_settings(examples)
+    @given(raw=toml_bytes())
+    def specs(raw: bytes) -> None:
+        _check_spec_bytes(folder, raw)
+
+    shapes = st.sampled_from([[2, 3, 1], [1, 2], [2, 3, 3]])
+
+    @_fuzz_settings(examples)
+    @given(data=st.data(), layers=shapes)
+    def csvs(data: st.DataObject, layers: list[int]) -> None:
+        _check_data_bytes(folder, data.draw(csv_for(layers)), ".csv", layers)
+
+    @_fuzz_settings(examples)
+    @given(data=st.data(), layers=shapes)
+    def npzs(data: st.DataObject, layers: list[int]) -> None:
+        _check_data_bytes(folder, data.draw(npz_for(layers)), ".npz", layers)
+
+    FUZZ_COUNTS.clear()
+    (folder / "data.csv").write_text(XOR_CSV)  # what the fuzzed specs' dataset names
+    specs()
+    csvs()
+    npzs()
+    print("fuzzed inputs (kind: {exit status: count}):", FUZZ_COUNTS)
+    for kind in ("toml", ".csv", ".npz"):
+        assert FUZZ_COUNTS[kind][2] > 0, f"no {kind} input was refused: the fuzzer is too tame"
+        assert FUZZ_COUNTS[kind][0] > 0, f"no {kind} input was accepted: the fuzzer is too wild"
+
+
+def test_fuzzed_files_never_traceback(tmp_path: Path) -> None:
+    """Fuzzed TOML/CSV/NPZ bytes: accepted, or refused in one line (bounded, deterministic)."""
+    _fuzz_all(tmp_path, FUZZ_EXAMPLES)
+
+
+@pytest.mark.slow
+def test_fuzzed_files_never_traceback_long(tmp_path: Path) -> None:
+    _fuzz_all(tmp_path, SLOW_FUZZ_EXAMPLES)
