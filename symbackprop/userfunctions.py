@@ -86,7 +86,13 @@ def user_activation(name: str, text: Any, latex: str, where: str) -> str:
         latex=latex,
         description=f"f(x) = {sp.sstr(expr)} (written in the spec)",
     )
-    return register_activation(activation).name
+    key = register_activation(activation).name
+    _USER.add(key)
+    return key
+
+
+_USER: set[str] = set()
+"""Registry keys of functions written in specs: valid only in the spec that defines them."""
 
 
 def user_loss(name: str, text: Any, latex: str, where: str) -> str:
@@ -110,7 +116,9 @@ def user_loss(name: str, text: Any, latex: str, where: str) -> str:
         latex=latex,
         description=f"loss term {sp.sstr(term)} (written in the spec)",
     )
-    return register_loss(loss).name
+    key = register_loss(loss).name
+    _USER.add(key)
+    return key
 
 
 def parse_functions(table: Any, where: str) -> dict[str, str]:
@@ -122,7 +130,8 @@ def parse_functions(table: Any, where: str) -> dict[str, str]:
         here = f"{where}: functions.{name}"
         if not name.isidentifier():
             raise SpecError("function names must be identifiers", here)
-        if name in ACTIVATIONS or name in LOSSES or builtin_activation(name) or builtin_loss(name):
+        taken = {builtin_activation(name), builtin_loss(name)} - {None} - _USER
+        if taken:
             raise SpecError(f"'{name}' is a built-in name; choose another", here)
         if not isinstance(entry, dict):
             raise SpecError("must be a table (activation = ... or loss = ..., latex = ...)", here)
@@ -141,12 +150,11 @@ def parse_functions(table: Any, where: str) -> dict[str, str]:
             kinds[name] = "loss"
     return kinds
 
+
 _INLINE_LATEX = ("f", "g", "h", "u", "v")
 
 
-def resolve_activation(
-    text: Any, functions: dict[str, str], inline: list[str], where: str
-) -> str:
+def resolve_activation(text: Any, functions: dict[str, str], inline: list[str], where: str) -> str:
     """The registry key for a spec's activation entry: built-in, [functions] name or expression."""
     if not isinstance(text, str):
         raise SpecError("must be an activation name or an expression in x", where)
@@ -155,11 +163,11 @@ def resolve_activation(
     if functions.get(text) == "loss":
         raise SpecError(f"'{text}' is defined as a loss, not an activation", where)
     key = builtin_activation(text)
-    if key is not None:
+    if key is not None and key not in _USER:
         return key
     if text.strip().isidentifier() and text.strip() != "x":
-        known = ", ".join(sorted(set(ACTIVATIONS) | {n for n, k in functions.items()
-                                                       if k == "activation"}))
+        named = {n for n, k in functions.items() if k == "activation"}
+        known = ", ".join(sorted((set(ACTIVATIONS) - _USER) | named))
         raise SpecError(f"unknown activation {text!r} (known: {known})", where)
     position = inline.index(text) if text in inline else len(inline)
     if text not in inline:
@@ -177,9 +185,10 @@ def resolve_loss(text: Any, functions: dict[str, str], where: str) -> str:
     if functions.get(text) == "activation":
         raise SpecError(f"'{text}' is defined as an activation, not a loss", where)
     key = builtin_loss(text)
-    if key is not None:
+    if key is not None and key not in _USER:
         return key
     if text.strip().isidentifier():
-        known = ", ".join(sorted(set(LOSSES) | {n for n, k in functions.items() if k == "loss"}))
+        named = {n for n, k in functions.items() if k == "loss"}
+        known = ", ".join(sorted((set(LOSSES) - _USER) | named))
         raise SpecError(f"unknown loss '{text}' (known: {known})", where)
     return user_loss("", text, r"\ell", where)
