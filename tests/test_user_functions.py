@@ -111,7 +111,7 @@ def torch_gradients(spec, params, X, Y):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("spec", [BUILTINS, USER], ids=["builtins", "user"])
 def test_gradients_match_finite_differences_and_torch(spec) -> None:  # noqa: ANN001
     """New built-ins, and user expressions (swish, GELU, softplus, mish, a written-out Huber):
-    generated gradients equal central differences (1e-6) and torch autograd (1e-10)."""
+    generated gradients equal central differences (1e-6) and torch autograd (1e-7)."""
     module = module_for(spec)
     results = check_gradients(module, seed=3)
     assert max(r.max_rel_error for r in results) < 1e-6, results
@@ -121,8 +121,10 @@ def test_gradients_match_finite_differences_and_torch(spec) -> None:  # noqa: AN
     params = [p * 2.0 for p in params]
     loss, grads = torch_gradients(spec, params, X, Y)
     assert module.loss(params, X, Y) == pytest.approx(loss, rel=1e-12)
+    # PyTorch's softplus (and mish through it) is exactly linear above x = 20 (its threshold),
+    # which moves values by up to e^-20 ~ 2e-9: agreement to 1e-7 relative, not 1e-12.
     for ours, ref in zip(module.gradients(params, X, Y), grads, strict=True):
-        np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-12)
 
 
 @pytest.mark.slow
