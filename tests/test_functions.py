@@ -30,6 +30,7 @@ from symbackprop.printing import NumbaPrinter
 from symbackprop.resources import environment
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # compiles the whole registry twice (float32, float64)
 F = torch.nn.functional
 
 TORCH_ACTIVATIONS = {
