@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TrainingDiverged
 
 EXIT_USAGE = 2
 """Exit status for bad input (and argparse's usage errors)."""
+
+EXIT_DIVERGED = 3
+"""Exit status of a ``run`` whose training diverged (a non-finite loss or update)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     def derivation_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
         sub.add_argument(
-            "--notation", default="default", help="notation profile: default | nielsen"
+            "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
         )
 
     run = spec_command("run", "derive, generate, train and report (prints the derivation)")
@@ -146,6 +149,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return 0
     try:
         return _COMMANDS[args.command](args, out)
+    except TrainingDiverged as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -210,6 +216,10 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.example:
+        from .limits import ensure_fits, module_estimate
+
+        ensure_fits(module_estimate(spec), "the network", spec.source)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     _check_output(args, spec)
@@ -292,10 +302,12 @@ def _check_diagram_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN0
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
     from .codegen import check_module_name, write_module
     from .fileio import check_target
+    from .limits import ensure_fits, module_estimate
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(module_estimate(spec), "the network", spec.source)
     target = args.output or Path("generated") / f"{spec.name}.py"
     check_target(target, args.force, (".py",))  # before the derivation, not after it
     check_module_name(target)
@@ -324,10 +336,13 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
     from .gradcheck import check_gradients, compare_precisions
+    from .limits import check_estimate, check_work, ensure_fits, ensure_work_fits
     from .pipeline import load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(check_estimate(spec), "the gradient check", spec.source)
+    ensure_work_fits(check_work(spec), "the gradient check's finite differences", spec.source)
     double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
     module = load_module(module_source(double))
     ok = _report_check(

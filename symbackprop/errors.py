@@ -29,3 +29,7 @@ class GenerationError(SymbackpropError):
 
 class ExpressionError(SymbackpropError, ValueError):
     """A formula that is not valid or not allowed; the message names the token and its column."""
+
+
+class TrainingDiverged(SymbackpropError):
+    """Training stopped at a non-finite batch loss or update; the CLI exits with status 3."""
