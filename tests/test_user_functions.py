@@ -156,7 +156,7 @@ def test_spec_functions_are_registered_and_printed_like_builtins() -> None:
 
     latex = document_for(USER, "default").latex()
     assert r"\operatorname{swish}" in latex and r"\begin{cases}" in latex  # Huber's pieces
-    assert r"\operatorname{mish}" in latex and r"f\left(" in latex
+    assert r"\operatorname{mish}" in latex and r"f\bigl(" in latex
 
 
 def test_loss_reduction_sum_and_mean() -> None:
