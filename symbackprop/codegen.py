@@ -19,10 +19,12 @@ from .derivation import Derivation, LayerGradient
 from .errors import GenerationError
 from .fileio import stamp_text, write_output
 from .functions import a as a_sym
+from .functions import derivative
 from .functions import lse as lse_sym
+from .functions import x as x_sym
 from .functions import y as y_sym
 from .functions import z as z_sym
-from .network import p, q
+from .network import ActivationPrime, p, q
 from .optimizers import INIT_FORMULAS, optimizer_code
 from .printing import NumbaPrinter, text
 from .resources import environment
@@ -170,7 +172,7 @@ def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str
     if index > 1:
         lower = derivation.layer(index - 1)
         _check_contraction(lower)
-        propagate = _printer(index - 1, float32, used).doprint(lower.factor)
+        propagate = _printer(index - 1, float32, used).doprint(code_factor(lower))
         comment = text(lower.delta)
     forward = NumbaPrinter(symbols={"x": "z"}, float32=float32, used=used).doprint(
         layer.activation.code
@@ -200,7 +202,9 @@ def _kernel_args(layers: tuple[LayerCode, ...]) -> KernelArgs:
     if layers[-1].softmax:
         forward.append(f"LSE{layers[-1].index}")
         buffers.append((f"LSE{layers[-1].index}", "{B}"))
-    backward = [f"A{c.index - 1}" for c in layers] + [f"delta{c.index}" for c in layers]
+    backward = [f"A{c.index - 1}" for c in layers]
+    backward += [f"Z{c.index}" for c in layers[:-1]]  # hidden f'(z) may be evaluated from z
+    backward += [f"delta{c.index}" for c in layers]
     for c in layers:
         buffers.append((f"delta{c.index}", f"({{B}}, {c.n_out})"))
     for c in layers:
@@ -227,6 +231,29 @@ def _printer(layer: int, float32: bool, used: set[str]) -> NumbaPrinter:
     return NumbaPrinter(
         arrays=arrays, symbols={"lse": f"LSE{layer}[r]"}, float32=float32, used=used
     )
+
+
+def code_factor(gradient: LayerGradient) -> sp.Expr:
+    """The elementwise factor f'(z_p) of a hidden delta as the kernel evaluates it.
+
+    The activation's stable derivative form (in z) where the registry gives one, else the
+    derived factor (through the forward values where SymPy found that form).
+    """
+    activation = gradient.layer.activation
+    if activation.code_derivative is not None:
+        return activation.code_derivative.xreplace({x_sym: gradient.layer.z[p]})
+    return for_code(gradient.factor)
+
+
+def for_code(expr: sp.Expr) -> sp.Expr:
+    """Replace each named derivative f'(z) left in an expression by its derived formula."""
+
+    def expand(e: ActivationPrime) -> sp.Expr:
+        act = e.activation
+        form = act.code_derivative if act.code_derivative is not None else derivative(act.name)
+        return form.xreplace({x_sym: e.args[0]})
+
+    return expr.replace(lambda e: isinstance(e, ActivationPrime), expand)
 
 
 def _check_contraction(gradient: LayerGradient) -> None:
@@ -263,11 +290,13 @@ def _output_code(derivation: Derivation, float32: bool, used: set[str]) -> Outpu
     n_out = spec.layers[-1]
     printer = _printer(layer.index, float32, used)
     loss = network.loss
-    term, _ = loss.stable_terms.get(layer.activation.name, (loss.term, ""))
+    default_term = loss.code_term if loss.code_term is not None else loss.term
+    term, _ = loss.stable_terms.get(layer.activation.name, (default_term, ""))
     term = term.xreplace(
         {a_sym: layer.a[p], y_sym: network.y[p], z_sym: layer.z[p], lse_sym: lse_sym}
     )
     delta = derivation.output.delta.xreplace({layer.n_out: sp.Integer(n_out)})
+    delta = for_code(delta)
     reductions = []
     for number, total in enumerate(sorted(delta.atoms(Sum), key=sp.default_sort_key)):
         name = f"sum{number}"
