@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from .cpu import AVX2_ENV
+from .cpu import details as cpu_details
 from .errors import SymbackpropError
 from .fileio import check_target, stamp_text, write_output
 
@@ -546,6 +548,7 @@ def machine() -> dict[str, Any]:
             info[package] = version(package)
         except Exception:  # noqa: BLE001
             info[package] = "not installed"
+    info.update(cpu_details())
     return info
 
 
@@ -567,11 +570,15 @@ def run_benchmark(
     rows: list[Row] = []
     cold_starts: dict[str, Any] = {}
     flops: dict[str, Any] = {}
+    kernels: dict[str, list[str]] = {}
     for name in names:
         workload = WORKLOADS[name]
         new, module = bench_workload(workload, dtype, peers, repeats, epochs, log)
         rows += new
         generated = new[0]
+        chosen = getattr(module, "CHOSEN", {}).get(workload.batch_size)
+        if chosen is not None:
+            kernels[name] = module.describe_plan(chosen)
         if generated.samples_per_s is not None:
             n_params = sum(a * b + b for a, b in zip(workload.layers[:-1], workload.layers[1:]))
             rate = 6 * n_params * generated.samples_per_s / 1e9
@@ -589,6 +596,7 @@ def run_benchmark(
         "gemm_gflops": gemm,
         "flops": flops,
         "cold_start": cold_starts,
+        "kernels": kernels,
         "rows": [asdict(r) for r in rows],
     }
 
@@ -632,6 +640,17 @@ def format_run(run: dict[str, Any]) -> str:
                 f"{c['seconds']:.2f} s (first process {c['first']:.2f} s; "
                 f"Numba cache hit: {'yes' if c['cache_hit'] else 'no'})."
             )
+    m = run["machine"]
+    if "isa" in m:
+        blas = m["blas"]
+        lines.append(
+            f"CPU {m['cpu_model']}: ISA {m['isa'] or 'unknown'}, code paths {m['isa_setting']} "
+            f"(Numba target {m['numba_cpu']}); BLAS {blas.get('library', '?')} "
+            f"{blas.get('version', '')} core type {blas.get('coretype') or '?'}, "
+            f"{blas.get('threads', '?')} threads; {m['threads']} CPUs."
+        )
+    for name, plan in run.get("kernels", {}).items():
+        lines.append(f"Kernels {name} (variant per layer and product): " + "; ".join(plan) + ".")
     return "\n".join(lines)
 
 
@@ -760,6 +779,31 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
     return notes
 
 
+def _under_avx2() -> bool:
+    return all(os.environ.get(name) == value for name, value in AVX2_ENV.items())
+
+
+def _rerun_avx2(
+    args: argparse.Namespace, names: list[str], peers: list[str], folder: Path, out: TextIO
+) -> int:
+    """``bench`` again in a child process limited to AVX2 code (``cpu.AVX2_ENV``).
+
+    The child gets its own Numba cache folder: code compiled for the host's ISA is not reused.
+    """
+    from .pipeline import cache_dir
+
+    env = dict(os.environ, **AVX2_ENV)
+    env["NUMBA_CACHE_DIR"] = str(cache_dir().parent / "numba-avx2")
+    command = [sys.executable, "-m", "symbackprop", "bench", "--isa", "avx2"]
+    command += ["--workload", *names, "--dtype", args.dtype, "--peers", ",".join(peers)]
+    command += ["--repeats", str(args.repeats), "--output", str(folder)]
+    command += ["--force"] if getattr(args, "force", False) else []
+    print("re-running under " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()), file=out)
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    out.write(done.stdout)
+    return done.returncode
+
+
 def _choose(names: list[str] | None, peers: str, repeats: int) -> tuple[list[str], list[str]]:
     chosen = list(names) if names else list(WORKLOADS)
     for name in chosen:
@@ -782,6 +826,8 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
     force = getattr(args, "force", False)
     folder = args.output if args.output is not None else fresh_results_folder()
     check_results_folder(folder, force)  # before the benchmark, not after it
+    if getattr(args, "isa", "native") == "avx2" and not _under_avx2():
+        return _rerun_avx2(args, names, peers, folder, out)
     run = run_benchmark(names, args.dtype, peers, args.repeats, log=sys.stderr)
     print(format_run(run), file=out)
     for note in write_results(run, folder, force):

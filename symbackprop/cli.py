@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, help="results folder (default: a new bench-<time> folder)"
     )
     bench.add_argument("--force", action="store_true", help="replace results not written by us")
+    bench.add_argument(
+        "--isa",
+        default="native",
+        choices=("native", "avx2"),
+        help="avx2: re-run under OPENBLAS_CORETYPE=Haswell NUMBA_CPU_NAME=haswell "
+        "XLA_FLAGS=--xla_cpu_max_isa=AVX2 (AVX2 code paths on an AVX-512 machine)",
+    )
     return parser
 
 
