@@ -1,4 +1,4 @@
-"""Command line: ``symbackprop run|derive|generate|inspect|check|bench``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench``."""
 
 from __future__ import annotations
 
@@ -52,9 +52,29 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument(
         "--example", action="store_true", help="a worked numeric example on one sample"
     )
+    derive.add_argument(
+        "--weights", metavar="FILE.npz", type=Path, help="--example: initial weights (W1, b1, ...)"
+    )
+    derive.add_argument(
+        "--sample", metavar="N", type=int, help="--example: index of the training sample"
+    )
+    derive.add_argument(
+        "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
+    )
     derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
     derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     derive.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    diagram = spec_command("diagram", "draw the network as a TikZ picture (LaTeX)")
+    diagram.add_argument("--weight", metavar="WEIGHT", help="highlight this weight's paths")
+    diagram.add_argument("--example", action="store_true", help="one sample's numbers")
+    diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
+    diagram.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
+    diagram.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    diagram.add_argument("--bare", action="store_true", help="a tikzpicture to \\input")
+    diagram.add_argument("--pdf", action="store_true", help="compile it to PDF")
+    diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    diagram.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     generate = spec_command("generate", "write the standalone training module")
     generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
@@ -133,6 +153,9 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         expand=args.expand,
         weight=getattr(args, "weight", None),
         example=getattr(args, "example", False),
+        weights=getattr(args, "weights", None),
+        sample=getattr(args, "sample", None),
+        digits=getattr(args, "digits", None),
     )
 
 
@@ -193,6 +216,44 @@ def _check_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
 
     if args.pdf:
         check_target(args.output or Path(f"{spec.name}.pdf"), args.force, (".pdf",))
+    elif args.output:
+        if args.output.suffix.lower() == ".pdf":
+            raise SymbackpropError(
+                "a .pdf file needs --pdf (this output is text)", str(args.output)
+            )
+        check_target(args.output, args.force)
+
+
+def _diagram(args: argparse.Namespace, out: TextIO) -> int:
+    from .diagram import diagram_for
+    from .document import compile_pdf, write_tex
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.bare and args.pdf:
+        raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
+    _check_diagram_output(args, spec)
+    text = diagram_for(
+        spec, args.weight, args.example, args.weights, args.sample, args.digits, args.bare
+    )
+    if args.pdf:
+        target = args.output or Path(f"{spec.name}-diagram.pdf")
+        compile_pdf(text, target, force=args.force)
+        print(f"wrote {target}", file=out)
+    elif args.output:
+        write_tex(text, args.output, force=args.force, fmt="latex")
+        print(f"wrote {args.output}", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+def _check_diagram_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
+    """Refuse a bad ``diagram`` output path before any work (one line, exit 2)."""
+    from .fileio import check_target
+
+    if args.pdf:
+        check_target(args.output or Path(f"{spec.name}-diagram.pdf"), args.force, (".pdf",))
     elif args.output:
         if args.output.suffix.lower() == ".pdf":
             raise SymbackpropError(
@@ -284,6 +345,7 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
 _COMMANDS = {
     "run": _run,
     "derive": _derive,
+    "diagram": _diagram,
     "generate": _generate,
     "inspect": _inspect,
     "check": _check,

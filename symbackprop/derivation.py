@@ -238,8 +238,22 @@ def derive(network: SymbolicNetwork) -> Derivation:
         activations=activations,
         output=output,
         layers=layers,
-        steps=_steps(network, activations, output, layers),
+        steps=frozen_biases(network, _steps(network, activations, output, layers)),
     )
+
+
+def frozen_biases(network: SymbolicNetwork, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """With ``[training] train_biases = false``: no bias update; b <- b said once per layer."""
+    if network.spec.training.train_biases:
+        return steps
+    biases = [sp.Symbol(str(layer.b.label), real=True) for layer in network.layers]
+    kept = [s for s in steps if not (s.section == "update" and s.lhs in biases)]
+    last = max((n for n, s in enumerate(kept) if s.section == "update"), default=len(kept) - 1)
+    frozen = [
+        Step("update", b, (b,), r"frozen: \texttt{train\_biases = false}", relation=r"\leftarrow")
+        for b in biases
+    ]
+    return (*kept[: last + 1], *frozen, *kept[last + 1 :])
 
 
 def _distinct_elementwise(network: SymbolicNetwork) -> list[Activation]:

@@ -252,12 +252,16 @@ def document_for(
     expand: bool = False,
     weight: str | None = None,
     example: bool = False,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+    digits: int | None = None,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
     ``expand``: every parameter's closed form (networks of at most EXPAND_LIMIT parameters);
     ``weight``: the chain rule along every path for one weight; ``example``: a worked numeric
-    example on the spec's first training sample (random data when the spec has none).
+    example on one training sample (random data when the spec has none): ``weights`` (an .npz),
+    ``sample`` (an index into the training data) and ``digits`` (significant digits) choose it.
     """
     from .expansion import EXPAND_LIMIT, all_params, closed_form_steps
     from .pipeline import derivation_of
@@ -278,13 +282,12 @@ def document_for(
         from .paths import path_section
 
         extra.append(path_section(derivation, weight))
+    if not example and (weights is not None or sample is not None or digits is not None):
+        raise SymbackpropError("--weights, --sample and --digits need --example", "--example")
     if example:
-        from .data import BUILTIN_DATASETS, load_data
-        from .example import example_section
+        from .example import DIGITS, check_digits, example_for_spec, example_section
 
-        X = Y = None
-        if spec.data.dataset is not None or spec.name in BUILTIN_DATASETS:
-            data = load_data(spec)
-            X, Y = data.X_train, data.Y_train
-        extra.append(example_section(derivation, X, Y, seed=spec.training.seed))
+        digits = check_digits(DIGITS if digits is None else digits)
+        worked = example_for_spec(spec, derivation, weights, sample)
+        extra.append(example_section(derivation, digits=digits, example=worked))
     return DerivationDocument(derivation, notation_named(notation), tuple(extra))

@@ -47,6 +47,8 @@ class Training:
     epochs: int = 100
     seed: int = 0
     drop_last: bool = False
+    train_biases: bool = True
+    """False freezes the biases at their initial values (as some textbook examples do)."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,10 @@ def _parse_training(table: Any, where: str) -> Training:
     drop_last = table.get("drop_last", defaults.drop_last)
     if not isinstance(drop_last, bool):
         raise SpecError("must be true or false", f"{where}: training.drop_last")
-    return Training(drop_last=drop_last, **values)
+    train_biases = table.get("train_biases", defaults.train_biases)
+    if not isinstance(train_biases, bool):
+        raise SpecError("must be true or false", f"{where}: training.train_biases")
+    return Training(drop_last=drop_last, train_biases=train_biases, **values)
 
 
 def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:

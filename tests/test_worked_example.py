@@ -1,0 +1,307 @@
+"""Worked examples a lecturer controls: weights from a file, the sample, the digits, one step.
+
+Mazur's "A Step by Step Backpropagation Example" (2015) is the outside check: his published
+numbers must come out of the CLI. The written-out sums are checked by working them out from the
+printed text alone; the step against PyTorch autograd and its SGD.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import math
+import operator
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from symbackprop.cli import main
+from symbackprop.document import DerivationDocument, document_for
+from symbackprop.example import example_section, worked_example
+from symbackprop.pipeline import derivation_of, load_module, render_module
+from symbackprop.spec import load_spec
+from symbackprop.weights import save_weights
+
+FIXTURES = ROOT / "tests" / "fixtures"
+MAZUR = FIXTURES / "mazur.toml"
+
+# Mazur's weights w1..w8 and biases, as torch.nn.Linear shapes: W1 = [[w1, w2], [w3, w4]].
+MAZUR_PARAMS = [
+    np.array([[0.15, 0.20], [0.25, 0.30]]),
+    np.array([0.35, 0.35]),
+    np.array([[0.40, 0.45], [0.50, 0.55]]),
+    np.array([0.60, 0.60]),
+]
+# His printed results, as printed (significant digits as he gives them).
+MAZUR_NUMBERS = {
+    "out_h1": "0.593269992",
+    "out_h2": "0.596884378",
+    "net_o1": "1.105905967",
+    "out_o1": "0.75136507",
+    "out_o2": "0.772928465",
+    "E_total": "0.298371109",
+    "dE/dw5": "0.082167041",
+    "w5+": "0.35891648",
+    "w6+": "0.408666186",
+    "w7+": "0.511301270",
+    "w8+": "0.561370121",
+    "w1+": "0.149780716",
+    "w2+": "0.19956143",
+    "w3+": "0.24975114",
+    "w4+": "0.29950229",
+}
+
+
+def significant(text: str) -> int:
+    """Significant digits of a printed decimal."""
+    return len(text.replace("-", "").replace(".", "").lstrip("0"))
+
+
+def printed_numbers(output: str) -> list[float]:
+    return [float(m) for m in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", output)]
+
+
+def found(published: str, numbers: list[float]) -> bool:
+    """Whether some printed number rounds to the published one at its precision."""
+    digits = significant(published)
+    want = f"{float(published):.{digits - 1}e}"
+    return any(f"{n:.{digits - 1}e}" == want for n in numbers)
+
+
+@pytest.fixture
+def mazur_weights(tmp_path: Path) -> Path:
+    return save_weights(tmp_path / "mazur.npz", load_spec(MAZUR), MAZUR_PARAMS)
+
+
+def test_mazur_numbers_come_out_of_the_cli(mazur_weights: Path) -> None:
+    out = io.StringIO()
+    argv = ["derive", str(MAZUR), "--example", "--weights", str(mazur_weights), "--sample", "0"]
+    status = main([*argv, "--digits", "10"], out=out)
+    assert status == 0
+    text = out.getvalue()
+    numbers = printed_numbers(text)
+    missing = [name for name, value in MAZUR_NUMBERS.items() if not found(value, numbers)]
+    assert missing == [], missing
+    assert r"\texttt{train\_biases = false}" in text  # his biases stay put
+    # At the default 4 digits his loss still shows, rounded.
+    out4 = io.StringIO()
+    assert main(argv, out=out4) == 0
+    assert found("0.2984", printed_numbers(out4.getvalue()))
+
+
+@pytest.mark.slow
+def test_mazur_numbers_from_a_subprocess(mazur_weights: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "derive", str(MAZUR), "--example", "--weights"]
+        + [str(mazur_weights), "--sample", "0", "--digits", "10", "--format", "text"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    numbers = printed_numbers(result.stdout)
+    assert all(found(value, numbers) for value in MAZUR_NUMBERS.values())
+
+
+def test_mazur_against_his_formulas_by_hand() -> None:
+    """Our MSE with n_out = 2 is his E = sum 1/2 (target - out)^2: the fixture's loss scaling."""
+    module = load_module(render_module(derivation_of(MAZUR)))
+    X, Y = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
+    assert module.loss([p.copy() for p in MAZUR_PARAMS], X, Y) == pytest.approx(
+        0.298371109, abs=5e-10
+    )
+
+
+# --- the written-out sums reproduce the printed results ---------------------------------------
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: pow}
+
+
+def arithmetic(text: str) -> float:
+    """The value of a printed arithmetic expression (numbers, + - * ** and parentheses only)."""
+
+    def value(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](value(node.left), value(node.right))
+        raise ValueError(f"not plain arithmetic: {ast.dump(node)}")
+
+    return value(ast.parse(text, mode="eval").body)
+
+
+def written_out(text: str) -> list[tuple[str, str, str]]:
+    """(left side, written-out expression, printed result) of every two-line numeric step."""
+    pattern = re.compile(r"^(\S[^\n]*?) (?:=|<-) ([^\n]*)\n    = (\S+)$", re.M)
+    return [m.groups() for m in pattern.finditer(text) if not re.search(r"[a-z]", m.group(2))]
+
+
+@pytest.mark.parametrize("digits", [2, 3, 4, 6])
+def test_written_out_sums_reproduce_their_printed_results(digits: int) -> None:
+    """Worked out from the printed numbers alone, each sum rounds to the printed result."""
+    derivation = derivation_of("xor")
+    module = load_module(render_module(derivation))
+    data_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    data_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    checked = 0
+    for seed in (digits, digits + 10):  # two weight draws per precision
+        params = [p * 3 for p in module.init_params(seed)]  # larger weights: more digits matter
+        example = worked_example(derivation, data_X, data_Y, params=params, sample=seed % 4)
+        section = example_section(derivation, digits=digits, example=example)
+        text = DerivationDocument(derivation).section_text(section)
+        for lhs, expression, result in written_out(text):
+            got = arithmetic(expression)
+            assert f"{got:.{digits - 1}e}" == f"{float(result):.{digits - 1}e}", (lhs, text)
+            assert significant(result.rstrip("0") or "0") <= digits
+            checked += 1
+    assert checked >= 2 * 4  # z1, z2, delta1 and the parameter steps, every time
+
+
+def test_default_sample_is_the_first_with_no_all_zero_gradient() -> None:
+    """XOR's sample 0 is x = (0, 0): dL/dW1 = delta1 x^T is all zero, so sample 1 is shown."""
+    doc = document_for(load_spec("xor"), example=True)
+    text = doc.text()
+    assert "sample 1 of the training data (the first whose gradients" in text
+    assert "a0 = [0.0, 1.0]^T" in text
+    chosen = document_for(load_spec("xor"), example=True, sample=0).text()
+    assert "on sample 0 of the training data," in chosen and "a0 = [0.0, 0.0]^T" in chosen
+
+
+def test_one_step_matches_torch_sgd(tmp_path: Path) -> None:
+    """The new weights after the step against PyTorch autograd + torch.optim.SGD."""
+    torch = pytest.importorskip("torch")
+    spec = load_spec("xor")
+    derivation = derivation_of(spec)
+    module = load_module(render_module(derivation))
+    params = module.init_params(7)
+    X = np.array([[1.0, 0.0]])
+    Y = np.array([[1.0]])
+    example = worked_example(derivation, X, Y, params=params, sample=0)
+    tensors = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
+    W1, b1, W2, b2 = tensors
+    a1 = torch.tanh(torch.tensor(X) @ W1.T + b1)
+    a2 = torch.sigmoid(a1 @ W2.T + b2)
+    loss = torch.nn.functional.mse_loss(a2, torch.tensor(Y))
+    optimizer = torch.optim.SGD(tensors, lr=spec.training.learning_rate)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert example.values["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    for name, tensor in zip(module.PARAM_NAMES, tensors, strict=True):
+        np.testing.assert_allclose(example.new_params[name], tensor.detach().numpy(), rtol=1e-12)
+
+
+def test_frozen_biases_stay_in_the_module_and_the_document(tmp_path: Path) -> None:
+    spec = load_spec(MAZUR)
+    derivation = derivation_of(spec)
+    update = [s for s in derivation.steps if s.section == "update"]
+    frozen = [s for s in update if s.why.startswith("frozen") and "train" in s.why]
+    assert len(frozen) == 2 and all(s.rhs == (s.lhs,) for s in frozen)
+    module = load_module(render_module(derivation))
+    assert "Biases are frozen" in module.__doc__
+    params = [p.copy() for p in MAZUR_PARAMS]
+    X = np.random.default_rng(0).random((6, 2))
+    Y = np.random.default_rng(1).random((6, 2))
+    module.train(params, X, Y, epochs=3, learning_rate=0.5, batch_size=2)
+    np.testing.assert_array_equal(params[1], MAZUR_PARAMS[1])
+    np.testing.assert_array_equal(params[3], MAZUR_PARAMS[3])
+    assert not np.allclose(params[0], MAZUR_PARAMS[0])
+    # The same network with trainable biases moves them (the flag, not the data, froze them).
+    from dataclasses import replace
+
+    trained = replace(spec, training=replace(spec.training, train_biases=True))
+    free = load_module(render_module(derivation_of(trained)))
+    params = [p.copy() for p in MAZUR_PARAMS]
+    free.train(params, X, Y, epochs=3, learning_rate=0.5, batch_size=2)
+    assert not np.allclose(params[1], MAZUR_PARAMS[1])
+
+
+def test_train_biases_must_be_a_boolean(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MAZUR.read_text().replace("train_biases = false", 'train_biases = "no"'))
+    assert main(["derive", str(bad)], out=io.StringIO()) == 2
+    assert "training.train_biases: must be true or false" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--sample", "4"], "--sample: sample 4 is out of range: the training data has 4"),
+        (["--sample", "-1"], "--sample: must be >= 0"),
+        (["--digits", "0"], "--digits: must be an integer from 1 to 15"),
+        (["--weights", "missing.npz"], "missing.npz: no such weights file"),
+        (["--weights", "wrong.npz"], "array 'W1' has shape (2, 2)"),
+        (["--weights", "junk.npz"], "junk.npz: not a readable .npz weights file"),
+    ],
+)
+def test_bad_example_options_give_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], words: str
+) -> None:
+    # Mazur's weights do not fit XOR's 2-4-1 network; a text file is not an .npz.
+    np.savez(tmp_path / "wrong.npz", **dict(zip(("W1", "b1", "W2", "b2"), MAZUR_PARAMS)))
+    (tmp_path / "junk.npz").write_text("not a zip")
+    extra = [str(tmp_path / e) if e.endswith(".npz") else e for e in extra]
+    out = io.StringIO()
+    assert main(["derive", "xor", "--example", *extra], out=out) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("symbackprop: error: ")
+    assert words in err, err
+    assert out.getvalue() == ""
+
+
+def test_example_options_need_example(capsys: pytest.CaptureFixture) -> None:
+    assert main(["derive", "xor", "--sample", "1"], out=io.StringIO()) == 2
+    assert "need --example" in capsys.readouterr().err
+
+
+def test_python_api_takes_the_same_options(mazur_weights: Path) -> None:
+    import symbackprop
+
+    doc = symbackprop.derive(MAZUR, example=True, weights=mazur_weights, sample=0, digits=9)
+    numbers = printed_numbers(doc.latex())
+    assert found(MAZUR_NUMBERS["w5+"], numbers) and found(MAZUR_NUMBERS["E_total"], numbers)
+    assert not math.isnan(numbers[0])
+
+
+def test_float32_spec_example_checks_at_float32_precision() -> None:
+    from dataclasses import replace
+
+    spec = replace(load_spec("xor"), dtype="float32")
+    text = document_for(spec, example=True, sample=2).text()
+    assert "agrees to 1e-05" in text and "W1 <- [[" in text
+
+
+def test_optimizer_name_reads_names_and_config_objects() -> None:
+    """Until specs carry an optimizer the example shows SGD; a config object is read by name and
+    anything beyond plain SGD is refused rather than shown as SGD."""
+    from dataclasses import dataclass, replace
+
+    from symbackprop.example import UPDATE_RULES, optimizer_name
+
+    spec = load_spec("xor")
+    assert optimizer_name(spec) == "sgd" and "sgd" in UPDATE_RULES
+
+    @dataclass(frozen=True)
+    class Config:
+        name: str = "sgd"
+        momentum: float = 0.0
+        weight_decay: float = 0.0
+
+    @dataclass(frozen=True)
+    class TrainingWith:
+        optimizer: Config
+        schedule: object = None
+
+    with_plain = replace(spec, training=TrainingWith(Config()))
+    with_momentum = replace(spec, training=TrainingWith(Config(momentum=0.9)))
+    assert optimizer_name(with_plain) == "sgd"
+    assert optimizer_name(with_momentum) == "sgd with momentum"
+    assert optimizer_name(with_momentum) not in UPDATE_RULES
