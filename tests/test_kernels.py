@@ -136,14 +136,14 @@ def test_tuner_switches_only_on_clear_wins(monkeypatch) -> None:  # noqa: ANN001
     cost[1, 2, 1] = 0.98e-3  # layer 2 weights: loops 2% faster, inside the noise margin
     cost[1, 1, 2] = 2e-3  # layer 2 backward: micro slower
 
-    def steps(plan, *args) -> float:  # noqa: ANN001
-        repeats = args[-1]
+    def train(*args) -> None:  # noqa: ANN002 - (*params, X, Y, order, rate, batch, drop, plan)
+        plan, repeats = args[-1], args[-5].shape[0]
+        assert args[-4] == 0.0  # timed with learning rate 0: the weights do not move
         clock.now += repeats * sum(
             cost[layer, product, plan[layer, product]] for layer in range(2) for product in range(3)
         )
-        return 0.0
 
-    monkeypatch.setattr(module, "_steps", steps)
+    monkeypatch.setattr(module, "_train", train)
     monkeypatch.setattr(module, "time", clock)
     X, Y = sample(module, 20)
     params = module.init_params(0)
