@@ -154,3 +154,27 @@ def test_tuner_switches_only_on_clear_wins(monkeypatch) -> None:  # noqa: ANN001
     cost[0, 0, 2] = 0.97e-3  # now nothing is clearly faster: the default stays
     plan, _ = module._tune(params, X, Y, np.arange(20))
     assert plan.tolist() == np.array(module.DEFAULT_PLAN).tolist()
+
+
+@pytest.mark.slow
+def test_digits_microkernels_compile_to_vector_fmas(tmp_path) -> None:  # noqa: ANN001
+    """The tiles' inner loops vectorise (packed FMAs), with Numba's default SLP setting."""
+    import os
+    import platform
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("counts x86 FMA instructions")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "kernel_variants.py"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_SLP_VECTORIZE", None)
+    done = subprocess.run(
+        [sys.executable, str(script), "--asm", "--workload", "digits"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = [line for line in done.stdout.splitlines() if "_tiles" in line]
+    assert len(lines) == 5, done.stdout  # forward and weights of both layers, backward of layer 2
+    for line in lines:
+        assert "packed FMAs {" in line and ("zmm" in line or "ymm" in line), line
