@@ -1,4 +1,4 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep``."""
 
 from __future__ import annotations
 
@@ -95,6 +95,22 @@ def _parser() -> argparse.ArgumentParser:
         help="float32 specs: max relative difference from the float64 gradients",
     )
     check.add_argument("--seed", type=int, default=0)
+
+    sweep = spec_command("sweep", "train a grid of variants x seeds on Dask (local or a cluster)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a spec field (learning_rate, layers, training.epochs, ...) and its values",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, help="trials per variant (seeds)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://HOST:PORT")
+    sweep.add_argument("--workers", type=int, help="local cluster: worker processes (cores)")
+    sweep.add_argument("--output", type=Path, help="results folder (rerun with it to resume)")
+    sweep.add_argument(
+        "--derivations", action="store_true", help="the best variant's derivation vs the spec"
+    )
 
     bench = commands.add_parser("bench", help="benchmark generated modules against peers")
     bench.add_argument("--workload", nargs="*", help="workload names (default: all)")
@@ -342,6 +358,22 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     return bench_main(args, out)
 
 
+def _sweep(args: argparse.Namespace, out: TextIO) -> int:
+    from .sweep import sweep
+
+    sweep(
+        args.spec,
+        args.grid,
+        seeds=args.seeds,
+        scheduler=args.scheduler,
+        output=args.output,
+        derivations=args.derivations,
+        workers=args.workers,
+        out=out,
+    )
+    return 0
+
+
 _COMMANDS = {
     "run": _run,
     "derive": _derive,
@@ -350,6 +382,7 @@ _COMMANDS = {
     "inspect": _inspect,
     "check": _check,
     "bench": _bench,
+    "sweep": _sweep,
 }
 
 

@@ -23,6 +23,7 @@ from .functions import lse as lse_sym
 from .functions import y as y_sym
 from .functions import z as z_sym
 from .network import p, q
+from .optimizers import INIT_FORMULAS, optimizer_code
 from .printing import NumbaPrinter, text
 from .resources import environment
 
@@ -140,6 +141,10 @@ def render_module(derivation: Derivation) -> ModuleSource:
             blas_min_macs=BLAS_MIN_MACS,
             param_names=[f"{kind}{layer.index}" for layer in layers for kind in ("W", "b")],
             equations=_equations(derivation),
+            optimizer=optimizer_code(
+                spec.training.optimizer, spec.training.schedule, spec.training.init
+            ),
+            init_formula=INIT_FORMULAS.get(spec.training.init),
         )
     )
     return ModuleSource(name=spec.name, text=format_python(text))

@@ -34,6 +34,7 @@ from .network import (
     p,
     q,
 )
+from .optimizers import is_plain, update_steps
 
 INDEX_SYMBOLS = {i, j, k, p, q}
 
@@ -484,7 +485,10 @@ def _steps(
                 "matrix form",
             )
         )
-    for layer in network.layers:
+    training = network.spec.training
+    if not is_plain(training.optimizer, training.schedule):
+        steps.extend(update_steps(training, L_batch))
+    for layer in network.layers if is_plain(training.optimizer, training.schedule) else ():
         for kind in ("W", "b"):
             param = sp.Symbol(str(getattr(layer, kind).label), real=True)
             steps.append(

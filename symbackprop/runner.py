@@ -55,6 +55,8 @@ def train(
     rng = np.random.default_rng(settings.seed)
     chunk = max(1, epochs // reports)
     losses: list[np.ndarray] = []
+    # an optimizer with state (moments, step and epoch counters) carries it across the chunks
+    state = {"state": module.init_state(params)} if hasattr(module, "init_state") else {}
     start = time.perf_counter()
     done = 0
     while done < epochs:
@@ -62,7 +64,14 @@ def train(
         order = np.argsort(rng.random((count, X.shape[0])), axis=1, kind="stable")
         losses.append(
             module.train_with_order(
-                params, X, Y, order, settings.learning_rate, settings.batch_size, settings.drop_last
+                params,
+                X,
+                Y,
+                order,
+                settings.learning_rate,
+                settings.batch_size,
+                settings.drop_last,
+                **state,
             )
         )
         done += count

@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import SpecError
 from .functions import ACTIVATIONS, LOSSES
+from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 
 DTYPES = ("float64", "float32")
 
@@ -40,13 +41,16 @@ RESERVED_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "numba", "np", "
 
 @dataclass(frozen=True)
 class Training:
-    """Minibatch SGD settings."""
+    """Minibatch training settings: the optimizer (torch.optim's), schedule and initialisation."""
 
     learning_rate: float = 0.1
     batch_size: int = 32
     epochs: int = 100
     seed: int = 0
     drop_last: bool = False
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Schedule | None = None
+    init: str = "torch"
     train_biases: bool = True
     """False freezes the biases at their initial values (as some textbook examples do)."""
 
@@ -290,7 +294,7 @@ def _parse_training(table: Any, where: str) -> Training:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: training")
     defaults = Training()
-    _no_unknown(table, set(Training.__dataclass_fields__), "training.", where)
+    _no_unknown(table, set(Training.__dataclass_fields__) | set(ALL_SETTINGS), "training.", where)
     lr = table.get("learning_rate", defaults.learning_rate)
     if (
         not isinstance(lr, (int, float))
@@ -316,7 +320,12 @@ def _parse_training(table: Any, where: str) -> Training:
     train_biases = table.get("train_biases", defaults.train_biases)
     if not isinstance(train_biases, bool):
         raise SpecError("must be true or false", f"{where}: training.train_biases")
-    return Training(drop_last=drop_last, train_biases=train_biases, **values)
+    return Training(
+        drop_last=drop_last,
+        train_biases=train_biases,
+        **values,
+        **parse_training_extras(table, where),
+    )
 
 
 def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:

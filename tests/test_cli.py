@@ -143,6 +143,8 @@ BAD_SPECS = {
     "missing output": ('output = "sigmoid"\n', "", "missing field 'network.output'"),
     "bad name": ('name = "tiny"', 'name = "my net"', "name"),
     "not toml": ("[network]", "[network", "not valid TOML"),
+    "nan momentum": ("epochs = 20", "epochs = 20\nmomentum = nan", "training.momentum: must be"),
+    "betas with sgd": ("epochs = 20", "epochs = 20\nbetas = [0.9, 0.99]", "training.betas"),
 }
 
 

@@ -136,14 +136,14 @@ def test_tuner_switches_only_on_clear_wins(monkeypatch) -> None:  # noqa: ANN001
     cost[1, 2, 1] = 0.98e-3  # layer 2 weights: loops 2% faster, inside the noise margin
     cost[1, 1, 2] = 2e-3  # layer 2 backward: micro slower
 
-    def train(*args) -> None:  # noqa: ANN002 - (*params, X, Y, order, rate, batch, drop, plan)
-        plan, repeats = args[-1], args[-5].shape[0]
-        assert args[-4] == 0.0  # timed with learning rate 0: the weights do not move
+    def steps(plan, *args) -> float:  # noqa: ANN001
+        repeats = args[-1]
         clock.now += repeats * sum(
             cost[layer, product, plan[layer, product]] for layer in range(2) for product in range(3)
         )
+        return 0.0
 
-    monkeypatch.setattr(module, "_train", train)
+    monkeypatch.setattr(module, "_steps", steps)
     monkeypatch.setattr(module, "time", clock)
     X, Y = sample(module, 20)
     params = module.init_params(0)
@@ -178,3 +178,25 @@ def test_digits_microkernels_compile_to_vector_fmas(tmp_path) -> None:  # noqa: 
     assert len(lines) == 5, done.stdout  # forward and weights of both layers, backward of layer 2
     for line in lines:
         assert "packed FMAs {" in line and ("zmm" in line or "ymm" in line), line
+
+
+def test_variants_and_tuning_with_adam(monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    network = {"layers": [6, 20, 20, 3], "activation": "tanh", "output": "softmax"}
+    network["loss"] = "cross_entropy"
+    training = {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 8}
+    module = module_for(parse_spec({"name": "kern_adam", "network": network, "training": training}))
+    X, Y = sample(module, 45, seed=4)
+    final = {}
+    for variant in ("blas", "loops", "micro"):
+        monkeypatch.setenv("SYMBACKPROP_KERNEL", variant)
+        final[variant] = module.train(module.init_params(1), X, Y, 5, 0.01, 8)[-1]
+    for variant in ("loops", "micro"):
+        assert abs(final[variant] - final["blas"]) <= 1e-12 * abs(final["blas"])
+    monkeypatch.delenv("SYMBACKPROP_KERNEL")
+    monkeypatch.delenv("SYMBACKPROP_TUNE", raising=False)
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(tmp_path))
+    monkeypatch.setattr(module, "_PLANS", {})
+    tuned = module.train(module.init_params(1), X, Y, 5, 0.01, 8)[-1]
+    assert abs(tuned - final["blas"]) <= 1e-12 * abs(final["blas"])
+    (entry,) = json.loads((tmp_path / "wisdom.json").read_text()).values()
+    assert entry["plan"] == module.CHOSEN[8].tolist()
