@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     derivation_options(run)
     run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
     run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
+    workflow_parsers(commands, run)
 
     derive = spec_command("derive", "print the derivation (LaTeX by default)")
     derivation_options(derive)
@@ -176,22 +177,39 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from .data import load_data
-    from .pipeline import load_module, render_module
-    from .runner import run_training
-    from .spec import load_spec
+    from .workflow import run_command
 
-    spec = load_spec(args.spec)
-    if args.epochs is not None and args.epochs < 1:
-        raise SymbackpropError("must be >= 1", "--epochs")
-    load_data(spec)  # fail on bad data before any work
-    document = _document(args, spec)
-    if not args.quiet_derivation:
-        print(document.latex(), file=out)
-    module = load_module(render_module(document.derivation))
-    print(f"generated module: {module.__file__}", file=out)
-    run_training(spec, module, out, epochs=args.epochs)
-    return 0
+    return run_command(args, out)
+
+
+def workflow_parsers(commands: argparse._SubParsersAction, run: argparse.ArgumentParser) -> None:
+    """``run``'s steering options, and predict, evaluate, init, list (see workflow.py)."""
+    from .workflow import add_run_options
+
+    add_run_options(run)
+    for name, help_ in (
+        ("predict", "CSV of predictions (class first for classifiers) from saved weights"),
+        ("evaluate", "loss (and accuracy) of saved weights on data"),
+    ):
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+        sub.add_argument("weights", metavar="WEIGHTS", type=Path, help=".npz from run --save")
+        sub.add_argument("data", metavar="DATA", help=".csv / .npz file or built-in dataset")
+        if name == "predict":
+            sub.add_argument("-o", "--output", type=Path, help="write the CSV to FILE")
+            sub.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    init = commands.add_parser("init", help="write a commented starter spec NAME.toml")
+    init.add_argument("name", metavar="NAME", help="spec name (or NAME.toml path)")
+    commands.add_parser("list", help="built-in specs, activations, losses, optimizers, datasets")
+
+
+def _workflow(name: str):  # noqa: ANN202
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        from . import workflow
+
+        return getattr(workflow, f"{name}_command")(args, out)
+
+    return command
 
 
 def _derive(args: argparse.Namespace, out: TextIO) -> int:
@@ -382,6 +400,10 @@ _COMMANDS = {
     "inspect": _inspect,
     "check": _check,
     "bench": _bench,
+    "predict": _workflow("predict"),
+    "evaluate": _workflow("evaluate"),
+    "init": _workflow("init"),
+    "list": _workflow("list"),
     "sweep": _sweep,
 }
 
