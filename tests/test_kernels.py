@@ -109,6 +109,9 @@ def test_tuner_choice_is_cached_and_reused(monkeypatch, tmp_path) -> None:  # no
     monkeypatch.setattr(module, "_tune", lambda *args: pytest.fail("measured again"))
     module.train(module.init_params(0), X, Y, epochs=2, learning_rate=0.1, batch_size=4)
     assert module.CHOSEN[4].tolist() == forced
+    # An empty order trains nothing and measures nothing.
+    empty = np.zeros((0, 12), dtype=np.int64)
+    assert module.train_with_order(module.init_params(0), X, Y, empty, 0.1, 4).size == 0
     # A corrupt entry is measured again, not trusted.
     (tmp_path / "wisdom.json").write_text(json.dumps({key: {"plan": [[7, 0, 0]]}}))
     monkeypatch.setattr(module, "_PLANS", {})
