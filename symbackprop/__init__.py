@@ -24,7 +24,7 @@ def derive(
 ) -> DerivationDocument:
     """The derivation of a spec (a Spec, a built-in name or a spec file's path), for notebooks.
 
-    The result renders in Jupyter (``_repr_latex_``, ``_repr_markdown_``) and gives
+    The result renders in Jupyter (``_repr_markdown_``, math by MathJax) and gives
     ``.latex()``, ``.markdown()``, ``.text()``, ``.document()`` and ``.steps``. With
     ``example=True``: ``weights`` (an .npz of W1, b1, ...), ``sample`` (an index into the
     training data) and ``digits`` (significant digits, default 4) shape the worked example.

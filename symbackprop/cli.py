@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     def derivation_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
         sub.add_argument(
-            "--notation", default="default", help="notation profile: default | nielsen"
+            "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
         )
 
     run = spec_command("run", "derive, generate, train and report (prints the derivation)")
