@@ -177,11 +177,27 @@ def _spec(workload: Workload, dtype: str) -> Spec:
     return parse_spec({"name": "bench_" + workload.name.replace("-", "_"), "network": network})
 
 
-def _generated_module(workload: Workload, dtype: str) -> ModuleType:
-    """Derive, generate and import the workload's training module."""
+def _generated_module(workload: Workload, dtype: str, kernels: str = "fixed") -> ModuleType:
+    """Derive, generate and import the workload's training module (``kernels`` fixed or tuned)."""
     from .pipeline import derivation_of, load_module, render_module
 
-    return load_module(render_module(derivation_of(_spec(workload, dtype))))
+    return load_module(render_module(derivation_of(_spec(workload, dtype)), kernels))
+
+
+def fixed_plan(layers: tuple[int, ...]) -> list[str]:
+    """A fixed module's kernels in the words of ``describe_plan``: BLAS from
+    ``codegen.BLAS_MIN_MACS`` multiply-adds per sample, loops below, for all three products."""
+    from .codegen import BLAS_MIN_MACS
+
+    lines = []
+    for layer, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:], strict=True)):
+        variant = "blas" if n_in * n_out >= BLAS_MIN_MACS else "loops"
+        backward = variant if layer else "-"
+        lines.append(
+            f"layer {layer + 1} ({n_in}->{n_out}): "
+            f"forward {variant}, backward {backward}, weights {variant}"
+        )
+    return lines
 
 
 def _generated(problem: Problem, module: ModuleType) -> Trainer:
@@ -403,6 +419,7 @@ def bench_workload(
     repeats: int,
     epochs: int | None = None,
     log: TextIO | None = None,
+    kernels: str = "fixed",
 ) -> tuple[list[Row], Any]:
     """Rows for one workload (the generated module's first) and the generated module, if any."""
 
@@ -413,7 +430,7 @@ def bench_workload(
     row = Row(workload.name, dtype, "generated", "ok")
     try:
         say("deriving and generating")
-        module = _generated_module(workload, dtype)
+        module = _generated_module(workload, dtype, kernels)
         problem = _problem(workload, dtype, module, epochs)
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row.status, row.note = "failed", _short(exc)
@@ -560,6 +577,7 @@ def run_benchmark(
     epochs: int | None = None,
     cold: bool = True,
     log: TextIO | None = None,
+    kernels: str = "fixed",
 ) -> dict[str, Any]:
     """Benchmark the named workloads; the result is the JSON record of the run.
 
@@ -570,15 +588,17 @@ def run_benchmark(
     rows: list[Row] = []
     cold_starts: dict[str, Any] = {}
     flops: dict[str, Any] = {}
-    kernels: dict[str, list[str]] = {}
+    plans: dict[str, list[str]] = {}
     for name in names:
         workload = WORKLOADS[name]
-        new, module = bench_workload(workload, dtype, peers, repeats, epochs, log)
+        new, module = bench_workload(workload, dtype, peers, repeats, epochs, log, kernels)
         rows += new
         generated = new[0]
         chosen = getattr(module, "CHOSEN", {}).get(workload.batch_size)
         if chosen is not None:
-            kernels[name] = module.describe_plan(chosen)
+            plans[name] = module.describe_plan(chosen)
+        elif module is not None and not hasattr(module, "CHOSEN"):
+            plans[name] = fixed_plan(workload.layers)
         if generated.samples_per_s is not None:
             n_params = sum(a * b + b for a, b in zip(workload.layers[:-1], workload.layers[1:]))
             rate = 6 * n_params * generated.samples_per_s / 1e9
@@ -596,7 +616,8 @@ def run_benchmark(
         "gemm_gflops": gemm,
         "flops": flops,
         "cold_start": cold_starts,
-        "kernels": kernels,
+        "kernels": plans,
+        "kernel_variants": kernels,
         "rows": [asdict(r) for r in rows],
     }
 
@@ -650,7 +671,10 @@ def format_run(run: dict[str, Any]) -> str:
             f"{blas.get('threads', '?')} threads; {m['threads']} CPUs."
         )
     for name, plan in run.get("kernels", {}).items():
-        lines.append(f"Kernels {name} (variant per layer and product): " + "; ".join(plan) + ".")
+        how = run.get("kernel_variants", "tuned")
+        lines.append(
+            f"Kernels {name} ({how}; variant per layer and product): " + "; ".join(plan) + "."
+        )
     return "\n".join(lines)
 
 
@@ -797,6 +821,7 @@ def _rerun_avx2(
     command = [sys.executable, "-m", "symbackprop", "bench", "--isa", "avx2"]
     command += ["--workload", *names, "--dtype", args.dtype, "--peers", ",".join(peers)]
     command += ["--repeats", str(args.repeats), "--output", str(folder)]
+    command += ["--kernels", getattr(args, "kernels", "fixed")]
     command += ["--force"] if getattr(args, "force", False) else []
     print("re-running under " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()), file=out)
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
@@ -828,7 +853,8 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
     check_results_folder(folder, force)  # before the benchmark, not after it
     if getattr(args, "isa", "native") == "avx2" and not _under_avx2():
         return _rerun_avx2(args, names, peers, folder, out)
-    run = run_benchmark(names, args.dtype, peers, args.repeats, log=sys.stderr)
+    kernels = getattr(args, "kernels", "fixed")
+    run = run_benchmark(names, args.dtype, peers, args.repeats, log=sys.stderr, kernels=kernels)
     print(format_run(run), file=out)
     for note in write_results(run, folder, force):
         print(note, file=out)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TrainingDiverged
 
 EXIT_USAGE = 2
 """Exit status for bad input (and argparse's usage errors)."""
+
+EXIT_DIVERGED = 3
+"""Exit status of a ``run`` whose training diverged (a non-finite loss or update)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     generate = spec_command("generate", "write the standalone training module")
     generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
     generate.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    generate.add_argument(
+        "--kernels",
+        choices=("fixed", "tuned"),
+        help="fixed: one kernel per layer; tuned: every variant and a run-time tuner, "
+        "compiles ~2.7x longer (default: the spec's network.kernels, fixed)",
+    )
 
     inspect = spec_command("inspect", "closed-form gradient of one weight (LaTeX and text)")
     inspect.add_argument("weight", metavar="WEIGHT", help="e.g. 'W2[0,1]' or 'b1[3]'")
@@ -129,6 +139,13 @@ def _parser() -> argparse.ArgumentParser:
         help="avx2: re-run under OPENBLAS_CORETYPE=Haswell NUMBA_CPU_NAME=haswell "
         "XLA_FLAGS=--xla_cpu_max_isa=AVX2 (AVX2 code paths on an AVX-512 machine)",
     )
+    bench.add_argument(
+        "--kernels",
+        default="fixed",
+        choices=("fixed", "tuned"),
+        help="the generated modules' kernels: fixed (the default module) or tuned (every "
+        "variant, chosen by the run-time tuner)",
+    )
     return parser
 
 
@@ -153,6 +170,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return 0
     try:
         return _COMMANDS[args.command](args, out)
+    except TrainingDiverged as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -217,6 +237,10 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.example:
+        from .limits import ensure_fits, module_estimate
+
+        ensure_fits(module_estimate(spec), "the network", spec.source)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     _check_output(args, spec)
@@ -299,10 +323,14 @@ def _check_diagram_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN0
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
     from .codegen import check_module_name, write_module
     from .fileio import check_target
+    from .limits import ensure_fits, module_estimate
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.kernels:
+        spec = dataclasses.replace(spec, kernels=args.kernels)
+    ensure_fits(module_estimate(spec), "the network", spec.source)
     target = args.output or Path("generated") / f"{spec.name}.py"
     check_target(target, args.force, (".py",))  # before the derivation, not after it
     check_module_name(target)
@@ -331,10 +359,13 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
     from .gradcheck import check_gradients, compare_precisions
+    from .limits import check_estimate, check_work, ensure_fits, ensure_work_fits
     from .pipeline import load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(check_estimate(spec), "the gradient check", spec.source)
+    ensure_work_fits(check_work(spec), "the gradient check's finite differences", spec.source)
     double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
     module = load_module(module_source(double))
     ok = _report_check(

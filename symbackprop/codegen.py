@@ -115,10 +115,18 @@ class ModuleSource:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def render_module(derivation: Derivation) -> ModuleSource:
-    """The standalone training module of a derivation."""
+def render_module(derivation: Derivation, kernels: str | None = None) -> ModuleSource:
+    """The standalone training module of a derivation.
+
+    ``kernels`` (default: the spec's ``network.kernels``, "fixed") picks one kernel per layer
+    ("fixed": BLAS from ``BLAS_MIN_MACS`` multiply-adds per sample, loops below) or every variant
+    with the run-time tuner ("tuned"), which compiles about 2.7x longer.
+    """
     network = derivation.network
     spec = network.spec
+    kernels = spec.kernels if kernels is None else kernels
+    if kernels not in ("fixed", "tuned"):
+        raise GenerationError(f"unknown kernels {kernels!r} (known: fixed, tuned)")
     float32 = spec.dtype == "float32"
     used: set[str] = set()
     layers = tuple(_layer_code(derivation, g.layer.index, float32, used) for g in derivation.layers)
@@ -138,6 +146,7 @@ def render_module(derivation: Derivation) -> ModuleSource:
             output=output,
             fast_functions=sorted(used),
             dtype=spec.dtype,
+            tuned=kernels == "tuned",
             tile=TILE,
             blas_min_macs=BLAS_MIN_MACS,
             param_names=[f"{kind}{layer.index}" for layer in layers for kind in ("W", "b")],

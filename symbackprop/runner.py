@@ -22,6 +22,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from .data import Dataset, load_data
+from .errors import TrainingDiverged
+from .limits import ORDER_CHUNK
 from .spec import Spec
 
 CHUNK_SECONDS = 0.25
@@ -357,10 +359,19 @@ def _loop(
         if stop_requested():
             interrupted = True
             break
-        count = 1 if validating else max(1, min(count, epochs - done))
+        count = 1 if validating else max(1, min(count, epochs - done, ORDER_CHUNK // n))
         order = np.argsort(rng.random((count, n)), axis=1, kind="stable")
         tick = time.perf_counter()
-        losses = kernel(params, order)
+        try:
+            losses = kernel(params, order)
+        except FloatingPointError as exc:
+            if not hasattr(exc, "epoch"):
+                raise
+            raise TrainingDiverged(
+                diverged_message(
+                    done + exc.epoch, exc.batch, exc.quantity, exc.value, exc.last_loss
+                )
+            ) from None
         elapsed = time.perf_counter() - tick
         seconds += elapsed
         done += count
@@ -439,6 +450,16 @@ def _measure(
         val_accuracy=val_acc,
         best_epoch=best_epoch,
         history=history,
+    )
+
+
+def diverged_message(epoch: int, batch: int, quantity: str, value: float, last: float) -> str:
+    """'diverged at epoch E, batch B: loss became inf; last finite loss X; try a smaller ...'."""
+    became = f"loss became {value}" if quantity == "loss" else f"{quantity} would become non-finite"
+    last_text = "none" if np.isnan(last) else f"{last:.6g}"
+    return (
+        f"diverged at epoch {epoch}, batch {batch}: {became}; last finite loss {last_text}; "
+        "try a smaller learning rate"
     )
 
 

@@ -87,6 +87,9 @@ class Spec:
     digest: str = ""
     origin: str = ""
     """What to pass as SPEC to make this spec again: a built-in's name or the file's path."""
+    kernels: str = "fixed"
+    """Kernel variants in the generated module: "fixed" (one per layer) or "tuned" (all, chosen
+    by a per-machine tuner at run time; the first compile takes about 2.7x longer)."""
 
     @property
     def depth(self) -> int:
@@ -99,7 +102,9 @@ class Spec:
 
 
 _TOP_KEYS = {"name", "network", "training", "data"}
-_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype"}
+_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype", "kernels"}
+KERNELS = ("fixed", "tuned")
+"""Values of ``network.kernels``."""
 
 
 def builtin_specs() -> dict[str, Path]:
@@ -286,6 +291,13 @@ def parse_spec(
             f"{where}: network.dtype",
         )
 
+    kernels = network.get("kernels", "fixed")
+    if kernels not in KERNELS:
+        raise SpecError(
+            f"unknown kernels {kernels!r} (known: {', '.join(KERNELS)})",
+            f"{where}: network.kernels",
+        )
+
     training = _parse_training(table.get("training", {}), where)
     data = _parse_data(table.get("data", {}), where, base_dir)
     return Spec(
@@ -299,6 +311,7 @@ def parse_spec(
         data=data,
         source=source,
         digest=digest,
+        kernels=kernels,
     )
 
 

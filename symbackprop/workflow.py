@@ -137,8 +137,13 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
 
     spec = load_with_overrides(args.spec, overrides_of(args))
     from .data import load_data
+    from .limits import ensure_fits, module_estimate, training_estimate
 
-    load_data(spec)  # fail on bad data before any work
+    ensure_fits(module_estimate(spec), "the network", spec.source)
+    data = load_data(spec)  # fail on bad data before any work
+    epochs = spec.training.epochs
+    estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
+    ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
     if args.save:
         check_output_path(args.save, "weights", args.force)
     if args.plot:

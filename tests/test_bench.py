@@ -97,8 +97,18 @@ def test_bench_records_the_machine_and_each_layers_kernels(monkeypatch) -> None:
         "layer 2 (4->1): forward loops, backward loops, weights loops",
     ]
     text = bench.format_run(run)
-    assert "Kernels xor (variant per layer and product): layer 1 (2->4)" in text
+    assert "Kernels xor (fixed; variant per layer and product): layer 1 (2->4)" in text
     assert f"ISA {machine['isa']}" in text
+    assert run["kernel_variants"] == "fixed"
+    # the tuned module (tuning off) reports the plan it trained with: the same rule here
+    tuned = bench.run_benchmark(["xor"], "float64", [], 1, epochs=5, cold=False, kernels="tuned")
+    assert tuned["kernels"]["xor"] == run["kernels"]["xor"]
+    assert "Kernels xor (tuned; " in bench.format_run(tuned)
+    # digits is at or above BLAS_MIN_MACS in both layers: the fixed module uses BLAS
+    assert bench.fixed_plan((64, 32, 10)) == [
+        "layer 1 (64->32): forward blas, backward -, weights blas",
+        "layer 2 (32->10): forward blas, backward blas, weights blas",
+    ]
 
 
 @pytest.mark.slow

@@ -51,7 +51,7 @@ def test_run_xor(tmp_path: Path) -> None:
     result = run_cli("run", "xor", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert r"\begin{align}" in out and r"\delta^{(1)}_{p}" in out
+    assert r"\begin{flalign" in out and r"\delta^{(1)}_{p}" in out
     assert "epoch 2000/2000" in out and "final training loss" in out
     final = float(out.split("final training loss ")[1].split()[0])
     assert final < 0.01
@@ -64,7 +64,7 @@ def test_run_spec_file_with_csv(tmp_path: Path) -> None:
     spec = write(tmp_path / "tiny.toml", SPEC.format(activation="relu", dataset="xor.csv"))
     result = run_cli("run", str(spec), "--quiet-derivation", "--epochs", "5")
     assert result.returncode == 0, result.stderr
-    assert "epoch 5/5" in result.stdout and r"\begin{align}" not in result.stdout
+    assert "epoch 5/5" in result.stdout and r"\begin{flalign" not in result.stdout
 
 
 def test_generate_writes_and_refuses_foreign_files(tmp_path: Path) -> None:

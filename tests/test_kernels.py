@@ -6,6 +6,7 @@ fast but wrong kernel; the tuner's choice is measured once per CPU and batch siz
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -22,8 +23,13 @@ NETWORKS = {
 }
 
 
+def _tuned_module(spec):  # noqa: ANN001, ANN202
+    """The spec's module with every kernel variant and the tuner (``network.kernels = "tuned"``)."""
+    return module_for(dataclasses.replace(spec, kernels="tuned"))
+
+
 def _module(name: str):  # noqa: ANN202
-    return module_for(NETWORKS[name]())
+    return _tuned_module(NETWORKS[name]())
 
 
 def _final_loss(module, variant: str, monkeypatch, X, Y, batch: int) -> tuple[float, list]:  # noqa: ANN001
@@ -53,7 +59,7 @@ def test_every_variant_trains_like_blas(name: str, variant: str, monkeypatch) ->
 def test_float32_microkernels_stay_float32_and_agree(monkeypatch) -> None:  # noqa: ANN001
     network = {"layers": [20, 12, 5], "activation": "tanh", "output": "softmax"}
     network |= {"loss": "cross_entropy", "dtype": "float32"}
-    module = module_for(parse_spec({"name": "micro_f32", "network": network}))
+    module = _tuned_module(parse_spec({"name": "micro_f32", "network": network}))
     X, Y = sample(module, 41, seed=1)
     monkeypatch.setenv("SYMBACKPROP_KERNEL", "blas")
     blas = module.gradients(module.init_params(0), X, Y)
@@ -187,7 +193,8 @@ def test_variants_and_tuning_with_adam(monkeypatch, tmp_path) -> None:  # noqa: 
     network = {"layers": [6, 20, 20, 3], "activation": "tanh", "output": "softmax"}
     network["loss"] = "cross_entropy"
     training = {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 8}
-    module = module_for(parse_spec({"name": "kern_adam", "network": network, "training": training}))
+    spec = parse_spec({"name": "kern_adam", "network": network, "training": training})
+    module = _tuned_module(spec)
     X, Y = sample(module, 45, seed=4)
     final = {}
     for variant in ("blas", "loops", "micro"):
@@ -203,3 +210,48 @@ def test_variants_and_tuning_with_adam(monkeypatch, tmp_path) -> None:  # noqa: 
     assert abs(tuned - final["blas"]) <= 1e-12 * abs(final["blas"])
     (entry,) = json.loads((tmp_path / "wisdom.json").read_text()).values()
     assert entry["plan"] == module.CHOSEN[8].tolist()
+
+
+def test_fixed_is_the_default_and_carries_one_kernel_per_layer() -> None:
+    from symbackprop.pipeline import derivation_of, render_module
+
+    spec = load_spec("digits")
+    assert spec.kernels == "fixed"
+    fixed = render_module(derivation_of(spec)).text
+    tuned = render_module(derivation_of(spec), "tuned").text
+    assert render_module(derivation_of(spec), "fixed").text == fixed
+    for absent in ("import json", "import platform", "import time", "DEFAULT_PLAN", "plan",
+                   "_tiles", "MICRO"):  # fmt: skip
+        assert absent not in fixed, absent
+        assert absent in tuned, absent
+    # digits' layers (64 x 32, 32 x 10) reach BLAS_MIN_MACS: 5 products (no backward of layer 1)
+    assert fixed.count("np.dot(") == 5 and tuned.count("np.dot(") == 5
+    assert "if plan[" not in fixed and "if plan[" in tuned
+
+
+def test_spec_kernels_field_picks_tuned_and_refuses_unknown_values(tmp_path) -> None:  # noqa: ANN001
+    from symbackprop.errors import SpecError
+    from symbackprop.pipeline import module_source
+
+    network = {"layers": [2, 3, 1], "output": "sigmoid", "loss": "binary_cross_entropy"}
+    spec = parse_spec({"name": "k_tuned", "network": network | {"kernels": "tuned"}})
+    assert spec.kernels == "tuned" and "def kernel_plan(" in module_source(spec).text
+    with pytest.raises(SpecError) as error:
+        parse_spec({"name": "k_bad", "network": network | {"kernels": "fast"}})
+    assert str(error.value).count("\n") == 0
+    assert "network.kernels" in str(error.value) and "fixed, tuned" in str(error.value)
+
+
+def test_cli_generate_kernels_option_overrides_the_spec(tmp_path) -> None:  # noqa: ANN001
+    import io
+
+    from symbackprop.cli import main
+
+    for kernels, expected in (("tuned", True), ("fixed", False)):
+        target = tmp_path / f"xor_{kernels}.py"
+        out = io.StringIO()
+        assert main(["generate", "xor", "--kernels", kernels, "-o", str(target)], out) == 0
+        assert ("def kernel_plan(" in target.read_text()) is expected
+    err = io.StringIO()
+    with pytest.raises(SystemExit):
+        main(["generate", "xor", "--kernels", "fast", "-o", str(tmp_path / "x.py")], err)
