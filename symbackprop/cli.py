@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "--kernels",
         choices=("fixed", "tuned"),
         help="fixed: one kernel per layer; tuned: every variant and a run-time tuner, "
-        "compiles ~2.7x longer (default: the spec's network.kernels, fixed)",
+        "compiles ~2-3x longer (default: the spec's network.kernels, fixed)",
     )
 
     inspect = spec_command("inspect", "closed-form gradient of one weight (LaTeX and text)")

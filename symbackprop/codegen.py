@@ -120,7 +120,7 @@ def render_module(derivation: Derivation, kernels: str | None = None) -> ModuleS
 
     ``kernels`` (default: the spec's ``network.kernels``, "fixed") picks one kernel per layer
     ("fixed": BLAS from ``BLAS_MIN_MACS`` multiply-adds per sample, loops below) or every variant
-    with the run-time tuner ("tuned"), which compiles about 2.7x longer.
+    with the run-time tuner ("tuned"), which compiles about 2-3x longer.
     """
     network = derivation.network
     spec = network.spec

@@ -89,7 +89,7 @@ class Spec:
     """What to pass as SPEC to make this spec again: a built-in's name or the file's path."""
     kernels: str = "fixed"
     """Kernel variants in the generated module: "fixed" (one per layer) or "tuned" (all, chosen
-    by a per-machine tuner at run time; the first compile takes about 2.7x longer)."""
+    by a per-machine tuner at run time; the first compile takes about 2-3x longer)."""
 
     @property
     def depth(self) -> int:
