@@ -90,6 +90,9 @@ class Spec:
     """"mean" or "sum" over the output components; None: the loss's own (built-ins)."""
     origin: str = ""
     """What to pass as SPEC to make this spec again: a built-in's name or the file's path."""
+    kernels: str = "fixed"
+    """Kernel variants in the generated module: "fixed" (one per layer) or "tuned" (all, chosen
+    by a per-machine tuner at run time; the first compile takes about 2-3x longer)."""
 
     @property
     def depth(self) -> int:
@@ -102,7 +105,9 @@ class Spec:
 
 
 _TOP_KEYS = {"name", "network", "training", "data", "functions"}
-_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype", "loss_reduction"}
+_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype", "loss_reduction", "kernels"}
+KERNELS = ("fixed", "tuned")
+"""Values of ``network.kernels``."""
 
 
 def builtin_specs() -> dict[str, Path]:
@@ -302,6 +307,13 @@ def parse_spec(
             f"{where}: network.dtype",
         )
 
+    kernels = network.get("kernels", "fixed")
+    if kernels not in KERNELS:
+        raise SpecError(
+            f"unknown kernels {kernels!r} (known: {', '.join(KERNELS)})",
+            f"{where}: network.kernels",
+        )
+
     training = _parse_training(table.get("training", {}), where)
     data = _parse_data(table.get("data", {}), where, base_dir)
     return Spec(
@@ -316,6 +328,7 @@ def parse_spec(
         source=source,
         digest=digest,
         loss_reduction=reduction,
+        kernels=kernels,
     )
 
 
