@@ -27,7 +27,7 @@ from . import __version__
 from .errors import SymbackpropError
 from .fileio import atomic_write
 from .grid import Axis, Variant, parse_grid, read_table, variants
-from .spec import Spec
+from .spec import INT64_MAX, Spec
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
@@ -35,6 +35,7 @@ PLOT = "loss_curves.png"
 DERIVATIONS = "derivations.md"
 CONNECT_TIMEOUT = "15s"  # to reach a --scheduler
 CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
+MAX_TRIALS = 100_000  # grid combinations x seeds in one sweep
 METRICS = ("seed", "final_loss", "accuracy", "seconds", "status")
 
 
@@ -318,8 +319,20 @@ def sweep(
         raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
+    planned = math.prod(len(axis.values) for axis in axes) * seeds
+    if planned > MAX_TRIALS:  # refused before any list of that size is built
+        raise SymbackpropError(
+            f"{planned} trials (grid combinations x seeds); a sweep runs at most {MAX_TRIALS}",
+            "--seeds" if planned // seeds <= MAX_TRIALS else "--grid",
+        )
     grid_variants = variants(base, axes)
     base_spec = base.spec()
+    if base_spec.training.seed + seeds - 1 > INT64_MAX:
+        raise SymbackpropError(
+            f"seeds {base_spec.training.seed}..{base_spec.training.seed + seeds - 1} "
+            f"pass the largest seed, {INT64_MAX}",
+            "--seeds",
+        )
     seed_list = [base_spec.training.seed + i for i in range(seeds)]
     trials = [Trial(v, s) for v in grid_variants for s in seed_list]
     _check_data_once(trials)

@@ -631,6 +631,63 @@ CASES = [
         "module cache",
         env={"SYMBACKPROP_CACHE": "", "XDG_CACHE_HOME": "", "HOME": "plain/home"},
     ),
+    # --- sweep: the spec is read as load_spec reads it; sizes are refused before any work -----
+    Case(
+        "sweep: spec of 2 MB",
+        files(**{"big.toml": "#" * (2 << 20)}),
+        ("sweep", "big.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "a spec file holds at most",
+    ),
+    Case(
+        "sweep: 5000-digit integer",
+        files(**{"net.toml": spec_text(epochs="9" * 5000)}),
+        ("sweep", "net.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "sweep: arrays nested 100000 deep",
+        files(**{"net.toml": "a = " + "[" * 100_000 + "]" * 100_000}),
+        ("sweep", "net.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "sweep: a local xor.toml is not called built-in",
+        files(**{"xor.toml": spec_text(lr="-1"), "data.csv": XOR_CSV}),
+        ("sweep", "xor.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "xor.toml: training.learning_rate",
+    ),
+    Case(
+        "sweep --seeds 10**9 (refused before any list is built)",
+        files(),
+        ("sweep", "xor", "--grid", "epochs=1", "--seeds", str(10**9), "--output", "out"),
+        2,
+        "--seeds: 1000000000 trials",
+    ),
+    Case(
+        "sweep grid of 10**6 combinations",
+        files(),
+        ("sweep", "xor", "--output", "out")
+        + tuple(
+            arg
+            for key in ("epochs", "batch_size", "learning_rate")
+            for arg in ("--grid", f"{key}=" + ",".join(str(v) for v in range(1, 101)))
+        ),
+        2,
+        "--grid: 1000000 trials",
+    ),
+    Case(
+        "sweep seeds past the largest int64",
+        files(
+            **{"net.toml": spec_text(epochs="2\nseed = 9223372036854775807"), "data.csv": XOR_CSV}
+        ),
+        ("sweep", "net.toml", "--grid", "epochs=1", "--seeds", "2", "--output", "out"),
+        2,
+        "pass the largest seed",
+    ),
     Case(
         "derive --weight with 32768 paths (counted, not listed)",
         files(**{"net.toml": spec_text(layers="[2, 8, 8, 8, 8, 8, 8, 1]")}),
