@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import SymbackpropError
+from .escape import plain_line
 from .fileio import atomic_write
 from .grid import Axis, Variant, parse_grid, read_table, variants
 from .spec import INT64_MAX, Spec
@@ -540,6 +541,12 @@ def best_variant(trials: list[Trial], results: Results) -> Variant | None:
     return min(scores.values(), key=lambda item: (item[0], item[1].index))[1]
 
 
+def _plot_text(text: str) -> str:
+    """Outside text (a spec path, grid values) as literal plot text: one line, and ``$`` escaped
+    so that matplotlib's mathtext never parses it (``a$\\foo$`` would raise)."""
+    return plain_line(text).replace("$", r"\$")
+
+
 def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> None:
     """Loss per epoch, one line per variant (the mean over its seeds, the range shaded)."""
     try:
@@ -562,7 +569,9 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
             curves.setdefault(trial.variant.index, []).append((record["loss_epochs"], curve))
     if not curves:
         return
-    labels = {t.variant.index: _describe(results.axes, t.variant.labels) for t in trials}
+    labels = {
+        t.variant.index: _plot_text(_describe(results.axes, t.variant.labels)) for t in trials
+    }
     figure, axis = plt.subplots(figsize=(8, 5))
     colours = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for n, (index, runs) in enumerate(sorted(curves.items())):
@@ -577,7 +586,8 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
     axis.set_ylabel("training loss (mean per sample, over the epoch's batches)")
     if all(min(curve) > 0 for runs in curves.values() for _, curve in runs):
         axis.set_yscale("log")
-    axis.set_title(f"{results.meta['spec']}: loss per variant (mean over seeds, range shaded)")
+    title = f"{results.meta['spec']}: loss per variant (mean over seeds, range shaded)"
+    axis.set_title(_plot_text(title))
     axis.legend(fontsize="small", loc="best")
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -505,3 +505,24 @@ def test_dask_scheduler_and_workers_as_separate_processes(tmp_path: Path) -> Non
         module, params, data, losses = _direct("xor", {"learning_rate": lr, "epochs": 300}, seed)
         assert record["final_loss"] == module.loss(params, data.X_train, data.Y_train)
         assert record["losses"] == [float(v) for v in losses]
+
+
+@pytest.mark.parametrize("text", ["m$\\foo{$x/a.toml", "a$b", "$\\frac{$", "line\nbreak $x$"])
+def test_outside_text_in_the_plot_is_literal(text: str) -> None:
+    """A spec path or grid value with ``$`` is drawn as typed: mathtext never parses it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symbackprop.sweep import _plot_text
+
+    shown = _plot_text(text)
+    assert "\n" not in shown
+    figure, axis = plt.subplots()
+    axis.set_title(shown)
+    axis.plot([0, 1], [0, 1], label=shown)
+    axis.legend()
+    figure.savefig(io.BytesIO(), format="png")  # raised ValueError (mathtext) before the fix
+    plt.close(figure)
+    assert axis.title.get_text().replace("\\$", "$") == text.replace("\n", "\\n")
