@@ -13,6 +13,7 @@ import csv
 import functools
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -288,6 +289,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
     )
     try:
         with Client(cluster) as client:
