@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .document import DerivationDocument
+    from .workflow import Trained
 
 __version__ = "0.1.0"
 
@@ -22,7 +24,7 @@ def derive(
 ) -> DerivationDocument:
     """The derivation of a spec (a Spec, a built-in name or a spec file's path), for notebooks.
 
-    The result renders in Jupyter (``_repr_latex_``, ``_repr_markdown_``) and gives
+    The result renders in Jupyter (``_repr_markdown_``, math by MathJax) and gives
     ``.latex()``, ``.markdown()``, ``.text()``, ``.document()`` and ``.steps``. With
     ``example=True``: ``weights`` (an .npz of W1, b1, ...), ``sample`` (an index into the
     training data) and ``digits`` (significant digits, default 4) shape the worked example.
@@ -40,3 +42,32 @@ def derive(
         sample=sample,
         digits=digits,
     )
+
+
+def generate(spec: object) -> ModuleType:
+    """The spec's generated training module, written to the module cache and imported.
+
+    It has ``init_params``, ``forward``, ``loss``, ``gradients``, ``train``, ``predict``,
+    ``save_params``, ``load_params``, ... (see the README's "The generated module").
+    """
+    from .pipeline import as_spec, load_module, module_source
+
+    return load_module(module_source(as_spec(spec)))  # type: ignore[arg-type]
+
+
+def train(
+    spec: object,
+    weights: object = None,
+    progress: bool = False,
+    **training: object,
+) -> Trained:
+    """Train a spec (a Spec, a built-in name or a spec file) on its data, as ``symbackprop run``.
+
+    ``training`` overrides ``[training]`` fields (``epochs=50``, ``learning_rate=0.05``, ...);
+    ``weights`` starts from a saved .npz (or a list of arrays); ``progress`` prints the progress
+    lines and the report. Returns a ``Trained``: ``.params``, ``.history`` (per-epoch losses),
+    ``.result`` (final losses, accuracies, timings), ``.predict(X)``, ``.save(path)``.
+    """
+    from .workflow import train_api
+
+    return train_api(spec, weights, progress, training)

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TrainingDiverged
 
 EXIT_USAGE = 2
 """Exit status for bad input (and argparse's usage errors)."""
+
+EXIT_DIVERGED = 3
+"""Exit status of a ``run`` whose training diverged (a non-finite loss or update)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,13 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     def derivation_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
         sub.add_argument(
-            "--notation", default="default", help="notation profile: default | nielsen"
+            "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
         )
 
     run = spec_command("run", "derive, generate, train and report (prints the derivation)")
     derivation_options(run)
     run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
     run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
+    workflow_parsers(commands, run)
 
     derive = spec_command("derive", "print the derivation (LaTeX by default)")
     derivation_options(derive)
@@ -145,6 +149,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return 0
     try:
         return _COMMANDS[args.command](args, out)
+    except TrainingDiverged as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -169,22 +176,39 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from .data import load_data
-    from .pipeline import load_module, render_module
-    from .runner import run_training
-    from .spec import load_spec
+    from .workflow import run_command
 
-    spec = load_spec(args.spec)
-    if args.epochs is not None and args.epochs < 1:
-        raise SymbackpropError("must be >= 1", "--epochs")
-    load_data(spec)  # fail on bad data before any work
-    document = _document(args, spec)
-    if not args.quiet_derivation:
-        print(document.latex(), file=out)
-    module = load_module(render_module(document.derivation))
-    print(f"generated module: {module.__file__}", file=out)
-    run_training(spec, module, out, epochs=args.epochs)
-    return 0
+    return run_command(args, out)
+
+
+def workflow_parsers(commands: argparse._SubParsersAction, run: argparse.ArgumentParser) -> None:
+    """``run``'s steering options, and predict, evaluate, init, list (see workflow.py)."""
+    from .workflow import add_run_options
+
+    add_run_options(run)
+    for name, help_ in (
+        ("predict", "CSV of predictions (class first for classifiers) from saved weights"),
+        ("evaluate", "loss (and accuracy) of saved weights on data"),
+    ):
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+        sub.add_argument("weights", metavar="WEIGHTS", type=Path, help=".npz from run --save")
+        sub.add_argument("data", metavar="DATA", help=".csv / .npz file or built-in dataset")
+        if name == "predict":
+            sub.add_argument("-o", "--output", type=Path, help="write the CSV to FILE")
+            sub.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    init = commands.add_parser("init", help="write a commented starter spec NAME.toml")
+    init.add_argument("name", metavar="NAME", help="spec name (or NAME.toml path)")
+    commands.add_parser("list", help="built-in specs, activations, losses, optimizers, datasets")
+
+
+def _workflow(name: str):  # noqa: ANN202
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        from . import workflow
+
+        return getattr(workflow, f"{name}_command")(args, out)
+
+    return command
 
 
 def _derive(args: argparse.Namespace, out: TextIO) -> int:
@@ -192,6 +216,10 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.example:
+        from .limits import ensure_fits, module_estimate
+
+        ensure_fits(module_estimate(spec), "the network", spec.source)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     _check_output(args, spec)
@@ -274,10 +302,12 @@ def _check_diagram_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN0
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
     from .codegen import check_module_name, write_module
     from .fileio import check_target
+    from .limits import ensure_fits, module_estimate
     from .pipeline import module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(module_estimate(spec), "the network", spec.source)
     target = args.output or Path("generated") / f"{spec.name}.py"
     check_target(target, args.force, (".py",))  # before the derivation, not after it
     check_module_name(target)
@@ -306,10 +336,13 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from dataclasses import replace
 
     from .gradcheck import check_gradients, compare_precisions
+    from .limits import check_estimate, check_work, ensure_fits, ensure_work_fits
     from .pipeline import load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    ensure_fits(check_estimate(spec), "the gradient check", spec.source)
+    ensure_work_fits(check_work(spec), "the gradient check's finite differences", spec.source)
     double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
     module = load_module(module_source(double))
     ok = _report_check(
@@ -375,6 +408,10 @@ _COMMANDS = {
     "inspect": _inspect,
     "check": _check,
     "bench": _bench,
+    "predict": _workflow("predict"),
+    "evaluate": _workflow("evaluate"),
+    "init": _workflow("init"),
+    "list": _workflow("list"),
     "sweep": _sweep,
 }
 

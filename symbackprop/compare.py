@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import __version__
 from .derivation import Step
-from .document import justification, plain
+from .document import justification, markdown_text, plain
 from .pipeline import derivation_of
-from .printing import BackpropLatexPrinter, Notation, text
+from .printing import BackpropLatexPrinter, Notation
+from .printing import unicode_text as text
 from .resources import environment
 from .spec import Spec
 
@@ -32,6 +34,15 @@ def differences(left: Spec, right: Spec, fmt: str, notation: Notation) -> list[D
     def keyed(spec: Spec) -> dict[tuple[str, str], Step]:
         return {(s.section, printer(s.lhs)): s for s in derivation_of(spec).steps}
 
+    def referrer(spec: Spec):  # noqa: ANN202
+        labelled = {s.label: s for s in derivation_of(spec).steps if s.label}
+
+        def refs(label: str) -> str:
+            lhs = printer(labelled[label].lhs)
+            return f"the step for {lhs}" if fmt == "text" else f"the step for ${lhs}$"
+
+        return refs
+
     a, b = keyed(left), keyed(right)
     order = list(a) + [key for key in b if key not in a]
     out = []
@@ -40,10 +51,12 @@ def differences(left: Spec, right: Spec, fmt: str, notation: Notation) -> list[D
         ra = printer(sa.rhs[-1]) if sa else None
         rb = printer(sb.rhs[-1]) if sb else None
         if ra != rb:
-            why_a = justification(sa, printer) if sa else ""
-            why_b = justification(sb, printer) if sb else ""
+            why_a = justification(sa, printer, referrer(left)) if sa else ""
+            why_b = justification(sb, printer, referrer(right)) if sb else ""
             if fmt == "text":
                 why_a, why_b = plain(why_a), plain(why_b)
+            elif fmt == "markdown":
+                why_a, why_b = markdown_text(why_a), markdown_text(why_b)
             out.append(Difference(key[0], key[1], ra, rb, why_a, why_b))
     return out
 
@@ -56,10 +69,38 @@ def compare(left: Spec, right: Spec, fmt: str, notation: Notation) -> str:
         "text": "compare.txt.jinja",
     }[fmt]
     rows = differences(left, right, fmt, notation)
+    if fmt == "markdown":
+        rows = [_table_safe(row) for row in rows]
     return (
         environment()
         .get_template(template)
         .render(left=left, right=right, rows=rows, version=__version__)
+    )
+
+
+def _no_pipes(text_: str | None) -> str | None:
+    """A table cell's text with no bare ``|`` (it would split the GFM cell): ``\\vert`` inside
+    math, ``&#124;`` outside."""
+    if text_ is None:
+        return None
+    parts = re.split(r"(\$[^$]*\$)", text_)
+    return "".join(
+        part.replace("|", r"\vert ") if part.startswith("$") else part.replace("|", "&#124;")
+        for part in parts
+    )
+
+
+def _table_safe(row: Difference) -> Difference:
+    def math(text_: str | None) -> str | None:
+        return None if text_ is None else _no_pipes(f"${text_}$")[1:-1]
+
+    return Difference(
+        row.section,
+        math(row.lhs) or "",
+        math(row.left),
+        math(row.right),
+        _no_pipes(row.left_why) or "",
+        _no_pipes(row.right_why) or "",
     )
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import DATASETS, load_builtin
 from .errors import DataError
 from .escape import plain_line
 from .functions import LOSSES
 from .spec import Spec
 
-BUILTIN_DATASETS = ("xor", "digits")
+BUILTIN_DATASETS = tuple(DATASETS)
 
 MAX_CSV_BYTES = 256 << 20
 """CSV files above this size are refused before reading (use .npz for large data)."""
@@ -50,8 +51,8 @@ def load_data(spec: Spec) -> Dataset:
     if source is None:
         raise DataError("no dataset given (set data.dataset in the spec)", spec.source)
     if source in BUILTIN_DATASETS and not _looks_like_path(source, spec):
-        X, targets = _builtin(source)
         where = f"dataset '{source}'"
+        X, targets = _builtin(source, spec, where)
     else:
         path = Path(source)
         if not path.is_absolute() and spec.data.base_dir is not None:
@@ -69,14 +70,11 @@ def _looks_like_path(source: str, spec: Spec) -> bool:
         return False
 
 
-def _builtin(name: str) -> tuple[np.ndarray, np.ndarray]:
-    if name == "xor":
-        X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
-        return X, np.array([[0.0], [1.0], [1.0], [0.0]])
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return digits.data.astype(np.float64) / 16.0, digits.target.astype(np.int64)
+def _builtin(name: str, spec: Spec, where: str) -> tuple[np.ndarray, np.ndarray]:
+    data = spec.data
+    return load_builtin(
+        name, data.samples, data.noise, spec.training.seed, spec.layers[-1], where
+    )
 
 
 def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +102,8 @@ def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
             str(path),
         )
     try:
+        if spec.data.target is not None:
+            return _read_csv_target(path, spec)
         return _read_csv(path, spec)
     except csv.Error as exc:
         raise DataError(f"not a readable CSV file ({exc})", str(path)) from None
@@ -202,6 +202,47 @@ def _read_csv(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
         f"(expected {n_in + n_out} columns, or {n_in + 1} with a class label)",
         str(path),
     )
+
+
+def _read_csv_target(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """A CSV whose target column is named by ``[data] target`` (header name or 0-based index);
+    every other column is an input. A first row that is wholly non-numeric is the header."""
+    target = spec.data.target
+    where = str(path)
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        lines = [
+            (number, row)
+            for number, row in enumerate(csv.reader(handle), start=1)
+            if row and any(cell.strip() for cell in row)
+        ]
+    if not lines:
+        raise DataError("no data rows", where)
+    header: list[str] | None = None
+    if not any(_is_float(cell) for cell in lines[0][1]):
+        header = [cell.strip() for cell in lines[0][1]]
+        lines = lines[1:]
+    width = len(header) if header else len(lines[0][1]) if lines else 0
+    if isinstance(target, str):
+        if header is None or target not in header:
+            known = f" (columns: {', '.join(header)})" if header else " (the file has no header)"
+            raise DataError(f"no column named '{target}'{known}", f"{where}: data.target")
+        column = header.index(target)
+    else:
+        column = int(target)
+        if column >= width:
+            raise DataError(f"column index {column}, but the file has {width} columns", where)
+    rows: list[list[float]] = []
+    for number, row in lines:
+        if len(row) != width:
+            raise DataError(f"line {number}: {len(row)} columns, expected {width}", where)
+        bad = next((cell for cell in row if not _is_float(cell)), None)
+        if bad is not None:
+            raise DataError(f"line {number}: '{bad}' is not a number", where)
+        rows.append([float(cell) for cell in row])
+    if not rows:
+        raise DataError("no data rows", where)
+    table = np.array(rows)
+    return np.delete(table, column, axis=1), table[:, column]
 
 
 def _is_float(cell: str) -> bool:

@@ -34,10 +34,15 @@ from .network import (
     p,
     q,
 )
+from .optimizers import is_plain, update_steps
 
 INDEX_SYMBOLS = {i, j, k, p, q}
 
 
+u = sp.Symbol("u", real=True)
+"""The dummy variable of displayed activation derivatives f'(u) (x is the network input)."""
+theta = sp.Symbol("theta", real=True)
+"""A generic parameter in the displayed update."""
 L = sp.Symbol("L", real=True)
 """The per-sample loss, as it appears on the left of displayed steps."""
 eta = sp.Symbol("eta", positive=True)
@@ -62,16 +67,32 @@ class Step:
     relation: str = "="
     why_math: tuple[sp.Basic, ...] = ()
     """Expressions printed into ``why`` in place of {0}, {1}, ... (in the document's notation)."""
+    label: str = ""
+    """A name other steps' reasons cite as ``{eq:<label>}`` (printed as the equation number)."""
+    reasons: tuple[str, ...] = ()
+    """One reason per right-hand side (else ``why`` stands beside the last one)."""
+    note: str = ""
+    """A longer remark (an implementation note) printed under the step, not beside it."""
 
 
 class Chain(sp.Expr):
     """A product kept in the order written (chain-rule factors, loss first); ``doit`` multiplies."""
 
+    is_chain = True
+
     def doit(self, **hints: object) -> sp.Expr:
         return sp.Mul(*(arg.doit(**hints) for arg in self.args))
 
     def _latex(self, printer: sp.printing.printer.Printer) -> str:
-        return r" \cdot ".join(printer.parenthesize(arg, 50) for arg in self.args)
+        parts: list[str] = []
+        for arg in self.args:
+            tex = printer._print(arg)
+            if isinstance(arg, sp.Add) or (parts and tex.startswith("-")):
+                tex = rf"\left({tex}\right)"
+            if parts and tex[0].isdigit():
+                parts.append(r"\cdot")
+            parts.append(tex)
+        return " ".join(parts)
 
     def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
         return " * ".join(printer.parenthesize(arg, 50) for arg in self.args)
@@ -324,66 +345,140 @@ def _weight_gradients(
     )
 
 
+INDICATOR = r"$\mathbf 1[j = p]$ is 1 when $j = p$ and 0 otherwise"
+"""The one sentence that explains the indicator (printed where it first appears)."""
+
+
+def _rows(
+    pairs: list[tuple[sp.Basic, str]],
+) -> tuple[tuple[sp.Basic, ...], tuple[str, ...]]:
+    """Right-hand sides with their reasons, consecutive repeats merged (reasons joined)."""
+    rhs: list[sp.Basic] = []
+    reasons: list[str] = []
+    for expr, reason in pairs:
+        if rhs and expr == rhs[-1]:
+            reasons[-1] = "; ".join(r for r in (reasons[-1], reason) if r)
+        else:
+            rhs.append(expr)
+            reasons.append(reason)
+    return tuple(rhs), tuple(reasons)
+
+
 def _steps(
     network: SymbolicNetwork,
     activations: tuple[ActivationDerivative, ...],
     output: OutputDelta,
     layers: tuple[LayerGradient, ...],
 ) -> tuple[Step, ...]:
-    """The derivation as displayed steps, in reading order."""
+    """The derivation as displayed steps, in reading order, each line with its reason."""
     steps: list[Step] = []
     for layer in network.layers:
         l, act = layer.index, layer.activation
+        a_in = layer.vector("a_in")
         steps.append(
             Step(
                 "forward",
                 layer.z[j],
                 (layer.z_expr,),
-                rf"layer {l}: weighted sum",
+                r"weighted sum of the inputs ${0}$ plus the bias",
                 (f"Z{l}", (j,)),
+                why_math=(a_in,),
+                label=f"z{l}",
             )
         )
-        why = act.stable_note or rf"layer {l}: {act.name}"
-        steps.append(Step("forward", layer.a[j], (layer.a_expr,), why, (f"A{l}", (j,))))
-        W, a_in, b, z = (layer.vector(kind) for kind in ("W", "a_in", "b", "z"))
-        steps.append(Step("forward-matrix", z, (W * a_in + b,), "matrix form"))
-        if act.elementwise:
-            steps.append(
-                Step(
-                    "forward-matrix",
-                    layer.vector("a"),
-                    (Elementwise(act.name, z),),
-                    "elementwise",
-                )
+        why = rf"activation ${act.latex}$" if act.elementwise else "softmax over the layer"
+        steps.append(
+            Step(
+                "forward",
+                layer.a[j],
+                (layer.a_expr,),
+                why,
+                (f"A{l}", (j,)),
+                label=f"a{l}",
+                note=act.stable_note,
             )
+        )
+    for layer in network.layers:
+        l, act = layer.index, layer.activation
+        W, a_in, b, z = (layer.vector(kind) for kind in ("W", "a_in", "b", "z"))
+        steps.append(
+            Step(
+                "forward-matrix",
+                z,
+                (W * a_in + b,),
+                rf"{{eq:z{l}}} for every $j$ at once",
+                label=f"z{l}-matrix",
+            )
+        )
+        why = (
+            rf"{{eq:a{l}}}: ${act.latex}$ elementwise"
+            if act.elementwise
+            else rf"{{eq:a{l}}}: softmax of the whole vector"
+        )
+        steps.append(
+            Step(
+                "forward-matrix",
+                layer.vector("a"),
+                (Elementwise(act.name, z),),
+                why,
+                label=f"a{l}-matrix",
+            )
+        )
 
     loss = network.loss
     out = network.output
+    L_index = out.index
     stable = loss.stable_terms.get(out.activation.name, (None, ""))[1]
     steps.append(
         Step(
             "loss",
             L,
             (network.loss_expr,),
-            stable or f"per-sample {loss.description}",
+            f"per-sample {loss.description}",
             ("loss", ()),
+            label="loss",
+            note=stable,
         )
     )
-    steps.append(Step("loss", partial(L, out.a[p]), (output.dL_da,), r"\texttt{sympy.diff}"))
+    steps.append(
+        Step(
+            "loss",
+            partial(L, out.a[p]),
+            (output.dL_da,),
+            r"\texttt{sympy.diff} of {eq:loss}; only the term $j = p$ depends on ${0}$",
+            why_math=(out.a[p],),
+            label="dL-da",
+        )
+    )
 
     for info in activations:
-        f = activation_function(info.activation.name)(x_sym)
-        rhs: tuple[sp.Basic, ...] = (info.derivative,)
-        why = r"\texttt{sympy.diff}"
+        name = info.activation.name
+        f = activation_function(name)(u)
+        pairs = [(info.derivative.subs(x_sym, u), r"\texttt{sympy.diff} of ${0}$")]
         if (
             info.output_form is not None
             and info.output_form.subs(s_sym, info.activation.expr) != info.derivative
             and info.output_form != info.derivative.subs(x_sym, s_sym)
         ):
-            rhs += (info.output_form.subs(s_sym, f),)
-            why = r"\texttt{sympy.diff}; through the forward value"
-        prime = activation_prime(info.activation.name)(x_sym)
-        steps.append(Step("activations", prime, rhs, why))
+            pairs.append(
+                (
+                    info.output_form.subs(s_sym, f),
+                    r"written through the forward value ${0}$",
+                )
+            )
+        rhs, reasons = _rows(pairs)
+        prime = activation_prime(name)(u)
+        steps.append(
+            Step(
+                "activations",
+                prime,
+                rhs,
+                reasons[-1],
+                why_math=(f,),
+                label=f"act-{name}",
+                reasons=reasons,
+            )
+        )
 
     if not out.activation.elementwise:
         steps.append(
@@ -391,51 +486,102 @@ def _steps(
                 "output",
                 partial(out.a[j], out.z[p]),
                 (output.jacobian,),
-                "softmax Jacobian",
+                rf"\texttt{{sympy.diff}} of {{eq:a{L_index}}}, with $e^{{z_j}} = a_j \sum_i "
+                rf"e^{{z_i}}$; {INDICATOR}",
+                label="jacobian",
             )
         )
     chain = Sum(partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1))
-    rhs = (partial(L, out.z[p]), chain, output.chain, output.before_assumptions)
-    why, why_math = "chain rule", ()
+    if out.activation.elementwise:
+        third = (
+            rf"by {{eq:dL-da}}, and by {{eq:a{L_index}}} "
+            rf"$\partial a_j / \partial z_p = {out.activation.latex}'(z_j)\,\mathbf 1[j = p]$"
+        )
+        fourth = rf"the indicator keeps only $j = p$; ${out.activation.latex}'$ by " + (
+            f"{{eq:act-{out.activation.name}}}"
+        )
+        third += f"; {INDICATOR}"
+    else:
+        third = "by {eq:dL-da} and {eq:jacobian}"
+        fourth = "the indicator keeps only $j = p$ in one of the two terms"
     if output.cancelled is not None:
-        why += r"; ${0}$ cancels"
-        why_math = (output.cancelled,)
+        cancelled = (
+            output.cancelled if out.activation.elementwise else output.cancelled.xreplace({p: j})
+        )
+        where = (
+            "of {eq:dL-da}" if out.activation.elementwise else "in the denominator of {eq:dL-da}"
+        )
+        fourth += rf"; the factor ${{0}}$ {where} cancels"
+        if not out.activation.elementwise:
+            fourth += " against the Jacobian's"
+        why_math: tuple[sp.Basic, ...] = (cancelled,)
+    else:
+        why_math = ()
+    pairs = [
+        (partial(L, out.z[p]), r"definition of the error signal ${1}$"),
+        (chain, r"chain rule: $z_p$ reaches the loss through every output $a_j$"),
+        (output.chain, third),
+        (output.before_assumptions, fourth),
+    ]
     if output.assumption:
-        rhs += (output.delta,)
-        why += rf"; ${output.assumption}$"
+        pairs.append((output.delta, rf"${output.assumption}$ (the targets are one-hot)"))
+    rhs, reasons = _rows(pairs)
     steps.append(
         Step(
             "output",
             out.delta[p],
-            _distinct(rhs),
-            why,
+            rhs,
+            reasons[-1],
             (f"delta{out.index}", (p,)),
-            why_math=why_math,
+            why_math=(why_math[0] if why_math else sp.Integer(0), out.delta[p]),
+            label=f"delta{out.index}",
+            reasons=reasons,
         )
     )
 
     for gradient, upper in zip(reversed(layers[:-1]), reversed(network.layers[1:])):
         layer = gradient.layer
         l = layer.index
+        act = layer.activation
         chain = Sum(
             partial(L, upper.z[j]) * partial(upper.z[j], layer.z[p]),
             (j, 0, upper.n_out - 1),
         )
-        rhs = (
-            partial(L, layer.z[p]),
-            chain,
-            Sum(upper.delta[j] * gradient.upstream, (j, 0, upper.n_out - 1)),
-            gradient.delta,
-        )
+        fourth = rf"${act.latex}'$ does not depend on $j$"
+        if output_form_derivative(act.name) is not None:
+            fourth += f"; written through the forward value by {{eq:act-{act.name}}}"
+        pairs = [
+            (partial(L, layer.z[p]), r"definition of ${0}$"),
+            (chain, r"chain rule: ${1}$ reaches the loss only through every ${2}$"),
+            (
+                Sum(upper.delta[j] * gradient.upstream, (j, 0, upper.n_out - 1)),
+                rf"definition of ${{3}}$ and {{eq:z{l + 1}}} with ${{4}}$: only $k = p$ "
+                r"depends on ${1}$",
+            ),
+            (gradient.delta, fourth),
+        ]
+        rhs, reasons = _rows(pairs)
         steps.append(
             Step(
                 "backprop",
                 layer.delta[p],
-                _distinct(rhs),
-                f"chain rule through layer {l + 1}",
+                rhs,
+                reasons[-1],
                 (f"delta{l}", (p,)),
+                why_math=(
+                    layer.delta[p],
+                    layer.z[p],
+                    upper.z[j],
+                    upper.delta[j],
+                    sp.Eq(layer.a[k], activation_function(act.name)(layer.z[k])),
+                ),
+                label=f"delta{l}",
+                reasons=reasons,
             )
         )
+    for gradient, upper in zip(reversed(layers[:-1]), reversed(network.layers[1:])):
+        layer = gradient.layer
+        l = layer.index
         product = upper.vector("W").T * upper.vector("delta")
         steps.append(
             Step(
@@ -447,7 +593,8 @@ def _steps(
                         Elementwise(layer.activation.name, layer.vector("z"), 1),
                     ),
                 ),
-                "matrix form",
+                rf"{{eq:delta{l}}} for every $p$ at once",
+                label=f"delta{l}-matrix",
             )
         )
 
@@ -463,39 +610,195 @@ def _steps(
                 "gradients",
                 partial(L, layer.W[p, q]),
                 (chain, gradient.dW),
-                "chain rule",
+                "",
                 (f"dW{l}", (p, q)),
+                why_math=(
+                    layer.W[p, q],
+                    layer.z[j],
+                    sp.Eq(
+                        partial(layer.z[j], layer.W[p, q]),
+                        layer.a_in[q] * sp.KroneckerDelta(j, p),
+                    ),
+                    layer.delta[p],
+                    partial(L, layer.z[p]),
+                ),
+                label=f"dW{l}",
+                reasons=(
+                    r"chain rule: ${0}$ reaches the loss only through the ${1}$",
+                    rf"by {{eq:z{l}}}, ${{2}}$, so only $j = p$ is left; "
+                    r"${4}$ is ${3}$",
+                ),
             )
+        )
+        chain = Sum(
+            partial(L, layer.z[j]) * partial(layer.z[j], layer.b[p]),
+            (j, 0, layer.n_out - 1),
         )
         steps.append(
             Step(
                 "gradients",
                 partial(L, layer.b[p]),
-                (gradient.db,),
-                "chain rule",
+                (chain, gradient.db),
+                "",
                 (f"db{l}", (p,)),
+                why_math=(
+                    layer.b[p],
+                    layer.z[j],
+                    sp.Eq(partial(layer.z[j], layer.b[p]), sp.KroneckerDelta(j, p)),
+                ),
+                label=f"db{l}",
+                reasons=(
+                    r"chain rule: ${0}$ reaches the loss only through the ${1}$",
+                    rf"by {{eq:z{l}}}, ${{2}}$",
+                ),
             )
         )
+    for gradient in layers:
+        layer = gradient.layer
+        l = layer.index
         steps.append(
             Step(
                 "gradients-matrix",
                 partial(L, layer.vector("W")),
                 (layer.vector("delta") * layer.vector("a_in").T,),
-                "matrix form",
+                rf"{{eq:dW{l}}} for every $p, q$ at once",
+                label=f"dW{l}-matrix",
+            )
+        )
+        steps.append(
+            Step(
+                "gradients-matrix",
+                partial(L, layer.vector("b")),
+                (layer.vector("delta"),),
+                rf"{{eq:db{l}}} for every $p$ at once",
+                label=f"db{l}-matrix",
+            )
+        )
+    training = network.spec.training
+    if is_plain(training.optimizer, training.schedule):
+        steps += gradient_descent_steps(network)
+    else:
+        steps.extend(update_steps(training, L_batch))  # the optimizer's own update equations
+    steps += summary_steps(network, output)
+    return tuple(steps)
+
+
+def parameters(network: SymbolicNetwork) -> list[sp.MatrixSymbol]:
+    """Every parameter array, layer by layer: W^(1), b^(1), W^(2), ..."""
+    return [layer.vector(kind) for layer in network.layers for kind in ("W", "b")]
+
+
+def gradient_descent_steps(network: SymbolicNetwork) -> tuple[Step, ...]:
+    """Plain gradient descent, written once for a generic parameter theta (other optimizers
+    write their own update: ``optimizers.update_steps``)."""
+    params = parameters(network)
+    names = ", ".join(f"${{{n}}}$" for n in range(len(params)))
+    return (
+        Step(
+            "update",
+            theta,
+            (theta - eta * partial(L_batch, theta),),
+            rf"gradient descent, for every parameter $\theta$: {names}",
+            relation=r"\leftarrow",
+            why_math=tuple(params),
+            label="update",
+            note=(
+                r"$\bar{L}$ is the mean of $L$ over the minibatch, so its gradient is the mean "
+                r"of the per-sample gradients above; $\eta$ is the learning rate."
+            ),
+        ),
+    )
+
+
+class Nabla(sp.MatrixExpr):
+    """The gradient vector of the loss with respect to a layer's outputs (display only)."""
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.args[0].shape
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        return rf"\nabla_{{{printer._print(self.args[0])}}} {printer._print(L)}"
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        return f"∇_{printer._print(self.args[0])} L"
+
+
+def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...]:
+    """The four equations of backpropagation (Nielsen's BP1-BP4) in vector form, and the
+    minibatch mean."""
+    out = network.output
+    a_vec, z_vec, y_vec = (
+        out.vector("a"),
+        out.vector("z"),
+        sp.MatrixSymbol("y", out.n_out, 1),
+    )
+    steps: list[Step] = []
+    if network.loss.targets_sum_to_one and output.assumption:
+        bp1: sp.Basic = a_vec - y_vec
+    elif out.activation.elementwise:
+        bp1 = sp.HadamardProduct(Nabla(a_vec), Elementwise(out.activation.name, z_vec, 1))
+    else:
+        bp1 = Nabla(z_vec)
+    steps.append(
+        Step(
+            "summary",
+            out.vector("delta"),
+            (bp1,),
+            rf"BP1, {{eq:delta{out.index}}} in vector form",
+            label="bp1",
+        )
+    )
+    for layer in reversed(network.layers[:-1]):
+        l = layer.index
+        upper = network.layers[l]
+        steps.append(
+            Step(
+                "summary",
+                layer.vector("delta"),
+                (
+                    sp.HadamardProduct(
+                        upper.vector("W").T * upper.vector("delta"),
+                        Elementwise(layer.activation.name, layer.vector("z"), 1),
+                    ),
+                ),
+                rf"BP2, {{eq:delta{l}-matrix}}",
+                label=f"bp2-{l}",
             )
         )
     for layer in network.layers:
-        for kind in ("W", "b"):
-            param = sp.Symbol(str(getattr(layer, kind).label), real=True)
-            steps.append(
-                Step(
-                    "update",
-                    param,
-                    (param - eta * partial(L_batch, param),),
-                    r"gradient descent; $\bar{L}$ is the mean of $L$ over the minibatch",
-                    relation=r"\leftarrow",
-                )
+        l = layer.index
+        steps.append(
+            Step(
+                "summary",
+                partial(L, layer.vector("b")),
+                (layer.vector("delta"),),
+                rf"BP3, {{eq:db{l}-matrix}}",
+                label=f"bp3-{l}",
             )
+        )
+    for layer in network.layers:
+        l = layer.index
+        steps.append(
+            Step(
+                "summary",
+                partial(L, layer.vector("W")),
+                (layer.vector("delta") * layer.vector("a_in").T,),
+                rf"BP4, {{eq:dW{l}-matrix}}",
+                label=f"bp4-{l}",
+            )
+        )
+    m = sp.Symbol("m", integer=True, positive=True)
+    per_sample = sp.IndexedBase(sp.Symbol("L", real=True))
+    steps.append(
+        Step(
+            "summary",
+            partial(L_batch, theta),
+            (sp.Sum(partial(per_sample[i], theta), (i, 0, m - 1)) / m,),
+            r"the minibatch mean: $L_i$ is the loss of sample $i$ of the $m$ in the batch",
+            label="batch-mean",
+        )
+    )
     return tuple(steps)
 
 

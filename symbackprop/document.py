@@ -20,7 +20,9 @@ from . import __version__
 from .derivation import Derivation, Step
 from .errors import SymbackpropError
 from .fileio import check_target, stamp_binary, stamp_text, write_output
-from .printing import NOTATIONS, BackpropLatexPrinter, Notation, text
+from .layout import OPERATOR, break_lines, estimate_width
+from .printing import NOTATIONS, BackpropLatexPrinter, Notation
+from .printing import unicode_text as text
 from .resources import environment
 from .spec import Spec
 
@@ -37,7 +39,8 @@ SECTION_TITLES = {
     "backprop-matrix": "Backpropagation, matrix form",
     "gradients": "Gradients of the weights and biases",
     "gradients-matrix": "Gradients, matrix form",
-    "update": "Gradient-descent update",
+    "update": "The update",
+    "summary": "Summary: the four equations of backpropagation (BP1 to BP4)",
 }
 
 FORMATS = ("latex", "markdown", "text")
@@ -53,13 +56,27 @@ class Section:
 
 
 @dataclass(frozen=True)
+class PrintedRow:
+    """One physical line of a printed step: left side (first row only), relation, text, reason."""
+
+    left: str
+    relation: str
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PrintedLine:
-    """One step, printed: left side, relation, right sides, justification."""
+    """One step, printed: left side, relation, right sides, justification; its rows as laid
+    out (long right-hand sides broken), its equation number and a note under it."""
 
     lhs: str
     relation: str
     rhs: tuple[str, ...]
     why: str
+    rows: tuple[PrintedRow, ...] = ()
+    number: int = 0
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +122,7 @@ class DerivationDocument:
 
     def markdown(self) -> str:
         """The derivation as Markdown with ``$$`` blocks (GitHub and Jupyter render them)."""
-        return self._render("derivation.md.jinja", "latex")
+        return self._render("derivation.md.jinja", "markdown")
 
     def text(self) -> str:
         """The derivation as plain text."""
@@ -121,10 +138,9 @@ class DerivationDocument:
             raise SymbackpropError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
         return {"latex": self.latex, "markdown": self.markdown, "text": self.text}[fmt]()
 
-    def _repr_latex_(self) -> str:
-        return self.latex()
-
     def _repr_markdown_(self) -> str:
+        # Markdown, not LaTeX: Jupyter's MathJax renders its $$ blocks, and the reasons stay
+        # text (the LaTeX layout uses \parbox, which MathJax does not know).
         return self.markdown()
 
     def section_latex(self, section: Section) -> str:
@@ -140,7 +156,8 @@ class DerivationDocument:
     ) -> str:
         spec = self.derivation.network.spec
         chosen = self.sections() if only is None else only
-        sections = [self._print_section(section, fmt) for section in chosen]
+        numbers = _numbers(chosen)
+        sections = [self._print_section(section, fmt, numbers) for section in chosen]
         return (
             environment()
             .get_template(template)
@@ -153,44 +170,207 @@ class DerivationDocument:
             )
         )
 
-    def _print_section(self, section: Section, fmt: str) -> PrintedSection:
-        if fmt == "latex":
-            printer = BackpropLatexPrinter(self.notation)
-            lines = tuple(
-                PrintedLine(
-                    printer.doprint(step.lhs),
-                    step.relation,
-                    tuple(printer.doprint(r) for r in step.rhs),
-                    justification(step, printer.doprint),
+    def _print_section(
+        self, section: Section, fmt: str, numbers: dict[int | str, int]
+    ) -> PrintedSection:
+        latex_printer = BackpropLatexPrinter(self.notation)
+        labels = {key: value for key, value in numbers.items() if isinstance(key, str)}
+
+        def refs(label: str) -> str:
+            return f"({labels[label]})"
+
+        lines = []
+        for step in section.steps:
+            number = numbers[id(step)]
+            if fmt in ("latex", "markdown"):
+                printer = latex_printer.doprint
+                rhs = tuple(printer(r) for r in step.rhs)
+                rows = _latex_rows(step, latex_printer, refs)
+                why = justification(step, printer, refs)
+                note = resolve(step.note, refs)
+                if fmt == "markdown":
+                    rows = tuple(
+                        PrintedRow(r.left, r.relation, r.text, markdown_text(r.reason))
+                        for r in rows
+                    )
+                    why, note = markdown_text(why), markdown_text(note)
+            else:
+                printer = text
+                rhs = tuple(text(r) for r in step.rhs)
+                reasons = [plain(r) for r in reasons_of(step, printer, refs)]
+                relation = "←" if step.relation != "=" else "="
+                rows = tuple(
+                    PrintedRow(
+                        text(step.lhs) if n == 0 else "", relation if n == 0 else "=", r, reason
+                    )
+                    for n, (r, reason) in enumerate(zip(rhs, reasons))
                 )
-                for step in section.steps
+                why = plain(justification(step, printer, refs))
+                note = plain(resolve(step.note, refs))
+            lines.append(
+                PrintedLine(
+                    printer(step.lhs),
+                    step.relation if fmt != "text" else rows[0].relation,
+                    rhs,
+                    why,
+                    rows,
+                    number,
+                    note,
+                )
             )
-            return PrintedSection(section.title, section.intro, lines)
-        lines = tuple(
-            PrintedLine(
-                text(step.lhs),
-                "<-" if step.relation != "=" else "=",
-                tuple(text(r) for r in step.rhs),
-                plain(justification(step, text)),
-            )
-            for step in section.steps
+        intro = {"latex": section.intro, "markdown": markdown_text(section.intro)}.get(
+            fmt, plain(section.intro)
         )
-        return PrintedSection(section.title, plain(section.intro), lines)
+        return PrintedSection(section.title, intro, tuple(lines))
 
 
-def justification(step: Step, printer: Callable[[sp.Basic], str]) -> str:
-    """A step's ``why`` with its expressions ({0}, {1}, ...) printed in."""
-    why = step.why
-    for number, expr in enumerate(step.why_math):
-        why = why.replace(f"{{{number}}}", printer(expr))
-    return why
+MATH_WIDTH = 270.0
+"""Points a step's left side, relation and right side may take beside the reason column."""
+LONG_LEFT = 120.0
+"""A left side wider than this goes on a line of its own."""
+
+
+def _numbers(sections: tuple[Section, ...]) -> dict[int | str, int]:
+    """Equation numbers: by step (``id``) and by label, in reading order from 1."""
+    numbers: dict[int | str, int] = {}
+    count = 0
+    for section in sections:
+        for step in section.steps:
+            count += 1
+            numbers[id(step)] = count
+            if step.label:
+                numbers.setdefault(step.label, count)
+    return numbers
+
+
+_REF = re.compile(r"\{eq:([\w:.-]+)\}")
+
+
+def resolve(text_: str, refs: Callable[[str], str]) -> str:
+    """A reason with its ``{eq:label}`` references replaced by equation numbers."""
+    return _REF.sub(lambda match: refs(match.group(1)), text_)
+
+
+def reasons_of(
+    step: Step, printer: Callable[[sp.Basic], str], refs: Callable[[str], str]
+) -> list[str]:
+    """One reason per right-hand side: ``reasons``, or ``why`` beside the last one."""
+    reasons = list(step.reasons) or [""] * (len(step.rhs) - 1) + [step.why]
+    reasons += [""] * (len(step.rhs) - len(reasons))
+    return [_math_in(resolve(r, refs), step, printer) for r in reasons]
+
+
+def _math_in(why: str, step: Step, printer: Callable[[sp.Basic], str]) -> str:
+    """Print ``why_math`` into {0}, {1}, ... (one pass: printed text is not scanned again)."""
+    if not step.why_math:
+        return why
+    printed = [printer(expr) for expr in step.why_math]
+
+    def put(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        return printed[number] if number < len(printed) else match.group(0)
+
+    return re.sub(r"\{(\d+)\}", put, why)
+
+
+def _latex_rows(
+    step: Step, printer: BackpropLatexPrinter, refs: Callable[[str], str]
+) -> tuple[PrintedRow, ...]:
+    """A step's physical rows: long left sides alone on the first, long right sides broken."""
+    lhs = printer.doprint(step.lhs)
+    inline = BackpropLatexPrinter(printer.notation)
+    inline.inline = True
+    reasons = reasons_of(step, inline.doprint, refs)
+    left_width = estimate_width(lhs)
+    rows: list[PrintedRow] = []
+    alone = left_width > LONG_LEFT
+    if alone:
+        rows.append(PrintedRow("", "", lhs, ""))
+        budget = MATH_WIDTH - 2 * OPERATOR
+    else:
+        budget = MATH_WIDTH - left_width - OPERATOR
+    for number, (rhs, reason) in enumerate(zip(step.rhs, reasons)):
+        # The step's relation (=, or <- for an update) first, then "=" for its further forms.
+        relation = step.relation if number == 0 else "="
+        relation = rf"\quad {relation}" if alone else relation
+        pieces = break_lines(rhs, printer, budget)
+        for position, piece in enumerate(pieces):
+            rows.append(
+                PrintedRow(
+                    lhs if not rows else "",
+                    relation if position == 0 else r"\qquad",
+                    piece,
+                    reason if position == 0 else "",
+                )
+            )
+    return tuple(rows)
+
+
+def justification(
+    step: Step,
+    printer: Callable[[sp.Basic], str],
+    refs: Callable[[str], str] | None = None,
+) -> str:
+    """A step's reason for its last right-hand side, expressions ({0}, {1}, ...) printed in."""
+    why = step.why or (step.reasons[-1] if step.reasons else "")
+    if refs is not None:
+        why = resolve(why, refs)
+    return _math_in(why, step, printer)
+
+
+def markdown_text(latex_text: str) -> str:
+    """A reason for Markdown: text macros become Markdown, inline math stays ``$...$``."""
+    out = re.sub(r"\\texttt\{([^{}]*)\}", r"`\1`", latex_text)
+    out = re.sub(r"\\emph\{([^{}]*)\}", r"*\1*", out)
+    return out.replace("~", " ")
+
+
+_MACROS = {
+    r"\sigma": "σ",
+    r"\delta": "δ",
+    r"\partial": "∂",
+    r"\eta": "η",
+    r"\theta": "θ",
+    r"\nabla": "∇",
+    r"\odot": "⊙",
+    r"\cdot": "·",
+    r"\top": "ᵀ",
+    r"\ge": "≥",
+    r"\le": "≤",
+    r"\sum": "Σ",
+    r"\leftarrow": "←",
+    r"\tanh": "tanh",
+    r"\log": "log",
+    r"\exp": "exp",
+    r"\max": "max",
+    r"\quad": " ",
+    r"\,": " ",
+    r"\ ": " ",
+    r"\left": "",
+    r"\right": "",
+    r"\bigl": "",
+    r"\bigr": "",
+    r"\raggedright": "",
+    "~": " ",
+}
 
 
 def plain(latex_text: str) -> str:
-    """A justification without LaTeX markup (for the text format)."""
-    out = re.sub(r"\\(?:texttt|text|mathrm|operatorname)\{([^}]*)\}", r"\1", latex_text)
-    out = out.replace("$", "").replace("\\", "")
-    return out
+    """A reason without LaTeX markup, in Unicode (for the text format)."""
+    out = re.sub(r"\\mathbf\s+(\S)", r"\1", latex_text)
+    out = re.sub(r"\^\{?\\top\}?", "ᵀ", out)
+    for _ in range(3):
+        out = re.sub(
+            r"\\(?:texttt|text|mathrm|operatorname|emph|mathbf|mathit)\{([^{}]*)\}", r"\1", out
+        )
+    out = out.replace(r"\bar{L}", "L̄").replace(r"\bar{C}", "C̄").replace(r"\bar{J}", "J̄")
+    for macro, replacement in sorted(_MACROS.items(), key=lambda kv: -len(kv[0])):
+        out = re.sub(re.escape(macro) + r"(?![A-Za-z])", lambda _, r=replacement: r, out)
+    for _ in range(3):
+        out = re.sub(r"([\^_])\{([^{}]?)\}", r"\1\2", out)
+        out = re.sub(r"([\^_])\{([^{}]*)\}", r"\1(\2)", out)
+    out = out.replace("$", "").replace("{", "").replace("}", "").replace("\\", "")
+    return re.sub(r" {2,}", " ", out)
 
 
 def write_tex(text_: str, path: Path, force: bool = False, fmt: str = "latex") -> Path:
@@ -263,7 +443,7 @@ def document_for(
     example on one training sample (random data when the spec has none): ``weights`` (an .npz),
     ``sample`` (an index into the training data) and ``digits`` (significant digits) choose it.
     """
-    from .expansion import EXPAND_LIMIT, all_params, closed_form_steps
+    from .expansion import EXPAND_LIMIT, all_params, named_closed_form_steps
     from .pipeline import derivation_of
 
     derivation = derivation_of(spec)
@@ -277,7 +457,13 @@ def document_for(
                 "--expand",
             )
         refs = all_params(spec)
-        extra.append(Section("Closed forms", closed_form_steps(derivation, refs)))
+        intro = (
+            "Each gradient written out in the weights, the input, the target and the forward "
+            "values $a^{(l)}_j = f(z^{(l)}_j)$ of the weighted sums listed first."
+        )
+        if notation != "default":
+            intro = intro.replace("$a^{(l)}_j = f(z^{(l)}_j)$", "")
+        extra.append(Section("Closed forms", named_closed_form_steps(derivation, refs), intro))
     if weight:
         from .paths import path_section
 

@@ -25,3 +25,7 @@ class DataError(SymbackpropError):
 
 class GenerationError(SymbackpropError):
     """A generated module could not be written (e.g. it would overwrite a foreign file)."""
+
+
+class TrainingDiverged(SymbackpropError):
+    """Training stopped at a non-finite batch loss or update; the CLI exits with status 3."""

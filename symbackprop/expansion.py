@@ -248,3 +248,45 @@ def inspect_steps(derivation: Derivation, ref: ParamRef) -> tuple[Step, ...]:
     if sum((a + 1) * b for a, b in zip(sizes_, sizes_[1:])) <= MAX_EXPANDED_PARAMS:
         steps += closed_form_steps(derivation, [ref])
     return tuple(steps)
+
+
+def named_closed_form_steps(derivation: Derivation, refs: list[ParamRef]) -> tuple[Step, ...]:
+    """Every parameter's gradient written out once, in the weights, x, y and the forward values
+    a^(l)_j (named, not expanded: each is defined once by a weighted sum step first).
+
+    The closed form of ``closed_form_steps`` repeats every forward value wherever it occurs; here
+    they stay named, so a 2-4-1 network's gradients fit on a line.
+    """
+    network = derivation.network
+    sizes = network.concrete_sizes()
+    scalars = Scalars(network)
+    names = scalars.indexed()
+    steps: list[Step] = []
+    for layer in network.layers:
+        for neuron in range(sizes[layer.n_out]):
+            weighted = _concrete(layer.z_expr.xreplace({j_index: neuron}), sizes).xreplace(names)
+            steps.append(
+                Step(
+                    "closed-forms",
+                    layer.z[neuron],
+                    (weighted,),
+                    f"{{eq:z{layer.index}}} written out",
+                    (f"Z{layer.index}", (neuron,)),
+                )
+            )
+    deltas = delta_values(derivation, names)
+    for ref in refs:
+        form = layer_level_gradient(derivation, ref).xreplace(deltas).xreplace(names)
+        cited = ", ".join(
+            f"{{eq:delta{gradient.layer.index}}}" for gradient in derivation.layers[ref.layer - 1 :]
+        )
+        steps.append(
+            Step(
+                "closed-forms",
+                partial(L, param_symbol(ref)),
+                (form,),
+                f"{{eq:d{ref.base}}} with {cited} put in",
+                (f"d{ref.base}", ref.index),
+            )
+        )
+    return tuple(steps)

@@ -169,8 +169,8 @@ register_activation(
             (sp.exp(-sp.Abs(x)) / (1 + sp.exp(-sp.Abs(x))), True),
         ),
         stable_note=(
-            r"the code evaluates only $e^{-|x|}$: $\sigma = 1/(1+e^{-|x|})$ for $x \ge 0$, "
-            r"$e^{-|x|}/(1+e^{-|x|})$ otherwise, so no exponential overflows"
+            r"the code evaluates only $e^{-|z|}$: $\sigma(z) = 1/(1+e^{-|z|})$ for $z \ge 0$, "
+            r"$e^{-|z|}/(1+e^{-|z|})$ otherwise, so no exponential overflows"
         ),
     )
 )

@@ -16,10 +16,13 @@ from .derivation import Chain, Derivation, L, Step, collapse, partial, to_forwar
 from .document import Section
 from .errors import SymbackpropError
 from .expansion import ParamRef, layer_level_gradient, param_symbol, parse_param
+from .functions import positive_factors
 from .network import Layer, activation_function, j, p
 
 MAX_PATHS = 64
 """Above this many paths the listing would not be readable."""
+SUM_WRITTEN_OUT = 4
+"""Up to this many paths their sum is written out; above, it is cited by equation numbers."""
 
 
 def path_section(derivation: Derivation, weight: str) -> Section:
@@ -40,15 +43,34 @@ def path_section(derivation: Derivation, weight: str) -> Section:
         symbols = Chain(*(partial(top, bottom) for top, bottom, _ in edges))
         values = Chain(*(value for _, _, value in edges))
         totals.append(values)
-        steps.append(Step("paths", symbols, (values,), f"path {number}"))
+        steps.append(
+            Step(
+                "paths",
+                symbols,
+                (values,),
+                f"path {number}: one \\texttt{{sympy.diff}} per edge",
+                label=f"path{number}",
+            )
+        )
     check_name = f"d{ref.base}"
+    gradient = layer_level_gradient(derivation, ref)
+    if len(paths) <= SUM_WRITTEN_OUT:
+        rhs: tuple[sp.Basic, ...] = (sp.Add(*totals), gradient)
+        reasons = ("the sum over the paths", "the delta rule gives the same")
+    else:
+        rhs = (gradient,)
+        reasons = (
+            f"the sum of the {len(paths)} paths {{eq:path1}} to {{eq:path{len(paths)}}}; "
+            "the delta rule gives the same",
+        )
     steps.append(
         Step(
             "paths",
             partial(L, param_symbol(ref)),
-            (sp.Add(*totals), layer_level_gradient(derivation, ref)),
-            "sum over the paths; the delta rule",
+            rhs,
+            reasons[-1],
             (check_name, ref.index),
+            reasons=reasons,
         )
     )
     intro = (
@@ -103,7 +125,9 @@ def _paths(derivation: Derivation, ref: ParamRef):  # noqa: ANN202
         last = neurons[-1]
         if softmax:
             target = choice[-1]
-            jacobian = derivation.output.jacobian.xreplace({j: target, p: last})
+            jacobian = positive_factors(
+                sp.factor(derivation.output.jacobian.xreplace({j: target, p: last}))
+            )
             edges.append((out.a[target], out.z[last], jacobian))
             top = target
         else:

@@ -10,6 +10,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
+from .textbook import split_sign, textbook_product, textbook_terms
+
 
 class NumbaPrinter(PythonCodePrinter):
     """Scalar Python (``math`` module) that Numba compiles, for one element of a batch.
@@ -107,17 +109,42 @@ class Notation:
     size: str = r"n_{{{l}}}"
     description: str = ""
     aliases: dict[str, str] = field(default_factory=dict)
+    cost: str = "L"
+    """The per-sample loss (Nielsen: C; Goodfellow: J)."""
+    cost_batch: str = r"\bar{L}"
+    """The minibatch mean of the loss."""
+    layer_offset: int = 0
+    """Added to layer numbers when printed (Nielsen numbers the input layer 1)."""
+    index_offset: int = 0
+    """Added to neuron indices when printed (1 for 1-based indices)."""
+    transpose_parens: bool = True
+    """Print (W^{(2)})^T (True) or W^{(2)T} (False, Goodfellow)."""
+    sample: str = ""
+    """A short sample of the notation for the README and the document's introduction."""
 
     def base(self, kind: str, layer: int | None) -> str:
         """The LaTeX of a symbol's base, e.g. ``W^{(2)}``."""
         if kind == "a" and layer == 0:
             return self.input
+        if layer is not None:
+            layer += self.layer_offset
         return getattr(self, kind).format(l=layer)
+
+    def index(self, value: int) -> str:
+        """A concrete neuron index as printed."""
+        return str(value + self.index_offset)
 
 
 NOTATIONS: dict[str, Notation] = {
     "default": Notation(
-        name="default", description=r"$W^{(l)}_{jk}$, $b^{(l)}_j$, $z^{(l)}$, $a^{(l)}$"
+        name="default",
+        description=(
+            r"$W^{(l)}_{jk}$ joins neuron $k$ of layer $l-1$ to neuron $j$ of layer $l$, "
+            r"$z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$, $a^{(l)} = f(z^{(l)})$, $a^{(0)} = x$, "
+            r"per-sample loss $L$; indices start at 0 (as in the code)"
+        ),
+        sample=r"z^{(1)} = W^{(1)} x + b^{(1)}, \quad \delta^{(1)} = "
+        r"\bigl((W^{(2)})^{\top} \delta^{(2)}\bigr) \odot f'(z^{(1)})",
     ),
     "nielsen": Notation(
         name="nielsen",
@@ -126,8 +153,39 @@ NOTATIONS: dict[str, Notation] = {
         z=r"z^{{{l}}}",
         a=r"a^{{{l}}}",
         delta=r"\delta^{{{l}}}",
-        input=r"a^{{0}}",
-        description=r"Nielsen's $w^l_{jk}$, $b^l_j$, $z^l$, $a^l$",
+        input=r"a^{1}",
+        cost="C",
+        cost_batch=r"\bar{C}",
+        layer_offset=1,
+        index_offset=1,
+        description=(
+            r"Nielsen's (\emph{Neural Networks and Deep Learning}, ch.~2): the input layer is "
+            r"layer 1 with $a^1 = x$, so the first weights are $w^2$; $w^l_{jk}$ joins neuron $k$ "
+            r"of layer $l-1$ to neuron $j$ of layer $l$; the cost is $C$; indices start at 1"
+        ),
+        sample=r"z^{2} = w^{2} a^{1} + b^{2}, \quad \delta^{2} = "
+        r"\bigl((w^{3})^{\top} \delta^{3}\bigr) \odot \sigma'(z^{2})",
+    ),
+    "goodfellow": Notation(
+        name="goodfellow",
+        weight=r"W^{{({l})}}",
+        bias=r"b^{{({l})}}",
+        z=r"a^{{({l})}}",
+        a=r"h^{{({l})}}",
+        delta=r"g^{{({l})}}",
+        input=r"x",
+        cost="J",
+        cost_batch=r"\bar{J}",
+        transpose_parens=False,
+        description=(
+            r"Goodfellow, Bengio and Courville's (\emph{Deep Learning}, 6.5): "
+            r"$a^{(k)} = b^{(k)} + W^{(k)} h^{(k-1)}$, $h^{(k)} = f(a^{(k)})$, $h^{(0)} = x$, "
+            r"the cost is $J$ and $g^{(k)} = \partial J / \partial a^{(k)}$; "
+            r"indices start at 1"
+        ),
+        index_offset=1,
+        sample=r"a^{(1)} = W^{(1)} x + b^{(1)}, \quad g^{(1)} = "
+        r"\bigl(W^{(2)\top} g^{(2)}\bigr) \odot f'(a^{(1)})",
     ),
 }
 
@@ -139,12 +197,26 @@ _VECTOR = re.compile(r"^([xy])(\d+)$")
 
 
 class BackpropLatexPrinter(LatexPrinter):
-    """LaTeX in a notation profile: ``W^{(2)}_{jk}``, ``\\delta^{(1)}_{p}``, ``n_{2}``."""
+    """LaTeX in a notation profile: ``W^{(2)}_{jk}``, ``\\delta^{(1)}_{p}``, ``n_{2}``.
+
+    Products and sums print in textbook order (see ``textbook.py``): numbers first, then
+    symbols, forward values, functions, parenthesised sums; 2(a - y)/n rather than
+    (2a - 2y)/n; a(1 - a) rather than -a(a - 1); no "+ -" before a negative number.
+    """
 
     def __init__(self, notation: Notation | None = None, **settings: object) -> None:
-        settings.setdefault("symbol_names", {sp.Symbol("Lbar"): r"\bar{L}"})
-        super().__init__(settings)
         self.notation = notation or NOTATIONS["default"]
+        settings.setdefault(
+            "symbol_names",
+            {
+                sp.Symbol("Lbar", real=True): self.notation.cost_batch,
+                sp.Symbol("Lbar"): self.notation.cost_batch,
+                sp.Symbol("L", real=True): self.notation.cost,
+            },
+        )
+        super().__init__(settings)
+        self.inline = False
+        """Inline use (in a sentence): derivatives print as a slash, not a stacked fraction."""
 
     def _base(self, name: str) -> str | None:
         for prefix, kind in sorted(_KINDS.items(), key=lambda kv: -len(kv[0])):
@@ -155,10 +227,19 @@ class BackpropLatexPrinter(LatexPrinter):
             return self.notation.target
         return None
 
+    def _indices(self, indices: tuple[sp.Basic, ...]) -> str:
+        """Subscripts: W_{jk} for letters, W_{1,11} with commas once any index is a number."""
+        printed = [
+            self.notation.index(int(index)) if index.is_Integer else self._print(index)
+            for index in indices
+        ]
+        if len(printed) > 1 and any(len(text_) > 1 or text_.isdigit() for text_ in printed):
+            return ",".join(printed)
+        return "".join(printed)
+
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         base = self._base(str(expr.base.label)) or self._print(expr.base.label)
-        indices = "".join(self._print(index) for index in expr.indices)
-        return f"{base}_{{{indices}}}"
+        return f"{base}_{{{self._indices(expr.indices)}}}"
 
     def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
         return self._base(str(expr.label)) or self._print(expr.label)
@@ -168,20 +249,31 @@ class BackpropLatexPrinter(LatexPrinter):
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         base = self._print(expr.arg)
-        return rf"\left({base}\right)^{{\top}}" if "^" in base else rf"{base}^{{\top}}"
+        if "^" not in base:
+            return rf"{base}^{{\top}}"
+        if not self.notation.transpose_parens and base.endswith(")}"):
+            return base[:-1] + r"\top}"  # W^{(2)} -> W^{(2)\top}
+        return rf"\bigl({base}\bigr)^{{\top}}"
 
     def _helper_print_standard_power(self, expr: sp.Pow, template: str) -> str:
         base = self._print(expr.base)
         if "^" in base and isinstance(expr.base, (sp.Indexed, sp.Symbol)):
-            return template % (rf"\left({base}\right)", self._print(expr.exp))
+            return template % (rf"\bigl({base}\bigr)", self._print(expr.exp))
         return super()._helper_print_standard_power(expr, template)
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
         return r" \odot ".join(self.parenthesize(arg, 60) for arg in expr.args)
 
+    def _call(self, name: str, argument: sp.Basic) -> str:
+        """f(u): ``\\bigl( \\bigr)`` for flat arguments, ``\\left( \\right)`` for tall ones."""
+        inner = self._print(argument)
+        if r"\frac" in inner or r"\sum" in inner or r"\begin" in inner:
+            return rf"{name}\mathopen{{}}\left({inner}\right)"
+        return rf"{name}\bigl({inner}\bigr)"
+
     def _print_Elementwise(self, expr: sp.MatrixExpr) -> str:
         prime = "'" if expr.prime else ""
-        return rf"{expr.activation.latex}{prime}\left({self._print(expr.args[1])}\right)"
+        return self._call(f"{expr.activation.latex}{prime}", expr.args[1])
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         name = expr.name
@@ -189,36 +281,136 @@ class BackpropLatexPrinter(LatexPrinter):
         if scalar:
             kind, layer, first, second = scalar.groups()
             base = self.notation.base("weight" if kind == "W" else "bias", int(layer))
-            return f"{base}_{{{first}{second or ''}}}"
+            numbers = [sp.Integer(int(first))] + ([sp.Integer(int(second))] if second else [])
+            return f"{base}_{{{self._indices(tuple(numbers))}}}"
         vector = _VECTOR.match(name)
         if vector:
             kind, index = vector.groups()
             base = self.notation.input if kind == "x" else self.notation.target
-            return f"{base}_{{{index}}}"
+            return f"{base}_{{{self.notation.index(int(index))}}}"
         return self._base(name) or super()._print_Symbol(expr, style=style)
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         numerator = self._print(expr.expr)
         (variable, count), *_ = expr.variable_count
         variable_tex = self._print(variable)
+        if self.inline:
+            return rf"\partial {numerator} / \partial {variable_tex}"
         if expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol)):
             return rf"\frac{{\partial {numerator}}}{{\partial {variable_tex}}}"
         return rf"\frac{{\partial}}{{\partial {variable_tex}}} {numerator}"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: object = None) -> str:
         i, j = (self._print(arg) for arg in expr.args)
-        tex = rf"\delta_{{{i}{j}}}"
+        tex = rf"\mathbf{{1}}[{i} = {j}]"
         return f"{tex}^{{{exp}}}" if exp else tex
 
     def _print_ActivationFunction(self, expr: sp.Function, exp: object = None) -> str:
-        name = type(expr).activation.latex
-        tex = rf"{name}\left({self._print(expr.args[0])}\right)"
+        tex = self._call(type(expr).activation.latex, expr.args[0])
         return rf"{tex}^{{{exp}}}" if exp else tex
 
     def _print_ActivationPrime(self, expr: sp.Function, exp: object = None) -> str:
-        name = type(expr).activation.latex
-        tex = rf"{name}'\left({self._print(expr.args[0])}\right)"
-        return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
+        tex = self._call(f"{type(expr).activation.latex}'", expr.args[0])
+        return rf"\bigl({tex}\bigr)^{{{exp}}}" if exp else tex
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """(0 if c else 1) as the indicator 1[not c]: ReLU'(z) = 1[z > 0]."""
+        if len(expr.args) == 2:
+            (first, condition), (second, always) = expr.args
+            if always == sp.true and {first, second} == {sp.Integer(0), sp.Integer(1)}:
+                if first == 0:
+                    condition = sp.Not(condition)
+                return rf"\mathbf{{1}}[{self._print(condition)}]"
+        return super()._print_Piecewise(expr)
+
+    def _print_ImmutableDenseMatrix(self, expr: sp.MatrixBase) -> str:
+        if expr.rows == 1 and expr.cols > 1:
+            entries = ", ".join(self._print(value) for value in expr)
+            return rf"\left[{entries}\right]"
+        return super()._print_MatrixBase(expr)
+
+    def _print_log(self, expr: sp.Expr, exp: object = None) -> str:
+        argument = expr.args[0]
+        if isinstance(argument, (sp.Indexed, sp.Symbol)):
+            tex = rf"\log {self._print(argument)}"
+        else:
+            tex = self._call(r"\log", argument)
+        return rf"\bigl({tex}\bigr)^{{{exp}}}" if exp else tex
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        if len(expr.limits) != 1:
+            return super()._print_Sum(expr)
+        negative, magnitude = split_sign(expr)
+        if negative:
+            return "- " + self._print(magnitude)
+        ((var, low, high),) = expr.limits
+        offset = self.notation.index_offset
+        low_tex, high_tex = self._print(low + offset), self._print(high + offset)
+        body = self._print(expr.function)
+        if self._needs_add_brackets(expr.function):
+            body = rf"\left({body}\right)"
+        return rf"\sum_{{{self._print(var)}={low_tex}}}^{{{high_tex}}} {body}"
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        terms = textbook_terms(list(self._as_ordered_terms(expr, order=order)))
+        tex = ""
+        for position, term in enumerate(terms):
+            negative, magnitude = split_sign(term)
+            if position == 0:
+                tex = "- " if negative else ""
+            else:
+                tex += " - " if negative else " + "
+            term_tex = self._print(magnitude)
+            if self._needs_add_brackets(magnitude):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        if not expr.free_symbols and any(isinstance(f, sp.UnevaluatedExpr) for f in expr.args):
+            # Numbers written out (worked examples): a consistent \cdot between factors.
+            parts = []
+            for factor in expr.args:
+                tex = self._print(factor)
+                if isinstance(factor, sp.Add) or tex.startswith("-"):
+                    tex = rf"\left({tex}\right)"
+                parts.append(tex)
+            return r" \cdot ".join(parts)
+        form = textbook_product(expr)
+        if form is None:
+            return super()._print_Mul(expr)
+        negative, coefficient, numerator, denominator = form
+        sums = [f for f in numerator if isinstance(f, sp.Sum)]
+        if sums and (denominator or coefficient.q != 1):
+            # (1/n) sum_j ..., not (sum_j ...)/n
+            rest = [f for f in numerator if not isinstance(f, sp.Sum)]
+            top = self._product(sp.Integer(coefficient.p), rest)
+            bottom = self._product(sp.Integer(coefficient.q), denominator)
+            tex = rf"\frac{{{top}}}{{{bottom}}} " + self._product(sp.Integer(1), sums)
+            return f"- {tex}" if negative else tex
+        top = self._product(coefficient.p if coefficient.q != 1 else coefficient, numerator)
+        tex = top
+        if denominator or coefficient.q != 1:
+            bottom = self._product(sp.Integer(coefficient.q), denominator)
+            tex = rf"\frac{{{top}}}{{{bottom}}}"
+        return f"- {tex}" if negative else tex
+
+    def _product(self, coefficient: sp.Number, factors: list[sp.Expr]) -> str:
+        parts: list[str] = []
+        if coefficient != 1 or not factors:
+            parts.append(self._print(coefficient))
+        for position, factor in enumerate(factors):
+            tex = self._print(factor)
+            last = position == len(factors) - 1
+            alone = len(factors) == 1 and not parts
+            if (isinstance(factor, sp.Add) and not alone) or (
+                isinstance(factor, sp.Sum) and not last
+            ):
+                tex = rf"\left({tex}\right)"
+            if parts and (tex[0].isdigit() or tex.startswith("-")) and parts[-1][-1].isdigit():
+                parts.append(r"\cdot")
+            parts.append(tex)
+        return " ".join(parts)
 
 
 class BackpropStrPrinter(StrPrinter):
@@ -270,3 +462,141 @@ def text(expr: sp.Basic) -> str:
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
     """LaTeX of an expression in a notation profile."""
     return BackpropLatexPrinter(notation, **settings).doprint(expr)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class UnicodeTextPrinter(BackpropStrPrinter):
+    """Plain text for documents, in Unicode and textbook order: ``Σ_j W2[j, p]·δ2[j]``,
+    ``∂L/∂a2[p]``, ``1[j = p]``, ``a1[p]²``; no LaTeX.  (Generated modules keep ``text``.)"""
+
+    _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
+
+    _GREEK = {
+        "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
+        "theta": "θ", "mu": "μ", "rho": "ρ", "pi": "π", "sigma": "σ", "delta": "δ",
+    }  # fmt: skip
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        if expr.name in self._NAMES:
+            return self._NAMES[expr.name]
+        head, underscore, rest = expr.name.partition("_")
+        return self._GREEK.get(head, head) + underscore + rest
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        (variable, _), *_ = expr.variable_count
+        numerator = self._print(expr.expr)
+        if not (expr.expr.is_Symbol or isinstance(expr.expr, (sp.Indexed, sp.MatrixSymbol))):
+            numerator = f"({numerator})"
+        return f"∂{numerator}/∂{self._print(variable)}"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
+        i, j = (self._print(arg) for arg in expr.args)
+        return f"1[{i} = {j}]"
+
+    def _print(self, expr: sp.Basic, **kwargs: object) -> str:
+        if isinstance(expr, sp.Indexed):  # Indexed has _sympystr, which would win
+            return self._print_Indexed(expr)
+        return super()._print(expr, **kwargs)
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        name = self._name(str(expr.base.label))
+        return f"{name}[{', '.join(self._print(index) for index in expr.indices)}]"
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        return self._name(expr.name)
+
+    @staticmethod
+    def _name(name: str) -> str:
+        """a0 is the input x; delta2 is δ2."""
+        return "x" if name == "a0" else name.replace("delta", "δ", 1)
+
+    def _print_MatMul(self, expr: sp.MatrixExpr) -> str:
+        return " ".join(self.parenthesize(arg, 50) for arg in expr.args)
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        if len(expr.args) == 2:
+            (first, condition), (second, always) = expr.args
+            if always == sp.true and {first, second} == {sp.Integer(0), sp.Integer(1)}:
+                if first == 0:
+                    condition = sp.Not(condition)
+                return f"1[{self._print(condition)}]"
+        return super()._print_Piecewise(expr)
+
+    def _print_Relational(self, expr: sp.Expr) -> str:
+        symbol = {"==": "=", ">=": "≥", "<=": "≤"}.get(expr.rel_op, expr.rel_op)
+        return f"{self._print(expr.lhs)} {symbol} {self._print(expr.rhs)}"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        negative, magnitude = split_sign(expr)
+        if negative:
+            return "-" + self._print(magnitude)
+        indices = ",".join(self._print(limit[0]) for limit in expr.limits)
+        body = self._print(expr.function)
+        if isinstance(expr.function, sp.Add):
+            body = f"({body})"
+        return f"Σ_{indices} {body}"
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self.parenthesize(expr.arg, 60)}ᵀ"
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return " ⊙ ".join(self.parenthesize(arg, 60) for arg in expr.args)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp.is_Integer and 2 <= int(expr.exp) <= 9:
+            base = self._print(expr.base)
+            if not isinstance(expr.base, (sp.Symbol, sp.Indexed, sp.Function)):
+                base = f"({base})"
+            return base + str(int(expr.exp)).translate(_SUPERSCRIPTS)
+        if expr.exp.is_Symbol:
+            return f"{self.parenthesize(expr.base, 60)}^{self._print(expr.exp)}"
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        out = ""
+        for position, term in enumerate(textbook_terms(list(self._as_ordered_terms(expr)))):
+            negative, magnitude = split_sign(term)
+            tex = self._print(magnitude)
+            if isinstance(magnitude, sp.Add):
+                tex = f"({tex})"
+            if position == 0:
+                out = f"-{tex}" if negative else tex
+            else:
+                out += f" - {tex}" if negative else f" + {tex}"
+        return out
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        if not expr.free_symbols and any(isinstance(f, sp.UnevaluatedExpr) for f in expr.args):
+            # Numbers written out (worked examples): "·" between factors, as elsewhere.
+            return "·".join(self.parenthesize(f, 50) for f in expr.args)
+        form = textbook_product(expr)
+        if form is None:
+            return super()._print_Mul(expr)
+        negative, coefficient, top, bottom = form
+        numerator = self._factors(coefficient.p, top)
+        out = numerator
+        if bottom or coefficient.q != 1:
+            denominator = self._factors(coefficient.q, bottom)
+            single_sum = len(bottom) == 1 and isinstance(bottom[0], (sp.Add, sp.Sum))
+            if len(bottom) + (coefficient.q != 1) > 1 or (single_sum and coefficient.q == 1):
+                denominator = f"({denominator})"
+            if coefficient.p == 1 and len(top) == 1 and isinstance(top[0], (sp.Add, sp.Sum)):
+                numerator = f"({numerator})"
+            out = f"{numerator}/{denominator}"
+        return f"-{out}" if negative else out
+
+    def _factors(self, coefficient: int, factors: list[sp.Expr]) -> str:
+        parts = [str(coefficient)] if coefficient != 1 or not factors else []
+        for factor in factors:
+            text_ = self._print(factor)
+            if isinstance(factor, (sp.Add, sp.Sum)) and len(factors) + len(parts) > 1:
+                text_ = f"({text_})"
+            parts.append(text_)
+        return "·".join(parts)
+
+
+def unicode_text(expr: sp.Basic) -> str:
+    """Plain Unicode text of an expression, for the text format of documents."""
+    return UnicodeTextPrinter().doprint(expr)

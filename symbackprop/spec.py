@@ -16,6 +16,8 @@ from typing import Any
 
 from .errors import SpecError
 from .functions import ACTIVATIONS, LOSSES
+from .names import did_you_mean, unknown
+from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 
 DTYPES = ("float64", "float32")
 
@@ -40,15 +42,19 @@ RESERVED_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "numba", "np", "
 
 @dataclass(frozen=True)
 class Training:
-    """Minibatch SGD settings."""
+    """Minibatch training settings: the optimizer (torch.optim's), schedule and initialisation."""
 
     learning_rate: float = 0.1
     batch_size: int = 32
     epochs: int = 100
     seed: int = 0
     drop_last: bool = False
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Schedule | None = None
+    init: str = "torch"
     train_biases: bool = True
     """False freezes the biases at their initial values (as some textbook examples do)."""
+    patience: int | None = None  # early stopping: epochs without a better validation loss
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ class Data:
     dataset: str | None = None
     test_fraction: float = 0.0
     base_dir: Path | None = None
+    validation_fraction: float = 0.0  # share of the training split held out for validation
+    target: str | int | None = None  # CSV: the target column, by header name or index
+    standardize: bool = False  # inputs scaled by the training split's mean and std
+    samples: int | None = None  # generated built-in datasets: how many samples
+    noise: float | None = None  # generated built-in datasets: noise level
 
 
 @dataclass(frozen=True)
@@ -123,14 +134,22 @@ def resolve(source: str | Path) -> Path:
     )
 
 
-def load_spec(source: str | Path) -> Spec:
-    """Read and validate a spec from a built-in name or a TOML file."""
+def load_spec(source: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> Spec:
+    """Read and validate a spec from a built-in name or a TOML file.
+
+    ``overrides`` (e.g. ``{"training": {"epochs": 5}}``) replace fields of the parsed table
+    before validation, so any field can be overridden and is checked like the file's own.
+    """
     path = resolve(source)
     raw = _read_spec_file(path)
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, 5000-digit ints
         raise SpecError(f"not valid TOML: {exc}", str(path)) from None
+    for section, values in (overrides or {}).items():
+        current = table.setdefault(section, {})
+        if isinstance(current, dict):
+            current.update(values)
     packaged = builtin_specs().get(path.stem)
     builtin = packaged is not None and _same_file(path, packaged)
     label = f"{path.stem} (built-in)" if builtin else str(path)
@@ -253,10 +272,7 @@ def parse_spec(
 
     loss = _get(network, "loss", str, where, "network.")
     if loss not in LOSSES:
-        raise SpecError(
-            f"unknown loss '{loss}' (known: {', '.join(sorted(LOSSES))})",
-            f"{where}: network.loss",
-        )
+        raise SpecError(unknown("loss", loss, LOSSES), f"{where}: network.loss")
     needs = LOSSES[loss].requires_output
     if needs and output not in needs:
         raise SpecError(
@@ -290,7 +306,7 @@ def _parse_training(table: Any, where: str) -> Training:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: training")
     defaults = Training()
-    _no_unknown(table, set(Training.__dataclass_fields__), "training.", where)
+    _no_unknown(table, set(Training.__dataclass_fields__) | set(ALL_SETTINGS), "training.", where)
     lr = table.get("learning_rate", defaults.learning_rate)
     if (
         not isinstance(lr, (int, float))
@@ -316,13 +332,28 @@ def _parse_training(table: Any, where: str) -> Training:
     train_biases = table.get("train_biases", defaults.train_biases)
     if not isinstance(train_biases, bool):
         raise SpecError("must be true or false", f"{where}: training.train_biases")
-    return Training(drop_last=drop_last, train_biases=train_biases, **values)
+    values["patience"] = _parse_patience(table, where)
+    return Training(
+        drop_last=drop_last,
+        train_biases=train_biases,
+        **values,
+        **parse_training_extras(table, where),
+    )
+
+
+def _parse_patience(table: dict[str, Any], where: str) -> int | None:
+    patience = table.get("patience")
+    if patience is not None and (
+        not isinstance(patience, int) or isinstance(patience, bool) or patience < 1
+    ):
+        raise SpecError(f"must be an integer >= 1, not {patience!r}", f"{where}: training.patience")
+    return patience
 
 
 def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: data")
-    _no_unknown(table, {"dataset", "test_fraction"}, "data.", where)
+    _no_unknown(table, _DATA_KEYS, "data.", where)
     dataset = table.get("dataset")
     if dataset is not None and not isinstance(dataset, str):
         raise SpecError("must be a string", f"{where}: data.dataset")
@@ -338,7 +369,63 @@ def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
             f"must be a number in [0, 1), not {fraction!r}",
             f"{where}: data.test_fraction",
         )
-    return Data(dataset=dataset, test_fraction=float(fraction), base_dir=base_dir)
+    return Data(
+        dataset=dataset,
+        test_fraction=float(fraction),
+        base_dir=base_dir,
+        **_parse_data_options(table, where),
+    )
+
+
+_DATA_KEYS = {
+    "dataset",
+    "test_fraction",
+    "validation_fraction",
+    "target",
+    "standardize",
+    "samples",
+    "noise",
+}
+
+
+def _parse_data_options(table: dict[str, Any], where: str) -> dict[str, Any]:
+    """The [data] fields of the practitioner's workflow: validation, CSV target, scaling, size."""
+    values: dict[str, Any] = {}
+    fraction = table.get("validation_fraction", 0.0)
+    if (
+        not isinstance(fraction, (int, float))
+        or isinstance(fraction, bool)
+        or not 0 <= fraction < 1
+    ):
+        raise SpecError(
+            f"must be a number in [0, 1), not {fraction!r}", f"{where}: data.validation_fraction"
+        )
+    values["validation_fraction"] = float(fraction)
+    target = table.get("target")
+    if target is not None and (
+        isinstance(target, bool)
+        or not isinstance(target, (str, int))
+        or (isinstance(target, int) and target < 0)
+    ):
+        raise SpecError("must be a column name or an index >= 0", f"{where}: data.target")
+    values["target"] = target
+    standardize = table.get("standardize", False)
+    if not isinstance(standardize, bool):
+        raise SpecError("must be true or false", f"{where}: data.standardize")
+    values["standardize"] = standardize
+    samples = table.get("samples")
+    if samples is not None and (
+        not isinstance(samples, int) or isinstance(samples, bool) or samples < 2
+    ):
+        raise SpecError(f"must be an integer >= 2, not {samples!r}", f"{where}: data.samples")
+    values["samples"] = samples
+    noise = table.get("noise")
+    if noise is not None and (
+        not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0
+    ):
+        raise SpecError(f"must be a number >= 0, not {noise!r}", f"{where}: data.noise")
+    values["noise"] = None if noise is None else float(noise)
+    return values
 
 
 def _finite(value: float) -> bool:
@@ -350,10 +437,7 @@ def _finite(value: float) -> bool:
 
 def _check_activation(name: str, where: str) -> None:
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise SpecError(
-            f"unknown activation {name!r} (known: {', '.join(sorted(ACTIVATIONS))})",
-            where,
-        )
+        raise SpecError(unknown("activation", name, ACTIVATIONS), where)
 
 
 def _get(table: dict[str, Any], key: str, kind: type, where: str, prefix: str = "") -> Any:
@@ -367,9 +451,10 @@ def _get(table: dict[str, Any], key: str, kind: type, where: str, prefix: str = 
 
 
 def _no_unknown(table: dict[str, Any], known: set[str], prefix: str, where: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
+    extra = sorted(set(table) - known)
+    if extra:
+        hint = did_you_mean(extra[0], known)
         raise SpecError(
-            f"unknown field '{prefix}{unknown[0]}' (known: {', '.join(sorted(known))})",
+            f"unknown field '{prefix}{extra[0]}'{hint} (known: {', '.join(sorted(known))})",
             where,
         )

@@ -155,7 +155,7 @@ def test_path_labels_multiply_to_the_modules_gradient() -> None:
 def test_symbolic_labels_name_the_partials() -> None:
     tex = diagram_for(load_spec("xor"), weight="W1[0,1]")
     assert r"\partial a^{(1)}_{0} / \partial z^{(1)}_{0}" in tex
-    assert r"W^{(2)}_{00}" in tex  # dz^(2)_0 / da^(1)_0 on the hidden-to-output edge
+    assert r"W^{(2)}_{0,0}" in tex  # dz^(2)_0 / da^(1)_0 on the hidden-to-output edge
     assert "forward pass" in tex and "backward pass" in tex
     softmax = diagram_for(load_spec("digits"), weight="W2[3,1]")
     assert r"\partial L / \partial z^{(2)}_{3}" in softmax and "softmax: each" in softmax

@@ -135,12 +135,14 @@ def arithmetic(text: str) -> float:
             return _OPS[type(node.op)](value(node.left), value(node.right))
         raise ValueError(f"not plain arithmetic: {ast.dump(node)}")
 
+    # The text format is Unicode: "·" multiplies, "²" squares.
+    text = text.replace("·", "*").replace("²", "**2").replace("³", "**3")
     return value(ast.parse(text, mode="eval").body)
 
 
 def written_out(text: str) -> list[tuple[str, str, str]]:
     """(left side, written-out expression, printed result) of every two-line numeric step."""
-    pattern = re.compile(r"^(\S[^\n]*?) (?:=|<-) ([^\n]*)\n    = (\S+)$", re.M)
+    pattern = re.compile(r"^\(\d+\)\s+(\S[^\n]*?) (?:=|←) ([^\n]*)\n\s+= (\S+)$", re.M)
     return [m.groups() for m in pattern.finditer(text) if not re.search(r"[a-z]", m.group(2))]
 
 
@@ -170,9 +172,9 @@ def test_default_sample_is_the_first_with_no_all_zero_gradient() -> None:
     doc = document_for(load_spec("xor"), example=True)
     text = doc.text()
     assert "sample 1 of the training data (the first whose gradients" in text
-    assert "a0 = [0.0, 1.0]^T" in text
+    assert "x = [0.0, 1.0]ᵀ" in text
     chosen = document_for(load_spec("xor"), example=True, sample=0).text()
-    assert "on sample 0 of the training data," in chosen and "a0 = [0.0, 0.0]^T" in chosen
+    assert "on sample 0 of the training data," in chosen and "x = [0.0, 0.0]ᵀ" in chosen
 
 
 def test_one_step_matches_torch_sgd(tmp_path: Path) -> None:
@@ -276,7 +278,7 @@ def test_float32_spec_example_checks_at_float32_precision() -> None:
 
     spec = replace(load_spec("xor"), dtype="float32")
     text = document_for(spec, example=True, sample=2).text()
-    assert "agrees to 1e-05" in text and "W1 <- [[" in text
+    assert "agrees to 1e-05" in text and "W1 ← [[" in text
 
 
 def test_optimizer_name_reads_names_and_config_objects() -> None:

@@ -1,0 +1,462 @@
+"""The practitioner's commands: run with overrides, save and reuse weights, predict, evaluate,
+init, list. ``cli.py`` parses the arguments; the work is here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import DataError, SpecError, SymbackpropError
+from .fileio import atomic_write
+from .names import unknown
+from .runner import History, TrainingResult
+from .spec import Spec, load_spec
+
+OVERRIDES = {
+    "learning_rate": "--learning-rate",
+    "batch_size": "--batch-size",
+    "epochs": "--epochs",
+    "seed": "--seed",
+    "optimizer": "--optimizer",
+}
+"""``run`` options that replace a ``[training]`` field (validated as the spec's own)."""
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """The options ``run`` gains for steering and keeping a training."""
+    run.add_argument("--learning-rate", type=float, help="override training.learning_rate")
+    run.add_argument("--batch-size", type=int, help="override training.batch_size")
+    run.add_argument("--seed", type=int, help="override training.seed")
+    run.add_argument("--optimizer", help="override training.optimizer")
+    run.add_argument("--weights", type=Path, metavar="FILE.npz", help="start from these weights")
+    run.add_argument("--save", type=Path, metavar="FILE.npz", help="save the trained weights")
+    run.add_argument(
+        "--json", action="store_true", help="print only a JSON summary on stdout (progress: stderr)"
+    )
+    run.add_argument("--plot", type=Path, metavar="FILE.png", help="plot the loss curves")
+    run.add_argument(
+        "--force", action="store_true", help="let --save/--plot overwrite a foreign file"
+    )
+
+
+def overrides_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The ``[training]`` fields the options replace."""
+    training = {
+        key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None
+    }
+    if "optimizer" in training:
+        registered = optimizer_names()
+        known = registered or ["sgd"]
+        if training["optimizer"] not in known:
+            raise SpecError(unknown("optimizer", training["optimizer"], known), "--optimizer")
+        if not registered:
+            del training["optimizer"]  # plain SGD is all there is: nothing to override
+    return {"training": training} if training else {}
+
+
+def load_with_overrides(source: str, overrides: dict[str, dict[str, Any]]) -> Spec:
+    """The spec with overrides applied; an invalid override's error names its option."""
+    try:
+        return load_spec(source, overrides)
+    except SpecError as exc:
+        for key, option in OVERRIDES.items():
+            if key in overrides.get("training", {}) and (exc.where or "").endswith(
+                f"training.{key}"
+            ):
+                raise SpecError(exc.message, option) from None
+        raise
+
+
+def _registry(*names: str) -> dict[str, Any] | None:
+    """The first registry of that name in symbackprop's modules (optimizers come with 11A)."""
+    import importlib
+
+    for module_name in ("optimizers", "optim", "schedules", "spec", "functions"):
+        try:
+            module = importlib.import_module(f"symbackprop.{module_name}")
+        except ImportError:
+            continue
+        for name in names:
+            found = getattr(module, name, None)
+            if isinstance(found, (dict, tuple, list, set, frozenset)):
+                return found  # type: ignore[return-value]
+    return None
+
+
+def optimizer_names() -> list[str]:
+    """The optimizers the spec accepts (just SGD before optimizers are registered)."""
+    found = _registry("OPTIMIZERS")
+    return sorted(found) if found else []
+
+
+def schedule_names() -> list[str]:
+    """The learning-rate schedules the spec accepts."""
+    found = _registry("SCHEDULES")
+    return sorted(found) if found else []
+
+
+def check_output_path(path: Path, kind: str, force: bool) -> None:
+    """Fail before any work if ``path`` cannot be written or would overwrite a foreign file."""
+    if path.is_dir():
+        raise SymbackpropError("is a folder", str(path))
+    if not path.parent.is_dir():
+        raise SymbackpropError("its folder does not exist", str(path))
+    if path.exists() and not force and not _ours(path, kind):
+        raise SymbackpropError(
+            "exists and was not written by symbackprop (use --force to overwrite)", str(path)
+        )
+
+
+def _ours(path: Path, kind: str) -> bool:
+    """Whether an existing file is one symbackprop wrote (weights .npz, a PNG plot, a CSV)."""
+    try:
+        if kind == "weights":
+            with zipfile.ZipFile(path) as archive:
+                return "network.npy" in archive.namelist()
+        head = path.read_bytes()[:64]
+        return head.startswith(b"\x89PNG") if kind == "plot" else head.startswith(b"class,p0")
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
+    from .pipeline import load_module, render_module
+    from .plot import check_plotting, write_plot
+    from .runner import fit
+    from .weights import load_weights, save_weights
+
+    spec = load_with_overrides(args.spec, overrides_of(args))
+    from .data import load_data
+    from .limits import ensure_fits, module_estimate, training_estimate
+
+    ensure_fits(module_estimate(spec), "the network", spec.source)
+    data = load_data(spec)  # fail on bad data before any work
+    epochs = spec.training.epochs
+    estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
+    ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
+    if args.save:
+        check_output_path(args.save, "weights", args.force)
+    if args.plot:
+        check_output_path(args.plot, "plot", args.force)
+        check_plotting()
+    initial = None
+    if args.weights:
+        dtype = np.float32 if spec.dtype == "float32" else np.float64
+        initial, _ = load_weights(args.weights, spec, dtype)
+    log = sys.stderr if args.json else out
+    from .document import document_for
+
+    document = document_for(spec, args.notation, expand=args.expand)  # run's --weights: training
+    if not (args.quiet_derivation or args.json):
+        print(document.latex(), file=out)
+    module = load_module(render_module(document.derivation))
+    print(f"generated module: {module.__file__}", file=log)
+    params, result, prepared = fit(spec, module, log, params=initial)
+    if args.save:
+        save_weights(args.save, spec, params, prepared.extras)
+        print(f"saved weights to {args.save}", file=log)
+    if args.plot:
+        write_plot(result, args.plot, spec.name)
+        print(f"wrote {args.plot}", file=log)
+    if args.json:
+        print(json.dumps(summary(spec, result, args.save), sort_keys=True), file=out)
+    if result.interrupted:
+        kept = f"; weights kept in {args.save}" if args.save else "; weights kept"
+        print(f"interrupted at epoch {result.epochs}{kept}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def summary(spec: Spec, result: Any, weights: Path | None) -> dict[str, Any]:  # noqa: ANN401
+    """The machine-readable summary of a run."""
+
+    def number(value: float | None) -> float | None:
+        return None if value is None or not math.isfinite(value) else float(value)
+
+    return {
+        "spec": spec.name,
+        "final_loss": number(result.train_loss),
+        "accuracy": number(result.train_accuracy),
+        "validation_loss": number(result.val_loss),
+        "validation_accuracy": number(result.val_accuracy),
+        "test_loss": number(result.test_loss),
+        "test_accuracy": number(result.test_accuracy),
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "interrupted": result.interrupted,
+        "seconds": result.seconds,
+        "samples_per_second": result.samples_per_second,
+        "compile_seconds": result.compile_seconds,
+        "weights": str(weights) if weights else None,
+    }
+
+
+def _data_spec(spec: Spec, source: str) -> Spec:
+    """The spec reading ``source`` (a file relative to the working folder, or a built-in name)
+    whole: no test or validation split."""
+    return replace(
+        spec,
+        data=replace(
+            spec.data,
+            dataset=source,
+            test_fraction=0.0,
+            validation_fraction=0.0,
+            base_dir=Path("."),
+        ),
+    )
+
+
+def read_inputs(spec: Spec, source: str) -> np.ndarray:
+    """Inputs to predict on: a CSV of exactly the network's input columns (a header row is
+    allowed), or any data the spec could train on (targets ignored), or a built-in dataset."""
+    n_in = spec.layers[0]
+    path = Path(source)
+    if path.suffix == ".csv" and path.is_file():
+        rows = _plain_csv(path)
+        if rows is not None and rows.shape[1] == n_in:
+            return _finite(rows, str(path))
+    if path.suffix == ".npz" and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "X" in archive.files and "y" not in archive.files and "Y" not in archive.files:
+                    X = np.asarray(archive["X"], dtype=np.float64)
+                    if X.ndim != 2 or X.shape[1] != n_in:
+                        raise DataError(
+                            f"inputs have shape {X.shape}, but the network takes {n_in} inputs "
+                            "per sample",
+                            str(path),
+                        )
+                    return _finite(X, str(path))
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DataError(f"not a readable .npz archive ({exc})", str(path)) from None
+    from .data import load_data
+
+    return load_data(_data_spec(spec, source)).X_train
+
+
+def _plain_csv(path: Path) -> np.ndarray | None:
+    """All rows of a numeric CSV (first row skipped when wholly non-numeric); None otherwise."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
+    if rows and not any(_is_number(cell) for cell in rows[0]):
+        rows = rows[1:]
+    if not rows or len({len(row) for row in rows}) != 1:
+        return None
+    if not all(_is_number(cell) for row in rows for cell in row):
+        return None
+    return np.array([[float(cell) for cell in row] for row in rows])
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _finite(X: np.ndarray, where: str) -> np.ndarray:
+    if not np.all(np.isfinite(X)):
+        row = int(np.argwhere(~np.isfinite(X))[0][0])
+        raise DataError(f"inputs contain NaN or infinity (sample {row})", where)
+    return X
+
+
+def _module_and_weights(
+    spec_source: str, weights: Path
+) -> tuple[Spec, ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
+    from .pipeline import load_module, module_source
+    from .weights import load_weights
+
+    spec = load_spec(spec_source)
+    dtype = np.float32 if spec.dtype == "float32" else np.float64
+    params, extras = load_weights(weights, spec, dtype)
+    return spec, load_module(module_source(spec)), params, extras
+
+
+def is_classifier(spec: Spec) -> bool:
+    """Whether outputs are class probabilities (softmax, or sigmoid scores)."""
+    return spec.output in ("softmax", "sigmoid")
+
+
+def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
+    """One row per sample: the predicted class first for a classifier, then the outputs."""
+    digits = 9 if outputs.dtype == np.float32 else 17
+    names = [f"p{j}" for j in range(outputs.shape[1])]
+    classifier = is_classifier(spec)
+    if classifier:
+        if outputs.shape[1] == 1:
+            classes = (outputs[:, 0] >= 0.5).astype(np.int64)
+        else:
+            classes = np.argmax(outputs, axis=1)
+    else:
+        names = [f"y{j}" for j in range(outputs.shape[1])]
+    lines = [",".join((["class"] if classifier else []) + names)]
+    for i, row in enumerate(outputs):
+        cells = [f"{float(v):.{digits}g}" for v in row]
+        lines.append(",".join(([str(int(classes[i]))] if classifier else []) + cells))
+    return "\n".join(lines) + "\n"
+
+
+def predict_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
+    from .runner import standardize
+
+    if args.output:
+        check_output_path(args.output, "predictions", args.force)
+    spec, module, params, extras = _module_and_weights(args.spec, args.weights)
+    X = standardize(read_inputs(spec, args.data), extras)
+    text = predictions_csv(spec, module.forward(params, X))
+    if args.output:
+        atomic_write(args.output, text.encode())
+        print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
+    else:
+        out.write(text)
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop evaluate SPEC WEIGHTS DATA``: loss, and accuracy for classification."""
+    from .data import load_data
+    from .runner import accuracy, standardize
+
+    spec, module, params, extras = _module_and_weights(args.spec, args.weights)
+    data = load_data(_data_spec(spec, args.data))
+    X, Y = standardize(data.X_train, extras), data.Y_train
+    print(f"loss {module.loss(params, X, Y):.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
+    if data.classification:
+        print(f"accuracy {100 * accuracy(module, params, X, Y):.2f}%", file=out)
+    return 0
+
+
+def init_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop init NAME``: a commented starter spec NAME.toml (never overwritten)."""
+    from .resources import environment
+
+    target = Path(args.name if args.name.endswith(".toml") else f"{args.name}.toml")
+    name = target.stem
+    if not name.isidentifier():
+        raise SpecError(f"'{name}' is not a valid Python identifier (it names the module)", "NAME")
+    if target.exists():
+        raise SymbackpropError("exists; init never overwrites (pick another name)", str(target))
+    if not target.parent.is_dir():
+        raise SymbackpropError("its folder does not exist", str(target))
+    text = environment().get_template("starter.toml.jinja").render(name=name, **catalog())
+    load_spec_text(text, str(target))  # the starter must be a valid spec
+    atomic_write(target, text.encode())
+    print(f"wrote {target}; try: symbackprop run {target} --save {name}.npz", file=out)
+    return 0
+
+
+def load_spec_text(text: str, where: str) -> Spec:
+    """Parse a spec from TOML text."""
+    import tomllib
+
+    from .spec import parse_spec
+
+    return parse_spec(tomllib.loads(text), source=where)
+
+
+def catalog() -> dict[str, list[str]]:
+    """What the registries hold: specs, activations, losses, optimizers, schedules, datasets."""
+    from .datasets import DATASETS
+    from .functions import ACTIVATIONS, LOSSES
+    from .spec import builtin_specs
+
+    return {
+        "specs": sorted(builtin_specs()),
+        "activations": sorted(ACTIVATIONS),
+        "losses": sorted(LOSSES),
+        "optimizers": optimizer_names() or ["sgd"],
+        "schedules": schedule_names(),
+        "datasets": list(DATASETS),
+    }
+
+
+def list_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop list``: the names a spec may use."""
+    from .datasets import DATASETS
+
+    names = catalog()
+    print("built-in specs: " + ", ".join(names["specs"]), file=out)
+    print("activations:    " + ", ".join(names["activations"]), file=out)
+    print("losses:         " + ", ".join(names["losses"]), file=out)
+    print("optimizers:     " + ", ".join(names["optimizers"]), file=out)
+    print("schedules:      " + (", ".join(names["schedules"]) or "none (constant rate)"), file=out)
+    inits = _registry("INITS")
+    if inits:
+        print("inits:          " + ", ".join(inits), file=out)
+    print("datasets:", file=out)
+    for dataset in DATASETS.values():
+        print(f"  {dataset.name:<14} {dataset.description}", file=out)
+    return 0
+
+
+@dataclass
+class Trained:
+    """A trained network: its weights, how training went, and the module that runs it."""
+
+    spec: Spec
+    module: ModuleType
+    params: list[np.ndarray]
+    result: TrainingResult
+    extras: dict[str, np.ndarray]
+    """``x_mean``, ``x_std`` when the spec standardises its inputs."""
+
+    @property
+    def history(self) -> History:
+        """Per-epoch curves: ``loss``, ``val_loss``, ``val_accuracy``; ``accuracy`` at updates."""
+        return self.result.history
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs for raw inputs X (standardised as in training)."""
+        from .runner import standardize
+
+        return self.module.forward(self.params, standardize(np.asarray(X, float), self.extras))
+
+    def save(self, path: str | Path) -> Path:
+        """Save the weights (and standardisation) as ``run --save`` does."""
+        from .weights import save_weights
+
+        return save_weights(Path(path), self.spec, self.params, self.extras)
+
+
+def train_api(
+    spec: Any, weights: Any, progress: bool, training: dict[str, Any]  # noqa: ANN401
+) -> Trained:
+    """``symbackprop.train``: see its docstring."""
+    from .pipeline import load_module, module_source
+    from .runner import fit
+    from .spec import Training
+    from .weights import load_weights
+
+    if isinstance(spec, Spec):
+        unknown_keys = sorted(set(training) - set(Training.__dataclass_fields__))
+        if unknown_keys:
+            raise SpecError(
+                unknown("training field", unknown_keys[0], Training.__dataclass_fields__)
+            )
+        spec = replace(spec, training=replace(spec.training, **training))
+    else:
+        spec = load_spec(str(spec), {"training": training} if training else None)
+    module = load_module(module_source(spec))
+    initial = None
+    if isinstance(weights, (str, Path)):
+        initial, _ = load_weights(Path(weights), spec, module.DTYPE)
+    elif weights is not None:
+        initial = [np.ascontiguousarray(p, dtype=module.DTYPE) for p in weights]
+    params, result, prepared = fit(spec, module, sys.stdout if progress else None, params=initial)
+    return Trained(spec, module, params, result, prepared.extras)
