@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -591,9 +592,11 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
     title = f"{results.meta['spec']}: loss per variant (mean over seeds, range shaded)"
     axis.set_title(_plot_text(title))
     axis.legend(fontsize="small", loc="best")
-    figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    with warnings.catch_warnings():  # a spec path in CJK: a box in the title, not a warning
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(figure)
     atomic_write(path, buffer.getvalue())
     print(f"loss curves: {path}", file=out)
