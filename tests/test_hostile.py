@@ -739,6 +739,8 @@ CASES = [
         2,
         "layer 9 does not exist",
     ),
+    Case("diagram --weight ''", files(), ("diagram", "xor", "--weight", ""), 2, "'' is not a"),
+    Case("derive --weight ''", files(), ("derive", "xor", "--weight", ""), 2, "'' is not a"),
     # --- sweep: the spec is read as load_spec reads it; sizes are refused before any work -----
     Case(
         "sweep: spec of 2 MB",
