@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import uuid
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TrainingDiverged
 from .escape import plain_line
 from .fileio import atomic_write
 from .grid import Axis, Variant, parse_grid, read_table, variants
@@ -116,6 +117,11 @@ def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
         train(replace(spec, training=replace(spec.training, epochs=1)), module, few, io.StringIO())
         record["load_seconds"] = time.perf_counter() - start
         _, result = train(spec, module, data, io.StringIO())
+    except TrainingDiverged as exc:  # the module stopped at a non-finite loss or update
+        found = re.search(r"at epoch (\d+)", exc.message)  # runner.diverged_message's wording
+        epoch = f"epoch {found.group(1)}" if found else "an epoch"
+        record["status"] = f"diverged: the loss is not finite at {epoch} ({plain_line(exc.message)})"
+        return record
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         record["status"] = f"error: {one_line(exc)}"
         return record
