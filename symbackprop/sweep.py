@@ -120,7 +120,8 @@ def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
     except TrainingDiverged as exc:  # the module stopped at a non-finite loss or update
         found = re.search(r"at epoch (\d+)", exc.message)  # runner.diverged_message's wording
         epoch = f"epoch {found.group(1)}" if found else "an epoch"
-        record["status"] = f"diverged: the loss is not finite at {epoch} ({plain_line(exc.message)})"
+        reason = plain_line(exc.message)
+        record["status"] = f"diverged: the loss is not finite at {epoch} ({reason})"
         return record
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         record["status"] = f"error: {one_line(exc)}"
