@@ -11,6 +11,11 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+from .errors import ExpressionError  # noqa: E402
+from .expressions import parse_expression  # noqa: E402
+
+__all__ = ["ExpressionError", "derive", "parse_expression"]
+
 
 def derive(
     spec: object,

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from .cpu import AVX2_ENV
+from .cpu import details as cpu_details
 from .errors import SymbackpropError
 from .fileio import check_target, stamp_text, write_output
 
@@ -175,11 +177,27 @@ def _spec(workload: Workload, dtype: str) -> Spec:
     return parse_spec({"name": "bench_" + workload.name.replace("-", "_"), "network": network})
 
 
-def _generated_module(workload: Workload, dtype: str) -> ModuleType:
-    """Derive, generate and import the workload's training module."""
+def _generated_module(workload: Workload, dtype: str, kernels: str = "fixed") -> ModuleType:
+    """Derive, generate and import the workload's training module (``kernels`` fixed or tuned)."""
     from .pipeline import derivation_of, load_module, render_module
 
-    return load_module(render_module(derivation_of(_spec(workload, dtype))))
+    return load_module(render_module(derivation_of(_spec(workload, dtype)), kernels))
+
+
+def fixed_plan(layers: tuple[int, ...]) -> list[str]:
+    """A fixed module's kernels in the words of ``describe_plan``: BLAS from
+    ``codegen.BLAS_MIN_MACS`` multiply-adds per sample, loops below, for all three products."""
+    from .codegen import BLAS_MIN_MACS
+
+    lines = []
+    for layer, (n_in, n_out) in enumerate(zip(layers[:-1], layers[1:], strict=True)):
+        variant = "blas" if n_in * n_out >= BLAS_MIN_MACS else "loops"
+        backward = variant if layer else "-"
+        lines.append(
+            f"layer {layer + 1} ({n_in}->{n_out}): "
+            f"forward {variant}, backward {backward}, weights {variant}"
+        )
+    return lines
 
 
 def _generated(problem: Problem, module: ModuleType) -> Trainer:
@@ -401,6 +419,7 @@ def bench_workload(
     repeats: int,
     epochs: int | None = None,
     log: TextIO | None = None,
+    kernels: str = "fixed",
 ) -> tuple[list[Row], Any]:
     """Rows for one workload (the generated module's first) and the generated module, if any."""
 
@@ -411,7 +430,7 @@ def bench_workload(
     row = Row(workload.name, dtype, "generated", "ok")
     try:
         say("deriving and generating")
-        module = _generated_module(workload, dtype)
+        module = _generated_module(workload, dtype, kernels)
         problem = _problem(workload, dtype, module, epochs)
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row.status, row.note = "failed", _short(exc)
@@ -546,6 +565,7 @@ def machine() -> dict[str, Any]:
             info[package] = version(package)
         except Exception:  # noqa: BLE001
             info[package] = "not installed"
+    info.update(cpu_details())
     return info
 
 
@@ -557,6 +577,7 @@ def run_benchmark(
     epochs: int | None = None,
     cold: bool = True,
     log: TextIO | None = None,
+    kernels: str = "fixed",
 ) -> dict[str, Any]:
     """Benchmark the named workloads; the result is the JSON record of the run.
 
@@ -567,11 +588,17 @@ def run_benchmark(
     rows: list[Row] = []
     cold_starts: dict[str, Any] = {}
     flops: dict[str, Any] = {}
+    plans: dict[str, list[str]] = {}
     for name in names:
         workload = WORKLOADS[name]
-        new, module = bench_workload(workload, dtype, peers, repeats, epochs, log)
+        new, module = bench_workload(workload, dtype, peers, repeats, epochs, log, kernels)
         rows += new
         generated = new[0]
+        chosen = getattr(module, "CHOSEN", {}).get(workload.batch_size)
+        if chosen is not None:
+            plans[name] = module.describe_plan(chosen)
+        elif module is not None and not hasattr(module, "CHOSEN"):
+            plans[name] = fixed_plan(workload.layers)
         if generated.samples_per_s is not None:
             n_params = sum(a * b + b for a, b in zip(workload.layers[:-1], workload.layers[1:]))
             rate = 6 * n_params * generated.samples_per_s / 1e9
@@ -589,6 +616,8 @@ def run_benchmark(
         "gemm_gflops": gemm,
         "flops": flops,
         "cold_start": cold_starts,
+        "kernels": plans,
+        "kernel_variants": kernels,
         "rows": [asdict(r) for r in rows],
     }
 
@@ -632,6 +661,20 @@ def format_run(run: dict[str, Any]) -> str:
                 f"{c['seconds']:.2f} s (first process {c['first']:.2f} s; "
                 f"Numba cache hit: {'yes' if c['cache_hit'] else 'no'})."
             )
+    m = run["machine"]
+    if "isa" in m:
+        blas = m["blas"]
+        lines.append(
+            f"CPU {m['cpu_model']}: ISA {m['isa'] or 'unknown'}, code paths {m['isa_setting']} "
+            f"(Numba target {m['numba_cpu']}); BLAS {blas.get('library', '?')} "
+            f"{blas.get('version', '')} core type {blas.get('coretype') or '?'}, "
+            f"{blas.get('threads', '?')} threads; {m['threads']} CPUs."
+        )
+    for name, plan in run.get("kernels", {}).items():
+        how = run.get("kernel_variants", "tuned")
+        lines.append(
+            f"Kernels {name} ({how}; variant per layer and product): " + "; ".join(plan) + "."
+        )
     return "\n".join(lines)
 
 
@@ -760,6 +803,32 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
     return notes
 
 
+def _under_avx2() -> bool:
+    return all(os.environ.get(name) == value for name, value in AVX2_ENV.items())
+
+
+def _rerun_avx2(
+    args: argparse.Namespace, names: list[str], peers: list[str], folder: Path, out: TextIO
+) -> int:
+    """``bench`` again in a child process limited to AVX2 code (``cpu.AVX2_ENV``).
+
+    The child gets its own Numba cache folder: code compiled for the host's ISA is not reused.
+    """
+    from .pipeline import cache_dir
+
+    env = dict(os.environ, **AVX2_ENV)
+    env["NUMBA_CACHE_DIR"] = str(cache_dir().parent / "numba-avx2")
+    command = [sys.executable, "-m", "symbackprop", "bench", "--isa", "avx2"]
+    command += ["--workload", *names, "--dtype", args.dtype, "--peers", ",".join(peers)]
+    command += ["--repeats", str(args.repeats), "--output", str(folder)]
+    command += ["--kernels", getattr(args, "kernels", "fixed")]
+    command += ["--force"] if getattr(args, "force", False) else []
+    print("re-running under " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()), file=out)
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    out.write(done.stdout)
+    return done.returncode
+
+
 def _choose(names: list[str] | None, peers: str, repeats: int) -> tuple[list[str], list[str]]:
     chosen = list(names) if names else list(WORKLOADS)
     for name in chosen:
@@ -782,7 +851,10 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
     force = getattr(args, "force", False)
     folder = args.output if args.output is not None else fresh_results_folder()
     check_results_folder(folder, force)  # before the benchmark, not after it
-    run = run_benchmark(names, args.dtype, peers, args.repeats, log=sys.stderr)
+    if getattr(args, "isa", "native") == "avx2" and not _under_avx2():
+        return _rerun_avx2(args, names, peers, folder, out)
+    kernels = getattr(args, "kernels", "fixed")
+    run = run_benchmark(names, args.dtype, peers, args.repeats, log=sys.stderr, kernels=kernels)
     print(format_run(run), file=out)
     for note in write_results(run, folder, force):
         print(note, file=out)

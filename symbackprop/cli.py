@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -83,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     generate = spec_command("generate", "write the standalone training module")
     generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
     generate.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    generate.add_argument(
+        "--kernels",
+        choices=("fixed", "tuned"),
+        help="fixed: one kernel per layer; tuned: every variant and a run-time tuner, "
+        "compiles ~2-3x longer (default: the spec's network.kernels, fixed)",
+    )
 
     inspect = spec_command("inspect", "closed-form gradient of one weight (LaTeX and text)")
     inspect.add_argument("weight", metavar="WEIGHT", help="e.g. 'W2[0,1]' or 'b1[3]'")
@@ -125,6 +132,20 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, help="results folder (default: a new bench-<time> folder)"
     )
     bench.add_argument("--force", action="store_true", help="replace results not written by us")
+    bench.add_argument(
+        "--isa",
+        default="native",
+        choices=("native", "avx2"),
+        help="avx2: re-run under OPENBLAS_CORETYPE=Haswell NUMBA_CPU_NAME=haswell "
+        "XLA_FLAGS=--xla_cpu_max_isa=AVX2 (AVX2 code paths on an AVX-512 machine)",
+    )
+    bench.add_argument(
+        "--kernels",
+        default="fixed",
+        choices=("fixed", "tuned"),
+        help="the generated modules' kernels: fixed (the default module) or tuned (every "
+        "variant, chosen by the run-time tuner)",
+    )
     return parser
 
 
@@ -307,6 +328,8 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.kernels:
+        spec = dataclasses.replace(spec, kernels=args.kernels)
     ensure_fits(module_estimate(spec), "the network", spec.source)
     target = args.output or Path("generated") / f"{spec.name}.py"
     check_target(target, args.force, (".py",))  # before the derivation, not after it

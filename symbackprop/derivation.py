@@ -17,9 +17,17 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.concrete.summations import Sum
 
-from .functions import Activation, derivative, output_form_derivative, positive_factors
+from .functions import (
+    Activation,
+    at_kinks,
+    derivative,
+    output_form_derivative,
+    positive_factors,
+)
+from .functions import a as a_sym
 from .functions import s as s_sym
 from .functions import x as x_sym
+from .functions import y as y_sym
 from .network import (
     ActivationFunction,
     ActivationPrime,
@@ -289,7 +297,13 @@ def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
     """delta^(L)_p = dL/dz^(L)_p by the chain rule through the output activation."""
     layer = network.output
     loss = network.loss_expr
-    dL_da = collapse(sp.diff(loss, layer.a[p]))
+    dL_da = at_kinks(collapse(sp.diff(loss, layer.a[p])))
+    if dL_da.has(sp.KroneckerDelta):
+        # A Piecewise term keeps its KroneckerDelta sums from collapsing; the loss is a sum of
+        # one term per output, so dL/da_p is that term's derivative at (a_p, y_p).
+        term = at_kinks(sp.diff(network.loss.term, a_sym))
+        dL_da = term.xreplace({a_sym: layer.a[p], y_sym: network.y[p]})
+        dL_da = dL_da / layer.n_out if network.loss.mean else dL_da
     jacobian = collapse(sp.diff(layer.a_expr, layer.z[p]))
     if not layer.activation.elementwise:
         # Softmax: write e^{z_w} = a_w * S, so the Jacobian reads a_j (delta_jp - a_p).
@@ -302,7 +316,12 @@ def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
         jacobian = sp.expand(jacobian)
     # f' stays an opaque function while the sums collapse (Sum.doit folds Piecewise outward).
     chain = Sum(dL_da.xreplace({p: j}) * jacobian, (j, 0, layer.n_out - 1))
-    before = _tidy(to_forward_values(collapse(chain), layer))
+    collapsed = collapse(chain)
+    if collapsed.has(sp.KroneckerDelta) and layer.activation.elementwise:
+        # Piecewise loss terms: the Jacobian is diagonal, so delta_p = dL/da_p * f'(z_p).
+        f = activation_function(layer.activation.name)(layer.z[p])
+        collapsed = dL_da * sp.diff(f, layer.z[p])
+    before = _tidy(to_forward_values(collapsed, layer))
     jacobian = to_forward_values(jacobian, layer)
     delta, assumption = before, None
     if network.loss.targets_sum_to_one:
@@ -428,7 +447,7 @@ def _steps(
     loss = network.loss
     out = network.output
     L_index = out.index
-    stable = loss.stable_terms.get(out.activation.name, (None, ""))[1]
+    stable = loss.stable_terms.get(out.activation.name, (None, loss.stable_note))[1]
     steps.append(
         Step(
             "loss",
@@ -477,6 +496,7 @@ def _steps(
                 why_math=(f,),
                 label=f"act-{name}",
                 reasons=reasons,
+                note=info.activation.derivative_note,
             )
         )
 

@@ -153,7 +153,7 @@ def layout(
     spec = network.spec
     sizes = spec.layers
     depth = spec.depth
-    ref = parse_param(weight, spec) if weight else None
+    ref = parse_param(weight, spec) if weight is not None else None
     forced: dict[int, set[int]] = {l: set() for l in range(depth + 1)}
     if ref is not None:
         forced[ref.layer].add(ref.index[0])

@@ -464,7 +464,7 @@ def document_for(
         if notation != "default":
             intro = intro.replace("$a^{(l)}_j = f(z^{(l)}_j)$", "")
         extra.append(Section("Closed forms", named_closed_form_steps(derivation, refs), intro))
-    if weight:
+    if weight is not None:
         from .paths import path_section
 
         extra.append(path_section(derivation, weight))

@@ -27,5 +27,9 @@ class GenerationError(SymbackpropError):
     """A generated module could not be written (e.g. it would overwrite a foreign file)."""
 
 
+class ExpressionError(SymbackpropError, ValueError):
+    """A formula that is not valid or not allowed; the message names the token and its column."""
+
+
 class TrainingDiverged(SymbackpropError):
     """Training stopped at a non-finite batch loss or update; the CLI exits with status 3."""

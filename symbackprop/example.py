@@ -157,6 +157,7 @@ def worked_example(
     lr = spec.training.learning_rate
     module.train_with_order(stepped, X[row], Y[row], np.zeros((1, 1), dtype=np.int64), lr, 1)
     new_params = dict(zip(module.PARAM_NAMES, stepped))
+    _check_finite(values, new_params, weights)
     _check_step(rule, values, new_params, lr, spec.training.train_biases, module.DTYPE)
     return WorkedExample(
         values, new_params, index, chosen, weights, rule, lr, spec.training.train_biases
@@ -170,6 +171,19 @@ def _first_informative(module, params, X, Y) -> int:  # noqa: ANN001
         if all(np.any(values["d" + name] != 0) for name in module.PARAM_NAMES):
             return index
     return 0
+
+
+def _check_finite(
+    values: dict[str, np.ndarray], new_params: dict[str, np.ndarray], weights: Path | None
+) -> None:
+    """An example whose pass or step overflows (inf or nan) is refused, naming the first array."""
+    for name, array in [*values.items(), *((f"new {k}", v) for k, v in new_params.items())]:
+        if not np.all(np.isfinite(array)):
+            cause = f"the weights in {weights} are" if weights is not None else "the weights are"
+            raise SymbackpropError(
+                f"{name} is not finite (inf or nan): {cause} too large for a worked example",
+                "--example",
+            )
 
 
 def _check_step(

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError, SymbackpropError
-from .spec import Data, Spec, Training, builtin_specs, parse_spec, resolve
+from .spec import (
+    Data,
+    Spec,
+    Training,
+    _read_spec_file,
+    _same_file,
+    builtin_specs,
+    parse_spec,
+    resolve,
+)
 
 _BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+\-/]*$")
 _CLOSING = {"[": "]", "{": "}"}
@@ -62,12 +71,13 @@ class SpecTable:
 def read_table(source: str | Path) -> SpecTable:
     """Read a spec (built-in name or file) as a table, as ``load_spec`` does, without validating."""
     path = resolve(source)
-    raw = path.read_bytes()
+    raw = _read_spec_file(path)  # regular, readable, at most MAX_SPEC_BYTES: as load_spec
     try:
         table = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, 5000-digit ints
         raise SpecError(f"not valid TOML: {exc}", str(path)) from None
-    builtin = path.parent == builtin_specs().get(path.stem, Path()).parent
+    packaged = builtin_specs().get(path.stem)
+    builtin = packaged is not None and _same_file(path, packaged)
     label_ = f"{path.stem} (built-in)" if builtin else str(path)
     return SpecTable(table, label_, hashlib.sha256(raw).hexdigest()[:12], path.parent)
 

@@ -8,12 +8,12 @@ derivatives) do not grow with the network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import sympy as sp
 
-from .functions import ACTIVATIONS, LOSSES, Activation, Loss, derivative
+from .functions import ACTIVATIONS, LOSSES, ON_CHANGE, Activation, Loss, derivative
 from .functions import a as a_sym
 from .functions import x as x_sym
 from .functions import y as y_sym
@@ -66,6 +66,9 @@ def activation_function(name: str) -> type[ActivationFunction]:
 def activation_prime(name: str) -> type[ActivationPrime]:
     """The SymPy function class standing for the derivative of activation ``name``."""
     return type(f"{name}_prime", (ActivationPrime,), {"activation": ACTIVATIONS[name]})
+
+
+ON_CHANGE.extend([activation_function.cache_clear, activation_prime.cache_clear])
 
 
 class Elementwise(sp.MatrixExpr):
@@ -185,5 +188,12 @@ def build_network(spec: Spec) -> SymbolicNetwork:
         layers=tuple(layers),
         sizes=sizes,
         y=sp.IndexedBase("y", real=True),
-        loss=LOSSES[spec.loss],
+        loss=_reduced(LOSSES[spec.loss], spec.loss_reduction),
     )
+
+
+def _reduced(loss: Loss, reduction: str | None) -> Loss:
+    """The loss with the spec's reduction over outputs ("mean" or "sum"; None keeps its own)."""
+    if reduction is None or loss.mean == (reduction == "mean"):
+        return loss
+    return replace(loss, mean=reduction == "mean")

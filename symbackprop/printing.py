@@ -79,6 +79,14 @@ class NumbaPrinter(PythonCodePrinter):
             return f"{one}/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
         return super()._print_Pow(expr, rational=rational)
 
+    def parenthesize(self, item: sp.Basic, level: int, strict: bool = False) -> str:
+        """As SymPy's, but a power printed as a product (x*x) is bracketed inside products."""
+        printed = super().parenthesize(item, level, strict)
+        small_power = isinstance(item, sp.Pow) and item.exp.is_Integer and 2 <= item.exp <= 3
+        if small_power and level >= sp.printing.precedence.PRECEDENCE["Mul"]:
+            return f"({printed})"
+        return printed
+
     def _print_Max(self, expr: sp.Max) -> str:
         return f"max({', '.join(self._print(arg) for arg in expr.args)})"
 
@@ -87,6 +95,25 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"abs({self._print(expr.args[0])})"
+
+    def _print_sign(self, expr: sp.Expr) -> str:
+        """sign(u) with sign(0) = 0 (math.copysign would give +-1 at 0)."""
+        u = self._print(expr.args[0])
+        one, zero = self._float("1.0"), self._float("0.0")
+        return f"({one} if {u} > {zero} else (-{one} if {u} < {zero} else {zero}))"
+
+    def _print_Heaviside(self, expr: sp.Expr) -> str:
+        """H(u), with H(0) as the expression says (SymPy's default 1/2; 0 in derivatives)."""
+        u = self._print(expr.args[0])
+        at_zero = self._print(expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2))
+        one, zero = self._float("1.0"), self._float("0.0")
+        return f"({one} if {u} > {zero} else ({zero} if {u} < {zero} else {at_zero}))"
+
+    def _print_erf(self, expr: sp.Expr) -> str:
+        return f"math.erf({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr: sp.Expr) -> str:
+        return f"math.erfc({self._print(expr.args[0])})"
 
 
 def code(expr: sp.Expr, **settings: object) -> str:

@@ -18,6 +18,7 @@ from .errors import SpecError
 from .functions import ACTIVATIONS, LOSSES
 from .names import did_you_mean, unknown
 from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
+from .userfunctions import parse_functions, resolve_activation, resolve_loss
 
 DTYPES = ("float64", "float32")
 
@@ -85,8 +86,13 @@ class Spec:
     data: Data = Data()
     source: str = "<memory>"
     digest: str = ""
+    loss_reduction: str | None = None
+    """"mean" or "sum" over the output components; None: the loss's own (built-ins)."""
     origin: str = ""
     """What to pass as SPEC to make this spec again: a built-in's name or the file's path."""
+    kernels: str = "fixed"
+    """Kernel variants in the generated module: "fixed" (one per layer) or "tuned" (all, chosen
+    by a per-machine tuner at run time; the first compile takes about 2-3x longer)."""
 
     @property
     def depth(self) -> int:
@@ -98,8 +104,10 @@ class Spec:
         return self.output if layer == self.depth else self.activations[layer - 1]
 
 
-_TOP_KEYS = {"name", "network", "training", "data"}
-_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype"}
+_TOP_KEYS = {"name", "network", "training", "data", "functions"}
+_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype", "loss_reduction", "kernels"}
+KERNELS = ("fixed", "tuned")
+"""Values of ``network.kernels``."""
 
 
 def builtin_specs() -> dict[str, Path]:
@@ -212,6 +220,8 @@ def parse_spec(
         )
     network = _get(table, "network", dict, where)
     _no_unknown(network, _NETWORK_KEYS, "network.", where)
+    functions = parse_functions(table.get("functions", {}), where)
+    inline: list[str] = []
 
     layers = _get(network, "layers", list, where, "network.")
     if len(layers) < 2:
@@ -257,6 +267,10 @@ def parse_spec(
             "must be an activation name or a list of names",
             f"{where}: network.activation",
         )
+    activations = tuple(
+        resolve_activation(act, functions, inline, f"{where}: network.activation")
+        for act in activations
+    )
     for act in activations:
         _check_activation(act, f"{where}: network.activation")
         if not ACTIVATIONS[act].elementwise:
@@ -266,11 +280,18 @@ def parse_spec(
             )
 
     output = _get(network, "output", str, where, "network.")
+    output = resolve_activation(output, functions, inline, f"{where}: network.output")
     _check_activation(output, f"{where}: network.output")
     if not ACTIVATIONS[output].elementwise and layers[-1] < 2:
         raise SpecError(f"'{output}' needs at least 2 outputs", f"{where}: network.output")
 
     loss = _get(network, "loss", str, where, "network.")
+    loss = resolve_loss(loss, functions, f"{where}: network.loss")
+    reduction = network.get("loss_reduction")
+    if reduction not in (None, "mean", "sum"):
+        raise SpecError(
+            f'must be "mean" or "sum", not {reduction!r}', f"{where}: network.loss_reduction"
+        )
     if loss not in LOSSES:
         raise SpecError(unknown("loss", loss, LOSSES), f"{where}: network.loss")
     needs = LOSSES[loss].requires_output
@@ -286,6 +307,13 @@ def parse_spec(
             f"{where}: network.dtype",
         )
 
+    kernels = network.get("kernels", "fixed")
+    if kernels not in KERNELS:
+        raise SpecError(
+            f"unknown kernels {kernels!r} (known: {', '.join(KERNELS)})",
+            f"{where}: network.kernels",
+        )
+
     training = _parse_training(table.get("training", {}), where)
     data = _parse_data(table.get("data", {}), where, base_dir)
     return Spec(
@@ -299,6 +327,8 @@ def parse_spec(
         data=data,
         source=source,
         digest=digest,
+        loss_reduction=reduction,
+        kernels=kernels,
     )
 
 

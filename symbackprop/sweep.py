@@ -13,21 +13,25 @@ import csv
 import functools
 import io
 import json
+import logging
 import math
 import os
+import re
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TrainingDiverged
+from .escape import plain_line
 from .fileio import atomic_write
 from .grid import Axis, Variant, parse_grid, read_table, variants
-from .spec import Spec
+from .spec import INT64_MAX, Spec
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
@@ -35,6 +39,7 @@ PLOT = "loss_curves.png"
 DERIVATIONS = "derivations.md"
 CONNECT_TIMEOUT = "15s"  # to reach a --scheduler
 CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
+MAX_TRIALS = 100_000  # grid combinations x seeds in one sweep
 METRICS = ("seed", "final_loss", "accuracy", "seconds", "status")
 
 
@@ -112,6 +117,12 @@ def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
         train(replace(spec, training=replace(spec.training, epochs=1)), module, few, io.StringIO())
         record["load_seconds"] = time.perf_counter() - start
         _, result = train(spec, module, data, io.StringIO())
+    except TrainingDiverged as exc:  # the module stopped at a non-finite loss or update
+        found = re.search(r"at epoch (\d+)", exc.message)  # runner.diverged_message's wording
+        epoch = f"epoch {found.group(1)}" if found else "an epoch"
+        reason = plain_line(exc.message)
+        record["status"] = f"diverged: the loss is not finite at {epoch} ({reason})"
+        return record
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         record["status"] = f"error: {one_line(exc)}"
         return record
@@ -286,6 +297,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
     )
     try:
         with Client(cluster) as client:
@@ -318,8 +330,20 @@ def sweep(
         raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
+    planned = math.prod(len(axis.values) for axis in axes) * seeds
+    if planned > MAX_TRIALS:  # refused before any list of that size is built
+        raise SymbackpropError(
+            f"{planned} trials (grid combinations x seeds); a sweep runs at most {MAX_TRIALS}",
+            "--seeds" if planned // seeds <= MAX_TRIALS else "--grid",
+        )
     grid_variants = variants(base, axes)
     base_spec = base.spec()
+    if base_spec.training.seed + seeds - 1 > INT64_MAX:
+        raise SymbackpropError(
+            f"seeds {base_spec.training.seed}..{base_spec.training.seed + seeds - 1} "
+            f"pass the largest seed, {INT64_MAX}",
+            "--seeds",
+        )
     seed_list = [base_spec.training.seed + i for i in range(seeds)]
     trials = [Trial(v, s) for v in grid_variants for s in seed_list]
     _check_data_once(trials)
@@ -527,6 +551,12 @@ def best_variant(trials: list[Trial], results: Results) -> Variant | None:
     return min(scores.values(), key=lambda item: (item[0], item[1].index))[1]
 
 
+def _plot_text(text: str) -> str:
+    """Outside text (a spec path, grid values) as literal plot text: one line, and ``$`` escaped
+    so that matplotlib's mathtext never parses it (``a$\\foo$`` would raise)."""
+    return plain_line(text).replace("$", r"\$")
+
+
 def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> None:
     """Loss per epoch, one line per variant (the mean over its seeds, the range shaded)."""
     try:
@@ -549,7 +579,9 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
             curves.setdefault(trial.variant.index, []).append((record["loss_epochs"], curve))
     if not curves:
         return
-    labels = {t.variant.index: _describe(results.axes, t.variant.labels) for t in trials}
+    labels = {
+        t.variant.index: _plot_text(_describe(results.axes, t.variant.labels)) for t in trials
+    }
     figure, axis = plt.subplots(figsize=(8, 5))
     colours = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for n, (index, runs) in enumerate(sorted(curves.items())):
@@ -564,11 +596,14 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
     axis.set_ylabel("training loss (mean per sample, over the epoch's batches)")
     if all(min(curve) > 0 for runs in curves.values() for _, curve in runs):
         axis.set_yscale("log")
-    axis.set_title(f"{results.meta['spec']}: loss per variant (mean over seeds, range shaded)")
+    title = f"{results.meta['spec']}: loss per variant (mean over seeds, range shaded)"
+    axis.set_title(_plot_text(title))
     axis.legend(fontsize="small", loc="best")
-    figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    with warnings.catch_warnings():  # a spec path in CJK: a box in the title, not a warning
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(figure)
     atomic_write(path, buffer.getvalue())
     print(f"loss curves: {path}", file=out)

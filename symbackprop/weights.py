@@ -11,11 +11,13 @@ written by hand needs only the parameter arrays.
 from __future__ import annotations
 
 import io
-import zipfile
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
+from .data import _NPZ_ERRORS, _check_npz_headers
 from .errors import DataError
 from .fileio import atomic_write
 from .spec import Spec
@@ -73,11 +75,25 @@ def load_weights(
     """
     where = str(path)
     try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError("no such weights file", where) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise DataError(f"cannot read the weights file ({reason})", where) from None
+    if stat.S_ISDIR(mode):
+        raise DataError("is a folder, not a weights file", where)
+    if not stat.S_ISREG(mode):  # a FIFO would block np.load for ever
+        raise DataError("is not a regular file (a FIFO or device?)", where)
+    try:
+        # headers first: an array claiming terabytes (or more than the archive holds) is refused
+        # before np.load allocates it; a file that is not a zip never reaches np.load's unpickler
+        _check_npz_headers(Path(path))
         with np.load(path, allow_pickle=False) as archive:
             content = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise DataError("no such weights file", where) from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except _NPZ_ERRORS as exc:
         raise DataError(f"not a readable .npz weights file ({exc})", where) from None
     saved_for = content.get("network")
     if saved_for is not None and str(saved_for) != network_signature(spec):

@@ -31,6 +31,8 @@ HIDDEN = ["identity", "sigmoid", "tanh", "relu"]
 def pytest_configure(config: pytest.Config) -> None:
     # Keep generated modules and Numba's compiled kernels between local runs.
     os.environ.setdefault("SYMBACKPROP_CACHE", str(config.cache.mkdir("symbackprop")))
+    # Train with the deterministic default kernels; tests/test_kernels.py turns the tuner on.
+    os.environ.setdefault("SYMBACKPROP_TUNE", "0")
 
 
 def make_spec(

@@ -70,3 +70,55 @@ def test_cli_bench_xor_numpy(tmp_path) -> None:
 )
 def test_cli_bench_rejects_bad_arguments(argv, tmp_path) -> None:
     assert main(["bench", *argv, "--output", str(tmp_path)], io.StringIO()) == 2
+
+
+def _flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        return []
+
+
+def test_bench_records_the_machine_and_each_layers_kernels(monkeypatch) -> None:
+    monkeypatch.setenv("SYMBACKPROP_TUNE", "0")
+    run = bench.run_benchmark(["xor"], "float64", ["numpy"], 1, epochs=5, cold=False)
+    machine = run["machine"]
+    flags = _flags()
+    if flags:
+        assert machine["isa"] == ("avx512" if "avx512f" in flags else "avx2" if "avx2" in flags
+                                  else machine["isa"])  # fmt: skip
+    assert machine["isa_setting"] == "native" and machine["threads"] >= 1
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        assert machine["blas"]["coretype"] and machine["blas"]["threads"] >= 1
+    # xor's layers are below BLAS_MIN_MACS: the default plan uses loops everywhere
+    assert run["kernels"]["xor"] == [
+        "layer 1 (2->4): forward loops, backward -, weights loops",
+        "layer 2 (4->1): forward loops, backward loops, weights loops",
+    ]
+    text = bench.format_run(run)
+    assert "Kernels xor (fixed; variant per layer and product): layer 1 (2->4)" in text
+    assert f"ISA {machine['isa']}" in text
+    assert run["kernel_variants"] == "fixed"
+    # the tuned module (tuning off) reports the plan it trained with: the same rule here
+    tuned = bench.run_benchmark(["xor"], "float64", [], 1, epochs=5, cold=False, kernels="tuned")
+    assert tuned["kernels"]["xor"] == run["kernels"]["xor"]
+    assert "Kernels xor (tuned; " in bench.format_run(tuned)
+    # digits is at or above BLAS_MIN_MACS in both layers: the fixed module uses BLAS
+    assert bench.fixed_plan((64, 32, 10)) == [
+        "layer 1 (64->32): forward blas, backward -, weights blas",
+        "layer 2 (32->10): forward blas, backward blas, weights blas",
+    ]
+
+
+@pytest.mark.slow
+def test_cli_bench_isa_avx2_reruns_under_avx2_settings(tmp_path) -> None:
+    out = io.StringIO()
+    argv = ["bench", "--isa", "avx2", "--workload", "xor", "--peers", "numpy", "--repeats", "1"]
+    assert main([*argv, "--output", str(tmp_path)], out) == 0
+    assert "re-running under OPENBLAS_CORETYPE=Haswell" in out.getvalue()
+    machine = json.loads((tmp_path / "results.json").read_text())["runs"]["float64"]["machine"]
+    assert machine["isa_setting"] == "avx2" and machine["numba_cpu"] == "haswell"
+    assert machine["xla_flags"] == "--xla_cpu_max_isa=AVX2"
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        assert machine["blas"]["coretype"] == "Haswell"

@@ -134,6 +134,15 @@ def npz(name: str, members: dict[str, bytes | np.ndarray], also=None):  # noqa: 
     return setup
 
 
+XOR_WEIGHTS = {
+    "W1": np.full((4, 2), 0.3),
+    "b1": np.zeros(4),
+    "W2": np.full((1, 4), 0.2),
+    "b2": np.zeros(1),
+}
+"""Weights that fit the built-in xor spec (2-4-1)."""
+
+
 def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
     def setup(folder: Path) -> None:
         for one in setups:
@@ -630,6 +639,164 @@ CASES = [
         2,
         "module cache",
         env={"SYMBACKPROP_CACHE": "", "XDG_CACHE_HOME": "", "HOME": "plain/home"},
+    ),
+    # --- derive/diagram --example --weights: the weights file is hostile too -------------------
+    Case(
+        "weights overflow the forward pass (1e308)",
+        npz("w.npz", XOR_WEIGHTS | {"W2": np.full((1, 4), 1e308), "b2": np.full(1, 1e308)}),
+        ("derive", "xor", "--example", "--weights", "w.npz", "--sample", "1"),
+        2,
+        "--example: Z2 is not finite",
+    ),
+    Case(
+        "diagram: weights overflow the forward pass",
+        npz("w.npz", XOR_WEIGHTS | {"W2": np.full((1, 4), 1e308), "b2": np.full(1, 1e308)}),
+        ("diagram", "xor", "--example", "--weights", "w.npz", "--sample", "1"),
+        2,
+        "is not finite",
+    ),
+    Case(
+        "weights NaN",
+        npz("w.npz", XOR_WEIGHTS | {"W1": np.full((4, 2), np.nan)}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: array 'W1' holds non-finite values",
+    ),
+    Case(
+        "weights of the wrong shape",
+        npz("w.npz", XOR_WEIGHTS | {"W1": np.ones((2, 2))}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "expected a numeric array of shape (4, 2)",
+    ),
+    Case(
+        "weights with wrong keys",
+        npz("w.npz", {"A": np.ones(2)}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "missing array 'W1'",
+    ),
+    Case(
+        "weights object array (never unpickled)",
+        npz("w.npz", XOR_WEIGHTS | {"W1": np.array([[1, 2]] * 4, dtype=object)}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "Object arrays cannot be loaded",
+    ),
+    Case(
+        "weights file is a pickle, not a zip",
+        files(**{"w.npz": b"\x80\x04K\x01."}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: not a readable .npz weights file (File is not a zip file)",
+    ),
+    Case(
+        "weights array claims 8 TB (not allocated)",
+        npz("w.npz", XOR_WEIGHTS | {"junk": npy_claiming((10**12,))}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "array 'junk' claims shape (1000000000000,)",
+    ),
+    Case(
+        "weights file is a FIFO (no hang)",
+        fifo("w.npz"),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: is not a regular file",
+    ),
+    Case(
+        "weights file is a folder",
+        lambda folder: (folder / "w.npz").mkdir(),
+        ("diagram", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: is a folder",
+    ),
+    Case(
+        "--sample 10**20",
+        files(),
+        ("derive", "xor", "--example", "--sample", str(10**20)),
+        2,
+        "--sample: sample 100000000000000000000 is out of range",
+    ),
+    Case(
+        "--sample -1",
+        files(),
+        ("derive", "xor", "--example", "--sample", "-1"),
+        2,
+        "--sample: must be >= 0",
+    ),
+    Case(
+        "--digits 1000",
+        files(),
+        ("derive", "xor", "--example", "--digits", "1000"),
+        2,
+        "--digits: must be an integer from 1 to 15",
+    ),
+    Case(
+        "diagram --weight W9[0,0]",
+        files(),
+        ("diagram", "xor", "--weight", "W9[0,0]"),
+        2,
+        "layer 9 does not exist",
+    ),
+    Case("diagram --weight ''", files(), ("diagram", "xor", "--weight", ""), 2, "'' is not a"),
+    Case("derive --weight ''", files(), ("derive", "xor", "--weight", ""), 2, "'' is not a"),
+    # --- sweep: the spec is read as load_spec reads it; sizes are refused before any work -----
+    Case(
+        "sweep: spec of 2 MB",
+        files(**{"big.toml": "#" * (2 << 20)}),
+        ("sweep", "big.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "a spec file holds at most",
+    ),
+    Case(
+        "sweep: 5000-digit integer",
+        files(**{"net.toml": spec_text(epochs="9" * 5000)}),
+        ("sweep", "net.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "sweep: arrays nested 100000 deep",
+        files(**{"net.toml": "a = " + "[" * 100_000 + "]" * 100_000}),
+        ("sweep", "net.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "not valid TOML",
+    ),
+    Case(
+        "sweep: a local xor.toml is not called built-in",
+        files(**{"xor.toml": spec_text(lr="-1"), "data.csv": XOR_CSV}),
+        ("sweep", "xor.toml", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "xor.toml: training.learning_rate",
+    ),
+    Case(
+        "sweep --seeds 10**9 (refused before any list is built)",
+        files(),
+        ("sweep", "xor", "--grid", "epochs=1", "--seeds", str(10**9), "--output", "out"),
+        2,
+        "--seeds: 1000000000 trials",
+    ),
+    Case(
+        "sweep grid of 10**6 combinations",
+        files(),
+        ("sweep", "xor", "--output", "out")
+        + tuple(
+            arg
+            for key in ("epochs", "batch_size", "learning_rate")
+            for arg in ("--grid", f"{key}=" + ",".join(str(v) for v in range(1, 101)))
+        ),
+        2,
+        "--grid: 1000000 trials",
+    ),
+    Case(
+        "sweep seeds past the largest int64",
+        files(
+            **{"net.toml": spec_text(epochs="2\nseed = 9223372036854775807"), "data.csv": XOR_CSV}
+        ),
+        ("sweep", "net.toml", "--grid", "epochs=1", "--seeds", "2", "--output", "out"),
+        2,
+        "pass the largest seed",
     ),
     Case(
         "derive --weight with 32768 paths (counted, not listed)",

@@ -505,3 +505,55 @@ def test_dask_scheduler_and_workers_as_separate_processes(tmp_path: Path) -> Non
         module, params, data, losses = _direct("xor", {"learning_rate": lr, "epochs": 300}, seed)
         assert record["final_loss"] == module.loss(params, data.X_train, data.Y_train)
         assert record["losses"] == [float(v) for v in losses]
+
+
+@pytest.mark.parametrize("text", ["m$\\foo{$x/a.toml", "a$b", "$\\frac{$", "line\nbreak $x$"])
+def test_outside_text_in_the_plot_is_literal(text: str) -> None:
+    """A spec path or grid value with ``$`` is drawn as typed: mathtext never parses it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symbackprop.sweep import _plot_text
+
+    shown = _plot_text(text)
+    assert "\n" not in shown
+    figure, axis = plt.subplots()
+    axis.set_title(shown)
+    axis.plot([0, 1], [0, 1], label=shown)
+    axis.legend()
+    figure.savefig(io.BytesIO(), format="png")  # raised ValueError (mathtext) before the fix
+    plt.close(figure)
+    assert axis.title.get_text().replace("\\$", "$") == text.replace("\n", "\\n")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_promptly_in_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """SIGINT mid-sweep: exit 130 within seconds, one stderr line, no worker left, results valid."""
+    output = tmp_path / "out"
+    argv = [sys.executable, "-m", "symbackprop", "sweep", "xor", "--workers", "2"]
+    argv += ["--grid", "epochs=3000000,5000000", "--seeds", "4", "--output", str(output)]
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, to find its workers afterwards
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.time() + 120
+    while not (output / "results.json").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(8)  # the cluster is up and training
+    started = time.time()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert time.time() - started < 30
+    assert process.returncode == 130
+    assert err.decode().strip().splitlines() == ["symbackprop: interrupted"]
+    time.sleep(3)
+    listing = subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout
+    assert str(process.pid) not in listing.split(), "worker processes were left behind"
+    records = json.loads((output / "results.json").read_text())["trials"]
+    with open(output / "results.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(records)
