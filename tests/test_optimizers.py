@@ -258,7 +258,7 @@ def test_plain_sgd_generates_the_stateless_kernel() -> None:
     module = module_for(_spec("plain", {"learning_rate": 0.1}))
     assert not hasattr(module, "init_state")
     text = open(module.__file__).read()
-    assert "def _update(" not in text and "_sgd_update(W1, dW1, step)" in text
+    assert "def _update(" not in text and "_sgd_update(W1, dW1, step, old_W1)" in text
 
 
 @pytest.mark.parametrize(
