@@ -17,6 +17,7 @@ def _rows(run: dict) -> dict[str, dict]:
     return {r["implementation"]: r for r in run["rows"]}
 
 
+@pytest.mark.slow
 def test_xor_all_peers_agree_with_generated(tmp_path) -> None:
     run = bench.run_benchmark(["xor"], "float64", list(bench.PEERS), repeats=1, epochs=300)
     rows = _rows(run)

@@ -201,7 +201,7 @@ def _report():  # noqa: ANN202
 NETWORK = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
-@settings(max_examples=5, derandomize=True, **NETWORK)
+@settings(max_examples=2, derandomize=True, **NETWORK)
 @given(spec=specs(), seed=st.integers(0, 2**16))
 @example(spec=_spec([3, 4, 2], ["relu"], "softmax", "cross_entropy", "float32"), seed=0)
 def test_fuzzed_gradients(spec: Spec, seed: int) -> None:

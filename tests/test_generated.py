@@ -19,7 +19,15 @@ from symbackprop.numeric import check_derivation
 from symbackprop.pipeline import derivation_of, module_source
 
 
-@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS)
+@pytest.mark.parametrize(
+    ("output", "loss"),
+    [
+        pair if pair in (("softmax", "cross_entropy"), ("sigmoid", "mse")) else pytest.param(
+            *pair, marks=pytest.mark.slow
+        )
+        for pair in OUTPUT_LOSS
+    ],
+)  # two pairs by default (the gradient fuzz covers the rest there too); all under -m slow
 def test_gradients_match_finite_differences(output: str, loss: str) -> None:
     """Every activation (one hidden layer each) with every output/loss pair: rel. error < 1e-6."""
     module = module_for(combo_spec(output, loss))

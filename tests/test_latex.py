@@ -66,7 +66,13 @@ DOCUMENTS = {
 
 
 @needs_latex
-@pytest.mark.parametrize("case", sorted(DOCUMENTS))
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.slow) if c == "digits-example" else c
+        for c in sorted(DOCUMENTS)
+    ],
+)  # digits' worked example compiles a module too: -m slow
 def test_documents_compile(case: str, tmp_path: Path) -> None:
     options = dict(DOCUMENTS[case])
     spec = load_spec(options.pop("spec"))
