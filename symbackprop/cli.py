@@ -243,7 +243,7 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
         ensure_fits(module_estimate(spec), "the network", spec.source)
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
-    _check_output(args, spec)
+    _check_output(args, Path(f"{spec.name}.pdf"))
     if args.compare:
         from .compare import compare, compare_document
 
@@ -268,12 +268,12 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _check_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
-    """Refuse a bad ``derive`` output path before any work (one line, exit 2)."""
+def _check_output(args: argparse.Namespace, default_pdf: Path) -> None:
+    """Refuse a bad ``derive``/``diagram`` output path before any work (one line, exit 2)."""
     from .fileio import check_target
 
     if args.pdf:
-        check_target(args.output or Path(f"{spec.name}.pdf"), args.force, (".pdf",))
+        check_target(args.output or default_pdf, args.force, (".pdf",))
     elif args.output:
         if args.output.suffix.lower() == ".pdf":
             raise SymbackpropError(
@@ -290,7 +290,7 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     if args.bare and args.pdf:
         raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
-    _check_diagram_output(args, spec)
+    _check_output(args, Path(f"{spec.name}-diagram.pdf"))
     text = diagram_for(
         spec, args.weight, args.example, args.weights, args.sample, args.digits, args.bare
     )
@@ -304,20 +304,6 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(text)
     return 0
-
-
-def _check_diagram_output(args: argparse.Namespace, spec) -> None:  # noqa: ANN001
-    """Refuse a bad ``diagram`` output path before any work (one line, exit 2)."""
-    from .fileio import check_target
-
-    if args.pdf:
-        check_target(args.output or Path(f"{spec.name}-diagram.pdf"), args.force, (".pdf",))
-    elif args.output:
-        if args.output.suffix.lower() == ".pdf":
-            raise SymbackpropError(
-                "a .pdf file needs --pdf (this output is text)", str(args.output)
-            )
-        check_target(args.output, args.force)
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
