@@ -29,6 +29,7 @@ from .functions import (
 )
 from .functions import a as a_sym
 from .functions import x as x_sym
+from .names import unknown
 
 _LATEX_NAME = re.compile(r"^(?:[A-Za-z0-9 _^{}',.]|\\[A-Za-z]+)+$")
 _LATEX_FORBIDDEN = re.compile(
@@ -167,8 +168,7 @@ def resolve_activation(text: Any, functions: dict[str, str], inline: list[str], 
         return key
     if text.strip().isidentifier() and text.strip() != "x":
         named = {n for n, k in functions.items() if k == "activation"}
-        known = ", ".join(sorted((set(ACTIVATIONS) - _USER) | named))
-        raise SpecError(f"unknown activation {text!r} (known: {known})", where)
+        raise SpecError(unknown("activation", text, (set(ACTIVATIONS) - _USER) | named), where)
     position = inline.index(text) if text in inline else len(inline)
     if text not in inline:
         inline.append(text)
@@ -189,6 +189,5 @@ def resolve_loss(text: Any, functions: dict[str, str], where: str) -> str:
         return key
     if text.strip().isidentifier():
         named = {n for n, k in functions.items() if k == "loss"}
-        known = ", ".join(sorted((set(LOSSES) - _USER) | named))
-        raise SpecError(f"unknown loss '{text}' (known: {known})", where)
+        raise SpecError(unknown("loss", text, (set(LOSSES) - _USER) | named), where)
     return user_loss("", text, r"\ell", where)
