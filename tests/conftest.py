@@ -66,3 +66,39 @@ def sample(module, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # n
     from symbackprop.gradcheck import sample_data
 
     return sample_data(module, n, seed)
+
+
+# Tests kept out of the default run (they compile a module of their own or run long) so that
+# `python -m pytest` stays under 5 minutes on 2 cores from a cold Numba cache; they run under
+# `-m slow`, as CI does after the default run. Each entry is a test id or the start of one.
+SLOW_IN_DEFAULT_RUN = (
+    "tests/test_kernels.py::test_every_variant_trains_like_blas[loops-d",
+    "tests/test_kernels.py::test_every_variant_trains_like_blas[micro-d",
+    "tests/test_kernels.py::test_float32_microkernels_stay_float32_and_agree",
+    "tests/test_kernels.py::test_variants_and_tuning_with_adam",
+    "tests/test_kernels.py::test_tuner_choice_is_cached_and_reused",
+    "tests/test_bench.py::test_bench_records_the_machine_and_each_layers_kernels",
+    "tests/test_bench.py::test_missing_peer_is_reported_not_fatal",
+    "tests/test_derivation.py::test_layer_level_equals_full_expansion[tanh-softmax-mse]",
+    "tests/test_divergence.py::test_diverged_keeps_the_parameters_and_state_of_the_batch_before[",
+    "tests/test_generated.py::test_displayed_steps_match_code[identity-mse]",
+    "tests/test_generated.py::test_displayed_steps_match_code[softmax-mse]",
+    "tests/test_generated.py::test_displayed_steps_match_code[tanh-mse]",
+    "tests/test_generated.py::test_displayed_steps_match_code[relu-mse]",
+    "tests/test_generated.py::test_gradients_match_sympy_closed_forms[identity-mse]",
+    "tests/test_generated.py::test_gradients_match_sympy_closed_forms[tanh-mse]",
+    "tests/test_generated.py::test_gradients_match_sympy_closed_forms[relu-mse]",
+    "tests/test_generated.py::test_gradients_match_sympy_closed_forms[softmax-mse]",
+    "tests/test_worked_example.py::test_written_out_sums_reproduce_their_printed_results[2]",
+    "tests/test_worked_example.py::test_written_out_sums_reproduce_their_printed_results[6]",
+    "tests/test_workflow.py::test_per_epoch_calls_carry_optimizer_state_and_schedule",
+    "tests/test_sweep.py::test_derivations_diff_of_the_best_variant",
+)
+"""Kept: sgd-float64 divergence via test_limits, two output/loss pairs of each module check, the
+xor variants of the kernel test (every variant against BLAS), D = 3 and 4 of the worked sums."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW_IN_DEFAULT_RUN):
+            item.add_marker(pytest.mark.slow)
