@@ -125,7 +125,7 @@ def asm(names: list[str], dtype: str) -> None:
             calls = {
                 f"_forward_tiles{layer}": (A, W, b, Z, A_out, B),
                 f"_weight_tiles{layer}": (delta, A, W.copy(), B),
-                f"_backward_tiles{layer}": (delta, W, A, below, B),
+                f"_backward_tiles{layer}": (delta, W, A, np.ones((B, n_in), dt), below, B),
             }
             for function, args in calls.items():
                 kernel = getattr(module, function, None)
