@@ -288,6 +288,10 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
     """Targets as an (n, n_out) float array; integer labels become one-hot rows."""
     n_out = spec.layers[-1]
     targets = np.asarray(targets)
+    if targets.ndim not in (1, 2):
+        raise DataError(
+            f"targets must be a 1-D or 2-D array (one row per sample), not {targets.ndim}-D", where
+        )
     if targets.ndim == 2 and targets.shape[1] == 1 and n_out > 1:
         targets = targets[:, 0]
     if not np.all(np.isfinite(targets.astype(np.float64))):

@@ -106,3 +106,12 @@ def test_wrong_width_for_builtin() -> None:
     spec = replace(make_spec([3, 3, 1], "sigmoid", "mse"), data=Data(dataset="xor"))
     with pytest.raises(DataError, match="network takes 3 inputs"):
         load_data(spec)
+
+
+@pytest.mark.parametrize("y", [np.float64(np.nan), np.float64(0.0), np.zeros((3, 1, 1))])
+def test_targets_of_the_wrong_rank_are_refused(tmp_path: Path, y: np.ndarray) -> None:
+    """Found by the file fuzz (hypothesis 6.170): a 0-d ``y`` in an npz gave a traceback."""
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.zeros((3, 2)), y=y)
+    with pytest.raises(DataError, match="targets must be a 1-D or 2-D array"):
+        load_data(with_data(make_spec([2, 3, 1], "sigmoid", "mse"), path))
