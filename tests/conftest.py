@@ -93,9 +93,14 @@ SLOW_IN_DEFAULT_RUN = (
     "tests/test_worked_example.py::test_written_out_sums_reproduce_their_printed_results[6]",
     "tests/test_workflow.py::test_per_epoch_calls_carry_optimizer_state_and_schedule",
     "tests/test_sweep.py::test_derivations_diff_of_the_best_variant",
+    "tests/test_bench.py::test_cli_bench_xor_numpy",
+    "tests/test_kernels.py::test_every_variant_trains_like_blas[",
+    "tests/test_divergence.py::test_a_state_overflow_is_caught_before_anything_is_written",
+    "tests/test_generated.py::test_displayed_steps_match_code[sigmoid-binary_cross_entropy]",
+    "tests/test_worked_example.py::test_frozen_biases_stay_in_the_module_and_the_document",
 )
-"""Kept: sgd-float64 divergence via test_limits, two output/loss pairs of each module check, the
-xor variants of the kernel test (every variant against BLAS), D = 3 and 4 of the worked sums."""
+"""Kept by default: the divergence line via test_limits, two output/loss pairs of each module
+check, D = 3 and 4 of the worked sums; every kernel variant against BLAS runs under -m slow."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
