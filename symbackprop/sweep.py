@@ -273,6 +273,11 @@ def default_output(spec: Spec) -> Path:
     return folder
 
 
+# No dashboard, and the scheduler's HTTP routes on a free local port: their default, 8787, may be
+# taken (another cluster, another user), and Dask then warns on stderr.
+NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """A Client of the scheduler at ``scheduler``, or of a LocalCluster shut down at the end."""
@@ -297,6 +302,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        scheduler_kwargs=NO_DASHBOARD,
         silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
     )
     try:

@@ -30,7 +30,7 @@ from symbackprop.errors import SymbackpropError
 from symbackprop.grid import label, parse_grid, parse_value, read_table, split_values, variants
 from symbackprop.pipeline import load_module, module_source
 from symbackprop.spec import load_spec
-from symbackprop.sweep import RESULTS_CSV, RESULTS_JSON, Results, curve_epochs, sweep
+from symbackprop.sweep import NO_DASHBOARD, RESULTS_CSV, RESULTS_JSON, Results, curve_epochs, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 distributed = pytest.importorskip("distributed")
@@ -223,7 +223,9 @@ def threads_client():  # noqa: ANN201
     """A Dask cluster in this process: one worker, one thread (starts in a fraction of a second)."""
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=False,
+            dashboard_address=None,
+            scheduler_kwargs=NO_DASHBOARD,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -417,7 +419,9 @@ def test_a_killed_workers_trial_is_retried_and_nothing_is_lost(tmp_path: Path) -
     grid = ["learning_rate=0.05,0.1", "epochs=150"]
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True,
+            dashboard_address=None,
+            scheduler_kwargs=NO_DASHBOARD,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
