@@ -10,9 +10,11 @@ warm-up (compile) call that is reported on its own.  Peers are optional and impo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -41,7 +43,14 @@ TOLERANCE = {"float64": 1e-9, "float32": 1e-3}
 SEED = 0
 SETTLE_S = 0.5
 """Pause before each timed run: PyTorch's OpenMP and XLA's worker threads spin-wait for a
-while after their work, and on 2 cores that steals the next implementation's CPU."""
+while after their work, and on 2 cores that steals the next implementation's CPU. The pause
+is a busy wait: after a sleep of this length the (virtual) core ran the next 0.2 s of training
+at two thirds of its speed (xor: 4.6M samples/s after a sleep, 7.0M after a busy wait)."""
+MIN_TIMED_S = 0.2
+"""A timed attempt repeats the training back to back until it lasts at least this long (the
+count is fixed per implementation after the warm-up, as ``timeit`` does): a run of a few
+milliseconds right after the pause would otherwise be timed with the core still waking up."""
+MAX_RUNS = 1000
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,7 @@ class Row:
     samples_per_s: float | None = None
     rates: list[float] = field(default_factory=list)
     warmup_s: float | None = None
+    runs: int = 1  # trainings back to back per timed attempt
     final_loss: float | None = None
     rel_diff: float | None = None
     ratio: float | None = None
@@ -377,7 +387,29 @@ def _jax(problem: Problem) -> list[Trainer]:
     def loss(params: list) -> float:
         return float(batch_loss(params, X, Y))
 
-    return [Trainer("jax-epoch", train_epochs, loss), Trainer("jax-run", train_whole, loss)]
+    trainers = [Trainer("jax-epoch", train_epochs, loss), Trainer("jax-run", train_whole, loss)]
+    if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
+        trainers.append(Trainer("jax-run-1c", _on_one_core(train_whole), loss))
+    return trainers
+
+
+def _on_one_core(train: Callable[[], Any]) -> Callable[[], Any]:
+    """``train`` with every thread of this process (XLA's pool included) pinned to one CPU."""
+
+    def pinned() -> Any:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+        saved = {tid: os.sched_getaffinity(tid) for tid in threads}
+        one = {min(os.sched_getaffinity(0))}
+        try:
+            for tid in threads:
+                os.sched_setaffinity(tid, one)
+            return train()
+        finally:
+            for tid, mask in saved.items():
+                with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                    os.sched_setaffinity(tid, mask)
+
+    return pinned
 
 
 PEER_BUILDERS: dict[str, Callable[[Problem], list[Trainer]]] = {
@@ -399,6 +431,13 @@ def _problem(workload: Workload, dtype: str, module: Any, epochs: int | None) ->
         tuple(module.init_params(SEED)),
         np.ascontiguousarray(order, dtype=np.int64),
     )
+
+
+def _settle(seconds: float) -> None:
+    """Wait ``seconds`` keeping this core busy (see SETTLE_S)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -455,17 +494,24 @@ def bench_workload(
     times: dict[str, list[float]] = {t.name: [] for t in trainers}
 
     def attempt(trainer: Trainer) -> float | None:
-        time.sleep(SETTLE_S)  # let the previous implementation's worker threads stop spinning
+        """Seconds per training, over ``runs`` trainings back to back."""
+        runs = rows[trainer.name].runs
+        _settle(SETTLE_S)  # let the previous implementation's worker threads stop spinning
         try:
-            seconds, results[trainer.name] = _timed(trainer.train)
-            return seconds
+            start = time.perf_counter()
+            for _ in range(runs):
+                results[trainer.name] = trainer.train()
+            return (time.perf_counter() - start) / runs
         except Exception as exc:  # noqa: BLE001
             rows[trainer.name].status, rows[trainer.name].note = "failed", _short(exc)
             return None
 
     for trainer in trainers:
         say(f"warm-up {trainer.name}")
-        rows[trainer.name].warmup_s = attempt(trainer)
+        timing = rows[trainer.name]
+        timing.warmup_s = attempt(trainer)
+        if timing.warmup_s is not None and (once := attempt(trainer)) is not None:
+            timing.runs = min(MAX_RUNS, max(1, math.ceil(MIN_TIMED_S / max(once, 1e-9))))
     for repeat in range(repeats):
         say(f"repetition {repeat + 1}/{repeats}")
         for trainer in trainers:
@@ -684,7 +730,7 @@ def speedups(run: dict[str, Any]) -> dict[str, dict[str, float]]:
     for r in run["rows"]:
         if r["ratio"] is None or r["implementation"] == "generated":
             continue
-        peer = r["implementation"].split("-")[0]  # jax-epoch and jax-run count as jax
+        peer = r["implementation"].split("-")[0]  # jax-epoch, jax-run(-1c) count as jax
         per = result.setdefault(r["workload"], {})
         per[peer] = min(per.get(peer, float("inf")), r["ratio"])
     return result
@@ -782,7 +828,9 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
         "",
         "All: SGD on the same data, initial weights and minibatch order; the incomplete "
         "last batch is dropped. torch-Nt: PyTorch eager on N threads; jax-epoch: one jitted "
-        "`lax.scan` per epoch; jax-run: the whole run in one scan. generated/peer > 1: the "
+        "`lax.scan` per epoch; jax-run: the whole run in one scan; jax-run-1c: the same with every "
+        "thread pinned to one core. Each timed attempt repeats a training back to back until it "
+        f"lasts at least {MIN_TIMED_S:g} s (results.json: `runs`). generated/peer > 1: the "
         "generated module is faster.",
         "",
     ]
