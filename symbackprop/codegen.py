@@ -43,9 +43,10 @@ default plan (``DEFAULT_PLAN`` in a module); measuring at run time may pick anot
 class Tile:
     """Register tile of the microkernels: ``rows`` x ``cols`` sums kept in scalars.
 
-    Forward and backward tiles are rows of the batch x outputs; weight-gradient tiles are
-    outputs x rows of the batch.  4 x 2 keeps 8 sums (vectors, once LLVM vectorises the loop
-    along the contiguous dimension) and 6 loads in registers on AVX2 and AVX-512 alike.
+    Forward and backward tiles are rows of the batch x outputs (inputs); weight-gradient tiles
+    are outputs x inputs.  4 x 2 keeps 8 sums (vectors, once LLVM vectorises the sum along the
+    contiguous dimension) and 6 loads in registers on AVX2 and AVX-512 alike; on the shapes of
+    digits and deep-narrow it ran within 10% of 4 x 4, the best, with no spills on AVX2.
     """
 
     rows: int = 4
