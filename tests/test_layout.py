@@ -9,12 +9,11 @@ worked examples (which run a generated module) are marked slow.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import make_spec
-from test_latex import BCE, needs_latex
+from test_latex import BCE, needs_latex, pdflatex
 
 from symbackprop.compare import compare_document
 from symbackprop.document import document_for
@@ -47,16 +46,7 @@ SLOW = {
 
 def overfull_boxes(tex: str, folder: Path) -> list[str]:
     """Compile once with pdflatex; the overfull-box lines of the log (errors fail the test)."""
-    source = folder / "doc.tex"
-    source.write_text(tex)
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:]
+    pdflatex(tex, folder)
     log = (folder / "doc.log").read_text(errors="replace")
     return [line for line in log.splitlines() if re.match(r"Overfull \\[hv]box", line)]
 

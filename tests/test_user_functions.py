@@ -21,6 +21,8 @@ from symbackprop.spec import parse_spec
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from test_functions import TORCH_ACTIVATIONS, TORCH_LOSSES  # noqa: E402
+
 SWISH = "x/(1 + exp(-x))"
 GELU = "0.5*x*(1 + erf(x/sqrt(2)))"
 SOFTPLUS = "log(1 + exp(x))"
@@ -37,20 +39,8 @@ def key(text_: str, variables: tuple[str, ...] = ("x",)) -> str:
 
 
 TORCH = {
-    "leaky_relu": F.leaky_relu,
+    **TORCH_ACTIVATIONS,  # the built-ins, as tests/test_functions.py checks them
     "leaky_relu(0.2)": lambda t: F.leaky_relu(t, 0.2),
-    "elu": F.elu,
-    "selu": F.selu,
-    "softplus": F.softplus,
-    "silu": F.silu,
-    "gelu": F.gelu,
-    "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
-    "mish": F.mish,
-    "hard_tanh": F.hardtanh,
-    "hard_sigmoid": F.hardsigmoid,
-    "identity": lambda t: t,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
     key(SWISH): F.silu,
     key(GELU): F.gelu,
     key(SOFTPLUS): F.softplus,
@@ -58,10 +48,7 @@ TORCH = {
     "swish2": F.silu,
 }
 TORCH_LOSS = {
-    "huber": lambda a, y: F.huber_loss(a, y, reduction="none"),
-    "mae": lambda a, y: F.l1_loss(a, y, reduction="none"),
-    "bce_with_logits": lambda a, y: F.binary_cross_entropy_with_logits(a, y, reduction="none"),
-    "mse": lambda a, y: (a - y) ** 2,
+    **TORCH_LOSSES,
     key(HUBER, ("a", "y")): lambda a, y: F.huber_loss(a, y, reduction="none"),
     "my_huber": lambda a, y: F.huber_loss(a, y, reduction="none"),
 }
