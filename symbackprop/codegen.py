@@ -46,7 +46,7 @@ class Tile:
     Forward and backward tiles are rows of the batch x outputs (inputs); weight-gradient tiles
     are outputs x inputs.  4 x 2 keeps 8 sums (vectors, once LLVM vectorises the sum along the
     contiguous dimension) and 6 loads in registers on AVX2 and AVX-512 alike; on the shapes of
-    digits and deep-narrow it ran within 10% of 4 x 4, the best, with no spills on AVX2.
+    digits and deep-narrow it ran within about 10% of 4 x 4, faster on some, slower on others.
     """
 
     rows: int = 4
