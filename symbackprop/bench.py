@@ -394,20 +394,30 @@ def _jax(problem: Problem) -> list[Trainer]:
 
 
 def _on_one_core(train: Callable[[], Any]) -> Callable[[], Any]:
-    """``train`` with every thread of this process (XLA's pool included) pinned to one CPU."""
+    """``train`` with every thread of this process (XLA's pool included) pinned to one CPU.
+
+    Afterwards each thread gets its mask back; threads started meanwhile (pinned by
+    inheritance) get this thread's, so that later runs of the other peers are not pinned.
+    """
+
+    def threads() -> list[int]:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
 
     def pinned() -> Any:
-        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
-        saved = {tid: os.sched_getaffinity(tid) for tid in threads}
-        one = {min(os.sched_getaffinity(0))}
+        before = os.sched_getaffinity(0)
+        saved = {}
+        for tid in threads():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                saved[tid] = os.sched_getaffinity(tid)
         try:
-            for tid in threads:
-                os.sched_setaffinity(tid, one)
+            for tid in saved:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(tid, {min(before)})
             return train()
         finally:
-            for tid, mask in saved.items():
-                with contextlib.suppress(OSError):  # a thread that ended meanwhile
-                    os.sched_setaffinity(tid, mask)
+            for tid in threads():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(tid, saved.get(tid, before))
 
     return pinned
 

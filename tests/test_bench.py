@@ -123,3 +123,29 @@ def test_cli_bench_isa_avx2_reruns_under_avx2_settings(tmp_path) -> None:
     assert machine["xla_flags"] == "--xla_cpu_max_isa=AVX2"
     if importlib.util.find_spec("threadpoolctl") is not None:
         assert machine["blas"]["coretype"] == "Haswell"
+
+
+@pytest.mark.skipif(
+    not hasattr(bench.os, "sched_setaffinity") or len(bench.os.sched_getaffinity(0)) < 2,
+    reason="needs Linux affinity and two CPUs",
+)
+def test_one_core_peer_pins_every_thread_and_unpins_new_ones() -> None:
+    """jax-run-1c's wrapper: all threads on one CPU inside; afterwards every thread, also one
+    started inside (pinned by inheritance), has the process's mask again."""
+    import os
+    import threading
+    import time
+
+    mask = os.sched_getaffinity(0)
+
+    def masks() -> list[set[int]]:
+        return [os.sched_getaffinity(int(t)) for t in os.listdir("/proc/self/task")]
+
+    def train() -> list[set[int]]:
+        started = threading.Thread(target=time.sleep, args=(1.0,), daemon=True)
+        started.start()
+        return masks()
+
+    inside = bench._on_one_core(train)()
+    assert len(inside) >= 2 and all(m == {min(mask)} for m in inside)
+    assert all(m == mask for m in masks())
