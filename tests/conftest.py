@@ -98,6 +98,9 @@ SLOW_IN_DEFAULT_RUN = (
     "tests/test_divergence.py::test_a_state_overflow_is_caught_before_anything_is_written",
     "tests/test_generated.py::test_displayed_steps_match_code[sigmoid-binary_cross_entropy]",
     "tests/test_worked_example.py::test_frozen_biases_stay_in_the_module_and_the_document",
+    # moved when the cold default run measured 5:33 in CI (4:32 on a quiet machine)
+    "tests/test_kernels.py::test_default_plan_is_blas_from_the_threshold_and_loops_below",
+    "tests/test_diagram.py::test_diagrams_compile_without_overfull_boxes[mazur-example]",
 )
 """Kept by default: the divergence line via test_limits, two output/loss pairs of each module
 check, D = 3 and 4 of the worked sums; every kernel variant against BLAS runs under -m slow."""
