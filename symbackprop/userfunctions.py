@@ -70,17 +70,27 @@ def check_differentiable(expr: sp.Expr, variable: sp.Symbol, where: str) -> sp.E
     return derivative
 
 
-def user_activation(name: str, text: Any, latex: str, where: str) -> str:
-    """Register the activation written in ``text`` (in x) under ``name``; returns the key."""
+def _user_expression(
+    text: Any, variables: tuple[str, ...], symbol: sp.Symbol, named: str, kinds: str, where: str
+) -> sp.Expr:
+    """``text`` parsed in ``variables``: it must depend on ``symbol`` (``named`` in messages) and
+    be differentiable in it; otherwise a SpecError at ``where`` (``kinds``: what was expected)."""
     if not isinstance(text, str):
-        raise SpecError("must be a built-in activation name or an expression in x", where)
+        raise SpecError(f"must be a built-in {kinds}", where)
     try:
-        expr = parse_expression(text, ("x",))
+        expr = parse_expression(text, variables)
     except ExpressionError as exc:
         raise SpecError(f"expression {text!r}: {exc}", where) from None
-    if not expr.has(x_sym):
-        raise SpecError(f"expression {text!r} does not depend on x", where)
-    check_differentiable(expr, x_sym, where)
+    if not expr.has(symbol):
+        raise SpecError(f"expression {text!r} does not depend on {named}", where)
+    check_differentiable(expr, symbol, where)
+    return expr
+
+
+def user_activation(name: str, text: Any, latex: str, where: str) -> str:
+    """Register the activation written in ``text`` (in x) under ``name``; returns the key."""
+    expected = "activation name or an expression in x"
+    expr = _user_expression(text, ("x",), x_sym, "x", expected, where)
     activation = Activation(
         name=name or sp.sstr(expr),
         expr=expr,
@@ -101,15 +111,8 @@ def user_loss(name: str, text: Any, latex: str, where: str) -> str:
 
     Its reduction over the outputs is the mean unless the spec says ``loss_reduction = "sum"``.
     """
-    if not isinstance(text, str):
-        raise SpecError("must be a built-in loss name or an expression in a and y", where)
-    try:
-        term = parse_expression(text, ("a", "y"))
-    except ExpressionError as exc:
-        raise SpecError(f"expression {text!r}: {exc}", where) from None
-    if not term.has(a_sym):
-        raise SpecError(f"expression {text!r} does not depend on a (the prediction)", where)
-    check_differentiable(term, a_sym, where)
+    expected = "loss name or an expression in a and y"
+    term = _user_expression(text, ("a", "y"), a_sym, "a (the prediction)", expected, where)
     loss = Loss(
         name=name or sp.sstr(term),
         term=term,
