@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.core.mul import _keep_coeff
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 from sympy.printing.str import StrPrinter
 
@@ -72,18 +74,33 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         base, exp = expr.args
         if exp.is_Integer and 2 <= int(exp) <= 3:
-            factor = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"])
+            factor = self.parenthesize(base, PRECEDENCE["Mul"])
             return "*".join([factor] * int(exp))
         if exp == -1:
-            one = self._float("1.0")
-            return f"{one}/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
+            return f"{self._float('1.0')}/{self.parenthesize(base, PRECEDENCE['Pow'])}"
+        if exp.is_Integer and -3 <= int(exp) <= -2:
+            power = sp.Pow(base, -exp, evaluate=False)
+            return f"{self._float('1.0')}/{self.parenthesize(power, PRECEDENCE['Mul'])}"
         return super()._print_Pow(expr, rational=rational)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        """A product; a negative one as ``-`` before the positive product.
+
+        SymPy gives a negated product the precedence of a sum, so its factors would be
+        bracketed for a sum, not for a product: ``-x/(u + 1)**2`` lost the brackets around the
+        denominator printed as ``(u + 1)*(u + 1)``.
+        """
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient < 0:
+            positive = _keep_coeff(-coefficient, rest)
+            return "-" + self.parenthesize(positive, PRECEDENCE["Mul"], strict=True)
+        return super()._print_Mul(expr)
 
     def parenthesize(self, item: sp.Basic, level: int, strict: bool = False) -> str:
         """As SymPy's, but a power printed as a product (x*x) is bracketed inside products."""
         printed = super().parenthesize(item, level, strict)
         small_power = isinstance(item, sp.Pow) and item.exp.is_Integer and 2 <= item.exp <= 3
-        if small_power and level >= sp.printing.precedence.PRECEDENCE["Mul"]:
+        if small_power and level >= PRECEDENCE["Mul"]:
             return f"({printed})"
         return printed
 

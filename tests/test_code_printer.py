@@ -1,0 +1,35 @@
+"""The Numba printer against SymPy's own evaluation, on the shapes that once printed wrongly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy as sp
+
+from symbackprop.printing import code
+
+z, w = sp.symbols("z w", real=True)
+
+# A negated product takes a sum's precedence in SymPy: its denominator (u + 1)**2, printed as
+# (u + 1)*(u + 1), lost its brackets (-z*sign(z)/(|z| + 1)**2 is x/(1 + |x|)'s derivative).
+CASES = [
+    -z * sp.sign(z) / (sp.Abs(z) + 1) ** 2,
+    -2 * z * w / (z**2 + 1) ** 2,
+    -w / (z**2 + 1) ** 3,
+    -sp.Rational(1, 2) * w / (z + 1) ** 2,
+    -(w**2) / (z + 1) ** 2,
+    -((w + 1) ** 2),
+    1 / (z + 1) ** 2,
+    -1 / (z + 1) ** 3,
+    -1 / (z + 1),
+    w / (z + 1) ** 2 - z / (w - 3) ** 3,
+]
+
+
+@pytest.mark.parametrize("expr", CASES, ids=[str(e) for e in CASES])
+def test_printed_code_evaluates_as_sympy(expr: sp.Expr) -> None:
+    printed = code(expr)
+    for zv, wv in [(-0.7, 1.3), (2.5, -0.4), (0.3, 0.9)]:
+        value = eval(printed, {"math": math, "abs": abs}, {"z": zv, "w": wv})  # our own output
+        assert value == pytest.approx(float(expr.subs({z: zv, w: wv})), rel=1e-13), printed
