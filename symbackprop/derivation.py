@@ -271,6 +271,17 @@ def derive(network: SymbolicNetwork) -> Derivation:
     )
 
 
+def _from_z_note(info: ActivationDerivative) -> str:
+    """Where f' is not rewritten through the forward value, the derivation says so."""
+    if info.output_form is not None or not info.derivative.has(x_sym):
+        return ""
+    name = info.activation.latex
+    return (
+        rf"the code evaluates ${name}'(z)$ from $z$: no form through the forward value "
+        rf"${name}(z)$ is proved to hold for every $z$"
+    )
+
+
 def frozen_biases(network: SymbolicNetwork, steps: tuple[Step, ...]) -> tuple[Step, ...]:
     """With ``[training] train_biases = false``: no bias update; b <- b said once per layer."""
     if network.spec.training.train_biases:
@@ -496,7 +507,7 @@ def _steps(
                 why_math=(f,),
                 label=f"act-{name}",
                 reasons=reasons,
-                note=info.activation.derivative_note,
+                note=info.activation.derivative_note or _from_z_note(info),
             )
         )
 

@@ -9,11 +9,12 @@ with a sentence saying what they avoid; tests check that both forms agree.
 
 from __future__ import annotations
 
-import random
+import operator
 import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 
+import mpmath
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
@@ -115,50 +116,108 @@ def at_kinks(df: sp.Expr) -> sp.Expr:
     ``sympy.diff`` gives Abs' = sign (sign(0) = 0), Max/Min' = Heaviside steps and
     sign'/Heaviside' = DiracDelta.  Steps inside derivatives are taken as 0 at 0
     (ReLU'(0) = 0) and DiracDelta (zero away from the kink) as 0, so no code evaluates a delta.
+    Where Max(g, h)' = g' H(g - h) + h' H(h - g) has both steps, one of the pair is taken as 1
+    at 0: where g = h on a whole interval (Max(x, |x|) for x > 0), the derivative is g' = h',
+    not 0.
     """
     df = df.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-    return df.replace(
-        lambda e: isinstance(e, sp.Heaviside)
-        and len(e.args) == 1
-        or (isinstance(e, sp.Heaviside) and e.args[1] != 0),
-        lambda e: sp.Heaviside(e.args[0], 0),
-    )
+
+    def open_step(e: sp.Basic) -> bool:
+        return isinstance(e, sp.Heaviside) and (len(e.args) == 1 or e.args[1] != 0)
+
+    df = df.replace(open_step, lambda e: sp.Heaviside(e.args[0], 0))
+    steps = df.atoms(sp.Heaviside)
+    arguments = {e.args[0] for e in steps}
+    paired = [e for e in steps if -e.args[0] in arguments]
+    first = {e: sp.Heaviside(e.args[0], 1) for e in paired if e.args[0] in _firsts(paired)}
+    return df.xreplace(first)
+
+
+def _firsts(steps: list[sp.Heaviside]) -> set[sp.Expr]:
+    """Of each pair of step arguments u and -u, the one that sorts first."""
+    arguments = {e.args[0] for e in steps}
+    return {u for u in arguments if sp.default_sort_key(u) < sp.default_sort_key(-u)}
 
 
 @cache
 def output_form_derivative(name: str) -> sp.Expr | None:
-    """f'(x) written through the forward value s = f(x), or None where SymPy finds no such form.
+    """f'(x) written through the forward value s = f(x), or None where no such form is proved.
 
     Candidates come from substituting f(x) -> s in f'(x), from solving s = f(x) for x, and from
-    renaming x -> s (ReLU, identity); each candidate g is accepted only if g(f(x)) == f'(x) at
-    sample points on both sides of zero.
+    renaming x -> s (ReLU, identity); a candidate g is accepted only if g(f(x)) = f'(x) holds
+    (see :func:`rewrite_holds`).  Where f is not one-to-one, a root of s = f(x) is the inverse
+    on one branch only, and the check refuses it; f'(x) is then evaluated from x.
     """
     act = ACTIVATIONS[name]
-    f, df = act.expr, derivative(name)
+    return proved_output_form(act.expr, derivative(name))
+
+
+def kernel_derivative(activation: Activation) -> sp.Expr:
+    """f' as the generated kernels evaluate it, in x and s = f(x): the registry's stable form,
+    else the form through the forward value where one is proved, else f'(x) from x."""
+    if activation.code_derivative is not None:
+        return activation.code_derivative
+    df = at_kinks(sp.diff(activation.expr, x))
+    form = proved_output_form(activation.expr, df)
+    return form if form is not None else df
+
+
+def output_form_candidates(f: sp.Expr, df: sp.Expr) -> list[sp.Expr]:
+    """Expressions in s that may equal f'(x) at s = f(x), cheapest first (not yet checked)."""
     candidates: list[sp.Expr] = []
     if not df.has(x):
         candidates.append(df)
     substituted = df.subs(f, s)
     if not substituted.has(x):
         candidates.append(substituted)
-    if not f.has(sp.Piecewise, sp.Max, sp.Min, sp.Abs) and _occurrences(f) == 1:
-        try:
-            for root in sp.solve(sp.Eq(s, f), x):
-                candidate = positive_factors(sp.factor(sp.simplify(df.subs(x, root))))
-                if not candidate.has(x):
-                    candidates.append(candidate)
-        except NotImplementedError:
-            pass
+    inverse = unique_inverse(f)
+    if inverse is not None and sp.count_ops(df) <= MAX_REWRITE_OPS:
+        candidate = positive_factors(sp.factor(sp.simplify(df.subs(x, inverse))))
+        if not candidate.has(x):
+            candidates.append(candidate)
     candidates.append(df.subs(x, s))
-    for candidate in candidates:
-        if _agrees(candidate.subs(s, f), df):
+    return candidates
+
+
+def proved_output_form(f: sp.Expr, df: sp.Expr) -> sp.Expr | None:
+    """The first candidate form of f'(x) through s = f(x) that :func:`rewrite_holds`."""
+    for candidate in output_form_candidates(f, df):
+        if rewrite_holds(candidate, f, df):
             return candidate
     return None
 
 
-def _occurrences(expr: sp.Expr) -> int:
-    """How often x occurs in an expression (solve s = f(x) is tried only when once)."""
-    return sum(1 for node in sp.preorder_traversal(expr) if node == x)
+MAX_REWRITE_OPS = 40
+"""Largest f'(x) (SymPy operations) that is simplified after substituting the inverse."""
+
+_INVERSE_FUNCTIONS = {sp.exp: sp.log, sp.log: sp.exp, sp.tanh: sp.atanh, sp.sinh: sp.asinh}
+_POWER_INVERSES = {sp.S.NegativeOne: -1, sp.S.Half: 2, -sp.S.Half: -2}
+
+
+def unique_inverse(f: sp.Expr) -> sp.Expr | None:
+    """x written through s = f(x), where f is x passed through one-to-one steps only, or None.
+
+    The steps: adding or multiplying by a constant, 1/u, sqrt(u), 1/sqrt(u), exp, log, tanh and
+    sinh, each applied once along the one path from f down to x.  Each is one-to-one on its
+    domain, so the inverse is unique there (no branch of solve(s = f(x)) to pick), and it is
+    built step by step in time linear in the path.
+    """
+    inverse, node = s, f
+    while node != x:
+        if isinstance(node, (sp.Add, sp.Mul)):
+            dependent = [arg for arg in node.args if arg.has(x)]
+            if len(dependent) != 1:
+                return None
+            constant = node.func(*[arg for arg in node.args if not arg.has(x)])
+            inverse = inverse - constant if isinstance(node, sp.Add) else inverse / constant
+            node = dependent[0]
+        elif isinstance(node, sp.Pow) and node.exp in _POWER_INVERSES:
+            inverse, node = inverse ** _POWER_INVERSES[node.exp], node.base
+        elif node.func in _INVERSE_FUNCTIONS and len(node.args) == 1:
+            inverse, node = _INVERSE_FUNCTIONS[node.func](inverse), node.args[0]
+        else:
+            return None
+    return inverse
 
 
 def positive_factors(expr: sp.Expr) -> sp.Expr:
@@ -173,19 +232,126 @@ def positive_factors(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-def _agrees(lhs: sp.Expr, rhs: sp.Expr) -> bool:
-    """True when two expressions in x agree (to 1e-9) at fixed sample points, zero included."""
-    rng = random.Random(0)
-    points = [0.0, 1.0, -1.0, 0.5, -2.5] + [rng.uniform(-6, 6) for _ in range(8)]
-    for point in points:
+REWRITE_POINTS: tuple[float, ...] = tuple(
+    sorted(
+        {0.0}
+        | {
+            sign * v
+            for sign in (1.0, -1.0)
+            for v in (1e-3, 0.1, 0.3, 0.5, 0.7, 1.0, 1.3, 1.7, 2.0, 2.5, 3.0, 4.0, 5.0, 6.5)
+            + (8.0, 10.0, 13.0, 20.0, 35.0, 60.0, 100.0, 250.0, 700.0)
+        }
+    )
+)
+"""Where a rewrite through the forward value is checked: zero, both signs, small to large |x|
+(a branch of a non-one-to-one f is right on one side of its turning point only)."""
+
+
+def rewrite_holds(candidate: sp.Expr, f: sp.Expr, df: sp.Expr) -> bool:
+    """Whether g(f(x)) = f'(x) at every point of :data:`REWRITE_POINTS` where f is defined.
+
+    Values are computed with 30 significant digits.  At a point where f(x) and f'(x) are finite
+    and real, g(f(x)) must be too and agree to 1e-9 relative; a NaN, an infinity or a complex
+    value there refuses the rewrite.  Fewer than half the points in f's domain refuses it too.
+    """
+    defined = 0
+    for point in REWRITE_POINTS:
+        exact = _real(df, {x: point})
+        forward = _real(f, {x: point})
+        if exact is None or forward is None:
+            continue
+        defined += 1
+        with mpmath.workdps(30):
+            rewritten = _real(candidate, {s: mp_value(f, {x: mpmath.mpf(point)})})
+        if rewritten is None or abs(rewritten - exact) > 1e-9 * max(1.0, abs(exact)):
+            return False
+    return defined >= len(REWRITE_POINTS) // 2
+
+
+def _real(expr: sp.Expr, values: dict[sp.Symbol, object]) -> float | None:
+    """``expr`` at ``values`` as a finite float, or None (complex, infinite, undefined)."""
+    with mpmath.workdps(30):
         try:
-            left = complex(lhs.subs(x, point).evalf())
-            right = complex(rhs.subs(x, point).evalf())
-        except (TypeError, ValueError):
-            return False
-        if abs(left - right) > 1e-9 * max(1.0, abs(right)):
-            return False
-    return True
+            number = complex(mp_value(expr, values))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
+            return None
+    if number.imag != 0 or number.real != number.real or abs(number.real) == float("inf"):
+        return None
+    return number.real
+
+
+_MPMATH = {
+    sp.exp: mpmath.exp,
+    sp.log: mpmath.log,
+    sp.tanh: mpmath.tanh,
+    sp.sinh: mpmath.sinh,
+    sp.cosh: mpmath.cosh,
+    sp.sin: mpmath.sin,
+    sp.cos: mpmath.cos,
+    sp.erf: mpmath.erf,
+    sp.erfc: mpmath.erfc,
+    sp.Abs: abs,
+    expm1: mpmath.expm1,
+    log1p: mpmath.log1p,
+}
+
+
+def mp_value(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
+    """An expression's value in mpmath at its working precision (fixed, unlike ``evalf``, which
+    raises the precision until a tiny result such as 1 + erf(-500) has its digits, for minutes).
+    Functions outside the table fall back to ``evalf``."""
+    if expr in values:
+        return mpmath.mpmathify(values[expr])
+    if expr.is_Number or expr in (sp.pi, sp.E):
+        return mpmath.mpmathify(sp.Float(expr, mpmath.mp.dps + 5))
+    if isinstance(expr, sp.Piecewise):
+        for value, condition in expr.args:
+            if _holds(condition, values):
+                return mp_value(value, values)
+        raise ValueError("no Piecewise branch holds")
+    args = [mp_value(arg, values) for arg in expr.args]
+    if isinstance(expr, sp.Add):
+        return mpmath.fsum(args)
+    if isinstance(expr, sp.Mul):
+        return mpmath.fprod(args)
+    if isinstance(expr, sp.Pow):
+        return mpmath.power(*args)
+    if expr.func in _MPMATH:
+        return _MPMATH[expr.func](*args)
+    if isinstance(expr, (sp.Max, sp.Min)):
+        return (max if isinstance(expr, sp.Max) else min)(args)
+    if isinstance(expr, sp.sign):
+        return mpmath.sign(args[0])
+    if isinstance(expr, sp.Heaviside):
+        at_zero = args[1] if len(args) > 1 else mpmath.mpf(0.5)
+        return at_zero if args[0] == 0 else mpmath.mpf(args[0] > 0)
+    return mpmath.mpmathify(complex(expr.evalf(mpmath.mp.dps, subs=values)))
+
+
+_COMPARISONS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def _holds(condition: sp.Basic, values: dict[sp.Symbol, object]) -> bool:
+    """A Piecewise condition's truth at ``values``."""
+    if condition in (sp.true, sp.false):
+        return bool(condition)
+    if isinstance(condition, sp.And):
+        return all(_holds(c, values) for c in condition.args)
+    if isinstance(condition, sp.Or):
+        return any(_holds(c, values) for c in condition.args)
+    if isinstance(condition, sp.Not):
+        return not _holds(condition.args[0], values)
+    if isinstance(condition, sp.core.relational.Relational):
+        left, right = (mp_value(side, values) for side in condition.args)
+        return bool(_COMPARISONS[condition.rel_op](left, right))
+    return bool(condition.subs(values))
 
 
 register_activation(
