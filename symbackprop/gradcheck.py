@@ -107,3 +107,64 @@ def compare_precisions(
             ParamCheck(name, g64.size, g64.size, float(error.max()), float((error / scale).max()))
         )
     return results
+
+
+@dataclass(frozen=True)
+class DirectionCheck:
+    """The gradient of one parameter array along a random direction, two ways."""
+
+    name: str
+    analytic: float
+    numeric: float
+
+    @property
+    def error(self) -> float:
+        """Relative disagreement (magnitudes below RELATIVE_FLOOR count as the floor)."""
+        if not (np.isfinite(self.numeric) and np.isfinite(self.analytic)):
+            return np.inf
+        scale = max(abs(self.numeric), abs(self.analytic), RELATIVE_FLOOR)
+        return abs(self.numeric - self.analytic) / scale
+
+
+def directional_checks(
+    module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, seed: int = 0
+) -> list[DirectionCheck]:
+    """g . u against the five-point central difference of the loss along u, one random unit
+    direction u per parameter array, on the batch X, Y (cheap: one gradient, four losses each).
+
+    A NaN anywhere counts as a disagreement (its error is inf), never as agreement.
+    """
+    rng = np.random.default_rng(seed)
+    float32 = params[0].dtype == np.float32
+    h = 1e-2 if float32 else 1e-5
+    analytic = module.gradients(params, X, Y)
+    checks = []
+    for index, (name, grad) in enumerate(zip(module.PARAM_NAMES, analytic)):
+        u = rng.standard_normal(grad.shape)
+        u /= np.linalg.norm(u) or 1.0
+        values = []
+        for offset in (-2, -1, 1, 2):
+            moved = list(params)
+            moved[index] = (params[index] + offset * h * u).astype(params[index].dtype)
+            values.append(float(module.loss(moved, X, Y)))
+        numeric = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * h)
+        along = float(np.sum(grad.astype(np.float64) * u))
+        checks.append(DirectionCheck(name, along, numeric if np.isfinite(numeric) else np.nan))
+    return checks
+
+
+def worst_direction(
+    module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, tries: int = 2
+) -> DirectionCheck | None:
+    """The worst disagreeing direction if every one of ``tries`` random draws disagrees beyond
+    the module's tolerance (1e-5, float32 1e-2), else None.  A second draw keeps a direction
+    that happens to cross a kink (ReLU, Abs) from refusing a correct module."""
+    tolerance = 1e-2 if params[0].dtype == np.float32 else 1e-5
+    worst = None
+    for seed in range(tries):
+        checks = directional_checks(module, params, X, Y, seed)
+        bad = max(checks, key=lambda c: c.error)
+        if bad.error <= tolerance:
+            return None
+        worst = bad
+    return worst

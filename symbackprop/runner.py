@@ -22,9 +22,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from .data import Dataset, load_data
-from .errors import TrainingDiverged
+from .errors import SymbackpropError, TrainingDiverged
+from .gradcheck import worst_direction
 from .limits import ORDER_CHUNK
 from .spec import Spec
+from .userfunctions import uses_user_functions
 
 CHUNK_SECONDS = 0.25
 """Target wall time of one kernel call."""
@@ -267,6 +269,25 @@ def _interruptible() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+CHECK_ROWS = 32
+"""Rows of the first batch on which the gradients of a spec with its own functions are checked."""
+
+
+def ensure_gradients_agree(
+    module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, where: str
+) -> None:
+    """Refuse to train when the generated gradients disagree with finite differences of the
+    generated loss along random directions (a written function SymPy or the printer got wrong)."""
+    bad = worst_direction(module, params, X, Y)
+    if bad is not None:
+        raise SymbackpropError(
+            f"the generated gradient of {bad.name} disagrees with finite differences of the loss "
+            f"on the first batch (along a random direction: {bad.analytic:.6g} vs "
+            f"{bad.numeric:.6g}); not training. Run `symbackprop check` on this spec",
+            where,
+        )
+
+
 def train(
     spec: Spec,
     module: ModuleType,
@@ -293,6 +314,8 @@ def train(
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
+    if uses_user_functions(spec):
+        ensure_gradients_agree(module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS], spec.source)
 
     # an optimizer with state (moments, step and epoch counters) carries it across the chunks
     stateful = hasattr(module, "init_state")

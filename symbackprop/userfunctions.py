@@ -106,6 +106,11 @@ _USER: set[str] = set()
 """Registry keys of functions written in specs: valid only in the spec that defines them."""
 
 
+def uses_user_functions(spec: Any) -> bool:  # noqa: ANN401
+    """Whether a spec's network uses an activation or loss written in a spec."""
+    return any(name in _USER for name in (*spec.activations, spec.output, spec.loss))
+
+
 def user_loss(name: str, text: Any, latex: str, where: str) -> str:
     """Register the loss term written in ``text`` (in a and y) under ``name``; returns the key.
 
