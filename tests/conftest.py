@@ -68,6 +68,39 @@ def sample(module, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # n
     return sample_data(module, n, seed)
 
 
+def pointwise_module(name: str, lines: list[str], dtype: str, outputs: tuple[str, ...]):  # noqa: ANN201
+    """A small Numba module with ``evaluate(points, Y, *outputs)``: for each point ``z``, the
+    printed ``lines`` (scalar code as the kernels print it) fill row i of the output arrays.
+    It includes the generated modules' vectorisable _exp/_tanh helpers."""
+    from symbackprop.codegen import MARKER, ModuleSource
+    from symbackprop.resources import environment
+
+    fast = environment().get_template("fastmath.py.jinja").module
+    body = "\n".join(f"        {line}" for line in lines)
+    source = f"""{MARKER} (test kernels: {name})
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+KERNEL = dict(cache=True, fastmath={{"contract"}}, error_model="numpy")
+
+{fast.bits(dtype)}
+
+{fast.exp(dtype)}
+
+{fast.tanh(dtype)}
+
+@njit(**KERNEL)
+def evaluate(points, Y, {", ".join(outputs)}):
+    for i in range(points.shape[0]):
+        z = points[i]
+{body}
+"""
+    return load_module(ModuleSource(name, source))
+
+
 # Tests kept out of the default run (they compile a module of their own or run long) so that
 # `python -m pytest` stays under 5 minutes on 2 cores from a cold Numba cache; they run under
 # `-m slow`, as CI does after the default run. Each entry is a test id or the start of one.

@@ -3,6 +3,7 @@ gradients match finite differences and PyTorch autograd (new built-ins and user 
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -226,3 +227,106 @@ def test_swish_spec_runs_checks_and_its_pdf_compiles(tmp_path: Path) -> None:
     derive = cli("derive", str(spec), "--document", "--pdf", "-o", str(pdf))
     assert derive.returncode == 0, derive.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+# Issue 23's table: expression activations in a 2-3-1 sigmoid/MSE network on XOR. The first five
+# were wrong in every kernel (a printer bug: a negated product lost the brackets of its squared
+# denominator); each now passes `check` and trains to torch's loss from the same weights.
+ISSUE_23 = [
+    "x/(1 + x**2)",
+    "x/(1 + Abs(x))",
+    "x/(2 + Abs(x))",
+    "Abs(x)/(1 + Abs(x))",
+    "tanh(x)/(1 + Abs(x))",
+    "x/sqrt(1 + x**2)",
+    "x*exp(-Abs(x))",
+    "log(1 + Abs(x))",
+    "Max(x, 0.1*x)",
+    "sign(x)*x**2",
+]
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+
+
+def _issue_23_spec(text: str):  # noqa: ANN202
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return spec_of(f"i23_{digest}", [2, 3, 1], [text], "sigmoid", "mse")
+
+
+def _torch_training(text: str, params: list[np.ndarray], epochs: int, rate: float) -> float:
+    """Full-batch gradient descent on XOR in torch, the activation built from its SymPy tree."""
+    from test_expression_fuzz import torch_of
+
+    from symbackprop import parse_expression
+
+    expr = parse_expression(text, ("x",))
+    W1, b1, W2, b2 = (torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params)
+    X, Y = torch.tensor(XOR_X), torch.tensor(XOR_Y)
+    for _ in range(epochs):
+        out = torch.sigmoid(torch_of(expr, X @ W1.T + b1) @ W2.T + b2)
+        loss = ((out - Y) ** 2).mean(dim=1).mean()
+        grads = torch.autograd.grad(loss, [W1, b1, W2, b2])
+        with torch.no_grad():
+            for tensor, grad in zip((W1, b1, W2, b2), grads):
+                tensor -= rate * grad
+    out = torch.sigmoid(torch_of(expr, X @ W1.T + b1) @ W2.T + b2)
+    return float(((out - Y) ** 2).mean())
+
+
+ISSUE_23_DEFAULT = ("x/(1 + Abs(x))", "x/(1 + x**2)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [t if t in ISSUE_23_DEFAULT else pytest.param(t, marks=pytest.mark.slow) for t in ISSUE_23],
+)
+def test_issue_23_activations_check_and_train_like_torch(text: str) -> None:
+    module = module_for(_issue_23_spec(text))
+    assert max(r.max_rel_error for r in check_gradients(module, seed=0)) < 1e-6
+    params = [p * 2.0 for p in module.init_params(0)]
+    expected = _torch_training(text, params, epochs=300, rate=0.5)
+    trained = [p.copy() for p in params]
+    module.train(trained, XOR_X, XOR_Y, epochs=300, learning_rate=0.5, batch_size=4)
+    assert module.loss(trained, XOR_X, XOR_Y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_run_refuses_gradients_that_disagree_with_finite_differences(tmp_path: Path) -> None:
+    """`run` checks a spec with its own functions on one batch before training: a module whose
+    hidden gradient is off (as issue 23's were) is refused in one line; a right one trains."""
+    from types import SimpleNamespace
+
+    from symbackprop.errors import SymbackpropError
+    from symbackprop.runner import ensure_gradients_agree
+
+    module = module_for(_issue_23_spec("x/(1 + Abs(x))"))
+    params = module.init_params(0)
+    ensure_gradients_agree(module, params, XOR_X, XOR_Y, "spec.toml")
+
+    def off(ps, X, Y):  # noqa: ANN001, ANN202
+        grads = module.gradients(ps, X, Y)
+        return [grads[0] * 0.6, *grads[1:]]
+
+    wrong = SimpleNamespace(
+        gradients=off, loss=module.loss, PARAM_NAMES=module.PARAM_NAMES
+    )
+    with pytest.raises(SymbackpropError, match="gradient of W1 disagrees") as caught:
+        ensure_gradients_agree(wrong, params, XOR_X, XOR_Y, "spec.toml")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("spec.toml: ")
+
+    def nan(ps, X, Y):  # noqa: ANN001, ANN202
+        return [g * np.nan for g in module.gradients(ps, X, Y)]
+
+    with pytest.raises(SymbackpropError, match="disagrees"):
+        ensure_gradients_agree(
+            SimpleNamespace(gradients=nan, loss=module.loss, PARAM_NAMES=module.PARAM_NAMES),
+            params, XOR_X, XOR_Y, "spec.toml",
+        )  # fmt: skip
+
+
+def test_derivation_says_when_f_prime_is_evaluated_from_z() -> None:
+    """No proved form through the forward value: the derivation says the code uses z."""
+    from symbackprop.document import document_for
+
+    shown = document_for(_issue_23_spec("x/(1 + x**2)")).text()
+    assert "evaluates f'(z) from z" in shown
+    assert "evaluates f'(z) from z" not in document_for(_issue_23_spec("log(1 + exp(x))")).text()
