@@ -32,7 +32,7 @@ import numpy as np
 from .cpu import AVX2_ENV
 from .cpu import details as cpu_details
 from .errors import SymbackpropError
-from .fileio import check_target, stamp_text, write_output
+from .fileio import check_folder, stamp_text, write_output
 
 if TYPE_CHECKING:
     from .spec import Spec
@@ -783,14 +783,6 @@ def write_chart(runs: dict[str, dict[str, Any]], path: Path, force: bool = False
 RESULT_FILES = ("results.json", "results.md", "speedup.png")
 
 
-def check_results_folder(folder: Path, force: bool = False) -> None:
-    """Refuse (before any benchmark runs) a folder whose results symbackprop may not replace."""
-    if folder.exists() and not folder.is_dir():
-        raise SymbackpropError("is not a folder", str(folder))
-    for name in RESULT_FILES:
-        check_target(folder / name, force)
-
-
 def fresh_results_folder() -> Path:
     """A new folder ``bench-<UTC time>`` in the current folder (never committed results)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -807,7 +799,7 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
 
     Each file follows the overwrite rule of ``fileio`` (``force`` to replace foreign files).
     """
-    check_results_folder(folder, force)
+    check_folder(folder, RESULT_FILES, force)
     json_path = folder / "results.json"
     runs: dict[str, Any] = {}
     if json_path.exists():
@@ -908,7 +900,7 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
     names, peers = _choose(args.workload, args.peers, args.repeats)
     force = getattr(args, "force", False)
     folder = args.output if args.output is not None else fresh_results_folder()
-    check_results_folder(folder, force)  # before the benchmark, not after it
+    check_folder(folder, RESULT_FILES, force)  # before the benchmark, not after it
     if getattr(args, "isa", "native") == "avx2" and not _under_avx2():
         return _rerun_avx2(args, names, peers, folder, out)
     kernels = getattr(args, "kernels", "fixed")

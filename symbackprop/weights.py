@@ -19,7 +19,7 @@ import numpy as np
 
 from .data import _NPZ_ERRORS, _check_npz_headers
 from .errors import DataError
-from .fileio import atomic_write
+from .fileio import stamp_zip, write_output
 from .spec import Spec
 
 META_KEYS = ("network", "spec_digest")
@@ -47,9 +47,14 @@ def network_signature(spec: Spec) -> str:
 
 
 def save_weights(
-    path: Path, spec: Spec, params: list[np.ndarray], extra: dict[str, np.ndarray] | None = None
+    path: Path,
+    spec: Spec,
+    params: list[np.ndarray],
+    extra: dict[str, np.ndarray] | None = None,
+    force: bool = False,
 ) -> Path:
-    """Write ``params`` (PARAM_NAMES order) and the spec's signature to ``path`` atomically."""
+    """Write ``params`` (PARAM_NAMES order) and the spec's signature to ``path`` atomically, by
+    the overwrite rule of ``fileio`` (the archive's comment holds its digest)."""
     names = param_names(spec)
     if len(params) != len(names):
         raise ValueError(f"expected {len(names)} parameter arrays, got {len(params)}")
@@ -62,7 +67,7 @@ def save_weights(
         arrays[key] = np.asarray(value)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    return atomic_write(Path(path), buffer.getvalue())
+    return write_output(Path(path), stamp_zip(buffer.getvalue()), force=force)
 
 
 def load_weights(

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import DataError, SpecError, SymbackpropError
-from .fileio import atomic_write
+from .errors import DataError, SpecError
+from .fileio import check_target, write_output
 from .names import unknown
 from .runner import History, TrainingResult
 from .spec import Spec, load_spec
@@ -104,30 +104,6 @@ def schedule_names() -> list[str]:
     return sorted(found) if found else []
 
 
-def check_output_path(path: Path, kind: str, force: bool) -> None:
-    """Fail before any work if ``path`` cannot be written or would overwrite a foreign file."""
-    if path.is_dir():
-        raise SymbackpropError("is a folder", str(path))
-    if not path.parent.is_dir():
-        raise SymbackpropError("its folder does not exist", str(path))
-    if path.exists() and not force and not _ours(path, kind):
-        raise SymbackpropError(
-            "exists and was not written by symbackprop (use --force to overwrite)", str(path)
-        )
-
-
-def _ours(path: Path, kind: str) -> bool:
-    """Whether an existing file is one symbackprop wrote (weights .npz, a PNG plot, a CSV)."""
-    try:
-        if kind == "weights":
-            with zipfile.ZipFile(path) as archive:
-                return "network.npy" in archive.namelist()
-        head = path.read_bytes()[:64]
-        return head.startswith(b"\x89PNG") if kind == "plot" else head.startswith(b"class,p0")
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
     from .pipeline import load_module, render_module
@@ -145,9 +121,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
     ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
     if args.save:
-        check_output_path(args.save, "weights", args.force)
+        check_target(args.save, args.force)
     if args.plot:
-        check_output_path(args.plot, "plot", args.force)
+        check_target(args.plot, args.force)
         check_plotting()
     initial = None
     if args.weights:
@@ -163,10 +139,10 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     print(f"generated module: {module.__file__}", file=log)
     params, result, prepared = fit(spec, module, log, params=initial)
     if args.save:
-        save_weights(args.save, spec, params, prepared.extras)
+        save_weights(args.save, spec, params, prepared.extras, force=args.force)
         print(f"saved weights to {args.save}", file=log)
     if args.plot:
-        write_plot(result, args.plot, spec.name)
+        write_plot(result, args.plot, spec.name, force=args.force)
         print(f"wrote {args.plot}", file=log)
     if args.json:
         print(json.dumps(summary(spec, result, args.save), sort_keys=True), file=out)
@@ -316,12 +292,12 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     from .runner import standardize
 
     if args.output:
-        check_output_path(args.output, "predictions", args.force)
+        check_target(args.output, args.force)
     spec, module, params, extras = _module_and_weights(args.spec, args.weights)
     X = standardize(read_inputs(spec, args.data), extras)
     text = predictions_csv(spec, module.forward(params, X))
     if args.output:
-        atomic_write(args.output, text.encode())
+        write_output(args.output, text.encode(), force=args.force, sidecar=True)
         print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
     else:
         out.write(text)
@@ -350,13 +326,10 @@ def init_command(args: argparse.Namespace, out: TextIO) -> int:
     name = target.stem
     if not name.isidentifier():
         raise SpecError(f"'{name}' is not a valid Python identifier (it names the module)", "NAME")
-    if target.exists():
-        raise SymbackpropError("exists; init never overwrites (pick another name)", str(target))
-    if not target.parent.is_dir():
-        raise SymbackpropError("its folder does not exist", str(target))
+    check_target(target, exclusive=True)
     text = environment().get_template("starter.toml.jinja").render(name=name, **catalog())
     load_spec_text(text, str(target))  # the starter must be a valid spec
-    atomic_write(target, text.encode())
+    write_output(target, text.encode(), exclusive=True)
     print(f"wrote {target}; try: symbackprop run {target} --save {name}.npz", file=out)
     return 0
 
@@ -427,11 +400,12 @@ class Trained:
 
         return self.module.forward(self.params, standardize(np.asarray(X, float), self.extras))
 
-    def save(self, path: str | Path) -> Path:
-        """Save the weights (and standardisation) as ``run --save`` does."""
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Save the weights (and standardisation) as ``run --save`` does (``force`` as its
+        ``--force``: replace a file symbackprop did not write, or one changed since)."""
         from .weights import save_weights
 
-        return save_weights(Path(path), self.spec, self.params, self.extras)
+        return save_weights(Path(path), self.spec, self.params, self.extras, force=force)
 
 
 def train_api(

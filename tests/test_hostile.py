@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +88,7 @@ def fifo(name: str, also: Callable[[Path], None] | None = None) -> Callable[[Pat
     def setup(folder: Path) -> None:
         if also:
             also(folder)
-        os.mkfifo(folder / name)
+        os.mkfifo(folder / name.replace("__", "/"))
 
     return setup
 
@@ -141,6 +143,52 @@ XOR_WEIGHTS = {
     "b2": np.zeros(1),
 }
 """Weights that fit the built-in xor spec (2-4-1)."""
+
+
+PNG = b"\x89PNG\r\n\x1a\nmy holiday photo"
+
+
+def linked(name: str, target: str, target_exists: bool = True) -> Callable[[Path], None]:
+    """A symbolic link ``name`` to ``target`` (a file of the user's, or nothing)."""
+
+    def setup(folder: Path) -> None:
+        if target_exists:
+            (folder / target).write_text("mine")
+        (folder / name).symlink_to(folder / target)
+
+    return setup
+
+
+def edited_weights(name: str) -> Callable[[Path], None]:
+    """Weights symbackprop saved, then changed by the user (still with its ``network`` entry)."""
+
+    def setup(folder: Path) -> None:
+        from symbackprop.weights import save_weights
+
+        spec = parse_spec(tomllib.loads(spec_text()), source=str(folder / "net.toml"))
+        save_weights(folder / name, spec, list(XOR_WEIGHTS.values()))
+        with np.load(folder / name) as archive:
+            content = {key: archive[key] for key in archive.files}
+        content["W1"] = content["W1"] * 2
+        np.savez(folder / name, **content)
+
+    return setup
+
+
+def own_sweep_then(setup_after: Callable[[Path], None]) -> Callable[[Path], None]:
+    """The sweep's own results.json (as symbackprop wrote it), then ``setup_after``."""
+
+    def setup(folder: Path) -> None:
+        from symbackprop.fileio import write_output
+        from symbackprop.grid import read_table
+
+        base = read_table("xor")
+        meta = {"spec": base.source, "spec_digest": base.digest, "grid_keys": ["epochs"]}
+        text = json.dumps({"sweep": meta, "trials": []}).encode()
+        write_output(folder / "out" / "results.json", text, sidecar=True)
+        setup_after(folder)
+
+    return setup
 
 
 def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -594,6 +642,72 @@ CASES = [
         2,
         "use --force",
         unchanged=("res/results.md",),
+    ),
+    Case(
+        "run --plot over a user's PNG",
+        both(SPEC_AND_DATA, files(**{"photo.png": PNG})),
+        run_spec("--plot", "photo.png"),
+        2,
+        "photo.png: exists and was not written by symbackprop",
+        unchanged=("photo.png",),
+    ),
+    Case(
+        "predict -o over a user's CSV starting class,p0",
+        both(npz("w.npz", XOR_WEIGHTS), files(**{"p.csv": "class,p0\n1,0.9\n", "x.csv": "0,1\n"})),
+        ("predict", "xor", "w.npz", "x.csv", "-o", "p.csv"),
+        2,
+        "p.csv: exists and was not written by symbackprop",
+        unchanged=("p.csv",),
+    ),
+    Case(
+        "run --save over weights the user edited",
+        both(SPEC_AND_DATA, edited_weights("w.npz")),
+        run_spec("--save", "w.npz"),
+        2,
+        "w.npz: exists and was not written by symbackprop, or was changed since",
+        unchanged=("w.npz",),
+    ),
+    *(
+        Case(
+            f"{option} {kind}, even with --force",
+            both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}), setup),
+            (*argv, target, "--force"),
+            2,
+            message,
+            unchanged=("real",),
+        )
+        for option, argv in (
+            ("run --save", run_spec("--save")),
+            ("run --plot", run_spec("--plot")),
+            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o")),
+        )
+        for kind, target, setup, message in (
+            ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
+            ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
+        )
+    ),
+    Case(
+        "init onto a dangling symbolic link",
+        linked("net.toml", "elsewhere.toml", target_exists=False),
+        ("init", "net"),
+        2,
+        "net.toml: is a symbolic link",
+    ),
+    Case(
+        "sweep: results.json is a FIFO (no hang)",
+        fifo("out__results.json", files(**{"out__keep": ""})),
+        ("sweep", "xor", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "results.json: is not a regular file",
+    ),
+    Case(
+        "sweep: a user's results.csv beside its results.json",
+        own_sweep_then(files(**{"out__results.csv": "mine\n"})),
+        ("sweep", "xor", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "results.csv: exists and was not written by symbackprop, or was changed since "
+        "(choose another --output)",
+        unchanged=("out/results.csv",),
     ),
     Case(
         "-o numpy.py (would shadow numpy)",
