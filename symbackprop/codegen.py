@@ -17,7 +17,7 @@ from sympy.concrete.summations import Sum
 from . import __version__
 from .derivation import Derivation, LayerGradient
 from .errors import GenerationError
-from .fileio import stamp_text, write_output
+from .fileio import stamp_text, standalone_source, write_output
 from .functions import a as a_sym
 from .functions import derivative
 from .functions import lse as lse_sym
@@ -159,6 +159,7 @@ def render_module(derivation: Derivation, kernels: str | None = None) -> ModuleS
                 spec.training.optimizer, spec.training.schedule, spec.training.init
             ),
             init_formula=INIT_FORMULAS.get(spec.training.init),
+            file_functions=standalone_source(),
         )
     )
     return ModuleSource(name=spec.name, text=format_python(text))

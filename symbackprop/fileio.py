@@ -20,8 +20,8 @@ from .errors import SymbackpropError
 
 def atomic_write(path, data, exclusive=False):  # noqa: ANN001, ANN201
     """Write ``data`` to ``path``: a new temporary file beside it (a random name, opened with
-    O_EXCL|O_NOFOLLOW, so no planted file or link is ever written through), then a rename over
-    ``path`` (``exclusive``: a hard link instead, which never replaces an existing ``path``).
+    O_EXCL|O_NOFOLLOW, so no file or link put there beforehand is written through), then a
+    rename over ``path`` (``exclusive``: a hard link instead, never replacing an existing one).
 
     Standard library only: generated modules carry this function's source (``codegen``).
     """
@@ -49,6 +49,20 @@ def atomic_write(path, data, exclusive=False):  # noqa: ANN001, ANN201
             pass
         raise
     return path
+
+
+def standalone_source() -> str:
+    """``atomic_write`` and ``read_prefix`` as ``_atomic_write`` and ``_read_prefix``: the source
+    a generated module carries (it imports nothing of symbackprop) for its weights and wisdom;
+    their imports go to the module's top."""
+    import inspect
+
+    parts = [inspect.getsource(atomic_write), inspect.getsource(read_prefix)]
+    text = "\n\n".join(parts)
+    text = re.sub(r"\n(    import \w+\n)+\n", "\n", text)  # the module imports os, secrets, stat
+    return text.replace("def atomic_write(", "def _atomic_write(").replace(
+        "def read_prefix(", "def _read_prefix("
+    )
 
 
 # --- Which files symbackprop may replace --------------------------------------------------------
@@ -99,9 +113,15 @@ def stamp_binary(data: bytes) -> bytes:
     return data + b"\n" + _BINARY_STAMP + hashlib.sha256(data).hexdigest().encode() + b"\n"
 
 
-def read_prefix(path: Path, limit: int = OWNED_LIMIT) -> bytes | None:
+def read_prefix(path, limit=16 << 20):  # noqa: ANN001, ANN201
     """At most ``limit`` + 1 bytes of ``path`` if it is a regular file (not a link, FIFO or
-    device: those are never opened, so nothing hangs); None when it is not, or is unreadable."""
+    device: those are never opened, so nothing hangs); None when it is not, or is unreadable.
+
+    Standard library only: generated modules carry this function's source (``codegen``).
+    """
+    import os
+    import stat
+
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None
@@ -142,7 +162,7 @@ def _zip_stamp_matches(data: bytes) -> bool:
 
 def is_owned(path: Path) -> bool:
     """Whether ``path`` is a regular file symbackprop wrote and nobody changed since."""
-    data = read_prefix(path)
+    data = read_prefix(path, OWNED_LIMIT)
     if data is None or len(data) > OWNED_LIMIT:
         return False
     if _sidecar_matches(path, data) or _zip_stamp_matches(data):

@@ -198,7 +198,7 @@ class Results:
                         str(self.folder),
                     )
             return
-        data = read_prefix(path)  # never opens a FIFO, a device or a link
+        data = read_prefix(path, OWNED_LIMIT)  # never opens a FIFO, a device or a link
         if data is None or len(data) > OWNED_LIMIT:
             raise SymbackpropError(
                 f"is not a regular file of at most {OWNED_LIMIT} bytes; choose another --output",

@@ -1472,3 +1472,35 @@ def test_fuzzed_files_never_traceback(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fuzzed_files_never_traceback_long(tmp_path: Path) -> None:
     _fuzz_all(tmp_path, SLOW_FUZZ_EXAMPLES)
+
+
+def test_tuner_wisdom_is_written_as_every_output_is(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A planted link at the tuner's old temporary name (wisdom.json.<pid>.tmp) writes nothing
+    through it; a FIFO, a folder or deep JSON at wisdom.json is no cache (no hang)."""
+    import dataclasses
+    import threading
+
+    from symbackprop.pipeline import load_module
+
+    spec = dataclasses.replace(load_spec("xor"), kernels="tuned")
+    module = load_module(module_source(spec), tmp_path / "modules")  # kernels compile lazily
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    wisdom = tmp_path / "cache" / "wisdom.json"
+    Path(f"{wisdom}.{os.getpid()}.tmp").symlink_to(victim)
+    module._write_wisdom("key", {"plan": [[0, 0, 0], [0, 0, 0]]})
+    assert victim.read_text() == "mine"
+    assert module._read_wisdom() == {"key": {"plan": [[0, 0, 0], [0, 0, 0]]}}
+    wisdom.write_text("[" * 100_000 + "]" * 100_000)
+    assert module._read_wisdom() == {}
+    wisdom.unlink()
+    os.mkfifo(wisdom)
+    found: list = []
+    reader = threading.Thread(target=lambda: found.append(module._read_wisdom()), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert found == [{}], "reading a FIFO at wisdom.json hung"
+    for entry in ([[1e300] * 3] * 2, [[0], [0, 0]], None):
+        assert module._valid_plan(entry) is None
