@@ -7,7 +7,6 @@ import argparse
 import json
 import math
 import sys
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import DataError, SpecError
+from .errors import SpecError
 from .fileio import check_target, write_output
 from .names import unknown
 from .runner import History, TrainingResult
@@ -195,72 +194,34 @@ def _data_spec(spec: Spec, source: str) -> Spec:
 
 def read_inputs(spec: Spec, source: str) -> np.ndarray:
     """Inputs to predict on: a CSV of exactly the network's input columns (a header row is
-    allowed), or any data the spec could train on (targets ignored), or a built-in dataset."""
-    n_in = spec.layers[0]
+    allowed), an .npz holding ``X`` alone, any data the spec could train on (targets ignored), or
+    a built-in dataset. Files are read by ``data``'s one strict, capped reader."""
+    from .data import check_inputs, load_data, read_csv, read_npz, real_array
+
     path = Path(source)
     if path.suffix == ".csv" and path.is_file():
-        rows = _plain_csv(path)
-        if rows is not None and rows.shape[1] == n_in:
-            return _finite(rows, str(path))
+        _, table = read_csv(path)
+        if table.shape[1] == spec.layers[0]:
+            check_inputs(table, spec, str(path))
+            return table
     if path.suffix == ".npz" and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" in archive.files and "y" not in archive.files and "Y" not in archive.files:
-                    X = np.asarray(archive["X"], dtype=np.float64)
-                    if X.ndim != 2 or X.shape[1] != n_in:
-                        raise DataError(
-                            f"inputs have shape {X.shape}, but the network takes {n_in} inputs "
-                            "per sample",
-                            str(path),
-                        )
-                    return _finite(X, str(path))
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(f"not a readable .npz archive ({exc})", str(path)) from None
-    from .data import load_data
-
+        arrays = read_npz(path)
+        if "X" in arrays and "y" not in arrays and "Y" not in arrays:
+            X = np.asarray(real_array(arrays, "X", path), dtype=np.float64)
+            check_inputs(X, spec, str(path))
+            return X
     return load_data(_data_spec(spec, source)).X_train
 
 
-def _plain_csv(path: Path) -> np.ndarray | None:
-    """All rows of a numeric CSV (first row skipped when wholly non-numeric); None otherwise."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
-    if rows and not any(_is_number(cell) for cell in rows[0]):
-        rows = rows[1:]
-    if not rows or len({len(row) for row in rows}) != 1:
-        return None
-    if not all(_is_number(cell) for row in rows for cell in row):
-        return None
-    return np.array([[float(cell) for cell in row] for row in rows])
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _finite(X: np.ndarray, where: str) -> np.ndarray:
-    if not np.all(np.isfinite(X)):
-        row = int(np.argwhere(~np.isfinite(X))[0][0])
-        raise DataError(f"inputs contain NaN or infinity (sample {row})", where)
-    return X
-
-
 def _module_and_weights(
-    spec_source: str, weights: Path
-) -> tuple[Spec, ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
+    spec: Spec, weights: Path
+) -> tuple[ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
     from .pipeline import load_module, module_source
     from .weights import load_weights
 
-    spec = load_spec(spec_source)
     dtype = np.float32 if spec.dtype == "float32" else np.float64
     params, extras = load_weights(weights, spec, dtype)
-    return spec, load_module(module_source(spec)), params, extras
+    return load_module(module_source(spec)), params, extras
 
 
 def is_classifier(spec: Spec) -> bool:
@@ -293,8 +254,10 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.output:
         check_target(args.output, args.force)
-    spec, module, params, extras = _module_and_weights(args.spec, args.weights)
-    X = standardize(read_inputs(spec, args.data), extras)
+    spec = load_spec(args.spec)
+    inputs = read_inputs(spec, args.data)  # bad data fails before any derivation
+    module, params, extras = _module_and_weights(spec, args.weights)
+    X = standardize(inputs, extras)
     text = predictions_csv(spec, module.forward(params, X))
     if args.output:
         write_output(args.output, text.encode(), force=args.force, sidecar=True)
@@ -309,8 +272,9 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
     from .data import load_data
     from .runner import accuracy, standardize
 
-    spec, module, params, extras = _module_and_weights(args.spec, args.weights)
-    data = load_data(_data_spec(spec, args.data))
+    spec = load_spec(args.spec)
+    data = load_data(_data_spec(spec, args.data))  # bad data fails before any derivation
+    module, params, extras = _module_and_weights(spec, args.weights)
     X, Y = standardize(data.X_train, extras), data.Y_train
     print(f"loss {module.loss(params, X, Y):.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
     if data.classification:

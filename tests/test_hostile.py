@@ -537,6 +537,52 @@ CASES = [
         2,
         "not a readable .npz archive",
     ),  # setup completed below
+    # --- predict reads data as run does (one strict, capped reader) ----------------------------
+    Case(
+        "predict: 1_0 in the inputs",
+        both(npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n1_0,1\n"})),
+        ("predict", "xor", "w.npz", "x.csv"),
+        2,
+        "x.csv: line 2: '1_0' is not a number (column 1)",
+    ),
+    Case(
+        "predict: 1_0 after a header",
+        both(npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "a,b\n2,1_0\n"})),
+        ("predict", "xor", "w.npz", "x.csv"),
+        2,
+        "x.csv: line 2: '1_0' is not a number (column 2)",
+    ),
+    Case(
+        "predict: CSV of 300 MB (not read)",
+        sparse("x.csv", 300 << 20, npz("w.npz", XOR_WEIGHTS)),
+        ("predict", "xor", "w.npz", "x.csv"),
+        2,
+        "CSV files of at most 268435456 bytes are read",
+    ),
+    Case(
+        "predict: 1e39 in a float32 spec",
+        both(
+            npz("w.npz", XOR_WEIGHTS),
+            files(**{"net.toml": spec_text(dtype="float32"), "x.csv": "0,1\n1e39,1\n"}),
+        ),
+        ("predict", "net.toml", "w.npz", "x.csv"),
+        2,
+        "inputs overflow float32 (sample 1",
+    ),
+    Case(
+        "predict: complex X in an .npz",
+        both(npz("w.npz", XOR_WEIGHTS), npz("x.npz", {"X": np.ones((2, 2), dtype=complex)})),
+        ("predict", "xor", "w.npz", "x.npz"),
+        2,
+        "array 'X' is not real-valued numbers (complex128)",
+    ),
+    Case(
+        "predict: X claiming 10**10 rows (not allocated)",
+        both(npz("w.npz", XOR_WEIGHTS), npz("x.npz", {"X": npy_claiming((10**10, 2))})),
+        ("predict", "xor", "w.npz", "x.npz"),
+        2,
+        "array 'X' claims shape (10000000000, 2)",
+    ),
     # --- outputs -------------------------------------------------------------------------------
     Case(
         "-o a FIFO, even with --force (no hang)",
