@@ -33,6 +33,7 @@ from .cpu import AVX2_ENV
 from .cpu import details as cpu_details
 from .errors import SymbackpropError
 from .fileio import check_folder, stamp_text, write_output
+from .spec import parameter_count
 
 if TYPE_CHECKING:
     from .spec import Spec
@@ -656,8 +657,7 @@ def run_benchmark(
         elif module is not None and not hasattr(module, "CHOSEN"):
             plans[name] = fixed_plan(workload.layers)
         if generated.samples_per_s is not None:
-            n_params = sum(a * b + b for a, b in zip(workload.layers[:-1], workload.layers[1:]))
-            rate = 6 * n_params * generated.samples_per_s / 1e9
+            rate = 6 * parameter_count(workload.layers) * generated.samples_per_s / 1e9
             flops[name] = {"gflops": rate, "share_of_gemm": rate / gemm}
         if cold and module is not None:
             if log is not None:

@@ -17,7 +17,7 @@ from .datasets import DATASETS, load_builtin
 from .errors import DataError
 from .escape import plain_line
 from .functions import LOSSES
-from .spec import Spec
+from .spec import Spec, is_classifier
 
 BUILTIN_DATASETS = tuple(DATASETS)
 
@@ -343,7 +343,7 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
             )
     if kind == "binary" and (Y.min() < 0 or Y.max() > 1):
         raise DataError(f"{spec.loss} targets must lie in [0, 1]", where)
-    classification = spec.output in ("softmax", "sigmoid") and bool(np.all((Y == 0) | (Y == 1)))
+    classification = is_classifier(spec) and bool(np.all((Y == 0) | (Y == 1)))
     return Y, classification
 
 

@@ -18,7 +18,7 @@ from .errors import SpecError
 from .fileio import check_target, write_output
 from .names import unknown
 from .runner import History, TrainingResult
-from .spec import Spec, load_spec
+from .spec import Spec, is_classifier, load_spec
 
 OVERRIDES = {
     "learning_rate": "--learning-rate",
@@ -224,21 +224,15 @@ def _module_and_weights(
     return load_module(module_source(spec)), params, extras
 
 
-def is_classifier(spec: Spec) -> bool:
-    """Whether outputs are class probabilities (softmax, or sigmoid scores)."""
-    return spec.output in ("softmax", "sigmoid")
-
-
 def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
     """One row per sample: the predicted class first for a classifier, then the outputs."""
     digits = 9 if outputs.dtype == np.float32 else 17
+    from .runner import predicted_classes
+
     names = [f"p{j}" for j in range(outputs.shape[1])]
     classifier = is_classifier(spec)
     if classifier:
-        if outputs.shape[1] == 1:
-            classes = (outputs[:, 0] >= 0.5).astype(np.int64)
-        else:
-            classes = np.argmax(outputs, axis=1)
+        classes = predicted_classes(outputs)
     else:
         names = [f"y{j}" for j in range(outputs.shape[1])]
     lines = [",".join((["class"] if classifier else []) + names)]
@@ -358,11 +352,19 @@ class Trained:
         """Per-epoch curves: ``loss``, ``val_loss``, ``val_accuracy``; ``accuracy`` at updates."""
         return self.result.history
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def forward(self, X: np.ndarray) -> np.ndarray:
         """The network's outputs for raw inputs X (standardised as in training)."""
         from .runner import standardize
 
         return self.module.forward(self.params, standardize(np.asarray(X, float), self.extras))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """What the module's ``predict`` gives for raw inputs X (standardised as in training): the
+        class of each row for a classifier (``spec.is_classifier``), the outputs otherwise."""
+        from .runner import predicted_classes
+
+        outputs = self.forward(X)
+        return predicted_classes(outputs) if is_classifier(self.spec) else outputs
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save the weights (and standardisation) as ``run --save`` does (``force`` as its
