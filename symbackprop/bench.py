@@ -32,7 +32,7 @@ import numpy as np
 from .cpu import AVX2_ENV
 from .cpu import details as cpu_details
 from .errors import SymbackpropError
-from .fileio import check_folder, stamp_text, write_output
+from .fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
 from .spec import parameter_count
 
 if TYPE_CHECKING:
@@ -802,10 +802,11 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
     check_folder(folder, RESULT_FILES, force)
     json_path = folder / "results.json"
     runs: dict[str, Any] = {}
-    if json_path.exists():
+    earlier = read_prefix(json_path, OWNED_LIMIT)  # never a FIFO or link, never more than 16 MiB
+    if earlier is not None and len(earlier) <= OWNED_LIMIT:
         try:
-            runs = json.loads(json_path.read_text()).get("runs", {})
-        except (ValueError, AttributeError):
+            runs = json.loads(earlier).get("runs", {})
+        except (ValueError, AttributeError, RecursionError):
             runs = {}
     runs[run["dtype"]] = run
     runs = {d: runs[d] for d in ("float64", "float32") if d in runs}

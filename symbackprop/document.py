@@ -379,13 +379,23 @@ def write_tex(text_: str, path: Path, force: bool = False, fmt: str = "latex") -
     The file starts with a comment line holding the digest of the rest, so symbackprop can
     replace its own unchanged output later; a .pdf name is refused (that is ``--pdf``'s output).
     """
-    path = Path(path)
-    if path.suffix.lower() == ".pdf":
+    check_text_target(path, force)
+    return write_output(Path(path), stamp_text(text_, fmt), force=force)
+
+
+def check_text_target(path: Path, force: bool = False) -> None:
+    """``fileio.check_target`` for a text output (.tex, .md, .txt): a .pdf name is refused."""
+    if Path(path).suffix.lower() == ".pdf":
         raise SymbackpropError("a .pdf file needs --pdf (this output is text)", str(path))
-    return write_output(path, stamp_text(text_, fmt), force=force)
+    check_target(path, force)
 
 
 LATEX_ENGINES = ("pdflatex", "lualatex", "xelatex")
+
+
+def check_pdf_target(path: Path, force: bool = False) -> None:
+    """``fileio.check_target`` for a PDF output (its name must end in .pdf)."""
+    check_target(path, force, suffixes=(".pdf",))
 
 
 def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
@@ -397,7 +407,7 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
             "texlive-latex-recommended)",
             "--pdf",
         )
-    check_target(pdf_path, force, suffixes=(".pdf",))  # before the (slow) compilation
+    check_pdf_target(pdf_path, force)  # before the (slow) compilation
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "derivation.tex"
         source.write_text(tex)
