@@ -33,6 +33,7 @@ import numpy as np
 
 from symbackprop import bench
 from symbackprop.cpu import details
+from symbackprop.spec import parameter_count
 
 SETTINGS = {
     "default": {"SYMBACKPROP_TUNE": "0"},
@@ -70,7 +71,7 @@ def run(names: list[str], dtype: str, repeats: int) -> None:
         workload = bench.WORKLOADS[name]
         module = bench._generated_module(workload, dtype, "tuned")
         problem = bench._problem(workload, dtype, module, None)
-        n_params = sum(a * b + b for a, b in zip(workload.layers[:-1], workload.layers[1:]))
+        n_params = parameter_count(workload.layers)
 
         def train(problem=problem, module=module, w=workload) -> list[np.ndarray]:
             params = [p.copy() for p in problem.init]

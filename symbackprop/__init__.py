@@ -71,7 +71,8 @@ def train(
     ``training`` overrides ``[training]`` fields (``epochs=50``, ``learning_rate=0.05``, ...);
     ``weights`` starts from a saved .npz (or a list of arrays); ``progress`` prints the progress
     lines and the report. Returns a ``Trained``: ``.params``, ``.history`` (per-epoch losses),
-    ``.result`` (final losses, accuracies, timings), ``.predict(X)``, ``.save(path)``.
+    ``.result`` (final losses, accuracies, timings), ``.forward(X)`` (outputs), ``.predict(X)``
+    (classes for a classifier, as the module's ``predict``), ``.save(path)``.
     """
     from .workflow import train_api
 

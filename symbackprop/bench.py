@@ -32,7 +32,8 @@ import numpy as np
 from .cpu import AVX2_ENV
 from .cpu import details as cpu_details
 from .errors import SymbackpropError
-from .fileio import check_target, stamp_text, write_output
+from .fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
+from .spec import parameter_count
 
 if TYPE_CHECKING:
     from .spec import Spec
@@ -656,8 +657,7 @@ def run_benchmark(
         elif module is not None and not hasattr(module, "CHOSEN"):
             plans[name] = fixed_plan(workload.layers)
         if generated.samples_per_s is not None:
-            n_params = sum(a * b + b for a, b in zip(workload.layers[:-1], workload.layers[1:]))
-            rate = 6 * n_params * generated.samples_per_s / 1e9
+            rate = 6 * parameter_count(workload.layers) * generated.samples_per_s / 1e9
             flops[name] = {"gflops": rate, "share_of_gemm": rate / gemm}
         if cold and module is not None:
             if log is not None:
@@ -783,14 +783,6 @@ def write_chart(runs: dict[str, dict[str, Any]], path: Path, force: bool = False
 RESULT_FILES = ("results.json", "results.md", "speedup.png")
 
 
-def check_results_folder(folder: Path, force: bool = False) -> None:
-    """Refuse (before any benchmark runs) a folder whose results symbackprop may not replace."""
-    if folder.exists() and not folder.is_dir():
-        raise SymbackpropError("is not a folder", str(folder))
-    for name in RESULT_FILES:
-        check_target(folder / name, force)
-
-
 def fresh_results_folder() -> Path:
     """A new folder ``bench-<UTC time>`` in the current folder (never committed results)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -807,13 +799,14 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
 
     Each file follows the overwrite rule of ``fileio`` (``force`` to replace foreign files).
     """
-    check_results_folder(folder, force)
+    check_folder(folder, RESULT_FILES, force)
     json_path = folder / "results.json"
     runs: dict[str, Any] = {}
-    if json_path.exists():
+    earlier = read_prefix(json_path, OWNED_LIMIT)  # never a FIFO or link, never more than 16 MiB
+    if earlier is not None and len(earlier) <= OWNED_LIMIT:
         try:
-            runs = json.loads(json_path.read_text()).get("runs", {})
-        except (ValueError, AttributeError):
+            runs = json.loads(earlier).get("runs", {})
+        except (ValueError, AttributeError, RecursionError):
             runs = {}
     runs[run["dtype"]] = run
     runs = {d: runs[d] for d in ("float64", "float32") if d in runs}
@@ -908,7 +901,7 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
     names, peers = _choose(args.workload, args.peers, args.repeats)
     force = getattr(args, "force", False)
     folder = args.output if args.output is not None else fresh_results_folder()
-    check_results_folder(folder, force)  # before the benchmark, not after it
+    check_folder(folder, RESULT_FILES, force)  # before the benchmark, not after it
     if getattr(args, "isa", "native") == "avx2" and not _under_avx2():
         return _rerun_avx2(args, names, peers, folder, out)
     kernels = getattr(args, "kernels", "fixed")

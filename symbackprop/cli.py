@@ -269,17 +269,14 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _check_output(args: argparse.Namespace, default_pdf: Path) -> None:
-    """Refuse a bad ``derive``/``diagram`` output path before any work (one line, exit 2)."""
-    from .fileio import check_target
+    """Refuse a bad ``derive``/``diagram`` output path before any work (one line, exit 2), by
+    the checks ``compile_pdf`` and ``write_tex`` make again when they write."""
+    from .document import check_pdf_target, check_text_target
 
     if args.pdf:
-        check_target(args.output or default_pdf, args.force, (".pdf",))
+        check_pdf_target(args.output or default_pdf, args.force)
     elif args.output:
-        if args.output.suffix.lower() == ".pdf":
-            raise SymbackpropError(
-                "a .pdf file needs --pdf (this output is text)", str(args.output)
-            )
-        check_target(args.output, args.force)
+        check_text_target(args.output, args.force)
 
 
 def _diagram(args: argparse.Namespace, out: TextIO) -> int:

@@ -17,7 +17,7 @@ from .datasets import DATASETS, load_builtin
 from .errors import DataError
 from .escape import plain_line
 from .functions import LOSSES
-from .spec import Spec
+from .spec import Spec, is_classifier
 
 BUILTIN_DATASETS = tuple(DATASETS)
 
@@ -78,39 +78,122 @@ def _builtin(name: str, spec: Spec, where: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    if path.suffix not in (".npz", ".csv"):
+        check_data_file(path)
+        raise DataError("unsupported data file (use .csv or .npz)", str(path))
+    if path.suffix == ".npz":
+        arrays = read_npz(path)
+        if "X" not in arrays:
+            raise DataError(f"no array 'X' in the archive (has: {sorted(arrays)})", str(path))
+        target_key = "y" if "y" in arrays else "Y" if "Y" in arrays else None
+        if target_key is None:
+            raise DataError(f"no array 'y' in the archive (has: {sorted(arrays)})", str(path))
+        X = real_array(arrays, "X", path)
+        return np.asarray(X, dtype=np.float64), real_array(arrays, target_key, path)
+    header, table = read_csv(path)
+    if spec.data.target is not None:
+        return _target_column(header, table, spec, str(path))
+    return _split_columns(table, spec, str(path))
+
+
+# --- The one reader of data files: run, predict, evaluate and sweep read through it ----------
+
+
+MISSING = {"data file": "data file does not exist", "weights file": "no such weights file"}
+
+
+def check_data_file(path: Path, kind: str = "data file") -> int:
+    """Refuse (one line) a data or weights file that is missing, a folder, a FIFO or device
+    (never opened), or unreadable; its size otherwise."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise DataError("data file does not exist", str(path)) from None
+        raise DataError(MISSING[kind], str(path)) from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        raise DataError(f"cannot read the data file ({reason})", str(path)) from None
+        raise DataError(f"cannot read the {kind} ({reason})", str(path)) from None
     if stat.S_ISDIR(info.st_mode):
-        raise DataError("is a folder, not a data file", str(path))
-    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"is a folder, not a {kind}", str(path))
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader for ever
         raise DataError("is not a regular file (a FIFO or device?)", str(path))
-    if path.suffix not in (".npz", ".csv"):
-        raise DataError("unsupported data file (use .csv or .npz)", str(path))
     if not os.access(path, os.R_OK):
-        raise DataError("cannot read the data file (permission denied)", str(path))
-    if path.suffix == ".npz":
-        return _read_npz(path)
-    if info.st_size > MAX_CSV_BYTES:
+        raise DataError(f"cannot read the {kind} (permission denied)", str(path))
+    return info.st_size
+
+
+def read_csv(path: Path) -> tuple[list[str] | None, np.ndarray]:
+    """A numeric CSV file: its header (a first row with no number in it; a UTF-8 BOM is dropped)
+    or None, and its rows as float64. Strict: ``1_0``, ``0x1`` or a typo is an error naming line
+    and column; rows of unequal width and files above ``MAX_CSV_BYTES`` are refused."""
+    size = check_data_file(path)
+    if size > MAX_CSV_BYTES:
         raise DataError(
-            f"is {info.st_size} bytes; CSV files of at most {MAX_CSV_BYTES} bytes are read "
+            f"is {size} bytes; CSV files of at most {MAX_CSV_BYTES} bytes are read "
             "(store large data as .npz)",
             str(path),
         )
     try:
-        if spec.data.target is not None:
-            return _read_csv_target(path, spec)
-        return _read_csv(path, spec)
+        return _csv_rows(path)
     except csv.Error as exc:
         raise DataError(f"not a readable CSV file ({exc})", str(path)) from None
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text (byte {exc.start})", str(path)) from None
     except OSError as exc:
         raise DataError(f"cannot read the data file ({exc.strerror or exc})", str(path)) from None
+
+
+def _csv_rows(path: Path) -> tuple[list[str] | None, np.ndarray]:
+    rows: list[list[float]] = []
+    header: list[str] | None = None
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is dropped
+        for line_number, row in enumerate(csv.reader(handle), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            numeric = [_is_float(cell) for cell in row]
+            if not any(numeric) and not rows and header is None:
+                header = [cell.strip() for cell in row]  # a first row with no number in it
+                continue
+            if not all(numeric):
+                column = numeric.index(False)
+                raise DataError(
+                    f"line {line_number}: {row[column]!r} is not a number (column {column + 1})",
+                    str(path),
+                )
+            width = len(rows[0]) if rows else len(row)
+            if len(row) != width:
+                raise DataError(
+                    f"line {line_number}: {len(row)} columns, expected {width}", str(path)
+                )
+            rows.append([float(cell) for cell in row])
+    if not rows:
+        raise DataError("no data rows", str(path))
+    return header, np.array(rows)
+
+
+def read_npz(path: Path, kind: str = "data file") -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, after its headers are checked (no array claiming more than the
+    archive holds or than ``MAX_ARRAY_BYTES``, none with 0 rows, no pickled objects)."""
+    check_data_file(path, kind)
+    what = "archive" if kind == "data file" else kind
+    try:
+        # headers first: an array claiming terabytes (or more than the archive holds) is refused
+        # before np.load allocates it; a file that is not a zip never reaches np.load's unpickler
+        _check_npz_headers(path)
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise DataError(MISSING[kind], str(path)) from None
+    except _NPZ_ERRORS as exc:
+        raise DataError(f"not a readable .npz {what} ({exc})", str(path)) from None
+    return arrays
+
+
+def real_array(arrays: dict[str, np.ndarray], name: str, path: Path) -> np.ndarray:
+    """``arrays[name]`` if it holds real numbers (not strings, objects or complex numbers)."""
+    array = arrays[name]
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise DataError(f"array '{name}' is not real-valued numbers ({array.dtype})", str(path))
+    return array
 
 
 def _check_npz_headers(path: Path) -> None:
@@ -141,116 +224,8 @@ def _check_npz_headers(path: Path) -> None:
 _NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError)
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        _check_npz_headers(path)
-        with np.load(path, allow_pickle=False) as archive:
-            keys = set(archive.files)
-            if "X" not in keys:
-                raise DataError(f"no array 'X' in the archive (has: {sorted(keys)})", str(path))
-            target_key = "y" if "y" in keys else "Y" if "Y" in keys else None
-            if target_key is None:
-                raise DataError(f"no array 'y' in the archive (has: {sorted(keys)})", str(path))
-            X, y = archive["X"], archive[target_key]
-    except _NPZ_ERRORS as exc:
-        raise DataError(f"not a readable .npz archive ({exc})", str(path)) from None
-    for name, array in (("X", X), (target_key, y)):
-        if not np.issubdtype(array.dtype, np.number) or np.issubdtype(
-            array.dtype, np.complexfloating
-        ):
-            raise DataError(f"array '{name}' is not real-valued numbers ({array.dtype})", str(path))
-    return np.asarray(X, dtype=np.float64), np.asarray(y)
-
-
-def _read_csv(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
-    """A CSV with one row per sample: the inputs, then the target column(s); a header is allowed."""
-    n_in, n_out = spec.layers[0], spec.layers[-1]
-    rows: list[list[float]] = []
-    seen_header = False
-    with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is dropped
-        for line_number, row in enumerate(csv.reader(handle), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            numeric = [_is_float(cell) for cell in row]
-            if not any(numeric) and not rows and not seen_header:
-                seen_header = True  # a header: a first row with no number in it
-                continue
-            if not all(numeric):
-                column = numeric.index(False)
-                bad = row[column]
-                raise DataError(
-                    f"line {line_number}: {bad!r} is not a number (column {column + 1})",
-                    str(path),
-                )
-            values = [float(cell) for cell in row]
-            if rows and len(values) != len(rows[0]):
-                raise DataError(
-                    f"line {line_number}: {len(values)} columns, expected {len(rows[0])}",
-                    str(path),
-                )
-            rows.append(values)
-    if not rows:
-        raise DataError("no data rows", str(path))
-    table = np.array(rows)
-    width = table.shape[1]
-    if width == n_in + n_out:
-        return table[:, :n_in], table[:, n_in:]
-    if width == n_in + 1 and n_out > 1:
-        return table[:, :n_in], table[:, n_in]
-    raise DataError(
-        f"{width} columns, but the network takes {n_in} inputs and {n_out} outputs "
-        f"(expected {n_in + n_out} columns, or {n_in + 1} with a class label)",
-        str(path),
-    )
-
-
-def _read_csv_target(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
-    """A CSV whose target column is named by ``[data] target`` (header name or 0-based index);
-    every other column is an input. A first row that is wholly non-numeric is the header."""
-    target = spec.data.target
-    where = str(path)
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        lines = [
-            (number, row)
-            for number, row in enumerate(csv.reader(handle), start=1)
-            if row and any(cell.strip() for cell in row)
-        ]
-    if not lines:
-        raise DataError("no data rows", where)
-    header: list[str] | None = None
-    if not any(_is_float(cell) for cell in lines[0][1]):
-        header = [cell.strip() for cell in lines[0][1]]
-        lines = lines[1:]
-    width = len(header) if header else len(lines[0][1]) if lines else 0
-    if isinstance(target, str):
-        if header is None or target not in header:
-            known = f" (columns: {', '.join(header)})" if header else " (the file has no header)"
-            raise DataError(f"no column named '{target}'{known}", f"{where}: data.target")
-        column = header.index(target)
-    else:
-        column = int(target)
-        if column >= width:
-            raise DataError(f"column index {column}, but the file has {width} columns", where)
-    rows: list[list[float]] = []
-    for number, row in lines:
-        if len(row) != width:
-            raise DataError(f"line {number}: {len(row)} columns, expected {width}", where)
-        bad = next((cell for cell in row if not _is_float(cell)), None)
-        if bad is not None:
-            raise DataError(f"line {number}: '{bad}' is not a number", where)
-        rows.append([float(cell) for cell in row])
-    if not rows:
-        raise DataError("no data rows", where)
-    table = np.array(rows)
-    return np.delete(table, column, axis=1), table[:, column]
-
-
-def _is_float(cell: str) -> bool:
-    """A strict decimal number (surrounding spaces allowed; ``1_0``, ``0x1`` are not numbers)."""
-    return _NUMBER.fullmatch(cell.strip()) is not None
-
-
-def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Dataset:
+def check_inputs(X: np.ndarray, spec: Spec, where: str) -> None:
+    """Inputs the network can take: (n, n_in), some rows, finite after the cast to its dtype."""
     n_in = spec.layers[0]
     if X.ndim != 2 or X.shape[1] != n_in:
         raise DataError(
@@ -263,6 +238,51 @@ def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Data
         row = int(np.argwhere(~np.isfinite(X))[0][0])
         raise DataError(f"inputs contain NaN or infinity (sample {row})", where)
     _finite_in_dtype(X, spec.dtype, "inputs", where)
+
+
+def _split_columns(table: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One row per sample: the inputs, then the target column(s)."""
+    n_in, n_out = spec.layers[0], spec.layers[-1]
+    width = table.shape[1]
+    if width == n_in + n_out:
+        return table[:, :n_in], table[:, n_in:]
+    if width == n_in + 1 and n_out > 1:
+        return table[:, :n_in], table[:, n_in]
+    raise DataError(
+        f"{width} columns, but the network takes {n_in} inputs and {n_out} outputs "
+        f"(expected {n_in + n_out} columns, or {n_in + 1} with a class label)",
+        where,
+    )
+
+
+def _target_column(
+    header: list[str] | None, table: np.ndarray, spec: Spec, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The column ``[data] target`` names (header name or 0-based index) is the target; every
+    other column is an input."""
+    target = spec.data.target
+    width = table.shape[1]
+    if header is not None and len(header) != width:
+        raise DataError(f"the header has {len(header)} columns, the rows {width}", where)
+    if isinstance(target, str):
+        if header is None or target not in header:
+            known = f" (columns: {', '.join(header)})" if header else " (the file has no header)"
+            raise DataError(f"no column named '{target}'{known}", f"{where}: data.target")
+        column = header.index(target)
+    else:
+        column = int(target)
+        if column >= width:
+            raise DataError(f"column index {column}, but the file has {width} columns", where)
+    return np.delete(table, column, axis=1), table[:, column]
+
+
+def _is_float(cell: str) -> bool:
+    """A strict decimal number (surrounding spaces allowed; ``1_0``, ``0x1`` are not numbers)."""
+    return _NUMBER.fullmatch(cell.strip()) is not None
+
+
+def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Dataset:
+    check_inputs(X, spec, where)
     Y, classification = _targets(targets, spec, where)
     _finite_in_dtype(Y, spec.dtype, "targets", where)
     if Y.shape[0] != X.shape[0]:
@@ -323,7 +343,7 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
             )
     if kind == "binary" and (Y.min() < 0 or Y.max() > 1):
         raise DataError(f"{spec.loss} targets must lie in [0, 1]", where)
-    classification = spec.output in ("softmax", "sigmoid") and bool(np.all((Y == 0) | (Y == 1)))
+    classification = is_classifier(spec) and bool(np.all((Y == 0) | (Y == 1)))
     return Y, classification
 
 

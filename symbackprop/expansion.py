@@ -19,7 +19,7 @@ from .derivation import Derivation, L, Step, partial
 from .errors import SymbackpropError
 from .network import SymbolicNetwork, activation_function, p, q
 from .network import j as j_index
-from .spec import Spec
+from .spec import Spec, parameter_count
 
 MAX_EXPANDED_PARAMS = 60
 """Above this many parameters, ``inspect`` leaves a gradient in terms of the forward quantities."""
@@ -244,8 +244,7 @@ def inspect_steps(derivation: Derivation, ref: ParamRef) -> tuple[Step, ...]:
             )
         if layer is not network.output:
             needed = list(range(sizes[network.layers[layer.index].n_out]))
-    sizes_ = network.spec.layers
-    if sum((a + 1) * b for a, b in zip(sizes_, sizes_[1:])) <= MAX_EXPANDED_PARAMS:
+    if parameter_count(network.spec.layers) <= MAX_EXPANDED_PARAMS:
         steps += closed_form_steps(derivation, [ref])
     return tuple(steps)
 

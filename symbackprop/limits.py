@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import SymbackpropError
-from .spec import Spec
+from .spec import Spec, parameter_count
 
 LIMIT_ENV = "SYMBACKPROP_MAX_MEMORY"
 """Environment variable overriding the cap: bytes, or a number with K, M, G or T (binary)."""
@@ -87,12 +87,6 @@ def memory_limit() -> int:
     return min(DEFAULT_LIMIT, physical * 3 // 4) if physical > 0 else DEFAULT_LIMIT
 
 
-def parameter_count(spec: Spec) -> int:
-    """Weights and biases of the network."""
-    sizes = spec.layers
-    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-
-
 def _itemsize(spec: Spec) -> int:
     return 4 if spec.dtype == "float32" else 8
 
@@ -104,7 +98,7 @@ def _buffers(spec: Spec, rows: int) -> int:
 
 def module_estimate(spec: Spec) -> Estimate:
     """The least any use of the module needs: the weights and one set of gradients."""
-    size = parameter_count(spec) * _itemsize(spec)
+    size = parameter_count(spec.layers) * _itemsize(spec)
     return Estimate((("weights", size), ("gradients", size)))
 
 
@@ -112,7 +106,7 @@ def training_estimate(spec: Spec, rows: int, batch: int, epochs: int) -> Estimat
     """``run``: weights, gradients, batch buffers, the data in the module's dtype, the order
     drawn a chunk at a time, the per-epoch losses (kept twice: the chunks and the whole), and
     the evaluation pass over all rows at the end."""
-    weights = parameter_count(spec) * _itemsize(spec)
+    weights = parameter_count(spec.layers) * _itemsize(spec)
     n_in, n_out = spec.layers[0], spec.layers[-1]
     chunk_epochs = max(1, min(epochs, ORDER_CHUNK // max(rows, 1)))
     return Estimate(
@@ -130,7 +124,7 @@ def training_estimate(spec: Spec, rows: int, batch: int, epochs: int) -> Estimat
 
 def check_estimate(spec: Spec) -> Estimate:
     """``check``: the float64 module's weights, gradients and buffers (and the float32 twin's)."""
-    count = parameter_count(spec)
+    count = parameter_count(spec.layers)
     parts = [
         ("float64 weights", count * 8),
         ("float64 gradients", count * 8 * 2),

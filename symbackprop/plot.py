@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SymbackpropError
-from .fileio import atomic_write
+from .fileio import write_output
 
 
 def check_plotting() -> None:
@@ -21,8 +21,9 @@ def check_plotting() -> None:
         ) from None
 
 
-def write_plot(result: Any, path: Path, title: str) -> Path:  # noqa: ANN401
-    """Loss per epoch (training, validation) and, for classification, accuracy, as a PNG."""
+def write_plot(result: Any, path: Path, title: str, force: bool = False) -> Path:  # noqa: ANN401
+    """Loss per epoch (training, validation) and, for classification, accuracy, as a PNG (by the
+    overwrite rule of ``fileio``: its digest goes to a sidecar file)."""
     check_plotting()
     import matplotlib
 
@@ -66,4 +67,4 @@ def write_plot(result: Any, path: Path, title: str) -> Path:  # noqa: ANN401
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(figure)
-    return atomic_write(Path(path), buffer.getvalue())
+    return write_output(Path(path), buffer.getvalue(), force=force, sidecar=True)

@@ -143,12 +143,17 @@ def standardize(X: np.ndarray, extras: dict[str, np.ndarray]) -> np.ndarray:
     return X
 
 
+def predicted_classes(outputs: np.ndarray) -> np.ndarray:
+    """A classifier's class per row (``spec.is_classifier``): the argmax of several outputs, or
+    1 where a single output is >= 0.5. The generated module's ``predict`` prints the same rule."""
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] >= 0.5).astype(np.int64)
+    return np.argmax(outputs, axis=1)
+
+
 def accuracy(module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> float:
-    """Share of samples classified right: argmax for several outputs, threshold 0.5 for one."""
-    output = module.forward(params, X)
-    if output.shape[1] == 1:
-        return float(np.mean((output[:, 0] >= 0.5) == (Y[:, 0] >= 0.5)))
-    return float(np.mean(np.argmax(output, axis=1) == np.argmax(Y, axis=1)))
+    """Share of samples classified right (``predicted_classes`` of the outputs and targets)."""
+    return float(np.mean(predicted_classes(module.forward(params, X)) == predicted_classes(Y)))
 
 
 def _duration(seconds: float) -> str:

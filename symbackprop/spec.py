@@ -9,6 +9,7 @@ import os
 import stat
 import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,21 @@ INT64_MAX = 2**63 - 1
 RESERVED_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "numba", "np", "llvmlite"}
 """Module names that would shadow the standard library or a generated module's own imports."""
 
+
+
+def parameter_count(layers: Sequence[int]) -> int:
+    """The weights and biases of a network of these layer sizes (W: n_out x n_in, b: n_out)."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))
+
+
+CLASSIFIER_OUTPUTS = ("softmax", "sigmoid")
+"""Output activations whose outputs are class scores: a classifier's class is the argmax of its
+outputs, or output >= 0.5 for one output (``runner.predicted_classes``)."""
+
+
+def is_classifier(spec: Spec) -> bool:
+    """Whether the network's outputs are class scores (a softmax or sigmoid output)."""
+    return spec.output in CLASSIFIER_OUTPUTS
 
 @dataclass(frozen=True)
 class Training:
@@ -242,7 +258,7 @@ def parse_spec(
                 f"layer size {size} at position {i} is above the limit of {MAX_WIDTH}",
                 f"{where}: network.layers",
             )
-    parameters = sum((a + 1) * b for a, b in zip(layers, layers[1:]))
+    parameters = parameter_count(layers)
     if parameters > MAX_PARAMETERS:
         raise SpecError(
             f"{parameters} weights and biases; at most {MAX_PARAMETERS} are supported",

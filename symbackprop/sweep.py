@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from . import __version__
 from .errors import SymbackpropError, TrainingDiverged
 from .escape import plain_line
-from .fileio import atomic_write
+from .fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
 from .grid import Axis, Variant, parse_grid, read_table, variants
 from .spec import INT64_MAX, Spec
 
@@ -37,6 +37,7 @@ RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
 PLOT = "loss_curves.png"
 DERIVATIONS = "derivations.md"
+OUTPUTS = (RESULTS_JSON, RESULTS_CSV, PLOT, DERIVATIONS)
 CONNECT_TIMEOUT = "15s"  # to reach a --scheduler
 CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
 MAX_TRIALS = 100_000  # grid combinations x seeds in one sweep
@@ -188,17 +189,23 @@ class Results:
 
     def _load(self) -> None:
         path = self.folder / RESULTS_JSON
-        if not path.exists():
+        if not os.path.lexists(path):
             for name in (RESULTS_CSV, PLOT, DERIVATIONS):
-                if (self.folder / name).exists():
+                if os.path.lexists(self.folder / name):
                     raise SymbackpropError(
                         f"holds a {name} without {RESULTS_JSON}: not this sweep's results; "
                         "choose another --output",
                         str(self.folder),
                     )
             return
+        data = read_prefix(path, OWNED_LIMIT)  # never opens a FIFO, a device or a link
+        if data is None or len(data) > OWNED_LIMIT:
+            raise SymbackpropError(
+                f"is not a regular file of at most {OWNED_LIMIT} bytes; choose another --output",
+                str(path),
+            )
         try:
-            stored = json.loads(path.read_text())
+            stored = json.loads(data)
             sweep, records = stored["sweep"], stored["trials"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SymbackpropError(f"unreadable results ({one_line(exc)})", str(path)) from None
@@ -232,7 +239,7 @@ class Results:
         ordered = sorted(self.records.values(), key=self._order)
         trials = ",\n  ".join(json.dumps(r, allow_nan=False) for r in ordered)
         text = f'{{"sweep": {json.dumps(self.meta)},\n "trials": [\n  {trials}\n ]\n}}\n'
-        atomic_write(self.folder / RESULTS_JSON, text.encode())
+        write_output(self.folder / RESULTS_JSON, text.encode(), sidecar=True)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([a.key for a in self.axes] + list(METRICS))
@@ -241,7 +248,7 @@ class Results:
                 [record["values"][a.key] for a in self.axes]
                 + [_cell(record.get(m)) for m in METRICS]
             )
-        atomic_write(self.folder / RESULTS_CSV, buffer.getvalue().encode())
+        write_output(self.folder / RESULTS_CSV, buffer.getvalue().encode(), sidecar=True)
 
     def _order(self, record: dict[str, Any]) -> tuple:
         position = []
@@ -365,6 +372,7 @@ def sweep(
     if folder.exists() and not folder.is_dir():
         raise SymbackpropError("is a file, not a folder", "--output")
     results = Results(folder, meta, axes)
+    check_folder(folder, OUTPUTS, remedy="choose another --output")  # before any trial runs
     try:
         results.save()
     except OSError as exc:
@@ -611,7 +619,7 @@ def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> Non
         figure.tight_layout()
         figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(figure)
-    atomic_write(path, buffer.getvalue())
+    write_output(path, buffer.getvalue(), sidecar=True)
     print(f"loss curves: {path}", file=out)
 
 
@@ -633,7 +641,7 @@ def _derivations(
         return
     notation = notation_named("default")
     text = compare(base, best.spec, "markdown", notation)
-    atomic_write(path, text.encode())
+    write_output(path, stamp_text(text, "markdown"))
     what = _describe(results.axes, best.labels)
     if network_of(best.spec) != network_of(base):
         print(f"derivation of the best variant ({what}) vs the spec: {path}", file=out)

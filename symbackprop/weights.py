@@ -11,15 +11,13 @@ written by hand needs only the parameter arrays.
 from __future__ import annotations
 
 import io
-import os
-import stat
 from pathlib import Path
 
 import numpy as np
 
-from .data import _NPZ_ERRORS, _check_npz_headers
+from .data import read_npz
 from .errors import DataError
-from .fileio import atomic_write
+from .fileio import stamp_zip, write_output
 from .spec import Spec
 
 META_KEYS = ("network", "spec_digest")
@@ -47,9 +45,14 @@ def network_signature(spec: Spec) -> str:
 
 
 def save_weights(
-    path: Path, spec: Spec, params: list[np.ndarray], extra: dict[str, np.ndarray] | None = None
+    path: Path,
+    spec: Spec,
+    params: list[np.ndarray],
+    extra: dict[str, np.ndarray] | None = None,
+    force: bool = False,
 ) -> Path:
-    """Write ``params`` (PARAM_NAMES order) and the spec's signature to ``path`` atomically."""
+    """Write ``params`` (PARAM_NAMES order) and the spec's signature to ``path`` atomically, by
+    the overwrite rule of ``fileio`` (the archive's comment holds its digest)."""
     names = param_names(spec)
     if len(params) != len(names):
         raise ValueError(f"expected {len(names)} parameter arrays, got {len(params)}")
@@ -62,7 +65,7 @@ def save_weights(
         arrays[key] = np.asarray(value)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    return atomic_write(Path(path), buffer.getvalue())
+    return write_output(Path(path), stamp_zip(buffer.getvalue()), force=force)
 
 
 def load_weights(
@@ -74,27 +77,7 @@ def load_weights(
     shape, is not finite, or the file was saved for another network.
     """
     where = str(path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise DataError("no such weights file", where) from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise DataError(f"cannot read the weights file ({reason})", where) from None
-    if stat.S_ISDIR(mode):
-        raise DataError("is a folder, not a weights file", where)
-    if not stat.S_ISREG(mode):  # a FIFO would block np.load for ever
-        raise DataError("is not a regular file (a FIFO or device?)", where)
-    try:
-        # headers first: an array claiming terabytes (or more than the archive holds) is refused
-        # before np.load allocates it; a file that is not a zip never reaches np.load's unpickler
-        _check_npz_headers(Path(path))
-        with np.load(path, allow_pickle=False) as archive:
-            content = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise DataError("no such weights file", where) from None
-    except _NPZ_ERRORS as exc:
-        raise DataError(f"not a readable .npz weights file ({exc})", where) from None
+    content = read_npz(Path(path), "weights file")
     saved_for = content.get("network")
     if saved_for is not None and str(saved_for) != network_signature(spec):
         raise DataError(

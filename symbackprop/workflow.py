@@ -7,7 +7,6 @@ import argparse
 import json
 import math
 import sys
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -15,11 +14,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import DataError, SpecError, SymbackpropError
-from .fileio import atomic_write
+from .errors import SpecError
+from .fileio import check_target, write_output
 from .names import unknown
 from .runner import History, TrainingResult
-from .spec import Spec, load_spec
+from .spec import Spec, is_classifier, load_spec
 
 OVERRIDES = {
     "learning_rate": "--learning-rate",
@@ -104,30 +103,6 @@ def schedule_names() -> list[str]:
     return sorted(found) if found else []
 
 
-def check_output_path(path: Path, kind: str, force: bool) -> None:
-    """Fail before any work if ``path`` cannot be written or would overwrite a foreign file."""
-    if path.is_dir():
-        raise SymbackpropError("is a folder", str(path))
-    if not path.parent.is_dir():
-        raise SymbackpropError("its folder does not exist", str(path))
-    if path.exists() and not force and not _ours(path, kind):
-        raise SymbackpropError(
-            "exists and was not written by symbackprop (use --force to overwrite)", str(path)
-        )
-
-
-def _ours(path: Path, kind: str) -> bool:
-    """Whether an existing file is one symbackprop wrote (weights .npz, a PNG plot, a CSV)."""
-    try:
-        if kind == "weights":
-            with zipfile.ZipFile(path) as archive:
-                return "network.npy" in archive.namelist()
-        head = path.read_bytes()[:64]
-        return head.startswith(b"\x89PNG") if kind == "plot" else head.startswith(b"class,p0")
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
     from .pipeline import load_module, render_module
@@ -145,9 +120,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
     ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
     if args.save:
-        check_output_path(args.save, "weights", args.force)
+        check_target(args.save, args.force)
     if args.plot:
-        check_output_path(args.plot, "plot", args.force)
+        check_target(args.plot, args.force)
         check_plotting()
     initial = None
     if args.weights:
@@ -163,10 +138,10 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     print(f"generated module: {module.__file__}", file=log)
     params, result, prepared = fit(spec, module, log, params=initial)
     if args.save:
-        save_weights(args.save, spec, params, prepared.extras)
+        save_weights(args.save, spec, params, prepared.extras, force=args.force)
         print(f"saved weights to {args.save}", file=log)
     if args.plot:
-        write_plot(result, args.plot, spec.name)
+        write_plot(result, args.plot, spec.name, force=args.force)
         print(f"wrote {args.plot}", file=log)
     if args.json:
         print(json.dumps(summary(spec, result, args.save), sort_keys=True), file=out)
@@ -219,89 +194,45 @@ def _data_spec(spec: Spec, source: str) -> Spec:
 
 def read_inputs(spec: Spec, source: str) -> np.ndarray:
     """Inputs to predict on: a CSV of exactly the network's input columns (a header row is
-    allowed), or any data the spec could train on (targets ignored), or a built-in dataset."""
-    n_in = spec.layers[0]
+    allowed), an .npz holding ``X`` alone, any data the spec could train on (targets ignored), or
+    a built-in dataset. Files are read by ``data``'s one strict, capped reader."""
+    from .data import check_inputs, load_data, read_csv, read_npz, real_array
+
     path = Path(source)
     if path.suffix == ".csv" and path.is_file():
-        rows = _plain_csv(path)
-        if rows is not None and rows.shape[1] == n_in:
-            return _finite(rows, str(path))
+        _, table = read_csv(path)
+        if table.shape[1] == spec.layers[0]:
+            check_inputs(table, spec, str(path))
+            return table
     if path.suffix == ".npz" and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" in archive.files and "y" not in archive.files and "Y" not in archive.files:
-                    X = np.asarray(archive["X"], dtype=np.float64)
-                    if X.ndim != 2 or X.shape[1] != n_in:
-                        raise DataError(
-                            f"inputs have shape {X.shape}, but the network takes {n_in} inputs "
-                            "per sample",
-                            str(path),
-                        )
-                    return _finite(X, str(path))
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(f"not a readable .npz archive ({exc})", str(path)) from None
-    from .data import load_data
-
+        arrays = read_npz(path)
+        if "X" in arrays and "y" not in arrays and "Y" not in arrays:
+            X = np.asarray(real_array(arrays, "X", path), dtype=np.float64)
+            check_inputs(X, spec, str(path))
+            return X
     return load_data(_data_spec(spec, source)).X_train
 
 
-def _plain_csv(path: Path) -> np.ndarray | None:
-    """All rows of a numeric CSV (first row skipped when wholly non-numeric); None otherwise."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
-    if rows and not any(_is_number(cell) for cell in rows[0]):
-        rows = rows[1:]
-    if not rows or len({len(row) for row in rows}) != 1:
-        return None
-    if not all(_is_number(cell) for row in rows for cell in row):
-        return None
-    return np.array([[float(cell) for cell in row] for row in rows])
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _finite(X: np.ndarray, where: str) -> np.ndarray:
-    if not np.all(np.isfinite(X)):
-        row = int(np.argwhere(~np.isfinite(X))[0][0])
-        raise DataError(f"inputs contain NaN or infinity (sample {row})", where)
-    return X
-
-
 def _module_and_weights(
-    spec_source: str, weights: Path
-) -> tuple[Spec, ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
+    spec: Spec, weights: Path
+) -> tuple[ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
     from .pipeline import load_module, module_source
     from .weights import load_weights
 
-    spec = load_spec(spec_source)
     dtype = np.float32 if spec.dtype == "float32" else np.float64
     params, extras = load_weights(weights, spec, dtype)
-    return spec, load_module(module_source(spec)), params, extras
-
-
-def is_classifier(spec: Spec) -> bool:
-    """Whether outputs are class probabilities (softmax, or sigmoid scores)."""
-    return spec.output in ("softmax", "sigmoid")
+    return load_module(module_source(spec)), params, extras
 
 
 def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
     """One row per sample: the predicted class first for a classifier, then the outputs."""
     digits = 9 if outputs.dtype == np.float32 else 17
+    from .runner import predicted_classes
+
     names = [f"p{j}" for j in range(outputs.shape[1])]
     classifier = is_classifier(spec)
     if classifier:
-        if outputs.shape[1] == 1:
-            classes = (outputs[:, 0] >= 0.5).astype(np.int64)
-        else:
-            classes = np.argmax(outputs, axis=1)
+        classes = predicted_classes(outputs)
     else:
         names = [f"y{j}" for j in range(outputs.shape[1])]
     lines = [",".join((["class"] if classifier else []) + names)]
@@ -316,12 +247,14 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     from .runner import standardize
 
     if args.output:
-        check_output_path(args.output, "predictions", args.force)
-    spec, module, params, extras = _module_and_weights(args.spec, args.weights)
-    X = standardize(read_inputs(spec, args.data), extras)
+        check_target(args.output, args.force)
+    spec = load_spec(args.spec)
+    inputs = read_inputs(spec, args.data)  # bad data fails before any derivation
+    module, params, extras = _module_and_weights(spec, args.weights)
+    X = standardize(inputs, extras)
     text = predictions_csv(spec, module.forward(params, X))
     if args.output:
-        atomic_write(args.output, text.encode())
+        write_output(args.output, text.encode(), force=args.force, sidecar=True)
         print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
     else:
         out.write(text)
@@ -333,8 +266,9 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
     from .data import load_data
     from .runner import accuracy, standardize
 
-    spec, module, params, extras = _module_and_weights(args.spec, args.weights)
-    data = load_data(_data_spec(spec, args.data))
+    spec = load_spec(args.spec)
+    data = load_data(_data_spec(spec, args.data))  # bad data fails before any derivation
+    module, params, extras = _module_and_weights(spec, args.weights)
     X, Y = standardize(data.X_train, extras), data.Y_train
     print(f"loss {module.loss(params, X, Y):.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
     if data.classification:
@@ -350,13 +284,10 @@ def init_command(args: argparse.Namespace, out: TextIO) -> int:
     name = target.stem
     if not name.isidentifier():
         raise SpecError(f"'{name}' is not a valid Python identifier (it names the module)", "NAME")
-    if target.exists():
-        raise SymbackpropError("exists; init never overwrites (pick another name)", str(target))
-    if not target.parent.is_dir():
-        raise SymbackpropError("its folder does not exist", str(target))
+    check_target(target, exclusive=True)
     text = environment().get_template("starter.toml.jinja").render(name=name, **catalog())
     load_spec_text(text, str(target))  # the starter must be a valid spec
-    atomic_write(target, text.encode())
+    write_output(target, text.encode(), exclusive=True)
     print(f"wrote {target}; try: symbackprop run {target} --save {name}.npz", file=out)
     return 0
 
@@ -421,17 +352,26 @@ class Trained:
         """Per-epoch curves: ``loss``, ``val_loss``, ``val_accuracy``; ``accuracy`` at updates."""
         return self.result.history
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def forward(self, X: np.ndarray) -> np.ndarray:
         """The network's outputs for raw inputs X (standardised as in training)."""
         from .runner import standardize
 
         return self.module.forward(self.params, standardize(np.asarray(X, float), self.extras))
 
-    def save(self, path: str | Path) -> Path:
-        """Save the weights (and standardisation) as ``run --save`` does."""
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """What the module's ``predict`` gives for raw inputs X (standardised as in training): the
+        class of each row for a classifier (``spec.is_classifier``), the outputs otherwise."""
+        from .runner import predicted_classes
+
+        outputs = self.forward(X)
+        return predicted_classes(outputs) if is_classifier(self.spec) else outputs
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Save the weights (and standardisation) as ``run --save`` does (``force`` as its
+        ``--force``: replace a file symbackprop did not write, or one changed since)."""
         from .weights import save_weights
 
-        return save_weights(Path(path), self.spec, self.params, self.extras)
+        return save_weights(Path(path), self.spec, self.params, self.extras, force=force)
 
 
 def train_api(

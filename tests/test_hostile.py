@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +88,7 @@ def fifo(name: str, also: Callable[[Path], None] | None = None) -> Callable[[Pat
     def setup(folder: Path) -> None:
         if also:
             also(folder)
-        os.mkfifo(folder / name)
+        os.mkfifo(folder / name.replace("__", "/"))
 
     return setup
 
@@ -141,6 +143,52 @@ XOR_WEIGHTS = {
     "b2": np.zeros(1),
 }
 """Weights that fit the built-in xor spec (2-4-1)."""
+
+
+PNG = b"\x89PNG\r\n\x1a\nmy holiday photo"
+
+
+def linked(name: str, target: str, target_exists: bool = True) -> Callable[[Path], None]:
+    """A symbolic link ``name`` to ``target`` (a file of the user's, or nothing)."""
+
+    def setup(folder: Path) -> None:
+        if target_exists:
+            (folder / target).write_text("mine")
+        (folder / name).symlink_to(folder / target)
+
+    return setup
+
+
+def edited_weights(name: str) -> Callable[[Path], None]:
+    """Weights symbackprop saved, then changed by the user (still with its ``network`` entry)."""
+
+    def setup(folder: Path) -> None:
+        from symbackprop.weights import save_weights
+
+        spec = parse_spec(tomllib.loads(spec_text()), source=str(folder / "net.toml"))
+        save_weights(folder / name, spec, list(XOR_WEIGHTS.values()))
+        with np.load(folder / name) as archive:
+            content = {key: archive[key] for key in archive.files}
+        content["W1"] = content["W1"] * 2
+        np.savez(folder / name, **content)
+
+    return setup
+
+
+def own_sweep_then(setup_after: Callable[[Path], None]) -> Callable[[Path], None]:
+    """The sweep's own results.json (as symbackprop wrote it), then ``setup_after``."""
+
+    def setup(folder: Path) -> None:
+        from symbackprop.fileio import write_output
+        from symbackprop.grid import read_table
+
+        base = read_table("xor")
+        meta = {"spec": base.source, "spec_digest": base.digest, "grid_keys": ["epochs"]}
+        text = json.dumps({"sweep": meta, "trials": []}).encode()
+        write_output(folder / "out" / "results.json", text, sidecar=True)
+        setup_after(folder)
+
+    return setup
 
 
 def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -489,6 +537,52 @@ CASES = [
         2,
         "not a readable .npz archive",
     ),  # setup completed below
+    # --- predict reads data as run does (one strict, capped reader) ----------------------------
+    Case(
+        "predict: 1_0 in the inputs",
+        both(npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n1_0,1\n"})),
+        ("predict", "xor", "w.npz", "x.csv"),
+        2,
+        "x.csv: line 2: '1_0' is not a number (column 1)",
+    ),
+    Case(
+        "predict: 1_0 after a header",
+        both(npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "a,b\n2,1_0\n"})),
+        ("predict", "xor", "w.npz", "x.csv"),
+        2,
+        "x.csv: line 2: '1_0' is not a number (column 2)",
+    ),
+    Case(
+        "predict: CSV of 300 MB (not read)",
+        sparse("x.csv", 300 << 20, npz("w.npz", XOR_WEIGHTS)),
+        ("predict", "xor", "w.npz", "x.csv"),
+        2,
+        "CSV files of at most 268435456 bytes are read",
+    ),
+    Case(
+        "predict: 1e39 in a float32 spec",
+        both(
+            npz("w.npz", XOR_WEIGHTS),
+            files(**{"net.toml": spec_text(dtype="float32"), "x.csv": "0,1\n1e39,1\n"}),
+        ),
+        ("predict", "net.toml", "w.npz", "x.csv"),
+        2,
+        "inputs overflow float32 (sample 1",
+    ),
+    Case(
+        "predict: complex X in an .npz",
+        both(npz("w.npz", XOR_WEIGHTS), npz("x.npz", {"X": np.ones((2, 2), dtype=complex)})),
+        ("predict", "xor", "w.npz", "x.npz"),
+        2,
+        "array 'X' is not real-valued numbers (complex128)",
+    ),
+    Case(
+        "predict: X claiming 10**10 rows (not allocated)",
+        both(npz("w.npz", XOR_WEIGHTS), npz("x.npz", {"X": npy_claiming((10**10, 2))})),
+        ("predict", "xor", "w.npz", "x.npz"),
+        2,
+        "array 'X' claims shape (10000000000, 2)",
+    ),
     # --- outputs -------------------------------------------------------------------------------
     Case(
         "-o a FIFO, even with --force (no hang)",
@@ -594,6 +688,72 @@ CASES = [
         2,
         "use --force",
         unchanged=("res/results.md",),
+    ),
+    Case(
+        "run --plot over a user's PNG",
+        both(SPEC_AND_DATA, files(**{"photo.png": PNG})),
+        run_spec("--plot", "photo.png"),
+        2,
+        "photo.png: exists and was not written by symbackprop",
+        unchanged=("photo.png",),
+    ),
+    Case(
+        "predict -o over a user's CSV starting class,p0",
+        both(npz("w.npz", XOR_WEIGHTS), files(**{"p.csv": "class,p0\n1,0.9\n", "x.csv": "0,1\n"})),
+        ("predict", "xor", "w.npz", "x.csv", "-o", "p.csv"),
+        2,
+        "p.csv: exists and was not written by symbackprop",
+        unchanged=("p.csv",),
+    ),
+    Case(
+        "run --save over weights the user edited",
+        both(SPEC_AND_DATA, edited_weights("w.npz")),
+        run_spec("--save", "w.npz"),
+        2,
+        "w.npz: exists and was not written by symbackprop, or was changed since",
+        unchanged=("w.npz",),
+    ),
+    *(
+        Case(
+            f"{option} {kind}, even with --force",
+            both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}), setup),
+            (*argv, target, "--force"),
+            2,
+            message,
+            unchanged=("real",),
+        )
+        for option, argv in (
+            ("run --save", run_spec("--save")),
+            ("run --plot", run_spec("--plot")),
+            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o")),
+        )
+        for kind, target, setup, message in (
+            ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
+            ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
+        )
+    ),
+    Case(
+        "init onto a dangling symbolic link",
+        linked("net.toml", "elsewhere.toml", target_exists=False),
+        ("init", "net"),
+        2,
+        "net.toml: is a symbolic link",
+    ),
+    Case(
+        "sweep: results.json is a FIFO (no hang)",
+        fifo("out__results.json", files(**{"out__keep": ""})),
+        ("sweep", "xor", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "results.json: is not a regular file",
+    ),
+    Case(
+        "sweep: a user's results.csv beside its results.json",
+        own_sweep_then(files(**{"out__results.csv": "mine\n"})),
+        ("sweep", "xor", "--grid", "epochs=1", "--output", "out"),
+        2,
+        "results.csv: exists and was not written by symbackprop, or was changed since "
+        "(choose another --output)",
+        unchanged=("out/results.csv",),
     ),
     Case(
         "-o numpy.py (would shadow numpy)",
@@ -1358,3 +1518,35 @@ def test_fuzzed_files_never_traceback(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fuzzed_files_never_traceback_long(tmp_path: Path) -> None:
     _fuzz_all(tmp_path, SLOW_FUZZ_EXAMPLES)
+
+
+def test_tuner_wisdom_is_written_as_every_output_is(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A planted link at the tuner's old temporary name (wisdom.json.<pid>.tmp) writes nothing
+    through it; a FIFO, a folder or deep JSON at wisdom.json is no cache (no hang)."""
+    import dataclasses
+    import threading
+
+    from symbackprop.pipeline import load_module
+
+    spec = dataclasses.replace(load_spec("xor"), kernels="tuned")
+    module = load_module(module_source(spec), tmp_path / "modules")  # kernels compile lazily
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    wisdom = tmp_path / "cache" / "wisdom.json"
+    Path(f"{wisdom}.{os.getpid()}.tmp").symlink_to(victim)
+    module._write_wisdom("key", {"plan": [[0, 0, 0], [0, 0, 0]]})
+    assert victim.read_text() == "mine"
+    assert module._read_wisdom() == {"key": {"plan": [[0, 0, 0], [0, 0, 0]]}}
+    wisdom.write_text("[" * 100_000 + "]" * 100_000)
+    assert module._read_wisdom() == {}
+    wisdom.unlink()
+    os.mkfifo(wisdom)
+    found: list = []
+    reader = threading.Thread(target=lambda: found.append(module._read_wisdom()), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert found == [{}], "reading a FIFO at wisdom.json hung"
+    for entry in ([[1e300] * 3] * 2, [[0], [0, 0]], None):
+        assert module._valid_plan(entry) is None

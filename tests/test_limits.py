@@ -12,7 +12,7 @@ from conftest import ROOT, make_spec, module_for
 from symbackprop import limits
 from symbackprop.cli import EXIT_DIVERGED, EXIT_USAGE, main
 from symbackprop.errors import SymbackpropError
-from symbackprop.spec import load_spec
+from symbackprop.spec import load_spec, parameter_count
 
 WIDE = 'name = "wide"\n[network]\nlayers = [2, 4000, 4000, 1]\noutput = "sigmoid"\nloss = "mse"\n'
 DEEP = (
@@ -36,7 +36,7 @@ def test_estimates_match_what_the_module_allocates() -> None:
     module = module_for(spec)
     params = module.init_params(0)
     parts = dict(limits.module_estimate(spec).parts)
-    assert parts["weights"] == sum(p.nbytes for p in params) == limits.parameter_count(spec) * 8
+    assert parts["weights"] == sum(p.nbytes for p in params) == parameter_count(spec.layers) * 8
     X = np.zeros((11, 3))
     buffers = module.intermediates(params, X, np.zeros((11, 2)))
     per_pass = [v.nbytes for k, v in buffers.items() if k.startswith(("A", "Z", "delta", "LSE"))]

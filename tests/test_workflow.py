@@ -315,6 +315,27 @@ def test_standardization_travels_with_the_weights(tmp_path: Path, moons) -> None
     np.testing.assert_array_equal(got, expected)
 
 
+def test_one_classifier_rule_for_module_cli_and_accuracy() -> None:
+    """A sigmoid output with several outputs is a classifier everywhere: the module's predict,
+    predict's class column and the accuracy all take the argmax (the module returned outputs)."""
+    from conftest import make_spec, module_for
+
+    from symbackprop.runner import accuracy
+    from symbackprop.workflow import predictions_csv
+
+    spec = make_spec([2, 3], "sigmoid", "binary_cross_entropy", name="multi_sigmoid")
+    module = module_for(spec)
+    params = module.init_params(3)
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    outputs = module.forward(params, X)
+    rows = predictions_csv(spec, outputs).splitlines()
+    assert rows[0] == "class,p0,p1,p2"
+    classes = np.array([int(row.split(",")[0]) for row in rows[1:]])
+    np.testing.assert_array_equal(module.predict(params, X), classes)
+    np.testing.assert_array_equal(classes, np.argmax(outputs, axis=1))
+    assert accuracy(module, params, X, np.eye(3)[classes]) == 1.0
+
+
 def test_python_api(moons) -> None:  # noqa: ANN001
     spec, module = moons
     trained = symbackprop.train(MOONS, epochs=7, patience=100)
@@ -327,7 +348,9 @@ def test_python_api(moons) -> None:  # noqa: ANN001
     expected = module.forward(
         trained.params, (X - trained.extras["x_mean"]) / trained.extras["x_std"]
     )
-    np.testing.assert_array_equal(trained.predict(X), expected)
+    np.testing.assert_array_equal(trained.forward(X), expected)
+    # predict is the module's predict (and the class column of `symbackprop predict`)
+    np.testing.assert_array_equal(trained.predict(X), np.argmax(expected, axis=1))
     with pytest.raises(SpecError, match="did you mean 'epochs'"):
         symbackprop.train(spec, epoch=3)
 
