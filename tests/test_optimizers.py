@@ -254,11 +254,15 @@ def test_float32_tracks_float64(case: str) -> None:
 
 
 def test_plain_sgd_generates_the_stateless_kernel() -> None:
-    """No momentum, no weight decay, no schedule: the original code path, no optimizer state."""
+    """No momentum, no weight decay, no schedule: no optimizer state, the update inlined, with
+    the rate over the batch size folded into one constant (as the hand-written kernel had it)."""
     module = module_for(_spec("plain", {"learning_rate": 0.1}))
     assert not hasattr(module, "init_state")
     text = open(module.__file__).read()
-    assert "def _update(" not in text and "_sgd_update(W1, dW1, step, old_W1)" in text
+    kernel = '@njit(inline="always", **KERNEL)\ndef _update(param, dparam, B, rate, old_param):'
+    assert kernel in text
+    assert "c0 = DTYPE(rate / B)" in text and "theta = theta - c0 * grad" in text
+    assert "_update(W1, dW1, B, learning_rate, old_W1)" in text
 
 
 @pytest.mark.parametrize(
