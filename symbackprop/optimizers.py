@@ -1,9 +1,10 @@
 """Optimizers, learning-rate schedules and weight initialisations, as torch.optim defines them.
 
 Each optimizer is data: the SymPy assignments of its state and update (``rule``), used for the
-document's update section and, evaluated numerically (``reference_step``), to check the
+document's update section and, evaluated numerically (``reference_trace``), to check the
 generated kernels. The spec's ``[training]`` fields are parsed here (``parse_training_extras``)
-and the module template receives an ``OptimizerCode`` (what to allocate and pass).
+and the module template receives an ``OptimizerCode`` (what to allocate and pass) and the rule
+printed by ``update_code``.
 
 Conventions, as in ``torch.optim``: ``g`` is the gradient of the minibatch's mean loss; the
 step counter ``t`` starts at 1; a schedule sets the learning rate of epoch ``e`` (from 0) and
@@ -381,21 +382,6 @@ def reference_trace(
         values[assignment.lhs.name] = value
         trace.append(dict(values))
     return trace
-
-
-def reference_step(
-    config: OptimizerConfig,
-    param: np.ndarray,
-    grad: np.ndarray,
-    state: dict[str, np.ndarray],
-    step: int,
-    learning_rate: float,
-) -> None:
-    """One step of ``rule(config)`` on ``param`` and ``state`` (in place; see reference_trace)."""
-    values = reference_trace(config, param, grad, state, step, learning_rate)[-1]
-    param[...] = values["theta"]
-    for symbol in rule(config).state:
-        state[symbol.name] = values[symbol.name]
 
 
 _FUNCTIONS: dict[OptimizerConfig, tuple[Rule, list[tuple[Assignment, Callable, list[str]]]]] = {}
