@@ -24,7 +24,19 @@ from .errors import SymbackpropError
 from .gradcheck import sample_data
 from .network import ActivationFunction, ActivationPrime, j, p
 from .numeric import check_derivation, element_value
-from .spec import Spec
+from .optimizers import (
+    TITLES,
+    OptimizerConfig,
+    epoch,
+    eta,
+    eta_0,
+    reference_trace,
+    rule,
+    schedule_rate,
+    t,
+    theta,
+)
+from .spec import Spec, Training
 
 DIGITS = 4
 """Significant digits shown (default)."""
@@ -41,32 +53,6 @@ MAX_SEARCHED = 1000
 
 
 @dataclass(frozen=True)
-class UpdateRule:
-    """One optimizer step as the worked example shows it: theta <- rhs(theta, gradient)."""
-
-    name: str
-    describe: str
-    why: str
-    """The justification printed beside the written-out step (LaTeX; {eta} is the rate)."""
-    rhs: Callable[[sp.Expr, sp.Expr, float], sp.Expr]
-    """The update's right-hand side from theta, its gradient and the learning rate (symbolic)."""
-    apply: Callable[[np.ndarray, np.ndarray, float], np.ndarray]
-    """The same update on numbers (the independent check of the module's step)."""
-
-
-UPDATE_RULES: dict[str, UpdateRule] = {
-    "sgd": UpdateRule(
-        "sgd",
-        "one gradient-descent step",
-        r"gradient descent, $\eta = {eta}$",
-        lambda theta, grad, lr: theta - lr * grad,
-        lambda theta, grad, lr: theta - lr * grad,
-    ),
-}
-"""Optimizers the worked example can show, by the spec's optimizer name."""
-
-
-@dataclass(frozen=True)
 class WorkedExample:
     """One sample's pass through the generated module and one optimizer step on it."""
 
@@ -80,28 +66,13 @@ class WorkedExample:
     """Whether the sample was picked by default (the first with no all-zero gradient)."""
     weights: Path | None
     """Where the initial weights came from (None: the module's init_params(seed))."""
-    rule: UpdateRule
+    optimizer: OptimizerConfig
     learning_rate: float
+    """The rate of the step: the schedule's rate of epoch 0 (the spec's rate without one)."""
     train_biases: bool
-
-
-def optimizer_name(spec: Spec) -> str:
-    """The spec's optimizer, by the name UPDATE_RULES knows it ("sgd": plain SGD, constant rate).
-
-    Reads ``training.optimizer`` as a name or as an object with ``.name``; SGD with momentum,
-    weight decay or a learning-rate schedule is not plain SGD and gets a name of its own.
-    """
-    training = spec.training
-    optimizer = getattr(training, "optimizer", "sgd")
-    name = str(getattr(optimizer, "name", optimizer))
-    extras = [
-        key
-        for key in ("momentum", "weight_decay")
-        if getattr(optimizer, key, 0)  # nonzero: not plain SGD
-    ]
-    if getattr(training, "schedule", None) is not None:
-        extras.append("schedule")
-    return f"{name} with {' and '.join(extras)}" if extras else name
+    traces: dict[str, list[dict[str, np.ndarray]]]
+    """Per trained parameter, the rule's values before each assignment and after the last
+    (``optimizers.reference_trace`` at step t = 1 from a zero state)."""
 
 
 def worked_example(
@@ -117,14 +88,6 @@ def worked_example(
     from .pipeline import load_module, render_module
 
     spec = derivation.network.spec
-    name = optimizer_name(spec)
-    if name not in UPDATE_RULES:
-        raise SymbackpropError(
-            f"the worked example cannot show a step of optimizer '{name}' "
-            f"(known: {', '.join(UPDATE_RULES)})",
-            "--example",
-        )
-    rule = UPDATE_RULES[name]
     module = load_module(render_module(derivation))
     if params is None:
         params = module.init_params(seed)
@@ -154,14 +117,34 @@ def worked_example(
     values.update(dict(zip(module.PARAM_NAMES, params)))
     values["Y"] = np.asarray(Y[row], dtype=np.float64).reshape(1, -1)
     stepped = [param.copy() for param in params]
-    lr = spec.training.learning_rate
-    module.train_with_order(stepped, X[row], Y[row], np.zeros((1, 1), dtype=np.int64), lr, 1)
+    base_rate = spec.training.learning_rate
+    state = module.init_state(stepped) if hasattr(module, "init_state") else None
+    keywords = {} if state is None else {"state": state}
+    one = np.zeros((1, 1), dtype=np.int64)
+    module.train_with_order(stepped, X[row], Y[row], one, base_rate, 1, **keywords)
     new_params = dict(zip(module.PARAM_NAMES, stepped))
     _check_finite(values, new_params, weights)
-    _check_step(rule, values, new_params, lr, spec.training.train_biases, module.DTYPE)
+    training = spec.training
+    rate = first_rate(training)
+    traces = {
+        name: reference_trace(training.optimizer, values[name], values["d" + name], {}, 1, rate)
+        for name in module.PARAM_NAMES
+        if training.train_biases or name.startswith("W")
+    }
+    kinds = getattr(module, "STATE", ())
+    _check_step(training.optimizer, traces, values, new_params, state, kinds, module.DTYPE)
     return WorkedExample(
-        values, new_params, index, chosen, weights, rule, lr, spec.training.train_biases
-    )
+        values, new_params, index, chosen, weights, training.optimizer, rate,
+        training.train_biases, traces,
+    )  # fmt: skip
+
+
+def first_rate(training: Training) -> float:
+    """The learning rate of epoch 0: the schedule's rule at e = 0, or the spec's rate."""
+    if training.schedule is None:
+        return training.learning_rate
+    _, rate, _ = schedule_rate(training.schedule)
+    return float(rate.subs({eta_0: training.learning_rate, epoch: 0}))
 
 
 def _first_informative(module, params, X, Y) -> int:  # noqa: ANN001
@@ -187,26 +170,30 @@ def _check_finite(
 
 
 def _check_step(
-    rule: UpdateRule,
+    optimizer: OptimizerConfig,
+    traces: dict[str, list[dict[str, np.ndarray]]],
     values: dict[str, np.ndarray],
     new_params: dict[str, np.ndarray],
-    lr: float,
-    train_biases: bool,
+    state: dict[str, np.ndarray] | None,
+    kinds: tuple[str, ...],
     dtype: type,
 ) -> None:
-    """The module's step against the update rule on numbers; frozen biases must not move."""
+    """The module's step (parameters and its state arrays ``kinds``) against the rule evaluated
+    on numbers; parameters the module does not train must not move."""
     rtol = 1e-5 if dtype == np.float32 else 1e-12
+    symbols = dict(zip(kinds, (s.name for s in rule(optimizer).state), strict=True))
     for name, new in new_params.items():
-        old = values[name]
-        if name.startswith("b") and not train_biases:
-            expected = old
-        else:
-            expected = rule.apply(old.astype(np.float64), values["d" + name], lr)
-        if not np.allclose(new, expected, rtol=rtol, atol=rtol):
-            raise SymbackpropError(
-                f"the module's {rule.name} step on {name} disagrees with the update rule",
-                "--example",
-            )
+        expected = {name: traces[name][-1]["theta"] if name in traces else values[name]}
+        if name in traces and state is not None:  # the module's state arrays are the rule's
+            expected |= {f"{k}_{name}": traces[name][-1][symbols[k]] for k in kinds}
+        for key, value in expected.items():
+            ours = new if key == name else state[key]
+            if not np.allclose(ours, value, rtol=rtol, atol=rtol):
+                raise SymbackpropError(
+                    f"the module's {TITLES[optimizer.name]} step on {key} disagrees with the "
+                    "update rule",
+                    "--example",
+                )
 
 
 def example_for_spec(
@@ -358,7 +345,7 @@ def _intro(example: WorkedExample, digits: int, rtol: float) -> str:
         f"module computed (rounded to {digits} significant digits; the numbers inside a "
         "written-out sum carry extra digits so that it reproduces its result); every formula "
         f"above was evaluated with them and agrees to {rtol:g}. It ends with "
-        f"{example.rule.describe} on this sample alone (learning rate "
+        f"{_describe(example.optimizer)} on this sample alone (learning rate "
         f"{example.learning_rate:g}), as the module's training kernel takes it"
         + (
             "; the biases are frozen (\\texttt{train\\_biases = false})."
@@ -376,10 +363,23 @@ def _tex_text(value: str) -> str:
     return out
 
 
+def _describe(optimizer: OptimizerConfig) -> str:
+    """What the example's last step is, for the introduction."""
+    update = rule(optimizer)
+    if not update.state and len(update.assignments) == 1:
+        return "one gradient-descent step"
+    settings = ", ".join(f"${sp.latex(k)} = {v:g}$" for k, v in update.hyper.items())
+    return (
+        f"one step of {TITLES[optimizer.name]} (the update rule above at $t = 1$, its state "
+        f"starting at zero{'; ' + settings if settings else ''})"
+    )
+
+
 def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown) -> list[Step]:
-    """theta <- update(theta, gradient) for every parameter, one entry written out per array."""
+    """The rule's assignments with numbers, for one entry of every parameter, then the array."""
     network = derivation.network
     values = example.values
+    update = rule(example.optimizer)
     steps = []
     for layer in network.layers:
         l = layer.index
@@ -387,32 +387,32 @@ def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown)
             name = f"{kind}{l}"
             symbol = layer.vector(kind)
             new = example.new_params[name]
-            if kind == "b" and not example.train_biases:
+            if name not in example.traces:
                 steps.append(
-                    Step(
-                        "example",
-                        symbol,
-                        (shown.vector(new),),
-                        "frozen",
-                        relation=r"\leftarrow",
-                    )
+                    Step("example", symbol, (shown.vector(new),), "frozen", relation=r"\leftarrow")
                 )
                 continue
             element = _first_nonzero(values["d" + name])
-            theta = float(values[name][element])
-            grad = float(values["d" + name][element])
-            target = float(new[element])
             entry = layer.W[element] if kind == "W" else layer.b[element]
-            written = shown.update(example.rule, theta, grad, example.learning_rate, target)
-            steps.append(
-                Step(
-                    "example",
-                    entry,
-                    (written, shown.number(target)),
-                    example.rule.why.replace("{eta}", f"{example.learning_rate:g}"),
-                    relation=r"\leftarrow",
+            trace = example.traces[name]
+            for number, assignment in enumerate(update.assignments):
+                before = {k: float(v[element]) for k, v in trace[number].items()}
+                result = float(trace[number + 1][assignment.lhs.name][element])
+                known = update.hyper | {eta: example.learning_rate}
+                written = shown.assignment(assignment.rhs, before, known, result)
+                why = assignment.why + (
+                    rf", $\eta = {example.learning_rate:g}$" if assignment.rhs.has(eta) else ""
                 )
-            )
+                lhs = entry if assignment.lhs == theta else assignment.lhs
+                steps.append(
+                    Step(
+                        "example",
+                        lhs,
+                        (written, shown.number(result)),
+                        why,
+                        relation=r"\leftarrow",
+                    )
+                )
             result = shown.matrix(new) if kind == "W" else shown.vector(new)
             steps.append(
                 Step("example", symbol, (result,), "after the step", relation=r"\leftarrow")
@@ -468,18 +468,28 @@ class _Shown:
 
         return self._reproducing(written, result)
 
-    def update(
-        self, rule: UpdateRule, theta: float, grad: float, lr: float, result: float
+    def assignment(
+        self,
+        rhs: sp.Expr,
+        before: dict[str, float],
+        known: dict[sp.Symbol, float],
+        result: float,
     ) -> sp.Expr:
-        """The update rule with theta, the gradient and the learning rate as numbers."""
+        """An assignment's right side at step t = 1 with numbers for its symbols: the values
+        ``before`` it (shown with guard digits) and the settings ``known`` (exactly)."""
+        rhs = rhs.xreplace({t: sp.Integer(1)}).replace(sp.Max, WrittenMax)
 
         def written(guard: int) -> sp.Expr:
             digits = self.digits + guard
-            return rule.rhs(
-                sp.UnevaluatedExpr(self.number(theta, digits)),
-                sp.UnevaluatedExpr(self.number(grad, digits)),
-                sp.UnevaluatedExpr(sp.Float(repr(float(lr)), "")),
-            )
+            numbers = {
+                symbol: sp.UnevaluatedExpr(
+                    sp.Float(repr(float(known[symbol])), "")
+                    if symbol in known
+                    else self.number(before[symbol.name], digits)
+                )
+                for symbol in rhs.free_symbols
+            }
+            return rhs.xreplace(numbers)
 
         return self._reproducing(written, result)
 
@@ -492,6 +502,20 @@ class _Shown:
         return written(MAX_DIGITS - self.digits)
 
 
+class WrittenMax(sp.Function):
+    """max(a, b) with numbers written in (SymPy's Max compares its arguments, so cannot hold
+    them unevaluated); ``doit`` evaluates it."""
+
+    def doit(self, **hints: object) -> sp.Expr:
+        return sp.Max(*(arg.doit(**hints) for arg in self.args))
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        return rf"\max\left({', '.join(printer._print(arg) for arg in self.args)}\right)"
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        return f"max({', '.join(printer._print(arg) for arg in self.args)})"
+
+
 def rounded(value: float, digits: int) -> str:
     """A number to ``digits`` significant digits, as text (for comparing printed results)."""
     if value == 0 or not math.isfinite(value):
@@ -501,8 +525,8 @@ def rounded(value: float, digits: int) -> str:
 
 def worked_out(expr: sp.Expr) -> float:
     """The value of a written-out expression (numbers in UnevaluatedExpr, activations)."""
-    expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
     expr = expr.replace(lambda e: isinstance(e, sp.Float), lambda e: sp.Float(str(e), 40))
+    expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0]).doit()
     expr = expr.replace(
         lambda e: isinstance(e, ActivationFunction | ActivationPrime), lambda e: e.expanded()
     )

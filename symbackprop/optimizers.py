@@ -1,9 +1,10 @@
 """Optimizers, learning-rate schedules and weight initialisations, as torch.optim defines them.
 
 Each optimizer is data: the SymPy assignments of its state and update (``rule``), used for the
-document's update section and, evaluated numerically (``reference_step``), to check the
+document's update section and, evaluated numerically (``reference_trace``), to check the
 generated kernels. The spec's ``[training]`` fields are parsed here (``parse_training_extras``)
-and the module template receives an ``OptimizerCode`` (what to allocate and pass).
+and the module template receives an ``OptimizerCode`` (what to allocate and pass) and the rule
+printed by ``update_code``.
 
 Conventions, as in ``torch.optim``: ``g`` is the gradient of the minibatch's mean loss; the
 step counter ``t`` starts at 1; a schedule sets the learning rate of epoch ``e`` (from 0) and
@@ -77,14 +78,12 @@ class Schedule:
         }
 
     def rates(self, learning_rate: float, first: int, count: int) -> np.ndarray:
-        """The learning rate of epochs ``first .. first + count - 1`` (closed form)."""
+        """The learning rate of epochs ``first .. first + count - 1``: ``schedule_rate``
+        evaluated with NumPy."""
+        _, rate, _ = schedule_rate(self)
+        function = sp.lambdify([eta_0, epoch], rate, "numpy")
         epochs = np.arange(first, first + count, dtype=np.float64)
-        if self.kind == "step":
-            return learning_rate * self.gamma ** np.floor(epochs / self.step_size)
-        if self.kind == "exponential":
-            return learning_rate * self.gamma**epochs
-        cosine = (1.0 + np.cos(np.pi * epochs / self.T_max)) / 2.0
-        return self.eta_min + (learning_rate - self.eta_min) * cosine
+        return np.asarray(function(learning_rate, epochs), dtype=np.float64) + 0 * epochs
 
 
 def is_plain(optimizer: OptimizerConfig, schedule: Schedule | None) -> bool:
@@ -262,6 +261,10 @@ class Descent(sp.Expr):
         first, second = self.args
         return f"{printer._print(first)} - {printer.parenthesize(second, PRECEDENCE['Add'])}"
 
+    def _pythoncode(self, printer: sp.printing.printer.Printer) -> str:
+        first, second = self.args
+        return f"{printer._print(first)} - {printer.parenthesize(second, PRECEDENCE['Add'])}"
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -272,7 +275,8 @@ class Assignment:
     why: str
 
 
-_TITLES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+TITLES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+"""Each optimizer's name as torch.optim spells it."""
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,7 @@ def rule(config: OptimizerConfig) -> Rule:
             Assignment(
                 theta,
                 Descent(theta, eta * m_hat / (sp.sqrt(v_hat) + epsilon)),
-                _TITLES[config.name] + " step",
+                TITLES[config.name] + " step",
             )
         )
     else:
@@ -353,29 +357,31 @@ def rule(config: OptimizerConfig) -> Rule:
     return Rule(config.name, tuple(state), tuple(steps), hyper)
 
 
-def reference_step(
+def reference_trace(
     config: OptimizerConfig,
     param: np.ndarray,
     grad: np.ndarray,
     state: dict[str, np.ndarray],
     step: int,
     learning_rate: float,
-) -> None:
-    """One step of ``rule(config)``, evaluated with NumPy from the SymPy expressions (in place).
+) -> list[dict[str, np.ndarray]]:
+    """The values of the rule's symbols before each assignment of ``rule(config)`` and after
+    the last, evaluated with NumPy from the SymPy expressions (float64).
 
     ``state`` maps state symbols' names to arrays (missing ones start at zero).
     """
     current = _rule_and_functions(config)
-    values: dict[str, Any] = {"theta": param.copy(), "g": grad.astype(np.float64)}
+    values: dict[str, Any] = {"theta": param.astype(np.float64), "g": grad.astype(np.float64)}
     for symbol in current[0].state:
-        values[symbol.name] = state.get(symbol.name, np.zeros_like(param))
+        values[symbol.name] = state.get(symbol.name, np.zeros_like(values["theta"]))
     constants = {"t": step, "eta": learning_rate}
+    trace = [dict(values)]
     for assignment, function, arguments in current[1]:
         inputs = [values[s] if s in values else constants.get(s, 0) for s in arguments]
-        values[assignment.lhs.name] = np.asarray(function(*inputs), dtype=np.float64) + 0 * param
-    param[...] = values["theta"]
-    for symbol in current[0].state:
-        state[symbol.name] = values[symbol.name]
+        value = np.asarray(function(*inputs), dtype=np.float64) + 0 * values["theta"]
+        values[assignment.lhs.name] = value
+        trace.append(dict(values))
+    return trace
 
 
 _FUNCTIONS: dict[OptimizerConfig, tuple[Rule, list[tuple[Assignment, Callable, list[str]]]]] = {}
@@ -397,10 +403,15 @@ def _rule_and_functions(
     return _FUNCTIONS[config]
 
 
+epoch = sp.Symbol("e", nonnegative=True, integer=True)
+"""The epoch, counted from 0."""
+eta_0 = sp.Symbol("eta_0", positive=True)
+"""The base learning rate (the spec's)."""
+
+
 def schedule_rate(schedule: Schedule) -> tuple[sp.Symbol, sp.Expr, str]:
     """The learning rate of epoch ``e`` as a SymPy expression in the base rate eta_0."""
-    e = sp.Symbol("e", nonnegative=True, integer=True)
-    eta0 = sp.Symbol("eta_0", positive=True)
+    e, eta0 = epoch, eta_0
     if schedule.kind == "step":
         rate = eta0 * sp.Float(schedule.gamma) ** sp.floor(e / schedule.step_size)
         why = "step schedule (StepLR)"
@@ -436,7 +447,7 @@ class OptimizerCode:
     @property
     def title(self) -> str:
         """The optimizer's name as torch.optim spells it: SGD, Adam, AdamW, RMSprop."""
-        return _TITLES[self.config.name]
+        return TITLES[self.config.name]
 
     def arrays(self, param_names: list[str]) -> list[str]:
         """The state arrays, per parameter then per kind: ``exp_avg_W1, exp_avg_sq_W1, ...``."""
@@ -547,7 +558,7 @@ def update_steps(training: Any, batch_loss: sp.Symbol) -> list[Any]:
         f"${sp.latex(symbol)} = {value:g}$" for symbol, value in update.hyper.items()
     )
     what = "weight and bias" if getattr(training, "train_biases", True) else "weight"
-    name = _TITLES[config.name] + (" (AMSGrad)" if config.amsgrad else "")
+    name = TITLES[config.name] + (" (AMSGrad)" if config.amsgrad else "")
     name += " (centered)" if config.centered else ""
     steps.append(
         Step(

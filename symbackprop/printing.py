@@ -126,6 +126,20 @@ class NumbaPrinter(PythonCodePrinter):
         one, zero = self._float("1.0"), self._float("0.0")
         return f"({one} if {u} > {zero} else ({zero} if {u} < {zero} else {at_zero}))"
 
+    def _print_Relational(self, expr: sp.Expr) -> str:
+        """A comparison; between integers (a step counter and a number) it stays in integers."""
+        if not all(arg.is_integer for arg in expr.args):
+            return super()._print_Relational(expr)
+        lhs, rhs = (str(arg) if arg.is_Integer else self._print(arg) for arg in expr.args)
+        return f"({lhs} {expr.rel_op} {rhs})"
+
+    def _print_floor(self, expr: sp.Expr) -> str:
+        """floor(k/n) of an integer k and a positive integer n as exact integer division."""
+        numerator, denominator = expr.args[0].as_numer_denom()
+        if numerator.is_integer and denominator.is_Integer and denominator > 0:
+            return f"({self._print(numerator)} // {denominator})"
+        return f"math.floor({self._print(expr.args[0])})"
+
     def _print_erf(self, expr: sp.Expr) -> str:
         return f"math.erf({self._print(expr.args[0])})"
 

@@ -281,29 +281,66 @@ def test_float32_spec_example_checks_at_float32_precision() -> None:
     assert "agrees to 1e-05" in text and "W1 ← [[" in text
 
 
-def test_optimizer_name_reads_names_and_config_objects() -> None:
-    """Until specs carry an optimizer the example shows SGD; a config object is read by name and
-    anything beyond plain SGD is refused rather than shown as SGD."""
-    from dataclasses import dataclass, replace
+EXAMPLE_OPTIMIZERS = {
+    "sgd_nesterov": {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    "adam": {"optimizer": "adam", "learning_rate": 0.05},
+    "adamw_amsgrad_cosine": {
+        "optimizer": "adamw",
+        "amsgrad": True,
+        "learning_rate": 0.05,
+        "schedule": {"kind": "cosine", "T_max": 10, "eta_min": 0.001},
+    },
+    "rmsprop_centered": {"optimizer": "rmsprop", "centered": True, "momentum": 0.5},
+}
 
-    from symbackprop.example import UPDATE_RULES, optimizer_name
 
-    spec = load_spec("xor")
-    assert optimizer_name(spec) == "sgd" and "sgd" in UPDATE_RULES
+@pytest.mark.parametrize("case", sorted(EXAMPLE_OPTIMIZERS))
+def test_example_ends_with_every_optimizers_step(case: str) -> None:
+    """The example's step is the rule's, the module's and torch.optim's: the new weights against
+    one torch.optim step from the same weights and gradients; the rule's assignments written out
+    with numbers, each reproducing its printed result."""
+    torch = pytest.importorskip("torch")
+    from dataclasses import replace
 
-    @dataclass(frozen=True)
-    class Config:
-        name: str = "sgd"
-        momentum: float = 0.0
-        weight_decay: float = 0.0
+    from symbackprop.optimizers import parse_training_extras, rule
 
-    @dataclass(frozen=True)
-    class TrainingWith:
-        optimizer: Config
-        schedule: object = None
+    xor = load_spec("xor")
+    extras = parse_training_extras(EXAMPLE_OPTIMIZERS[case], "test")
+    rate = EXAMPLE_OPTIMIZERS[case].get("learning_rate", xor.training.learning_rate)
+    training = replace(xor.training, learning_rate=rate, **extras)
+    spec = replace(xor, name=f"xor_{case}", training=training)
+    derivation = derivation_of(spec)
+    example = worked_example(derivation, *xor_data(), sample=1)
+    config = spec.training.optimizer
+    names = ("W1", "b1", "W2", "b2")
+    tensors = [torch.tensor(example.values[name], requires_grad=True) for name in names]
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    optimizer = cls.get(config.name, torch.optim.RMSprop)(tensors, lr=rate, **config.settings())
+    for tensor, name in zip(tensors, names, strict=True):
+        tensor.grad = torch.tensor(example.values["d" + name])
+    optimizer.step()
+    for tensor, name in zip(tensors, names, strict=True):
+        np.testing.assert_allclose(example.new_params[name], tensor.detach().numpy(), rtol=1e-12)
+    text = document_for(spec, example=True, sample=1).text()
+    assert text.count("because: after the step") == 4
+    assert len(written_steps(text)) == 4 * len(rule(config).assignments)
+    for lhs, expression, result in written_steps(text):
+        assert f"{evaluate(expression):.3e}" == f"{float(result):.3e}", (lhs, expression)
 
-    with_plain = replace(spec, training=TrainingWith(Config()))
-    with_momentum = replace(spec, training=TrainingWith(Config(momentum=0.9)))
-    assert optimizer_name(with_plain) == "sgd"
-    assert optimizer_name(with_momentum) == "sgd with momentum"
-    assert optimizer_name(with_momentum) not in UPDATE_RULES
+
+def xor_data() -> tuple[np.ndarray, np.ndarray]:
+    return np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), np.array(
+        [[0.0], [1.0], [1.0], [0.0]]
+    )
+
+
+def written_steps(text: str) -> list[tuple[str, str, str]]:
+    """(left side, written-out expression, printed result) of the update's numeric steps."""
+    pattern = re.compile(r"^\(\d+\)\s+(\S[^\n]*?) ← ([^\n]*)\n\s+= (\S+)$", re.M)
+    return [m.groups() for m in pattern.finditer(text)]
+
+
+def evaluate(text: str) -> float:
+    """A written-out update step (numbers, + - · / ² sqrt max) worked out."""
+    text = text.replace("·", "*").replace("²", "**2").replace("sqrt", "math.sqrt")
+    return float(eval(text, {"math": math, "max": max, "__builtins__": {}}))
