@@ -11,10 +11,29 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-from .errors import ExpressionError  # noqa: E402
+from .errors import (  # noqa: E402
+    DataError,
+    ExpressionError,
+    SpecError,
+    SymbackpropError,
+    TrainingDiverged,
+)
 from .expressions import parse_expression  # noqa: E402
+from .spec import Spec, load_spec  # noqa: E402
 
-__all__ = ["ExpressionError", "derive", "parse_expression"]
+__all__ = [
+    "DataError",
+    "ExpressionError",
+    "Spec",
+    "SpecError",
+    "SymbackpropError",
+    "TrainingDiverged",
+    "derive",
+    "generate",
+    "load_spec",
+    "parse_expression",
+    "train",
+]
 
 
 def derive(

@@ -290,7 +290,7 @@ def for_code(expr: sp.Expr) -> sp.Expr:
 
     def expand(e: ActivationPrime) -> sp.Expr:
         act = e.activation
-        form = act.code_derivative if act.code_derivative is not None else derivative(act.name)
+        form = act.code_derivative if act.code_derivative is not None else derivative(act)
         return form.xreplace({x_sym: e.args[0]})
 
     return expr.replace(lambda e: isinstance(e, ActivationPrime), expand)

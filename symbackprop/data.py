@@ -16,7 +16,6 @@ import numpy as np
 from .datasets import DATASETS, load_builtin
 from .errors import DataError
 from .escape import plain_line
-from .functions import LOSSES
 from .spec import Spec, is_classifier
 
 BUILTIN_DATASETS = tuple(DATASETS)
@@ -330,7 +329,7 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
         raise DataError(
             f"targets have {Y.shape[1]} columns, the network has {n_out} outputs", where
         )
-    kind = LOSSES[spec.loss].targets
+    kind = spec.loss_function.targets
     if kind == "one_hot":
         sums = Y.sum(axis=1)
         bad = np.argwhere((np.abs(sums - 1) > 1e-6) | np.any(Y < 0, axis=1))

@@ -229,7 +229,7 @@ def to_forward_values(expr: sp.Expr, layer: Layer) -> sp.Expr:
         return layer.a[e.args[0].indices[0]]
 
     def prime(e: ActivationPrime) -> sp.Expr:
-        form = output_form_derivative(e.activation.name)
+        form = output_form_derivative(e.activation)
         index = e.args[0].indices[0]
         if form is None:
             return e
@@ -245,7 +245,7 @@ def derive(network: SymbolicNetwork) -> Derivation:
     gradients = {network.output.index: _weight_gradients(network.output, output.delta, None, None)}
     for layer, upper in zip(reversed(network.layers[:-1]), reversed(network.layers[1:])):
         # z^(l+1)_j as a function of z^(l): substitute a^(l)_k = f_l(z^(l)_k), then differentiate.
-        f = activation_function(layer.activation.name)
+        f = activation_function(layer.activation)
         z_next = upper.z_expr.xreplace({upper.a_in[k]: f(layer.z[k])})
         upstream = collapse(sp.diff(z_next, layer.z[p]))
         chain = collapse(Sum(upper.delta[j] * upstream, (j, 0, upper.n_out - 1)))
@@ -259,7 +259,7 @@ def derive(network: SymbolicNetwork) -> Derivation:
         )
     layers = tuple(gradients[layer.index] for layer in network.layers)
     activations = tuple(
-        ActivationDerivative(act, derivative(act.name), output_form_derivative(act.name))
+        ActivationDerivative(act, derivative(act), output_form_derivative(act))
         for act in _distinct_elementwise(network)
     )
     return Derivation(
@@ -330,7 +330,7 @@ def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
     collapsed = collapse(chain)
     if collapsed.has(sp.KroneckerDelta) and layer.activation.elementwise:
         # Piecewise loss terms: the Jacobian is diagonal, so delta_p = dL/da_p * f'(z_p).
-        f = activation_function(layer.activation.name)(layer.z[p])
+        f = activation_function(layer.activation)(layer.z[p])
         collapsed = dL_da * sp.diff(f, layer.z[p])
     before = _tidy(to_forward_values(collapsed, layer))
     jacobian = to_forward_values(jacobian, layer)
@@ -449,7 +449,7 @@ def _steps(
             Step(
                 "forward-matrix",
                 layer.vector("a"),
-                (Elementwise(act.name, z),),
+                (Elementwise(act, z),),
                 why,
                 label=f"a{l}-matrix",
             )
@@ -483,7 +483,7 @@ def _steps(
 
     for info in activations:
         name = info.activation.name
-        f = activation_function(name)(u)
+        f = activation_function(info.activation)(u)
         pairs = [(info.derivative.subs(x_sym, u), r"\texttt{sympy.diff} of ${0}$")]
         if (
             info.output_form is not None
@@ -497,7 +497,7 @@ def _steps(
                 )
             )
         rhs, reasons = _rows(pairs)
-        prime = activation_prime(name)(u)
+        prime = activation_prime(info.activation)(u)
         steps.append(
             Step(
                 "activations",
@@ -579,7 +579,7 @@ def _steps(
             (j, 0, upper.n_out - 1),
         )
         fourth = rf"${act.latex}'$ does not depend on $j$"
-        if output_form_derivative(act.name) is not None:
+        if output_form_derivative(act) is not None:
             fourth += f"; written through the forward value by {{eq:act-{act.name}}}"
         pairs = [
             (partial(L, layer.z[p]), r"definition of ${0}$"),
@@ -604,7 +604,7 @@ def _steps(
                     layer.z[p],
                     upper.z[j],
                     upper.delta[j],
-                    sp.Eq(layer.a[k], activation_function(act.name)(layer.z[k])),
+                    sp.Eq(layer.a[k], activation_function(act)(layer.z[k])),
                 ),
                 label=f"delta{l}",
                 reasons=reasons,
@@ -621,7 +621,7 @@ def _steps(
                 (
                     sp.HadamardProduct(
                         product,
-                        Elementwise(layer.activation.name, layer.vector("z"), 1),
+                        Elementwise(layer.activation, layer.vector("z"), 1),
                     ),
                 ),
                 rf"{{eq:delta{l}}} for every $p$ at once",
@@ -768,7 +768,7 @@ def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, 
     if network.loss.targets_sum_to_one and output.assumption:
         bp1: sp.Basic = a_vec - y_vec
     elif out.activation.elementwise:
-        bp1 = sp.HadamardProduct(Nabla(a_vec), Elementwise(out.activation.name, z_vec, 1))
+        bp1 = sp.HadamardProduct(Nabla(a_vec), Elementwise(out.activation, z_vec, 1))
     else:
         bp1 = Nabla(z_vec)
     steps.append(
@@ -790,7 +790,7 @@ def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, 
                 (
                     sp.HadamardProduct(
                         upper.vector("W").T * upper.vector("delta"),
-                        Elementwise(layer.activation.name, layer.vector("z"), 1),
+                        Elementwise(layer.activation, layer.vector("z"), 1),
                     ),
                 ),
                 rf"BP2, {{eq:delta{l}-matrix}}",

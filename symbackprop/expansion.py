@@ -134,7 +134,7 @@ def forward_values(network: SymbolicNetwork, scalars: Scalars, explicit: bool) -
             zs.append(z)
         for j in range(n_out):
             if layer.activation.elementwise:
-                f = activation_function(layer.activation.name)(zs[j])
+                f = activation_function(layer.activation)(zs[j])
                 values[layer.a[j]] = f.expanded() if explicit else f
             else:
                 values[layer.a[j]] = sp.exp(zs[j]) / sp.Add(*[sp.exp(z) for z in zs])

@@ -64,7 +64,7 @@ class Loss:
     latex: str
     description: str
     requires_output: tuple[str, ...] = ()
-    stable_terms: dict[str, tuple[sp.Expr, str]] = field(default_factory=dict)
+    stable_terms: dict[str, tuple[sp.Expr, str]] = field(default_factory=dict, hash=False)
     targets: str = "real"
     """"real", "binary" (each target in [0, 1]) or "one_hot" (rows non-negative, summing to 1)."""
     code_term: sp.Expr | None = None
@@ -79,35 +79,56 @@ class Loss:
 
 
 ACTIVATIONS: dict[str, Activation] = {}
+"""The built-in activations by name (and parametrised ones, e.g. ``leaky_relu(0.2)``, once
+used: the same name always means the same body).  Functions written in a spec live in that
+Spec (``Spec.functions``), never here."""
 LOSSES: dict[str, Loss] = {}
+"""The built-in losses by name (see ACTIVATIONS)."""
 
 
 def register_activation(activation: Activation) -> Activation:
-    """Add an activation to the registry (later entries with the same name replace earlier ones)."""
-    if ACTIVATIONS.get(activation.name) == activation:
-        return activation
+    """Add a built-in activation to the registry."""
     ACTIVATIONS[activation.name] = activation
-    derivative.cache_clear()
-    output_form_derivative.cache_clear()
-    for hook in ON_CHANGE:
-        hook()
     return activation
 
 
-ON_CHANGE: list = []
-"""Callbacks run when a registry entry changes (caches keyed by activation name)."""
-
-
 def register_loss(loss: Loss) -> Loss:
-    """Add a loss to the registry."""
+    """Add a built-in loss to the registry."""
     LOSSES[loss.name] = loss
     return loss
 
 
+def find_activation(name: str, functions: tuple[Activation | Loss, ...] = ()) -> Activation:
+    """The activation called ``name``: one of ``functions`` (a spec's own) or a built-in."""
+    for function in functions:
+        if isinstance(function, Activation) and function.name == name:
+            return function
+    return ACTIVATIONS[name]
+
+
+def find_loss(name: str, functions: tuple[Activation | Loss, ...] = ()) -> Loss:
+    """The loss called ``name``: one of ``functions`` (a spec's own) or a built-in."""
+    for function in functions:
+        if isinstance(function, Loss) and function.name == name:
+            return function
+    return LOSSES[name]
+
+
+def is_builtin(function: Activation | Loss) -> bool:
+    """Whether ``function`` is the registry's entry of its name (not one written in a spec)."""
+    registry = ACTIVATIONS if isinstance(function, Activation) else LOSSES
+    return registry.get(function.name) == function
+
+
+def _activation(activation: Activation | str) -> Activation:
+    return ACTIVATIONS[activation] if isinstance(activation, str) else activation
+
+
 @cache
-def derivative(name: str) -> sp.Expr:
-    """f'(x) of an elementwise activation, as ``sympy.diff`` finds it (kinks: see ``at_kinks``)."""
-    return at_kinks(sp.diff(ACTIVATIONS[name].expr, x))
+def derivative(activation: Activation | str) -> sp.Expr:
+    """f'(x) of an elementwise activation (or a built-in's name), as ``sympy.diff`` finds it
+    (kinks: see ``at_kinks``)."""
+    return at_kinks(sp.diff(_activation(activation).expr, x))
 
 
 def at_kinks(df: sp.Expr) -> sp.Expr:
@@ -140,16 +161,16 @@ def _firsts(steps: list[sp.Heaviside]) -> set[sp.Expr]:
 
 
 @cache
-def output_form_derivative(name: str) -> sp.Expr | None:
+def output_form_derivative(activation: Activation | str) -> sp.Expr | None:
     """f'(x) written through the forward value s = f(x), or None where no such form is proved.
 
-    Candidates come from substituting f(x) -> s in f'(x), from solving s = f(x) for x, and from
-    renaming x -> s (ReLU, identity); a candidate g is accepted only if g(f(x)) = f'(x) holds
-    (see :func:`rewrite_holds`).  Where f is not one-to-one, a root of s = f(x) is the inverse
-    on one branch only, and the check refuses it; f'(x) is then evaluated from x.
+    Candidates come from substituting f(x) -> s in f'(x), from the unique inverse of f where f
+    is built from one-to-one steps, and from renaming x -> s (ReLU, identity); a candidate g is
+    accepted only if g(f(x)) = f'(x) holds (see :func:`rewrite_holds`).  Where f is not
+    one-to-one, no inverse is unique, and f'(x) is evaluated from x.
     """
-    act = ACTIVATIONS[name]
-    return proved_output_form(act.expr, derivative(name))
+    act = _activation(activation)
+    return proved_output_form(act.expr, derivative(act))
 
 
 def kernel_derivative(activation: Activation) -> sp.Expr:

@@ -13,7 +13,7 @@ from functools import cache
 
 import sympy as sp
 
-from .functions import ACTIVATIONS, LOSSES, ON_CHANGE, Activation, Loss, derivative
+from .functions import Activation, Loss, derivative
 from .functions import a as a_sym
 from .functions import x as x_sym
 from .functions import y as y_sym
@@ -29,7 +29,7 @@ class ActivationFunction(sp.Function):
     activation: Activation
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return activation_prime(self.activation.name)(self.args[0])
+        return activation_prime(self.activation)(self.args[0])
 
     def _latex(self, printer: sp.printing.printer.Printer, exp: object = None) -> str:
         # SymPy's printers skip _print_<Base> for renamed Function subclasses; route here.
@@ -47,7 +47,7 @@ class ActivationPrime(sp.Function):
 
     def expanded(self) -> sp.Expr:
         """f'(x) as ``sympy.diff`` found it, with the argument substituted."""
-        return derivative(self.activation.name).subs(x_sym, self.args[0])
+        return derivative(self.activation).subs(x_sym, self.args[0])
 
     def _latex(self, printer: sp.printing.printer.Printer, exp: object = None) -> str:
         return printer._print_ActivationPrime(self, exp)  # type: ignore[attr-defined]
@@ -57,30 +57,32 @@ class ActivationPrime(sp.Function):
 
 
 @cache
-def activation_function(name: str) -> type[ActivationFunction]:
-    """The SymPy function class standing for activation ``name``."""
-    return type(name, (ActivationFunction,), {"activation": ACTIVATIONS[name]})
+def activation_function(activation: Activation) -> type[ActivationFunction]:
+    """The SymPy function class standing for ``activation`` (one class per definition, so two
+    specs' functions of one name never meet)."""
+    return type(activation.name, (ActivationFunction,), {"activation": activation})
 
 
 @cache
-def activation_prime(name: str) -> type[ActivationPrime]:
-    """The SymPy function class standing for the derivative of activation ``name``."""
-    return type(f"{name}_prime", (ActivationPrime,), {"activation": ACTIVATIONS[name]})
+def activation_prime(activation: Activation) -> type[ActivationPrime]:
+    """The SymPy function class standing for the derivative of ``activation``."""
+    return type(f"{activation.name}_prime", (ActivationPrime,), {"activation": activation})
 
 
-ON_CHANGE.extend([activation_function.cache_clear, activation_prime.cache_clear])
+_APPLIED_TO = sp.Symbol("u", real=True)
 
 
 class Elementwise(sp.MatrixExpr):
     """An activation (or its derivative, ``prime=1``) applied elementwise to a vector (display)."""
 
-    def __new__(cls, name: str, vector: sp.MatrixExpr, prime: int = 0) -> Elementwise:
-        return super().__new__(cls, sp.core.symbol.Str(name), vector, sp.Integer(prime))
+    def __new__(cls, activation: Activation, vector: sp.MatrixExpr, prime: int = 0) -> Elementwise:
+        applied = activation_function(activation)(_APPLIED_TO)
+        return super().__new__(cls, applied, vector, sp.Integer(prime))
 
     @property
     def activation(self) -> Activation:
-        """The registry entry applied."""
-        return ACTIVATIONS[self.args[0].name]
+        """The activation applied."""
+        return self.args[0].activation
 
     @property
     def prime(self) -> bool:
@@ -93,7 +95,7 @@ class Elementwise(sp.MatrixExpr):
 
     def _entry(self, i: int, j: int, **kwargs: object) -> sp.Expr:
         cls = activation_prime if self.prime else activation_function
-        return cls(self.activation.name)(self.args[1][i, j])
+        return cls(self.activation)(self.args[1][i, j])
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Layer:
     def a_expr(self) -> sp.Expr:
         """a^(l)_j as a function of z^(l)."""
         if self.activation.elementwise:
-            return activation_function(self.activation.name)(self.z[j])
+            return activation_function(self.activation)(self.z[j])
         return sp.exp(self.z[j]) / self.softmax_denominator
 
     def vector(self, kind: str) -> sp.MatrixSymbol:
@@ -180,7 +182,7 @@ def build_network(spec: Spec) -> SymbolicNetwork:
                 a_in=sp.IndexedBase(f"a{l - 1}", real=True),
                 a=sp.IndexedBase(f"a{l}", real=True),
                 delta=sp.IndexedBase(f"delta{l}", real=True),
-                activation=ACTIVATIONS[spec.layer_activation(l)],
+                activation=spec.activation(spec.layer_activation(l)),
             )
         )
     return SymbolicNetwork(
@@ -188,7 +190,7 @@ def build_network(spec: Spec) -> SymbolicNetwork:
         layers=tuple(layers),
         sizes=sizes,
         y=sp.IndexedBase("y", real=True),
-        loss=_reduced(LOSSES[spec.loss], spec.loss_reduction),
+        loss=_reduced(spec.loss_function, spec.loss_reduction),
     )
 
 

@@ -140,7 +140,7 @@ def _paths(derivation: Derivation, ref: ParamRef):  # noqa: ANN202
 
 def _activation_edge(layer: Layer, neuron: int) -> tuple[sp.Basic, sp.Basic, sp.Expr]:
     """da_m / dz_m by sympy.diff, through the forward value where SymPy found that form."""
-    f = activation_function(layer.activation.name)
+    f = activation_function(layer.activation)
     derivative = sp.diff(f(layer.z[neuron]), layer.z[neuron])
     return (layer.a[neuron], layer.z[neuron], to_forward_values(derivative, layer))
 

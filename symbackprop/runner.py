@@ -26,7 +26,6 @@ from .errors import SymbackpropError, TrainingDiverged
 from .gradcheck import worst_direction
 from .limits import ORDER_CHUNK
 from .spec import Spec
-from .userfunctions import uses_user_functions
 
 CHUNK_SECONDS = 0.25
 """Target wall time of one kernel call."""
@@ -319,7 +318,7 @@ def train(
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
-    if uses_user_functions(spec):
+    if spec.functions:  # written in the spec: checked before training
         ensure_gradients_agree(module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS], spec.source)
 
     # an optimizer with state (moments, step and epoch counters) carries it across the chunks

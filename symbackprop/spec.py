@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
-from .functions import ACTIVATIONS, LOSSES
-from .names import did_you_mean, unknown
+from .functions import Activation, Loss, find_activation, find_loss, is_builtin
+from .names import did_you_mean
 from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 from .userfunctions import parse_functions, resolve_activation, resolve_loss
 
@@ -109,6 +109,10 @@ class Spec:
     kernels: str = "fixed"
     """Kernel variants in the generated module: "fixed" (one per layer) or "tuned" (all, chosen
     by a per-machine tuner at run time; the first compile takes about 2-3x longer)."""
+    functions: tuple[Activation | Loss, ...] = ()
+    """The activations and loss written in the spec that the network uses (``[functions]``
+    tables and inline expressions), sorted by name: the Spec carries their bodies, so specs
+    with one name for two bodies are different specs everywhere (caches, workers, weights)."""
 
     @property
     def depth(self) -> int:
@@ -118,6 +122,15 @@ class Spec:
     def layer_activation(self, layer: int) -> str:
         """The activation of weight layer ``layer`` (1-based)."""
         return self.output if layer == self.depth else self.activations[layer - 1]
+
+    def activation(self, name: str) -> Activation:
+        """The activation called ``name`` in this spec: its own or a built-in."""
+        return find_activation(name, self.functions)
+
+    @property
+    def loss_function(self) -> Loss:
+        """The spec's loss: its own or a built-in."""
+        return find_loss(self.loss, self.functions)
 
 
 _TOP_KEYS = {"name", "network", "training", "data", "functions"}
@@ -283,37 +296,36 @@ def parse_spec(
             "must be an activation name or a list of names",
             f"{where}: network.activation",
         )
-    activations = tuple(
+    hidden_functions = [
         resolve_activation(act, functions, inline, f"{where}: network.activation")
         for act in activations
-    )
-    for act in activations:
-        _check_activation(act, f"{where}: network.activation")
-        if not ACTIVATIONS[act].elementwise:
+    ]
+    for act in hidden_functions:
+        if not act.elementwise:
             raise SpecError(
-                f"'{act}' is only allowed as the output activation",
+                f"'{act.name}' is only allowed as the output activation",
                 f"{where}: network.activation",
             )
 
     output = _get(network, "output", str, where, "network.")
-    output = resolve_activation(output, functions, inline, f"{where}: network.output")
-    _check_activation(output, f"{where}: network.output")
-    if not ACTIVATIONS[output].elementwise and layers[-1] < 2:
-        raise SpecError(f"'{output}' needs at least 2 outputs", f"{where}: network.output")
+    output_function = resolve_activation(output, functions, inline, f"{where}: network.output")
+    if not output_function.elementwise and layers[-1] < 2:
+        raise SpecError(
+            f"'{output_function.name}' needs at least 2 outputs", f"{where}: network.output"
+        )
 
     loss = _get(network, "loss", str, where, "network.")
-    loss = resolve_loss(loss, functions, f"{where}: network.loss")
+    loss_function = resolve_loss(loss, functions, f"{where}: network.loss")
     reduction = network.get("loss_reduction")
     if reduction not in (None, "mean", "sum"):
         raise SpecError(
             f'must be "mean" or "sum", not {reduction!r}', f"{where}: network.loss_reduction"
         )
-    if loss not in LOSSES:
-        raise SpecError(unknown("loss", loss, LOSSES), f"{where}: network.loss")
-    needs = LOSSES[loss].requires_output
-    if needs and output not in needs:
+    needs = loss_function.requires_output
+    if needs and output_function.name not in needs:
         raise SpecError(
-            f"loss '{loss}' needs output {' or '.join(needs)}, not '{output}'",
+            f"loss '{loss_function.name}' needs output {' or '.join(needs)}, "
+            f"not '{output_function.name}'",
             f"{where}: network.loss",
         )
     dtype = network.get("dtype", "float64")
@@ -335,9 +347,9 @@ def parse_spec(
     return Spec(
         name=name,
         layers=tuple(layers),
-        activations=activations,
-        output=output,
-        loss=loss,
+        activations=tuple(act.name for act in hidden_functions),
+        output=output_function.name,
+        loss=loss_function.name,
         dtype=dtype,
         training=training,
         data=data,
@@ -345,7 +357,30 @@ def parse_spec(
         digest=digest,
         loss_reduction=reduction,
         kernels=kernels,
+        functions=own_functions([*hidden_functions, output_function, loss_function]),
     )
+
+
+def own_functions(used: list[Activation | Loss]) -> tuple[Activation | Loss, ...]:
+    """The functions among ``used`` written in the spec (not built-ins), one each, by name."""
+    own = {f.name: f for f in used if not is_builtin(f)}
+    return tuple(own[name] for name in sorted(own))
+
+
+def with_training(spec: Spec, overrides: dict[str, Any]) -> Spec:
+    """``spec`` with ``[training]`` fields replaced, each checked as in a spec file (a
+    SpecError naming the field).  Optimizer settings come with ``optimizer=`` (they are read
+    together, as in a file); the schedule with ``schedule=``."""
+    where = f"{spec.source} (training overrides)"
+    parsed = _parse_training(dict(overrides), where)
+    settings = sorted(set(overrides) & set(ALL_SETTINGS))
+    if settings and "optimizer" not in overrides:
+        raise SpecError(
+            f"'{settings[0]}' needs optimizer= beside it (the optimizer is read as a whole)",
+            f"{where}: training.{settings[0]}",
+        )
+    fields = {name: getattr(parsed, name) for name in overrides if name not in ALL_SETTINGS}
+    return replace(spec, training=replace(spec.training, **fields))
 
 
 def _parse_training(table: Any, where: str) -> Training:
@@ -479,11 +514,6 @@ def _finite(value: float) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an integer too large for a float
         return False
-
-
-def _check_activation(name: str, where: str) -> None:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise SpecError(unknown("activation", name, ACTIVATIONS), where)
 
 
 def _get(table: dict[str, Any], key: str, kind: type, where: str, prefix: str = "") -> Any:

@@ -3,8 +3,9 @@
 A spec's ``activation``, ``output`` and ``loss`` take a built-in name (``tanh``,
 ``leaky_relu(0.2)``), the name of a ``[functions.NAME]`` table, or an expression (in ``x`` for
 activations, in ``a`` and ``y`` for a loss).  Expressions are read by
-:func:`symbackprop.expressions.parse_expression` (never ``eval``) and registered in the function
-registry, so derivation, printing, code generation and ``check`` treat them like built-ins.
+:func:`symbackprop.expressions.parse_expression` (never ``eval``) into :class:`Activation` and
+:class:`Loss` objects that the Spec keeps (``Spec.functions``): nothing is registered
+process-wide, so two specs' functions of one name never see each other's body.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from .functions import (
     at_kinks,
     builtin_activation,
     builtin_loss,
-    register_activation,
-    register_loss,
 )
 from .functions import a as a_sym
 from .functions import x as x_sym
@@ -87,60 +86,44 @@ def _user_expression(
     return expr
 
 
-def user_activation(name: str, text: Any, latex: str, where: str) -> str:
-    """Register the activation written in ``text`` (in x) under ``name``; returns the key."""
+def user_activation(name: str, text: Any, latex: str, where: str) -> Activation:
+    """The activation written in ``text`` (in x), called ``name`` (its SymPy text if empty)."""
     expected = "activation name or an expression in x"
     expr = _user_expression(text, ("x",), x_sym, "x", expected, where)
-    activation = Activation(
+    return Activation(
         name=name or sp.sstr(expr),
         expr=expr,
         latex=latex,
         description=f"f(x) = {sp.sstr(expr)} (written in the spec)",
     )
-    key = register_activation(activation).name
-    _USER.add(key)
-    return key
 
 
-_USER: set[str] = set()
-"""Registry keys of functions written in specs: valid only in the spec that defines them."""
-
-
-def uses_user_functions(spec: Any) -> bool:  # noqa: ANN401
-    """Whether a spec's network uses an activation or loss written in a spec."""
-    return any(name in _USER for name in (*spec.activations, spec.output, spec.loss))
-
-
-def user_loss(name: str, text: Any, latex: str, where: str) -> str:
-    """Register the loss term written in ``text`` (in a and y) under ``name``; returns the key.
+def user_loss(name: str, text: Any, latex: str, where: str) -> Loss:
+    """The loss term written in ``text`` (in a and y), called ``name`` (its SymPy text if empty).
 
     Its reduction over the outputs is the mean unless the spec says ``loss_reduction = "sum"``.
     """
     expected = "loss name or an expression in a and y"
     term = _user_expression(text, ("a", "y"), a_sym, "a (the prediction)", expected, where)
-    loss = Loss(
+    return Loss(
         name=name or sp.sstr(term),
         term=term,
         mean=True,
         latex=latex,
         description=f"loss term {sp.sstr(term)} (written in the spec)",
     )
-    key = register_loss(loss).name
-    _USER.add(key)
-    return key
 
 
-def parse_functions(table: Any, where: str) -> dict[str, str]:
-    """The ``[functions.NAME]`` tables: each registered; returns NAME -> "activation" | "loss"."""
+def parse_functions(table: Any, where: str) -> dict[str, Activation | Loss]:
+    """The ``[functions.NAME]`` tables: NAME -> its Activation or Loss."""
     if not isinstance(table, dict):
         raise SpecError("must be a table of [functions.NAME] tables", f"{where}: functions")
-    kinds: dict[str, str] = {}
+    functions: dict[str, Activation | Loss] = {}
     for name, entry in table.items():
         here = f"{where}: functions.{name}"
         if not name.isidentifier():
             raise SpecError("function names must be identifiers", here)
-        taken = {builtin_activation(name), builtin_loss(name)} - {None} - _USER
-        if taken:
+        if builtin_activation(name) is not None or builtin_loss(name) is not None:
             raise SpecError(f"'{name}' is a built-in name; choose another", here)
         if not isinstance(entry, dict):
             raise SpecError("must be a table (activation = ... or loss = ..., latex = ...)", here)
@@ -152,31 +135,33 @@ def parse_functions(table: Any, where: str) -> dict[str, str]:
         default = rf"\operatorname{{{name}}}" if len(name) > 1 else name
         latex = validate_latex_name(entry.get("latex", default), f"{here}.latex")
         if "activation" in entry:
-            user_activation(name, entry["activation"], latex, f"{here}.activation")
-            kinds[name] = "activation"
+            function = user_activation(name, entry["activation"], latex, f"{here}.activation")
         else:
-            user_loss(name, entry["loss"], latex, f"{here}.loss")
-            kinds[name] = "loss"
-    return kinds
+            function = user_loss(name, entry["loss"], latex, f"{here}.loss")
+        functions[name] = function
+    return functions
 
 
 _INLINE_LATEX = ("f", "g", "h", "u", "v")
 
 
-def resolve_activation(text: Any, functions: dict[str, str], inline: list[str], where: str) -> str:
-    """The registry key for a spec's activation entry: built-in, [functions] name or expression."""
+def resolve_activation(
+    text: Any, functions: dict[str, Activation | Loss], inline: list[str], where: str
+) -> Activation:
+    """A spec's activation entry: built-in, [functions] name or expression."""
     if not isinstance(text, str):
         raise SpecError("must be an activation name or an expression in x", where)
-    if functions.get(text) == "activation":
-        return text
-    if functions.get(text) == "loss":
+    named = functions.get(text)
+    if isinstance(named, Activation):
+        return named
+    if isinstance(named, Loss):
         raise SpecError(f"'{text}' is defined as a loss, not an activation", where)
     key = builtin_activation(text)
-    if key is not None and key not in _USER:
-        return key
+    if key is not None:
+        return ACTIVATIONS[key]
     if text.strip().isidentifier() and text.strip() != "x":
-        named = {n for n, k in functions.items() if k == "activation"}
-        raise SpecError(unknown("activation", text, (set(ACTIVATIONS) - _USER) | named), where)
+        own = {n for n, f in functions.items() if isinstance(f, Activation)}
+        raise SpecError(unknown("activation", text, set(ACTIVATIONS) | own), where)
     position = inline.index(text) if text in inline else len(inline)
     if text not in inline:
         inline.append(text)
@@ -184,18 +169,19 @@ def resolve_activation(text: Any, functions: dict[str, str], inline: list[str], 
     return user_activation("", text, latex, where)
 
 
-def resolve_loss(text: Any, functions: dict[str, str], where: str) -> str:
-    """The registry key for a spec's loss: built-in, [functions] name or expression in a, y."""
+def resolve_loss(text: Any, functions: dict[str, Activation | Loss], where: str) -> Loss:
+    """A spec's loss: built-in, [functions] name or expression in a, y."""
     if not isinstance(text, str):
         raise SpecError("must be a loss name or an expression in a and y", where)
-    if functions.get(text) == "loss":
-        return text
-    if functions.get(text) == "activation":
+    named = functions.get(text)
+    if isinstance(named, Loss):
+        return named
+    if isinstance(named, Activation):
         raise SpecError(f"'{text}' is defined as an activation, not a loss", where)
     key = builtin_loss(text)
-    if key is not None and key not in _USER:
-        return key
+    if key is not None:
+        return LOSSES[key]
     if text.strip().isidentifier():
-        named = {n for n, k in functions.items() if k == "loss"}
-        raise SpecError(unknown("loss", text, (set(LOSSES) - _USER) | named), where)
+        own = {n for n, f in functions.items() if isinstance(f, Loss)}
+        raise SpecError(unknown("loss", text, set(LOSSES) | own), where)
     return user_loss("", text, r"\ell", where)

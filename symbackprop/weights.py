@@ -14,10 +14,12 @@ import io
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
 from .data import read_npz
 from .errors import DataError
 from .fileio import stamp_zip, write_output
+from .functions import Activation, Loss
 from .spec import Spec
 
 META_KEYS = ("network", "spec_digest")
@@ -38,10 +40,19 @@ def param_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
 
 
 def network_signature(spec: Spec) -> str:
-    """The architecture weights must match: sizes, activations, output, loss."""
+    """The architecture weights must match: sizes, activations, output, loss, and the body of
+    every function written in the spec (one name with another body is another network)."""
     hidden = ",".join(spec.activations) or "-"
     layers = "-".join(map(str, spec.layers))
-    return f"{layers} hidden={hidden} output={spec.output} loss={spec.loss}"
+    own = "".join(f"; {function_body(f)}" for f in spec.functions)
+    return f"{layers} hidden={hidden} output={spec.output} loss={spec.loss}{own}"
+
+
+def function_body(function: Activation | Loss) -> str:
+    """``name(x) = body`` of a function written in a spec (``name(a, y) = term`` for a loss)."""
+    if isinstance(function, Activation):
+        return f"{function.name}(x) = {sp.sstr(function.expr)}"
+    return f"{function.name}(a, y) = {sp.sstr(function.term)}"
 
 
 def save_weights(

@@ -380,16 +380,11 @@ def train_api(
     """``symbackprop.train``: see its docstring."""
     from .pipeline import load_module, module_source
     from .runner import fit
-    from .spec import Training
+    from .spec import with_training
     from .weights import load_weights
 
     if isinstance(spec, Spec):
-        unknown_keys = sorted(set(training) - set(Training.__dataclass_fields__))
-        if unknown_keys:
-            raise SpecError(
-                unknown("training field", unknown_keys[0], Training.__dataclass_fields__)
-            )
-        spec = replace(spec, training=replace(spec.training, **training))
+        spec = with_training(spec, training) if training else spec
     else:
         spec = load_spec(str(spec), {"training": training} if training else None)
     module = load_module(module_source(spec))

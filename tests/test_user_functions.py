@@ -133,10 +133,11 @@ def test_more_losses_match_torch(loss: str, output: str, reduction: str | None) 
         np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-13)
 
 
-def test_spec_functions_are_registered_and_printed_like_builtins() -> None:
-    assert USER.activations[4] == key(SWISH) and ACTIVATIONS[key(SWISH)].latex == "f"
-    assert ACTIVATIONS["swish2"].latex == r"\operatorname{swish}"
-    assert LOSSES["my_huber"].mean
+def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None:
+    assert USER.activations[4] == key(SWISH) and USER.activation(key(SWISH)).latex == "f"
+    assert USER.activation("swish2").latex == r"\operatorname{swish}"
+    assert USER.loss_function.name == "my_huber" and USER.loss_function.mean
+    assert not {"swish2", key(SWISH)} & set(ACTIVATIONS) and "my_huber" not in LOSSES
     derivation = derivation_of(USER)
     hidden = derivation.layer(5)
     assert f"{key(SWISH)}'(z5[p])" in text(hidden.delta)
