@@ -271,7 +271,7 @@ def _torch_training(text: str, params: list[np.ndarray], epochs: int, rate: floa
             for tensor, grad in zip((W1, b1, W2, b2), grads):
                 tensor -= rate * grad
     out = torch.sigmoid(torch_of(expr, X @ W1.T + b1) @ W2.T + b2)
-    return float(((out - Y) ** 2).mean())
+    return float(((out - Y) ** 2).mean().detach())
 
 
 ISSUE_23_DEFAULT = ("x/(1 + Abs(x))", "x/(1 + x**2)")
