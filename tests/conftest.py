@@ -35,6 +35,36 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("SYMBACKPROP_TUNE", "0")
 
 
+REQUIRE_TORCH = "SYMBACKPROP_REQUIRE_TORCH"
+
+
+def have_torch() -> bool:
+    """Whether torch imports. Without it the comparisons against torch are skipped, except under
+    SYMBACKPROP_REQUIRE_TORCH=1 (.ci/run sets it): there the calling test fails instead."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        missing = str(exc)
+    else:
+        return True
+    if os.environ.get(REQUIRE_TORCH):
+        pytest.fail(f"{REQUIRE_TORCH} is set but torch does not import: {missing}", pytrace=False)
+    return False
+
+
+def import_torch():  # noqa: ANN201
+    """torch, or skip the test (or, at import, the whole module) where it is not installed;
+    fail instead under SYMBACKPROP_REQUIRE_TORCH=1."""
+    if not have_torch():
+        pytest.skip(
+            f"torch is not installed (CI installs it and sets {REQUIRE_TORCH}=1)",
+            allow_module_level=True,
+        )
+    import torch
+
+    return torch
+
+
 def make_spec(
     layers: list[int], output: str, loss: str, activation: Any = "tanh", name: str | None = None
 ) -> Spec:

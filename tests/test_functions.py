@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import import_torch
 
 from symbackprop.codegen import MARKER, ModuleSource
 from symbackprop.functions import (
@@ -29,7 +30,7 @@ from symbackprop.pipeline import load_module
 from symbackprop.printing import NumbaPrinter
 from symbackprop.resources import environment
 
-torch = pytest.importorskip("torch")
+torch = import_torch()
 pytestmark = pytest.mark.slow  # compiles the whole registry twice (float32, float64)
 F = torch.nn.functional
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import module_for, sample
+from conftest import import_torch, module_for, sample
 
 from symbackprop.errors import SpecError
 from symbackprop.optimizers import OptimizerConfig, parse_training_extras, reference_step, rule
 from symbackprop.spec import parse_spec
 
-torch = pytest.importorskip("torch")
+torch = import_torch()
 
 RTOL = 1e-10
 
