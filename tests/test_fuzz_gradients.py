@@ -210,6 +210,7 @@ def test_fuzzed_gradients(spec: Spec, seed: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 150 networks of about 5 s each on an idle core
 @settings(max_examples=int(os.environ.get("SYMBACKPROP_FUZZ_EXAMPLES", "150")), **NETWORK)
 @given(spec=specs(), seed=st.integers(0, 2**16))
 def test_fuzzed_gradients_long(spec: Spec, seed: int) -> None:
