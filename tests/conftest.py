@@ -29,8 +29,10 @@ HIDDEN = ["identity", "sigmoid", "tanh", "relu"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Keep generated modules and Numba's compiled kernels between local runs.
-    os.environ.setdefault("SYMBACKPROP_CACHE", str(config.cache.mkdir("symbackprop")))
+    # Keep generated modules and Numba's compiled kernels between local runs (in pytest's cache
+    # folder, unless SYMBACKPROP_CACHE names one: then -p no:cacheprovider works too).
+    if "SYMBACKPROP_CACHE" not in os.environ:
+        os.environ["SYMBACKPROP_CACHE"] = str(config.cache.mkdir("symbackprop"))
     # Train with the deterministic default kernels; tests/test_kernels.py turns the tuner on.
     os.environ.setdefault("SYMBACKPROP_TUNE", "0")
 
