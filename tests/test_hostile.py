@@ -853,6 +853,9 @@ def test_hostile_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> None: 
     folder.mkdir()
     case.setup(folder)
     before = {name: (folder / name).read_bytes() for name in case.unchanged}
+    for path in [folder, *folder.rglob("*")]:  # a user cannot empty a read-only folder
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o700)
     shutil.rmtree(folder)
     folder.mkdir()
     started = time.perf_counter()
