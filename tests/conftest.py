@@ -29,10 +29,42 @@ HIDDEN = ["identity", "sigmoid", "tanh", "relu"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Keep generated modules and Numba's compiled kernels between local runs.
-    os.environ.setdefault("SYMBACKPROP_CACHE", str(config.cache.mkdir("symbackprop")))
+    # Keep generated modules and Numba's compiled kernels between local runs (in pytest's cache
+    # folder, unless SYMBACKPROP_CACHE names one: then -p no:cacheprovider works too).
+    if "SYMBACKPROP_CACHE" not in os.environ:
+        os.environ["SYMBACKPROP_CACHE"] = str(config.cache.mkdir("symbackprop"))
     # Train with the deterministic default kernels; tests/test_kernels.py turns the tuner on.
     os.environ.setdefault("SYMBACKPROP_TUNE", "0")
+
+
+REQUIRE_TORCH = "SYMBACKPROP_REQUIRE_TORCH"
+
+
+def have_torch() -> bool:
+    """Whether torch imports. Without it the comparisons against torch are skipped, except under
+    SYMBACKPROP_REQUIRE_TORCH=1 (.ci/run sets it): there the calling test fails instead."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        missing = str(exc)
+    else:
+        return True
+    if os.environ.get(REQUIRE_TORCH):
+        pytest.fail(f"{REQUIRE_TORCH} is set but torch does not import: {missing}", pytrace=False)
+    return False
+
+
+def import_torch():  # noqa: ANN201
+    """torch, or skip the test (or, at import, the whole module) where it is not installed;
+    fail instead under SYMBACKPROP_REQUIRE_TORCH=1."""
+    if not have_torch():
+        pytest.skip(
+            f"torch is not installed (CI installs it and sets {REQUIRE_TORCH}=1)",
+            allow_module_level=True,
+        )
+    import torch
+
+    return torch
 
 
 def make_spec(
@@ -134,6 +166,8 @@ SLOW_IN_DEFAULT_RUN = (
     # moved when the cold default run measured 5:33 in CI (4:32 on a quiet machine)
     "tests/test_kernels.py::test_default_plan_is_blas_from_the_threshold_and_loops_below",
     "tests/test_diagram.py::test_diagrams_compile_without_overfull_boxes[mazur-example]",
+    # moved when torch joined CI (its default run measured 5:16 with them)
+    "tests/test_user_functions.py::test_gradients_match_finite_differences_and_torch[builtins]",
 )
 """Kept by default: the divergence line via test_limits, two output/loss pairs of each module
 check, D = 3 and 4 of the worked sums; every kernel variant against BLAS runs under -m slow."""

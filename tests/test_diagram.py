@@ -39,7 +39,7 @@ MAZUR_PARAMS = [
 def _have_tikz() -> bool:
     if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
         return False
-    found = subprocess.run(["kpsewhich", "tikz.sty"], capture_output=True, text=True)
+    found = subprocess.run(["kpsewhich", "tikz.sty"], capture_output=True, text=True, timeout=60)
     return bool(found.stdout.strip())
 
 

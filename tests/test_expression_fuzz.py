@@ -26,7 +26,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import pointwise_module
+from conftest import have_torch, import_torch, pointwise_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,10 +44,7 @@ from symbackprop.functions import s as s_sym
 from symbackprop.functions import x as x_sym
 from symbackprop.printing import NumbaPrinter
 
-try:
-    import torch
-except ImportError:  # the finite-difference reference still runs
-    torch = None
+torch = import_torch() if have_torch() else None  # without it, the 40-digit reference still runs
 
 # The activations issue 23 found wrong (first five) or right, and what the fuzz shrank to.
 REGRESSIONS = [

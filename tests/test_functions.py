@@ -14,7 +14,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import pointwise_module
+from conftest import import_torch, pointwise_module
 
 from symbackprop.functions import (
     ACTIVATIONS,
@@ -29,7 +29,7 @@ from symbackprop.functions import x as x_sym
 from symbackprop.functions import y as y_sym
 from symbackprop.printing import NumbaPrinter
 
-torch = pytest.importorskip("torch")
+torch = import_torch()
 pytestmark = pytest.mark.slow  # compiles the whole registry twice (float32, float64)
 F = torch.nn.functional
 

@@ -22,14 +22,13 @@ JSON (the running totals, rewritten after every network).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import HIDDEN, OUTPUT_LOSS, module_for
+from conftest import HIDDEN, OUTPUT_LOSS, have_torch, module_for
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -165,7 +164,7 @@ def check_network(spec: Spec, seed: int) -> None:
             )
             assert ratio <= 1, (spec.layers, fd, exact)
         # A second route: PyTorch autograd, where it is installed.
-        for g, t in zip(grads, _torch_gradients(spec, params, X, Y) if HAS_TORCH else ()):
+        for g, t in zip(grads, _torch_gradients(spec, params, X, Y) if have_torch() else ()):
             scale_t = max(float(np.abs(t).max(initial=0.0)), 1e-12)
             rel = float(np.abs(g - t).max(initial=0.0)) / scale_t
             STATS["worst_torch_rel_error"] = max(STATS["worst_torch_rel_error"], rel)
@@ -199,7 +198,6 @@ def _report():  # noqa: ANN202
     print(f"\nfuzzed gradients: {_summary()}")
 
 
-HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 NETWORK = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
@@ -212,6 +210,7 @@ def test_fuzzed_gradients(spec: Spec, seed: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 150 networks of about 5 s each on an idle core
 @settings(max_examples=int(os.environ.get("SYMBACKPROP_FUZZ_EXAMPLES", "150")), **NETWORK)
 @given(spec=specs(), seed=st.integers(0, 2**16))
 def test_fuzzed_gradients_long(spec: Spec, seed: int) -> None:

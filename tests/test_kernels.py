@@ -181,7 +181,7 @@ def test_digits_microkernels_compile_to_vector_fmas(tmp_path) -> None:  # noqa: 
     env.pop("NUMBA_SLP_VECTORIZE", None)
     done = subprocess.run(
         [sys.executable, str(script), "--asm", "--workload", "digits"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env, capture_output=True, text=True, check=True, timeout=600,
     )  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if "_tiles" in line]
     assert len(lines) == 5, done.stdout  # forward and weights of both layers, backward of layer 2

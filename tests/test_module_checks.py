@@ -190,7 +190,9 @@ def test_out_of_range_order_does_not_crash_the_interpreter(m) -> None:
         "except ValueError as e:\n print(e)"
     )
     folder = str(Path(m.__file__).parent)
-    done = subprocess.run([sys.executable, "-c", script, folder], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, folder], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "order holds index 1000000000, outside [0, 8)" in done.stdout
 

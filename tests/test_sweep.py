@@ -545,18 +545,24 @@ def test_ctrl_c_stops_promptly_in_one_line_and_leaves_nothing(tmp_path: Path) ->
         start_new_session=True,  # its own process group, to find its workers afterwards
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.time() + 120
-    while not (output / "results.json").exists() and time.time() < deadline:
-        time.sleep(0.5)
-    time.sleep(8)  # the cluster is up and training
-    started = time.time()
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        deadline = time.time() + 120
+        while not (output / "results.json").exists() and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(8)  # the cluster is up and training
+        started = time.time()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:  # a failed or timed-out test leaves no sweep or worker behind
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
     assert time.time() - started < 30
     assert process.returncode == 130
     assert err.decode().strip().splitlines() == ["symbackprop: interrupted"]
     time.sleep(3)
-    listing = subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout
+    listing = subprocess.run(
+        ["ps", "-eo", "pgid="], capture_output=True, text=True, timeout=60
+    ).stdout
     assert str(process.pid) not in listing.split(), "worker processes were left behind"
     records = json.loads((output / "results.json").read_text())["trials"]
     with open(output / "results.csv", newline="") as handle:

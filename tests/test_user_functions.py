@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import module_for, sample
+from conftest import import_torch, module_for, sample
 
 from symbackprop.errors import SpecError
 from symbackprop.functions import ACTIVATIONS, LOSSES
@@ -19,7 +19,7 @@ from symbackprop.pipeline import derivation_of
 from symbackprop.printing import text
 from symbackprop.spec import parse_spec
 
-torch = pytest.importorskip("torch")
+torch = import_torch()
 F = torch.nn.functional
 
 from test_functions import TORCH_ACTIVATIONS, TORCH_LOSSES  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, import_torch
 
 from symbackprop.cli import main
 from symbackprop.document import DerivationDocument, document_for
@@ -179,7 +179,7 @@ def test_default_sample_is_the_first_with_no_all_zero_gradient() -> None:
 
 def test_one_step_matches_torch_sgd(tmp_path: Path) -> None:
     """The new weights after the step against PyTorch autograd + torch.optim.SGD."""
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     spec = load_spec("xor")
     derivation = derivation_of(spec)
     module = load_module(render_module(derivation))
@@ -299,7 +299,7 @@ def test_example_ends_with_every_optimizers_step(case: str) -> None:
     """The example's step is the rule's, the module's and torch.optim's: the new weights against
     one torch.optim step from the same weights and gradients; the rule's assignments written out
     with numbers, each reproducing its printed result."""
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     from dataclasses import replace
 
     from symbackprop.optimizers import parse_training_extras, rule

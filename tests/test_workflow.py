@@ -255,7 +255,7 @@ def test_ctrl_c_in_a_real_run(tmp_path: Path) -> None:
     import time
 
     command = [sys.executable, "-m", "symbackprop", "run", "digits", "--quiet-derivation"]
-    subprocess.run([*command, "--epochs", "1"], capture_output=True, check=True)  # compiled
+    subprocess.run([*command, "--epochs", "1"], capture_output=True, check=True, timeout=600)
     target = tmp_path / "w.npz"
     process = subprocess.Popen(
         [*command, "--epochs", "100000", "--save", str(target)],
@@ -263,17 +263,20 @@ def test_ctrl_c_in_a_real_run(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     assert process.stdout is not None and process.stderr is not None
-    while "training digits" not in process.stdout.readline():
-        pass
-    time.sleep(4)
-    sent = time.perf_counter()
-    process.send_signal(signal.SIGINT)
-    line = process.stderr.readline()  # written after the final evaluation and the save
-    assert time.perf_counter() - sent < 1.5, line
-    assert line.startswith("interrupted at epoch ") and f"weights kept in {target}" in line
-    epoch = int(line.split()[3].rstrip(";"))
-    assert process.wait(timeout=60) == 130 and epoch > 0
-    assert f"({1347} samples, {epoch} epochs)" in process.stdout.read()
+    try:
+        while "training digits" not in (line := process.stdout.readline()):
+            assert line, f"the run ended before training: {process.stderr.read()[-2000:]}"
+        time.sleep(4)
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        line = process.stderr.readline()  # written after the final evaluation and the save
+        assert time.perf_counter() - sent < 1.5, line
+        assert line.startswith("interrupted at epoch ") and f"weights kept in {target}" in line
+        epoch = int(line.split()[3].rstrip(";"))
+        assert process.wait(timeout=60) == 130 and epoch > 0
+        assert f"({1347} samples, {epoch} epochs)" in process.stdout.read()
+    finally:
+        process.kill()  # a failed or timed-out test leaves no 100000-epoch run behind
     load_weights(target, load_spec("digits"))
 
 
