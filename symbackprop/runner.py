@@ -283,6 +283,13 @@ def ensure_gradients_agree(
     """Refuse to train when the generated gradients disagree with finite differences of the
     generated loss along random directions (a written function SymPy or the printer got wrong)."""
     bad = worst_direction(module, params, X, Y)
+    if bad is not None and not np.isfinite([bad.analytic, bad.numeric]).all():
+        raise SymbackpropError(
+            f"the loss or the gradient of {bad.name} is not finite on the first batch "
+            f"({bad.analytic:.6g} vs {bad.numeric:.6g}): a function of the spec is undefined "
+            "there (log or sqrt of a negative value?); not training",
+            where,
+        )
     if bad is not None:
         raise SymbackpropError(
             f"the generated gradient of {bad.name} disagrees with finite differences of the loss "
