@@ -70,6 +70,8 @@ POINTS = np.array([-4.3, -2.1, -1.3, -0.62, -0.17, 0.23, 0.71, 1.1, 1.9, 3.7])
 RTOL = 1e-7
 STATS = {"expressions": 0, "points_checked": 0, "points_skipped": 0, "rewrites_accepted": 0}
 STATS |= {"rewrite_candidates_refused": 0, "expressions_with_a_refused_candidate": 0}
+STATS |= {"distinct_expressions": 0, "distinct_with_a_rewrite_refused": 0}
+SEEN: set[str] = set()
 
 UNARY = ["exp", "log", "sqrt", "tanh", "sinh", "cosh", "sin", "cos", "erf", "erfc", "Abs"]
 CONSTANTS = ["0.5", "2", "3", "0.1", "1.5", "pi"]
@@ -229,6 +231,10 @@ def _count_rewrites(expr: sp.Expr) -> None:
         refused += 1
     STATS["rewrite_candidates_refused"] += refused
     STATS["expressions_with_a_refused_candidate"] += refused > 0
+    if sp.srepr(expr) not in SEEN:
+        SEEN.add(sp.srepr(expr))
+        STATS["distinct_expressions"] += 1
+        STATS["distinct_with_a_rewrite_refused"] += refused > 0
 
 
 def check_batch(texts: list[str]) -> None:
