@@ -66,6 +66,13 @@ def check_differentiable(expr: sp.Expr, variable: sp.Symbol, where: str) -> sp.E
     derivative = at_kinks(sp.diff(expr, variable))
     if derivative.has(sp.Derivative, sp.Subs):
         raise SpecError(f"SymPy cannot differentiate {expr} with respect to {variable}", where)
+    if derivative.has(sp.re, sp.im, sp.arg, sp.conjugate):
+        raise SpecError(
+            f"the derivative of {expr} takes the real or imaginary part of a complex value "
+            "(a root or log of a possibly negative value inside Abs); write it for real "
+            "values, e.g. Abs(x)**0.5, not Abs(x**0.5)",
+            where,
+        )
     return derivative
 
 

@@ -964,6 +964,19 @@ CASES = [
         ("derive", "net.toml", "--weight", "W1[0,0]"),
         2,
         "32768 paths lead from W1[0, 0] to the loss",
+    ),    Case(
+        "expression whose derivative is complex-valued (re/im), not a printer traceback",
+        files(**{"net.toml": spec_text(output="x/(1 + Abs(x**0.5))")}),
+        ("generate", "net.toml"),
+        2,
+        "takes the real or imaginary part of a complex value",
+    ),
+    Case(
+        "expression undefined on the data: run refuses before training, not 'OK' on NaN",
+        files(**{"net.toml": spec_text(output="log(x - 100)"), "data.csv": XOR_CSV}),
+        run_spec(),
+        2,
+        "is not finite on the first batch",
     ),
 ]
 
