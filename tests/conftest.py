@@ -166,6 +166,10 @@ SLOW_IN_DEFAULT_RUN = (
     # moved when the cold default run measured 5:33 in CI (4:32 on a quiet machine)
     "tests/test_kernels.py::test_default_plan_is_blas_from_the_threshold_and_loops_below",
     "tests/test_diagram.py::test_diagrams_compile_without_overfull_boxes[mazur-example]",
+    # moved when optimizer examples, compositions and the expression fuzz joined the default run
+    "tests/test_worked_example.py::test_example_ends_with_every_optimizers_step[sgd_nesterov]",
+    "tests/test_worked_example.py::test_example_ends_with_every_optimizers_step[adamw_amsgrad",
+    "tests/test_worked_example.py::test_example_ends_with_every_optimizers_step[rmsprop_centered]",
     # moved when torch joined CI (its default run measured 5:16 with them)
     "tests/test_user_functions.py::test_gradients_match_finite_differences_and_torch[builtins]",
 )
