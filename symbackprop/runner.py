@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -277,6 +277,21 @@ CHECK_ROWS = 32
 """Rows of the first batch on which the gradients of a spec with its own functions are checked."""
 
 
+def check_functions(
+    spec: Spec, module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray
+) -> None:
+    """The spec's own functions checked on one batch, in float64: a float32 module is checked
+    through its float64 twin (finite differences cannot resolve float32 losses, and a step
+    large enough for them crosses ReLU-like kinks), as ``symbackprop check`` does."""
+    if module.DTYPE == np.float32:
+        from .pipeline import load_module, module_source
+
+        module = load_module(module_source(replace(spec, dtype="float64")))
+        params = [p.astype(np.float64) for p in params]
+        X, Y = X.astype(np.float64), Y.astype(np.float64)
+    ensure_gradients_agree(module, params, X, Y, spec.source)
+
+
 def ensure_gradients_agree(
     module: ModuleType, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, where: str
 ) -> None:
@@ -326,7 +341,7 @@ def train(
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
     if spec.functions:  # written in the spec: checked before training
-        ensure_gradients_agree(module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS], spec.source)
+        check_functions(spec, module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS])
 
     # an optimizer with state (moments, step and epoch counters) carries it across the chunks
     stateful = hasattr(module, "init_state")

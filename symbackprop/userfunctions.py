@@ -16,7 +16,7 @@ from typing import Any
 import sympy as sp
 
 from .errors import ExpressionError, SpecError
-from .expressions import parse_expression
+from .expressions import CONSTANTS, FUNCTIONS, parse_expression
 from .functions import (
     ACTIVATIONS,
     LOSSES,
@@ -132,6 +132,8 @@ def parse_functions(table: Any, where: str) -> dict[str, Activation | Loss]:
             raise SpecError("function names must be identifiers", here)
         if builtin_activation(name) is not None or builtin_loss(name) is not None:
             raise SpecError(f"'{name}' is a built-in name; choose another", here)
+        if name in FUNCTIONS or name in CONSTANTS or name in ("x", "a", "y"):
+            raise SpecError(f"'{name}' is a name of the expression syntax; choose another", here)
         if not isinstance(entry, dict):
             raise SpecError("must be a table (activation = ... or loss = ..., latex = ...)", here)
         unknown = sorted(set(entry) - {"activation", "loss", "latex"})
@@ -140,6 +142,8 @@ def parse_functions(table: Any, where: str) -> dict[str, Activation | Loss]:
         if ("activation" in entry) == ("loss" in entry):
             raise SpecError("needs exactly one of 'activation' or 'loss'", here)
         default = rf"\operatorname{{{name}}}" if len(name) > 1 else name
+        if "latex" not in entry and not name.isascii():
+            raise SpecError("a name that is not ASCII needs latex = ... (how to typeset it)", here)
         latex = validate_latex_name(entry.get("latex", default), f"{here}.latex")
         if "activation" in entry:
             function = user_activation(name, entry["activation"], latex, f"{here}.activation")

@@ -331,3 +331,33 @@ def test_derivation_says_when_f_prime_is_evaluated_from_z() -> None:
     shown = document_for(_issue_23_spec("x/(1 + x**2)")).text()
     assert "evaluates f'(z) from z" in shown
     assert "evaluates f'(z) from z" not in document_for(_issue_23_spec("log(1 + exp(x))")).text()
+
+
+@pytest.mark.parametrize(
+    ("name", "entry", "message"),
+    [
+        ("exp", {"activation": "x**2"}, "a name of the expression syntax"),
+        ("pi", {"activation": "x**2"}, "a name of the expression syntax"),
+        ("x", {"activation": "x**2"}, "a name of the expression syntax"),
+        ("φ", {"activation": "x**2"}, "needs latex = "),
+    ],
+)
+def test_misleading_function_names_are_refused(name: str, entry: dict, message: str) -> None:
+    table = {"name": "n", "network": {"layers": [2, 1], "output": name, "loss": "mse"}}
+    with pytest.raises(SpecError, match=message):
+        parse_spec({**table, "functions": {name: entry}})
+
+
+@pytest.mark.slow
+def test_float32_specs_with_relu_like_functions_are_not_refused_before_training() -> None:
+    """The pre-training check of a float32 module runs on its float64 twin: float32 finite
+    differences (step 1e-2) crossed ReLU kinks and refused correct modules."""
+    from symbackprop.runner import check_functions
+
+    spec = spec_of("f32relu", [64, 32, 10], ["Max(x, 0)"], "softmax", "cross_entropy",
+                   network={"dtype": "float32"})  # fmt: skip
+    module = module_for(spec)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 17, (32, 64)).astype(np.float32)
+    Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
+    check_functions(spec, module, module.init_params(0), X, Y)
