@@ -22,6 +22,7 @@ from symbackprop.spec import parse_spec
 torch = import_torch()
 F = torch.nn.functional
 
+from test_expression_fuzz import ISSUE_23  # noqa: E402
 from test_functions import TORCH_ACTIVATIONS, TORCH_LOSSES  # noqa: E402
 
 SWISH = "x/(1 + exp(-x))"
@@ -233,18 +234,6 @@ def test_swish_spec_runs_checks_and_its_pdf_compiles(tmp_path: Path) -> None:
 # Issue 23's table: expression activations in a 2-3-1 sigmoid/MSE network on XOR. The first five
 # were wrong in every kernel (a printer bug: a negated product lost the brackets of its squared
 # denominator); each now passes `check` and trains to torch's loss from the same weights.
-ISSUE_23 = [
-    "x/(1 + x**2)",
-    "x/(1 + Abs(x))",
-    "x/(2 + Abs(x))",
-    "Abs(x)/(1 + Abs(x))",
-    "tanh(x)/(1 + Abs(x))",
-    "x/sqrt(1 + x**2)",
-    "x*exp(-Abs(x))",
-    "log(1 + Abs(x))",
-    "Max(x, 0.1*x)",
-    "sign(x)*x**2",
-]
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
 
