@@ -21,6 +21,8 @@ from .functions import (
     Activation,
     at_kinks,
     derivative,
+    differentiate,
+    one_winner,
     output_form_derivative,
     positive_factors,
 )
@@ -308,11 +310,11 @@ def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
     """delta^(L)_p = dL/dz^(L)_p by the chain rule through the output activation."""
     layer = network.output
     loss = network.loss_expr
-    dL_da = at_kinks(collapse(sp.diff(loss, layer.a[p])))
+    dL_da = at_kinks(collapse(sp.diff(one_winner(loss), layer.a[p])))
     if dL_da.has(sp.KroneckerDelta):
         # A Piecewise term keeps its KroneckerDelta sums from collapsing; the loss is a sum of
         # one term per output, so dL/da_p is that term's derivative at (a_p, y_p).
-        term = at_kinks(sp.diff(network.loss.term, a_sym))
+        term = differentiate(network.loss.term, a_sym)
         dL_da = term.xreplace({a_sym: layer.a[p], y_sym: network.y[p]})
         dL_da = dL_da / layer.n_out if network.loss.mean else dL_da
     jacobian = collapse(sp.diff(layer.a_expr, layer.z[p]))

@@ -128,7 +128,31 @@ def _activation(activation: Activation | str) -> Activation:
 def derivative(activation: Activation | str) -> sp.Expr:
     """f'(x) of an elementwise activation (or a built-in's name), as ``sympy.diff`` finds it
     (kinks: see ``at_kinks``)."""
-    return at_kinks(sp.diff(_activation(activation).expr, x))
+    return differentiate(_activation(activation).expr, x)
+
+
+def differentiate(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
+    """d expr / d variable by ``sympy.diff``, with the kink conventions of :func:`at_kinks`
+    (a Max/Min of three or more arguments first written as :func:`one_winner`)."""
+    return at_kinks(sp.diff(one_winner(expr), variable))
+
+
+def one_winner(expr: sp.Expr) -> sp.Expr:
+    """Each Max/Min of three or more arguments as a Piecewise that picks the first extreme one.
+
+    SymPy's derivative of Max(a, b, c) weighs each a_i' by H(a_i - Max(others)); where two
+    arguments tie on a whole interval every weight is 0 there.  The Piecewise takes exactly one
+    branch, so its derivative is that argument's (pairs of two are handled by ``at_kinks``).
+    """
+
+    def pick(e: sp.Basic) -> sp.Expr:
+        better = sp.Ge if isinstance(e, sp.Max) else sp.Le
+        args = e.args
+        pieces = [(arg, sp.And(*[better(arg, rest) for rest in args[k + 1 :]])) for k, arg in
+                  enumerate(args[:-1])]  # fmt: skip
+        return sp.Piecewise(*pieces, (args[-1], True))
+
+    return expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)) and len(e.args) >= 3, pick)
 
 
 def at_kinks(df: sp.Expr) -> sp.Expr:
@@ -178,7 +202,7 @@ def kernel_derivative(activation: Activation) -> sp.Expr:
     else the form through the forward value where one is proved, else f'(x) from x."""
     if activation.code_derivative is not None:
         return activation.code_derivative
-    df = at_kinks(sp.diff(activation.expr, x))
+    df = differentiate(activation.expr, x)
     form = proved_output_form(activation.expr, df)
     return form if form is not None else df
 

@@ -22,9 +22,9 @@ from .functions import (
     LOSSES,
     Activation,
     Loss,
-    at_kinks,
     builtin_activation,
     builtin_loss,
+    differentiate,
 )
 from .functions import a as a_sym
 from .functions import x as x_sym
@@ -63,7 +63,7 @@ def validate_latex_name(text: Any, where: str) -> str:
 
 def check_differentiable(expr: sp.Expr, variable: sp.Symbol, where: str) -> sp.Expr:
     """d expr / d variable, or one clear error when SymPy leaves it unevaluated."""
-    derivative = at_kinks(sp.diff(expr, variable))
+    derivative = differentiate(expr, variable)
     if derivative.has(sp.Derivative, sp.Subs):
         raise SpecError(f"SymPy cannot differentiate {expr} with respect to {variable}", where)
     if derivative.has(sp.re, sp.im, sp.arg, sp.conjugate):
