@@ -344,7 +344,16 @@ _MPMATH = {
 def mp_value(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
     """An expression's value in mpmath at its working precision (fixed, unlike ``evalf``, which
     raises the precision until a tiny result such as 1 + erf(-500) has its digits, for minutes).
-    Functions outside the table fall back to ``evalf``."""
+    Functions outside the table fall back to ``evalf``.  Real arithmetic, as generated code's:
+    a complex intermediate (sqrt or log of a negative value) raises ValueError, even where a
+    later Abs would make it real again."""
+    value = _mp_node(expr, values)
+    if isinstance(value, mpmath.mpc) and value.imag != 0:
+        raise ValueError(f"{expr} is complex here")
+    return value
+
+
+def _mp_node(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
     if expr in values:
         return mpmath.mpmathify(values[expr])
     if expr.is_Number or expr in (sp.pi, sp.E):

@@ -74,6 +74,7 @@ REGRESSIONS = [
     "x + Max(x, Heaviside(x)*x)",
     "Max(x, Abs(x))",
     "Min(2*x, sin(Abs(x)), sin(Piecewise((Abs(x), x < -1), (sign(x)*x, True))))",
+    "Piecewise((x/(1 + Abs(sqrt(x))), x < -1), (x**2, True))",
 ]
 POINTS = np.array([-4.3, -2.1, -1.3, -0.62, -0.17, 0.23, 0.71, 1.1, 1.9, 3.7])
 RTOL = 1e-7
