@@ -339,18 +339,16 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
-    from dataclasses import replace
 
     from .gradcheck import check_gradients, compare_precisions
     from .limits import check_estimate, check_work, ensure_fits, ensure_work_fits
-    from .pipeline import load_module, module_source
+    from .pipeline import float64_module, load_module, module_source
     from .spec import load_spec
 
     spec = load_spec(args.spec)
     ensure_fits(check_estimate(spec), "the gradient check", spec.source)
     ensure_work_fits(check_work(spec), "the gradient check's finite differences", spec.source)
-    double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
-    module = load_module(module_source(double))
+    module = float64_module(spec)
     ok = _report_check(
         "float64 gradients vs five-point central differences",
         check_gradients(module, seed=args.seed),

@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -74,3 +75,10 @@ def load_module(source: ModuleSource, folder: Path | None = None) -> ModuleType:
             "set SYMBACKPROP_CACHE and NUMBA_CACHE_DIR to writable folders",
             "module cache",
         ) from None
+
+
+def float64_module(spec: Spec) -> ModuleType:
+    """The generated module of the spec's float64 twin (its own when it is float64): finite
+    differences, which gradient checks compare with, cannot resolve a float32 loss."""
+    double = spec if spec.dtype == "float64" else replace(spec, dtype="float64")
+    return load_module(module_source(double))

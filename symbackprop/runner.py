@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -284,9 +284,9 @@ def check_functions(
     through its float64 twin (finite differences cannot resolve float32 losses, and a step
     large enough for them crosses ReLU-like kinks), as ``symbackprop check`` does."""
     if module.DTYPE == np.float32:
-        from .pipeline import load_module, module_source
+        from .pipeline import float64_module
 
-        module = load_module(module_source(replace(spec, dtype="float64")))
+        module = float64_module(spec)
         params = [p.astype(np.float64) for p in params]
         X, Y = X.astype(np.float64), Y.astype(np.float64)
     ensure_gradients_agree(module, params, X, Y, spec.source)
