@@ -4,7 +4,8 @@
 
 The sweep: 24 trials of digits (learning_rate 0.05, 0.1, 0.2, 0.5 x activation tanh, relu x 3
 seeds) on a LocalCluster of N worker processes (default: one per core). The baseline: the same 24
-trials, derived and trained by the same per-trial function (``symbackprop.sweep.run_trial``) one
+trials, derived and trained by the same per-trial function
+(``symbackprop.tools.sweep.run_trial``) one
 after another in one process, with one BLAS thread like a Dask worker. Both run as fresh
 processes timed from start to exit (imports, derivation, cluster start and shutdown included),
 after an untimed warm-up that fills Numba's on-disk cache, alternating. The final losses of the
@@ -29,15 +30,15 @@ GRID = ["learning_rate=0.05,0.1,0.2,0.5", "activation=tanh,relu"]
 SEEDS = 3
 sys.path.insert(0, str(ROOT))  # this checkout's symbackprop, installed or not
 
-from symbackprop.cpu import cpu_model, isa_level  # noqa: E402
-from symbackprop.sweep import trial_key  # noqa: E402
+from symbackprop.tools.cpu import cpu_model, isa_level  # noqa: E402
+from symbackprop.tools.sweep import trial_key  # noqa: E402
 
 
 def sequential(epochs: int) -> list[dict]:
     """The sweep's trials, one after another in this process (each variant derived once)."""
-    from symbackprop.grid import parse_grid, read_table, variants
     from symbackprop.pipeline import module_source
-    from symbackprop.sweep import Trial, run_trial
+    from symbackprop.tools.grid import parse_grid, read_table, variants
+    from symbackprop.tools.sweep import Trial, run_trial
 
     base = read_table("digits")
     grid = [*GRID, f"epochs={epochs}"]

@@ -31,9 +31,9 @@ if "--asm" in sys.argv and "NUMBA_CACHE_DIR" not in os.environ:
 
 import numpy as np
 
-from symbackprop import bench
-from symbackprop.cpu import details
-from symbackprop.spec import parameter_count
+from symbackprop.spec.model import parameter_count
+from symbackprop.tools import bench
+from symbackprop.tools.cpu import details
 
 SETTINGS = {
     "default": {"SYMBACKPROP_TUNE": "0"},

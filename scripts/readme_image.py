@@ -12,8 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
-from symbackprop.document import compile_pdf, document_for
-from symbackprop.spec import load_spec
+from symbackprop.render.document import compile_pdf, document_for
+from symbackprop.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

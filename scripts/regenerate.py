@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from symbackprop.codegen import write_module
-from symbackprop.document import document_for
+from symbackprop.codegen.module import write_module
 from symbackprop.pipeline import module_source
-from symbackprop.spec import builtin_specs, load_spec
+from symbackprop.render.document import document_for
+from symbackprop.spec.model import builtin_specs, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .document import DerivationDocument
-    from .workflow import Trained
+    from .render.document import DerivationDocument
+    from .run.workflow import Trained
 
 __version__ = "0.1.0"
 
@@ -18,8 +18,8 @@ from .errors import (  # noqa: E402
     SymbackpropError,
     TrainingDiverged,
 )
-from .expressions import parse_expression  # noqa: E402
-from .spec import Spec, load_spec  # noqa: E402
+from .spec.expressions import parse_expression  # noqa: E402
+from .spec.model import Spec, load_spec  # noqa: E402
 
 __all__ = [
     "DataError",
@@ -53,8 +53,8 @@ def derive(
     ``example=True``: ``weights`` (an .npz of W1, b1, ...), ``sample`` (an index into the
     training data) and ``digits`` (significant digits, default 4) shape the worked example.
     """
-    from .document import document_for
     from .pipeline import as_spec
+    from .render.document import document_for
 
     return document_for(
         as_spec(spec),  # type: ignore[arg-type]
@@ -93,6 +93,6 @@ def train(
     ``.result`` (final losses, accuracies, timings), ``.forward(X)`` (outputs), ``.predict(X)``
     (classes for a classifier, as the module's ``predict``), ``.save(path)``.
     """
-    from .workflow import train_api
+    from .run.workflow import train_api
 
     return train_api(spec, weights, progress, training)

@@ -7,7 +7,7 @@ class SymbackpropError(Exception):
     """A user-facing error: the CLI prints it on one line and exits with status 2."""
 
     def __init__(self, message: str, where: str | None = None) -> None:
-        from .escape import plain_line
+        from .util.escape import plain_line
 
         # One line whatever the message holds (a path may contain newlines).
         self.message = plain_line(message)

@@ -10,12 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
-from .codegen import ModuleSource, module_bytes, render_module, write_module
-from .derivation import Derivation, derive
+from .codegen.module import ModuleSource, module_bytes, render_module, write_module
 from .errors import SymbackpropError
-from .escape import plain_line
-from .network import build_network
-from .spec import Spec, load_spec
+from .spec.model import Spec, load_spec
+from .symbolic.derivation import Derivation, derive
+from .symbolic.network import build_network
+from .util.escape import plain_line
 
 
 def as_spec(spec: Spec | str | Path) -> Spec:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from symbackprop.pipeline import derivation_of, load_module, render_module
-from symbackprop.spec import Spec, parse_spec
+from symbackprop.spec.model import Spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +95,7 @@ def module_for(spec: Spec):  # noqa: ANN201
 
 def sample(module, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """Random inputs and targets of the kind the module's loss expects."""
-    from symbackprop.gradcheck import sample_data
+    from symbackprop.run.gradcheck import sample_data
 
     return sample_data(module, n, seed)
 
@@ -104,8 +104,8 @@ def pointwise_module(name: str, lines: list[str], dtype: str, outputs: tuple[str
     """A small Numba module with ``evaluate(points, Y, *outputs)``: for each point ``z``, the
     printed ``lines`` (scalar code as the kernels print it) fill row i of the output arrays.
     It includes the generated modules' vectorisable _exp/_tanh helpers."""
-    from symbackprop.codegen import MARKER, ModuleSource
-    from symbackprop.resources import environment
+    from symbackprop.codegen.module import MARKER, ModuleSource
+    from symbackprop.util.resources import environment
 
     fast = environment().get_template("fastmath.py.jinja").module
     body = "\n".join(f"        {line}" for line in lines)

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from symbackprop import bench
-from symbackprop.cli import main
+from symbackprop.cli.commands import main
+from symbackprop.tools import bench
 
 
 def _rows(run: dict) -> dict[str, dict]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.cli import main
-from symbackprop.fileio import unstamp_text
+from symbackprop.cli.commands import main
+from symbackprop.util.fileio import unstamp_text
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symbackprop.cli import main
+from symbackprop.cli.commands import main
 from symbackprop.errors import DataError
-from symbackprop.functions import ACTIVATIONS, LOSSES
-from symbackprop.grid import parse_grid, read_table, variants
 from symbackprop.pipeline import module_source
-from symbackprop.spec import load_spec
-from symbackprop.weights import load_weights, save_weights
+from symbackprop.run.weights import load_weights, save_weights
+from symbackprop.spec.functions import ACTIVATIONS, LOSSES
+from symbackprop.spec.model import load_spec
+from symbackprop.tools.grid import parse_grid, read_table, variants
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = """name = "{name}"

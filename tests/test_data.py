@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import make_spec
 
-from symbackprop.data import load_data
 from symbackprop.errors import DataError
-from symbackprop.spec import Data, load_spec
+from symbackprop.run.data import load_data
+from symbackprop.spec.model import Data, load_spec
 
 
 def with_data(spec, path: Path, fraction: float = 0.0):  # noqa: ANN001, ANN201

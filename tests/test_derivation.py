@@ -8,11 +8,11 @@ import pytest
 import sympy as sp
 from conftest import OUTPUT_LOSS, make_spec
 
-from symbackprop.derivation import collapse
-from symbackprop.expansion import Scalars, all_params, closed_forms, composed_loss
-from symbackprop.functions import ACTIVATIONS, derivative, output_form_derivative, s, x
-from symbackprop.network import build_network, p
 from symbackprop.pipeline import derivation_of
+from symbackprop.spec.functions import ACTIVATIONS, derivative, output_form_derivative, s, x
+from symbackprop.symbolic.derivation import collapse
+from symbackprop.symbolic.expansion import Scalars, all_params, closed_forms, composed_loss
+from symbackprop.symbolic.network import build_network, p
 
 
 def _rational_point(scalars: Scalars, seed: int, one_hot: bool) -> dict:
@@ -117,7 +117,7 @@ def test_relu_derivative_at_zero_is_zero() -> None:
 
 def test_stable_forms_equal_textbook() -> None:
     """The code's stable sigmoid and loss terms equal the textbook definitions."""
-    from symbackprop.functions import LOSSES, a, lse, y, z
+    from symbackprop.spec.functions import LOSSES, a, lse, y, z
 
     sigmoid = ACTIVATIONS["sigmoid"]
     code = sp.lambdify(x, sigmoid.code, "math")

@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from symbackprop.cli import main
-from symbackprop.diagram import MAX_DRAWN, diagram_for, layout, visible
-from symbackprop.document import MARKER
-from symbackprop.example import example_for_spec
-from symbackprop.fileio import unstamp_text
+from symbackprop.cli.commands import main
 from symbackprop.pipeline import derivation_of
-from symbackprop.spec import load_spec
-from symbackprop.weights import save_weights
+from symbackprop.render.diagram import MAX_DRAWN, diagram_for, layout, visible
+from symbackprop.render.document import MARKER
+from symbackprop.render.example import example_for_spec
+from symbackprop.run.weights import save_weights
+from symbackprop.spec.model import load_spec
+from symbackprop.util.fileio import unstamp_text
 
 MAZUR = ROOT / "tests" / "fixtures" / "mazur.toml"
 MAZUR_PARAMS = [

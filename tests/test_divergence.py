@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import module_for
 
-from symbackprop.cli import EXIT_DIVERGED, main
-from symbackprop.spec import parse_spec
+from symbackprop.cli.commands import EXIT_DIVERGED, main
+from symbackprop.spec.model import parse_spec
 
 N, BATCH, LR = 32, 4, 1e6
 

@@ -31,8 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbackprop.errors import ExpressionError, SpecError
-from symbackprop.expressions import parse_expression
-from symbackprop.functions import (
+from symbackprop.render.printing import NumbaPrinter
+from symbackprop.spec.expressions import parse_expression
+from symbackprop.spec.functions import (
     Activation,
     at_kinks,
     kernel_derivative,
@@ -40,10 +41,9 @@ from symbackprop.functions import (
     output_form_candidates,
     rewrite_holds,
 )
-from symbackprop.functions import s as s_sym
-from symbackprop.functions import x as x_sym
-from symbackprop.printing import NumbaPrinter
-from symbackprop.userfunctions import check_differentiable
+from symbackprop.spec.functions import s as s_sym
+from symbackprop.spec.functions import x as x_sym
+from symbackprop.spec.userfunctions import check_differentiable
 
 torch = import_torch() if have_torch() else None  # without it, the 40-digit reference still runs
 

@@ -16,7 +16,7 @@ from conftest import ROOT
 import symbackprop
 from symbackprop import ExpressionError, parse_expression
 from symbackprop.errors import SymbackpropError
-from symbackprop.spec import parse_spec
+from symbackprop.spec.model import parse_spec
 
 x, a, y = (sp.Symbol(name, real=True) for name in "xay")
 
@@ -62,8 +62,8 @@ def test_allowed_expressions_evaluate_like_python_math(
 
 
 def test_variables_are_real_symbols_of_the_registry() -> None:
-    from symbackprop.functions import a as registry_a
-    from symbackprop.functions import y as registry_y
+    from symbackprop.spec.functions import a as registry_a
+    from symbackprop.spec.functions import y as registry_y
 
     term = parse_expression("(a - y)**2", ("a", "y"))
     assert term.free_symbols == {registry_a, registry_y}
@@ -157,7 +157,7 @@ def test_refusals_name_the_token_and_its_column() -> None:
 
 def test_limits_allow_reasonable_expressions() -> None:
     """Just under each limit parses: the limits refuse abuse, not ordinary formulas."""
-    from symbackprop import expressions as e
+    from symbackprop.spec import expressions as e
 
     assert parse_expression("x**100 + x**-100 + 2**x")
     assert parse_expression("1" * (e.MAX_INT_DIGITS - 1) + "*x")
@@ -212,8 +212,8 @@ def test_no_spec_path_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(sp, "S", trap(sp.S))
     parser = sys.modules["sympy.parsing.sympy_parser"]
     monkeypatch.setattr(parser, "parse_expr", trap(parser.parse_expr))
-    from symbackprop.derivation import derive
-    from symbackprop.network import build_network
+    from symbackprop.symbolic.derivation import derive
+    from symbackprop.symbolic.network import build_network
 
     table = {
         "name": "trap",
@@ -225,7 +225,7 @@ def test_no_spec_path_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch) -
         },
         "functions": {"sq": {"activation": "x**2/2", "latex": r"\operatorname{sq}"}},
     }
-    from symbackprop.codegen import render_module
+    from symbackprop.codegen.module import render_module
 
     render_module(derive(build_network(parse_spec(table))))
     for hostile in HOSTILE[:12]:

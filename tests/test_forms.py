@@ -12,11 +12,11 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from test_latex import BCE
 
 import symbackprop
-from symbackprop.compare import compare
-from symbackprop.document import document_for
-from symbackprop.printing import NOTATIONS, latex, unicode_text
-from symbackprop.spec import load_spec
-from symbackprop.textbook import textbook_product
+from symbackprop.render.compare import compare
+from symbackprop.render.document import document_for
+from symbackprop.render.printing import NOTATIONS, latex, unicode_text
+from symbackprop.render.textbook import textbook_product
+from symbackprop.spec.model import load_spec
 
 a, y, s = (sp.Symbol(name, real=True) for name in "ays")
 n = sp.Symbol("n", positive=True)

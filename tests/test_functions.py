@@ -16,7 +16,8 @@ import pytest
 import sympy as sp
 from conftest import import_torch, pointwise_module
 
-from symbackprop.functions import (
+from symbackprop.render.printing import NumbaPrinter
+from symbackprop.spec.functions import (
     ACTIVATIONS,
     LOSSES,
     at_kinks,
@@ -24,10 +25,9 @@ from symbackprop.functions import (
     kernel_derivative,
     mp_value,
 )
-from symbackprop.functions import a as a_sym
-from symbackprop.functions import x as x_sym
-from symbackprop.functions import y as y_sym
-from symbackprop.printing import NumbaPrinter
+from symbackprop.spec.functions import a as a_sym
+from symbackprop.spec.functions import x as x_sym
+from symbackprop.spec.functions import y as y_sym
 
 torch = import_torch()
 pytestmark = pytest.mark.slow  # compiles the whole registry twice (float32, float64)
@@ -260,7 +260,7 @@ def test_code_forms_equal_textbook_forms() -> None:
 
 
 def test_parametrised_builtins_and_aliases() -> None:
-    from symbackprop.functions import builtin_activation, builtin_loss
+    from symbackprop.spec.functions import builtin_activation, builtin_loss
 
     key = builtin_activation("leaky_relu(0.2)")
     assert key == "leaky_relu(0.2)" and builtin_activation(" leaky_relu( 0.2 ) ") == key

@@ -32,8 +32,8 @@ from conftest import HIDDEN, OUTPUT_LOSS, have_torch, module_for
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from symbackprop.gradcheck import sample_data
-from symbackprop.spec import Spec, parse_spec
+from symbackprop.run.gradcheck import sample_data
+from symbackprop.spec.model import Spec, parse_spec
 
 EPS, ATOL, RTOL = 1e-6, 1e-5, 1e-3
 TORCH_RTOL = 1e-9

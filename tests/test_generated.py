@@ -11,12 +11,12 @@ import pytest
 import sympy as sp
 from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sample
 
-from symbackprop.codegen import MARKER, render_module
-from symbackprop.expansion import Scalars, all_params, closed_forms
-from symbackprop.fileio import is_owned, unstamp_text
-from symbackprop.gradcheck import check_gradients
-from symbackprop.numeric import check_derivation
+from symbackprop.codegen.module import MARKER, render_module
 from symbackprop.pipeline import derivation_of, module_source
+from symbackprop.render.numeric import check_derivation
+from symbackprop.run.gradcheck import check_gradients
+from symbackprop.symbolic.expansion import Scalars, all_params, closed_forms
+from symbackprop.util.fileio import is_owned, unstamp_text
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ def test_fast_exp_and_tanh_match_libm(dtype: str) -> None:
     """The generated _exp and _tanh against math.exp / math.tanh, in ulps of the dtype."""
     import math
 
-    from symbackprop.spec import parse_spec
+    from symbackprop.spec.model import parse_spec
 
     spec = parse_spec(
         {

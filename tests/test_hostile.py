@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symbackprop.cli import main
-from symbackprop.codegen import write_module
-from symbackprop.data import load_data
+from symbackprop.cli.commands import main
+from symbackprop.codegen.module import write_module
 from symbackprop.errors import SymbackpropError
-from symbackprop.escape import python_comment
-from symbackprop.fileio import is_owned, unstamp_text
 from symbackprop.pipeline import module_source
-from symbackprop.spec import load_spec, parse_spec
+from symbackprop.run.data import load_data
+from symbackprop.spec.model import load_spec, parse_spec
+from symbackprop.util.escape import python_comment
+from symbackprop.util.fileio import is_owned, unstamp_text
 
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -163,7 +163,7 @@ def edited_weights(name: str) -> Callable[[Path], None]:
     """Weights symbackprop saved, then changed by the user (still with its ``network`` entry)."""
 
     def setup(folder: Path) -> None:
-        from symbackprop.weights import save_weights
+        from symbackprop.run.weights import save_weights
 
         spec = parse_spec(tomllib.loads(spec_text()), source=str(folder / "net.toml"))
         save_weights(folder / name, spec, list(XOR_WEIGHTS.values()))
@@ -179,8 +179,8 @@ def own_sweep_then(setup_after: Callable[[Path], None]) -> Callable[[Path], None
     """The sweep's own results.json (as symbackprop wrote it), then ``setup_after``."""
 
     def setup(folder: Path) -> None:
-        from symbackprop.fileio import write_output
-        from symbackprop.grid import read_table
+        from symbackprop.tools.grid import read_table
+        from symbackprop.util.fileio import write_output
 
         base = read_table("xor")
         meta = {"spec": base.source, "spec_digest": base.digest, "grid_keys": ["epochs"]}
@@ -1154,7 +1154,7 @@ def test_own_outputs_replaced_edited_ones_kept(tmp_path: Path) -> None:
 
 
 def test_pdf_ownership_trailer(tmp_path: Path) -> None:
-    from symbackprop.fileio import stamp_binary, write_output
+    from symbackprop.util.fileio import stamp_binary, write_output
 
     pdf = tmp_path / "x.pdf"
     write_output(pdf, stamp_binary(b"%PDF-1.5\n...%%EOF\n"), suffixes=(".pdf",))
@@ -1218,8 +1218,8 @@ def test_builtin_label_only_for_packaged_specs(tmp_path: Path, monkeypatch) -> N
 
 def test_unreadable_files_even_as_root(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """What chmod 000 does for other users, simulated so that it runs as root too."""
-    import symbackprop.data
-    import symbackprop.spec
+    import symbackprop.run.data
+    import symbackprop.spec.model
 
     spec_file = tmp_path / "net.toml"
     spec_file.write_text(spec_text())
@@ -1229,11 +1229,11 @@ def test_unreadable_files_even_as_root(tmp_path: Path, monkeypatch) -> None:  # 
         raise PermissionError(13, "Permission denied", path)
 
     with monkeypatch.context() as patch:
-        patch.setattr(symbackprop.spec, "_nonblocking", denied)
+        patch.setattr(symbackprop.spec.model, "_nonblocking", denied)
         with pytest.raises(SymbackpropError, match="cannot read the spec file \\(Permission"):
             load_spec(spec_file)
     spec = load_spec(spec_file)
-    monkeypatch.setattr(symbackprop.data.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(symbackprop.run.data.os, "access", lambda path, mode: False)
     with pytest.raises(SymbackpropError, match="cannot read the data file \\(permission denied"):
         load_data(spec)
 
@@ -1253,9 +1253,9 @@ def test_depth_refused_in_milliseconds() -> None:
 def test_path_count_formula_matches_enumeration() -> None:
     from conftest import make_spec
 
-    from symbackprop.expansion import parse_param
-    from symbackprop.paths import _paths, path_count
     from symbackprop.pipeline import derivation_of
+    from symbackprop.render.paths import _paths, path_count
+    from symbackprop.symbolic.expansion import parse_param
 
     for output, loss, layers in (("sigmoid", "mse", [2, 3, 2, 2]), ("softmax", "mse", [2, 2, 3])):
         spec = make_spec(layers, output, loss)
@@ -1271,7 +1271,7 @@ def test_csv_parsing_rules(tmp_path: Path) -> None:
 
     from conftest import make_spec
 
-    from symbackprop.spec import Data
+    from symbackprop.spec.model import Data
 
     spec = make_spec([2, 3, 1], "sigmoid", "mse")
 
@@ -1289,7 +1289,7 @@ def test_csv_parsing_rules(tmp_path: Path) -> None:
 
 
 def test_escape_functions() -> None:
-    from symbackprop import escape
+    from symbackprop.util import escape
 
     nasty = "a\nb\r\\input{x}$%|#{}_^~&\"'\u00e9\u2028\0"
     comment = escape.python_comment(nasty)
@@ -1497,7 +1497,7 @@ def _check_data_bytes(folder: Path, raw: bytes, suffix: str, layers: list[int]) 
 
     from conftest import make_spec
 
-    from symbackprop.spec import Data
+    from symbackprop.spec.model import Data
 
     path = folder / f"fuzz{suffix}"
     path.write_bytes(raw)

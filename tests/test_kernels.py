@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import make_spec, module_for, sample
 
-from symbackprop.codegen import BLAS_MIN_MACS
-from symbackprop.spec import load_spec, parse_spec
+from symbackprop.codegen.module import BLAS_MIN_MACS
+from symbackprop.spec.model import load_spec, parse_spec
 
 NETWORKS = {
     "xor": lambda: load_spec("xor"),
@@ -245,7 +245,7 @@ def test_spec_kernels_field_picks_tuned_and_refuses_unknown_values(tmp_path) -> 
 def test_cli_generate_kernels_option_overrides_the_spec(tmp_path) -> None:  # noqa: ANN001
     import io
 
-    from symbackprop.cli import main
+    from symbackprop.cli.commands import main
 
     for kernels, expected in (("tuned", True), ("fixed", False)):
         target = tmp_path / f"xor_{kernels}.py"

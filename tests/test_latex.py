@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT
 
 import symbackprop
-from symbackprop.compare import compare, compare_document
-from symbackprop.document import document_for
-from symbackprop.spec import load_spec, parse_spec
+from symbackprop.render.compare import compare, compare_document
+from symbackprop.render.document import document_for
+from symbackprop.spec.model import load_spec, parse_spec
 
 GOLDEN = ROOT / "tests" / "golden"
 HAVE_LATEX = shutil.which("pdflatex") is not None
@@ -82,12 +82,16 @@ def test_documents_compile(case: str, tmp_path: Path) -> None:
 @needs_latex
 def test_comparison_compiles(tmp_path: Path) -> None:
     pdflatex(
-        compare_document(load_spec("xor"), BCE, symbackprop.document.NOTATIONS["default"]), tmp_path
+        compare_document(
+            load_spec("xor"), BCE, symbackprop.render.document.NOTATIONS["default"]
+        ),
+        tmp_path,
     )
 
 
 def test_comparison_shows_the_cancelled_factor() -> None:
-    text = compare(load_spec("xor"), BCE, "text", symbackprop.document.NOTATIONS["default"])
+    notation = symbackprop.render.document.NOTATIONS["default"]
+    text = compare(load_spec("xor"), BCE, "text", notation)
     delta_rows = text.split("δ2[p]")[1]
     assert "2·a2[p]·(1 - a2[p])·(a2[p] - y[p])/n2" in delta_rows  # MSE keeps sigma'
     assert "(a2[p] - y[p])/n2" in delta_rows and "cancels" in delta_rows  # BCE cancels it
@@ -157,8 +161,8 @@ def test_weight_paths_count() -> None:
 )
 def test_extra_sections_match_the_module(options: dict) -> None:
     """Closed forms and path sums, evaluated with the module's numbers, equal its gradients."""
-    from symbackprop.example import example_values
-    from symbackprop.numeric import check_step
+    from symbackprop.render.example import example_values
+    from symbackprop.render.numeric import check_step
 
     doc = document_for(load_spec("xor"), **options)
     values = example_values(doc.derivation, seed=3)
@@ -170,10 +174,10 @@ def test_extra_sections_match_the_module(options: dict) -> None:
 
 
 def test_inspect_steps_match_the_module() -> None:
-    from symbackprop.example import example_values
-    from symbackprop.expansion import inspect_steps, parse_param
-    from symbackprop.numeric import check_step
     from symbackprop.pipeline import derivation_of
+    from symbackprop.render.example import example_values
+    from symbackprop.render.numeric import check_step
+    from symbackprop.symbolic.expansion import inspect_steps, parse_param
 
     for name, weight in [("xor", "W1[3,0]"), ("digits", "W1[3,5]"), ("digits", "b2[4]")]:
         derivation = derivation_of(name)
@@ -191,8 +195,8 @@ def test_derivative_steps_match_finite_differences(spec: str) -> None:
 
     import sympy as sp
 
-    from symbackprop.derivation import L
-    from symbackprop.network import ActivationFunction, ActivationPrime, p
+    from symbackprop.symbolic.derivation import L
+    from symbackprop.symbolic.network import ActivationFunction, ActivationPrime, p
 
     doc = symbackprop.derive(spec)
     network = doc.derivation.network
@@ -213,7 +217,7 @@ def test_derivative_steps_match_finite_differences(spec: str) -> None:
         assert float(shown) == pytest.approx(numeric, rel=1e-6)
     for step in (s for s in doc.steps if s.section == "activations"):
         x = step.lhs.args[0]  # the dummy variable u
-        f = type(step.lhs).activation.expr.subs(symbackprop.functions.x, x)
+        f = type(step.lhs).activation.expr.subs(symbackprop.spec.functions.x, x)
         for value in [-1.7, -0.2, 0.3, 2.2]:
             numeric = float((f.subs(x, value + 1e-6) - f.subs(x, value - 1e-6)) / 2e-6)
             for rhs in step.rhs:
@@ -226,7 +230,7 @@ def test_derivative_steps_match_finite_differences(spec: str) -> None:
 
 def test_pdf_without_a_latex_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """--pdf with no engine installed: one clear line, nothing written."""
-    import symbackprop.document as document
+    import symbackprop.render.document as document
     from symbackprop.errors import SymbackpropError
 
     monkeypatch.setattr(document.shutil, "which", lambda name: None)

@@ -15,11 +15,11 @@ import pytest
 from conftest import make_spec
 from test_latex import BCE, needs_latex, pdflatex
 
-from symbackprop.compare import compare_document
-from symbackprop.document import document_for
-from symbackprop.layout import break_lines, estimate_width
-from symbackprop.printing import NOTATIONS, BackpropLatexPrinter
-from symbackprop.spec import load_spec
+from symbackprop.render.compare import compare_document
+from symbackprop.render.document import document_for
+from symbackprop.render.layout import break_lines, estimate_width
+from symbackprop.render.printing import NOTATIONS, BackpropLatexPrinter
+from symbackprop.spec.model import load_spec
 
 DEEP = make_spec([4, 5, 4, 3], "softmax", "cross_entropy", ["relu", "tanh"], "deep")
 """A 4-layer relu/tanh/softmax network (4-5-4-3)."""

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, make_spec, module_for
 
-from symbackprop import limits
-from symbackprop.cli import EXIT_DIVERGED, EXIT_USAGE, main
+from symbackprop.cli.commands import EXIT_DIVERGED, EXIT_USAGE, main
 from symbackprop.errors import SymbackpropError
-from symbackprop.spec import load_spec, parameter_count
+from symbackprop.run import limits
+from symbackprop.spec.model import load_spec, parameter_count
 
 WIDE = 'name = "wide"\n[network]\nlayers = [2, 4000, 4000, 1]\noutput = "sigmoid"\nloss = "mse"\n'
 DEEP = (
@@ -142,7 +142,7 @@ def test_check_refuses_finite_difference_work_beyond_the_cap(tmp_path, monkeypat
 def test_constants_follow_gradcheck_and_the_modules() -> None:
     import inspect
 
-    from symbackprop.gradcheck import check_gradients
+    from symbackprop.run.gradcheck import check_gradients
 
     defaults = inspect.signature(check_gradients).parameters
     assert defaults["samples"].default == limits.CHECK_SAMPLES

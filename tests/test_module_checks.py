@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import make_spec, module_for, sample
 
-from symbackprop import limits
-from symbackprop.spec import parse_spec
+from symbackprop.run import limits
+from symbackprop.spec.model import parse_spec
 
 N = 37
 

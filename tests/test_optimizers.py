@@ -16,8 +16,13 @@ import pytest
 from conftest import import_torch, module_for, sample
 
 from symbackprop.errors import SpecError
-from symbackprop.optimizers import OptimizerConfig, parse_training_extras, reference_trace, rule
-from symbackprop.spec import parse_spec
+from symbackprop.spec.model import parse_spec
+from symbackprop.symbolic.optimizers import (
+    OptimizerConfig,
+    parse_training_extras,
+    reference_trace,
+    rule,
+)
 
 torch = import_torch()
 
@@ -397,8 +402,8 @@ def test_runner_carries_the_state_across_its_chunks() -> None:
     """The runner trains in report-sized chunks; the result equals one module.train call."""
     import io
 
-    from symbackprop.data import Dataset
-    from symbackprop.runner import train
+    from symbackprop.run.data import Dataset
+    from symbackprop.run.runner import train
 
     spec = _spec("rmsprop_all", dict(CASES)["rmsprop_all"])
     module = module_for(spec)
@@ -433,8 +438,8 @@ DOCUMENT_CASES = {
 @pytest.mark.parametrize("case", sorted(DOCUMENT_CASES))
 def test_update_section_prints_the_rule(case: str, tmp_path) -> None:  # noqa: ANN001
     """The update section shows the schedule and exactly the rule's assignments; LaTeX compiles."""
-    from symbackprop.document import document_for
-    from symbackprop.optimizers import Descent
+    from symbackprop.render.document import document_for
+    from symbackprop.symbolic.optimizers import Descent
 
     spec = _spec(case, DOCUMENT_CASES[case])
     document = document_for(spec)
@@ -454,7 +459,7 @@ def test_update_section_prints_the_rule(case: str, tmp_path) -> None:  # noqa: A
 
 
 def test_plain_sgd_update_section_is_unchanged() -> None:
-    from symbackprop.document import document_for
+    from symbackprop.render.document import document_for
 
     text = document_for(_spec("plain_doc", {"learning_rate": 0.1})).render("text")
     # Plain SGD: the update written once, for a generic parameter theta (issue 9).

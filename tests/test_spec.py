@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from symbackprop.errors import SpecError
-from symbackprop.spec import builtin_specs, load_spec, parse_spec
+from symbackprop.spec.model import builtin_specs, load_spec, parse_spec
 
 
 def network(**fields: object) -> dict:

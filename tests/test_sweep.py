@@ -25,12 +25,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symbackprop.cli import main
+from symbackprop.cli.commands import main
 from symbackprop.errors import SymbackpropError
-from symbackprop.grid import label, parse_grid, parse_value, read_table, split_values, variants
 from symbackprop.pipeline import load_module, module_source
-from symbackprop.spec import load_spec
-from symbackprop.sweep import NO_DASHBOARD, RESULTS_CSV, RESULTS_JSON, Results, curve_epochs, sweep
+from symbackprop.spec.model import load_spec
+from symbackprop.tools.grid import (
+    label,
+    parse_grid,
+    parse_value,
+    read_table,
+    split_values,
+    variants,
+)
+from symbackprop.tools.sweep import (
+    NO_DASHBOARD,
+    RESULTS_CSV,
+    RESULTS_JSON,
+    Results,
+    curve_epochs,
+    sweep,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 distributed = pytest.importorskip("distributed")
@@ -204,7 +218,7 @@ def test_bad_input_is_one_line_before_any_cluster(
 def test_unreachable_scheduler_is_one_line(
     tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
-    monkeypatch.setattr("symbackprop.sweep.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("symbackprop.tools.sweep.CONNECT_TIMEOUT", "1s")
     port = _free_port()
     status = main(
         ["sweep", "xor", "--scheduler", f"tcp://127.0.0.1:{port}", "--output", str(tmp_path / "o")],
@@ -245,7 +259,7 @@ _MODULES: dict = {}
 
 def _direct(spec_name: str, overrides: dict, seed: int):  # noqa: ANN202
     """The trial trained here, through the generated module's own ``train`` (not the runner)."""
-    from symbackprop.data import load_data
+    from symbackprop.run.data import load_data
 
     spec = load_spec(spec_name)
     spec = replace(spec, training=replace(spec.training, seed=seed, **overrides))
@@ -425,7 +439,7 @@ def test_a_killed_workers_trial_is_retried_and_nothing_is_lost(tmp_path: Path) -
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        client.run(lambda: __import__("symbackprop.sweep"))
+        client.run(lambda: __import__("symbackprop.tools.sweep"))
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -519,7 +533,7 @@ def test_outside_text_in_the_plot_is_literal(text: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from symbackprop.sweep import _plot_text
+    from symbackprop.tools.sweep import _plot_text
 
     shown = _plot_text(text)
     assert "\n" not in shown

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import make_spec, module_for, sample
 
-from symbackprop.data import load_data
 from symbackprop.pipeline import derivation_of, load_module, render_module
-from symbackprop.runner import train
-from symbackprop.spec import load_spec
+from symbackprop.run.data import load_data
+from symbackprop.run.runner import train
+from symbackprop.spec.model import load_spec
 
 
 def _builtin(name: str):  # noqa: ANN202

@@ -13,11 +13,11 @@ import pytest
 from conftest import import_torch, module_for, sample
 
 from symbackprop.errors import SpecError
-from symbackprop.functions import ACTIVATIONS, LOSSES
-from symbackprop.gradcheck import check_gradients
 from symbackprop.pipeline import derivation_of
-from symbackprop.printing import text
-from symbackprop.spec import parse_spec
+from symbackprop.render.printing import text
+from symbackprop.run.gradcheck import check_gradients
+from symbackprop.spec.functions import ACTIVATIONS, LOSSES
+from symbackprop.spec.model import parse_spec
 
 torch = import_torch()
 F = torch.nn.functional
@@ -142,7 +142,7 @@ def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None
     derivation = derivation_of(USER)
     hidden = derivation.layer(5)
     assert f"{key(SWISH)}'(z5[p])" in text(hidden.delta)
-    from symbackprop.document import document_for
+    from symbackprop.render.document import document_for
 
     latex = document_for(USER, "default").latex()
     assert r"\operatorname{swish}" in latex and r"\begin{cases}" in latex  # Huber's pieces
@@ -286,7 +286,7 @@ def test_run_refuses_gradients_that_disagree_with_finite_differences(tmp_path: P
     from types import SimpleNamespace
 
     from symbackprop.errors import SymbackpropError
-    from symbackprop.runner import ensure_gradients_agree
+    from symbackprop.run.runner import ensure_gradients_agree
 
     module = module_for(_issue_23_spec("x/(1 + Abs(x))"))
     params = module.init_params(0)
@@ -315,7 +315,7 @@ def test_run_refuses_gradients_that_disagree_with_finite_differences(tmp_path: P
 
 def test_derivation_says_when_f_prime_is_evaluated_from_z() -> None:
     """No proved form through the forward value: the derivation says the code uses z."""
-    from symbackprop.document import document_for
+    from symbackprop.render.document import document_for
 
     shown = document_for(_issue_23_spec("x/(1 + x**2)")).text()
     assert "evaluates f'(z) from z" in shown
@@ -341,7 +341,7 @@ def test_misleading_function_names_are_refused(name: str, entry: dict, message: 
 def test_float32_specs_with_relu_like_functions_are_not_refused_before_training() -> None:
     """The pre-training check of a float32 module runs on its float64 twin: float32 finite
     differences (step 1e-2) crossed ReLU kinks and refused correct modules."""
-    from symbackprop.runner import check_functions
+    from symbackprop.run.runner import check_functions
 
     spec = spec_of("f32relu", [64, 32, 10], ["Max(x, 0)"], "softmax", "cross_entropy",
                    network={"dtype": "float32"})  # fmt: skip

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from symbackprop.errors import DataError
-from symbackprop.spec import load_spec
-from symbackprop.weights import load_weights, param_shapes, save_weights
+from symbackprop.run.weights import load_weights, param_shapes, save_weights
+from symbackprop.spec.model import load_spec
 
 
 def test_round_trip_keeps_values_and_extras(tmp_path):

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from conftest import ROOT, import_torch
 
-from symbackprop.cli import main
-from symbackprop.document import DerivationDocument, document_for
-from symbackprop.example import example_section, worked_example
+from symbackprop.cli.commands import main
 from symbackprop.pipeline import derivation_of, load_module, render_module
-from symbackprop.spec import load_spec
-from symbackprop.weights import save_weights
+from symbackprop.render.document import DerivationDocument, document_for
+from symbackprop.render.example import example_section, worked_example
+from symbackprop.run.weights import save_weights
+from symbackprop.spec.model import load_spec
 
 FIXTURES = ROOT / "tests" / "fixtures"
 MAZUR = FIXTURES / "mazur.toml"
@@ -302,7 +302,7 @@ def test_example_ends_with_every_optimizers_step(case: str) -> None:
     torch = import_torch()
     from dataclasses import replace
 
-    from symbackprop.optimizers import parse_training_extras, rule
+    from symbackprop.symbolic.optimizers import parse_training_extras, rule
 
     xor = load_spec("xor")
     extras = parse_training_extras(EXAMPLE_OPTIMIZERS[case], "test")

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import symbackprop
-from symbackprop.cli import main
-from symbackprop.data import load_data
+from symbackprop.cli.commands import main
 from symbackprop.errors import DataError, SpecError
 from symbackprop.pipeline import load_module, module_source
-from symbackprop.runner import Progress, prepare, train
-from symbackprop.spec import load_spec, parse_spec
-from symbackprop.weights import load_weights, save_weights
+from symbackprop.run.data import load_data
+from symbackprop.run.runner import Progress, prepare, train
+from symbackprop.run.weights import load_weights, save_weights
+from symbackprop.spec.model import load_spec, parse_spec
 
 MOONS = str(Path(__file__).resolve().parent / "workflow" / "moons.toml")
 
@@ -323,8 +323,8 @@ def test_one_classifier_rule_for_module_cli_and_accuracy() -> None:
     predict's class column and the accuracy all take the argmax (the module returned outputs)."""
     from conftest import make_spec, module_for
 
-    from symbackprop.runner import accuracy
-    from symbackprop.workflow import predictions_csv
+    from symbackprop.run.runner import accuracy
+    from symbackprop.run.workflow import predictions_csv
 
     spec = make_spec([2, 3], "sigmoid", "binary_cross_entropy", name="multi_sigmoid")
     module = module_for(spec)
@@ -435,8 +435,8 @@ def test_init_writes_a_valid_starter_and_never_overwrites(
 
 
 def test_list_reads_the_registries() -> None:
-    from symbackprop.datasets import DATASETS
-    from symbackprop.functions import ACTIVATIONS, LOSSES
+    from symbackprop.run.datasets import DATASETS
+    from symbackprop.spec.functions import ACTIVATIONS, LOSSES
 
     status, text = cli("list")
     assert status == 0

@@ -1,0 +1,424 @@
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .. import __version__
+from ..errors import SymbackpropError, TrainingDiverged
+
+EXIT_USAGE = 2
+"""Exit status for bad input (and argparse's usage errors)."""
+
+EXIT_DIVERGED = 3
+"""Exit status of a ``run`` whose training diverged (a non-finite loss or update)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="symbackprop",
+        description=(
+            "Derive backpropagation with SymPy, print it as LaTeX and compile it to a standalone "
+            "Numba training module. SPEC is a built-in spec's name (xor, digits, ...) or a path "
+            "to a spec file (.toml)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def spec_command(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+        return sub
+
+    def derivation_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
+        sub.add_argument(
+            "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
+        )
+
+    run = spec_command("run", "derive, generate, train and report (prints the derivation)")
+    derivation_options(run)
+    run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
+    run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
+    workflow_parsers(commands, run)
+
+    derive = spec_command("derive", "print the derivation (LaTeX by default)")
+    derivation_options(derive)
+    derive.add_argument("--format", default="latex", choices=("latex", "markdown", "text"))
+    derive.add_argument("--document", action="store_true", help="a complete .tex document")
+    derive.add_argument("--pdf", action="store_true", help="compile the document to PDF")
+    derive.add_argument("--weight", metavar="WEIGHT", help="chain of partials for one weight")
+    derive.add_argument(
+        "--example", action="store_true", help="a worked numeric example on one sample"
+    )
+    derive.add_argument(
+        "--weights", metavar="FILE.npz", type=Path, help="--example: initial weights (W1, b1, ...)"
+    )
+    derive.add_argument(
+        "--sample", metavar="N", type=int, help="--example: index of the training sample"
+    )
+    derive.add_argument(
+        "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
+    )
+    derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
+    derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    derive.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    diagram = spec_command("diagram", "draw the network as a TikZ picture (LaTeX)")
+    diagram.add_argument("--weight", metavar="WEIGHT", help="highlight this weight's paths")
+    diagram.add_argument("--example", action="store_true", help="one sample's numbers")
+    diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
+    diagram.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
+    diagram.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    diagram.add_argument("--bare", action="store_true", help="a tikzpicture to \\input")
+    diagram.add_argument("--pdf", action="store_true", help="compile it to PDF")
+    diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    diagram.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    generate = spec_command("generate", "write the standalone training module")
+    generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
+    generate.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    generate.add_argument(
+        "--kernels",
+        choices=("fixed", "tuned"),
+        help="fixed: one kernel per layer; tuned: every variant and a run-time tuner, "
+        "compiles ~2-3x longer (default: the spec's network.kernels, fixed)",
+    )
+
+    inspect = spec_command("inspect", "closed-form gradient of one weight (LaTeX and text)")
+    inspect.add_argument("weight", metavar="WEIGHT", help="e.g. 'W2[0,1]' or 'b1[3]'")
+    inspect.add_argument("--notation", default="default")
+
+    check = spec_command("check", "generated gradients vs central finite differences")
+    check.add_argument(
+        "--tolerance", type=_positive_float, default=1e-6, help="max relative error"
+    )
+    check.add_argument(
+        "--float32-tolerance",
+        type=_positive_float,
+        default=1e-4,
+        help="float32 specs: max relative difference from the float64 gradients",
+    )
+    check.add_argument("--seed", type=int, default=0)
+
+    sweep = spec_command("sweep", "train a grid of variants x seeds on Dask (local or a cluster)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a spec field (learning_rate, layers, training.epochs, ...) and its values",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, help="trials per variant (seeds)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://HOST:PORT")
+    sweep.add_argument("--workers", type=int, help="local cluster: worker processes (cores)")
+    sweep.add_argument("--output", type=Path, help="results folder (rerun with it to resume)")
+    sweep.add_argument(
+        "--derivations", action="store_true", help="the best variant's derivation vs the spec"
+    )
+
+    bench = commands.add_parser("bench", help="benchmark generated modules against peers")
+    bench.add_argument("--workload", nargs="*", help="workload names (default: all)")
+    bench.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    bench.add_argument("--peers", default="torch,jax,numpy", help="comma-separated peers")
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument(
+        "--output", type=Path, help="results folder (default: a new bench-<time> folder)"
+    )
+    bench.add_argument("--force", action="store_true", help="replace results not written by us")
+    bench.add_argument(
+        "--isa",
+        default="native",
+        choices=("native", "avx2"),
+        help="avx2: re-run under OPENBLAS_CORETYPE=Haswell NUMBA_CPU_NAME=haswell "
+        "XLA_FLAGS=--xla_cpu_max_isa=AVX2 (AVX2 code paths on an AVX-512 machine)",
+    )
+    bench.add_argument(
+        "--kernels",
+        default="fixed",
+        choices=("fixed", "tuned"),
+        help="the generated modules' kernels: fixed (the default module) or tuned (every "
+        "variant, chosen by the run-time tuner)",
+    )
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0 (argparse type: anything else is a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point; returns the exit status."""
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return 0
+    try:
+        return _COMMANDS[args.command](args, out)
+    except TrainingDiverged as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except SymbackpropError as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 130
+
+
+def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
+    from ..render.document import document_for
+
+    return document_for(
+        spec,
+        args.notation,
+        expand=args.expand,
+        weight=getattr(args, "weight", None),
+        example=getattr(args, "example", False),
+        weights=getattr(args, "weights", None),
+        sample=getattr(args, "sample", None),
+        digits=getattr(args, "digits", None),
+    )
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from ..run.workflow import run_command
+
+    return run_command(args, out)
+
+
+def workflow_parsers(commands: argparse._SubParsersAction, run: argparse.ArgumentParser) -> None:
+    """``run``'s steering options, and predict, evaluate, init, list (see workflow.py)."""
+    from ..run.workflow import add_run_options
+
+    add_run_options(run)
+    for name, help_ in (
+        ("predict", "CSV of predictions (class first for classifiers) from saved weights"),
+        ("evaluate", "loss (and accuracy) of saved weights on data"),
+    ):
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+        sub.add_argument("weights", metavar="WEIGHTS", type=Path, help=".npz from run --save")
+        sub.add_argument("data", metavar="DATA", help=".csv / .npz file or built-in dataset")
+        if name == "predict":
+            sub.add_argument("-o", "--output", type=Path, help="write the CSV to FILE")
+            sub.add_argument("--force", action="store_true", help="overwrite a foreign file")
+    init = commands.add_parser("init", help="write a commented starter spec NAME.toml")
+    init.add_argument("name", metavar="NAME", help="spec name (or NAME.toml path)")
+    commands.add_parser("list", help="built-in specs, activations, losses, optimizers, datasets")
+
+
+def _workflow(name: str):  # noqa: ANN202
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        from ..run import workflow
+
+        return getattr(workflow, f"{name}_command")(args, out)
+
+    return command
+
+
+def _derive(args: argparse.Namespace, out: TextIO) -> int:
+    from ..render.document import compile_pdf, notation_named, write_tex
+    from ..spec.model import load_spec
+
+    spec = load_spec(args.spec)
+    if args.example:
+        from ..run.limits import ensure_fits, module_estimate
+
+        ensure_fits(module_estimate(spec), "the network", spec.source)
+    if (args.pdf or args.document) and args.format != "latex":
+        raise SymbackpropError("--document and --pdf need --format latex", "--format")
+    _check_output(args, Path(f"{spec.name}.pdf"))
+    if args.compare:
+        from ..render.compare import compare, compare_document
+
+        other = load_spec(args.compare)
+        notation = notation_named(args.notation)
+        if args.pdf or args.document:
+            text = compare_document(spec, other, notation)
+        else:
+            text = compare(spec, other, args.format, notation)
+    else:
+        document = _document(args, spec)
+        text = document.document() if args.pdf or args.document else document.render(args.format)
+    if args.pdf:
+        target = args.output or Path(f"{spec.name}.pdf")
+        compile_pdf(text, target, force=args.force)
+        print(f"wrote {target}", file=out)
+    elif args.output:
+        write_tex(text, args.output, force=args.force, fmt=args.format)
+        print(f"wrote {args.output}", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+def _check_output(args: argparse.Namespace, default_pdf: Path) -> None:
+    """Refuse a bad ``derive``/``diagram`` output path before any work (one line, exit 2), by
+    the checks ``compile_pdf`` and ``write_tex`` make again when they write."""
+    from ..render.document import check_pdf_target, check_text_target
+
+    if args.pdf:
+        check_pdf_target(args.output or default_pdf, args.force)
+    elif args.output:
+        check_text_target(args.output, args.force)
+
+
+def _diagram(args: argparse.Namespace, out: TextIO) -> int:
+    from ..render.diagram import diagram_for
+    from ..render.document import compile_pdf, write_tex
+    from ..spec.model import load_spec
+
+    spec = load_spec(args.spec)
+    if args.bare and args.pdf:
+        raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
+    _check_output(args, Path(f"{spec.name}-diagram.pdf"))
+    text = diagram_for(
+        spec, args.weight, args.example, args.weights, args.sample, args.digits, args.bare
+    )
+    if args.pdf:
+        target = args.output or Path(f"{spec.name}-diagram.pdf")
+        compile_pdf(text, target, force=args.force)
+        print(f"wrote {target}", file=out)
+    elif args.output:
+        write_tex(text, args.output, force=args.force, fmt="latex")
+        print(f"wrote {args.output}", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+def _generate(args: argparse.Namespace, out: TextIO) -> int:
+    from ..codegen.module import check_module_name, write_module
+    from ..pipeline import module_source
+    from ..run.limits import ensure_fits, module_estimate
+    from ..spec.model import load_spec
+    from ..util.fileio import check_target
+
+    spec = load_spec(args.spec)
+    if args.kernels:
+        spec = dataclasses.replace(spec, kernels=args.kernels)
+    ensure_fits(module_estimate(spec), "the network", spec.source)
+    target = args.output or Path("generated") / f"{spec.name}.py"
+    check_target(target, args.force, (".py",))  # before the derivation, not after it
+    check_module_name(target)
+    write_module(module_source(spec), target, force=args.force)
+    print(f"wrote {target}", file=out)
+    return 0
+
+
+def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    from ..pipeline import derivation_of
+    from ..render.document import DerivationDocument, Section, notation_named
+    from ..spec.model import load_spec
+    from ..symbolic.expansion import inspect_steps, parse_param
+
+    spec = load_spec(args.spec)
+    ref = parse_param(args.weight, spec)
+    derivation = derivation_of(spec)
+    section = Section(f"Gradient of {ref}", inspect_steps(derivation, ref))
+    document = DerivationDocument(derivation, notation_named(args.notation))
+    print(document.section_latex(section), file=out)
+    print(document.section_text(section), file=out)
+    return 0
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+
+    from ..pipeline import float64_module, load_module, module_source
+    from ..run.gradcheck import check_gradients, compare_precisions
+    from ..run.limits import check_estimate, check_work, ensure_fits, ensure_work_fits
+    from ..spec.model import load_spec
+
+    spec = load_spec(args.spec)
+    ensure_fits(check_estimate(spec), "the gradient check", spec.source)
+    ensure_work_fits(check_work(spec), "the gradient check's finite differences", spec.source)
+    module = float64_module(spec)
+    ok = _report_check(
+        "float64 gradients vs five-point central differences",
+        check_gradients(module, seed=args.seed),
+        args.tolerance,
+        out,
+    )
+    if spec.dtype == "float32":
+        single = load_module(module_source(spec))
+        ok &= _report_check(
+            "float32 gradients vs the float64 module's",
+            compare_precisions(single, module, seed=args.seed),
+            args.float32_tolerance,
+            out,
+        )
+    return 0 if ok else 1
+
+
+def _report_check(title: str, results: list, tolerance: float, out: TextIO) -> bool:  # noqa: ANN001
+    print(title, file=out)
+    print(f"{'param':<8} {'checked':>12} {'max abs error':>14} {'max rel error':>14}", file=out)
+    for r in results:
+        print(
+            f"{r.name:<8} {f'{r.checked}/{r.total}':>12} {r.max_abs_error:>14.3e} "
+            f"{r.max_rel_error:>14.3e}",
+            file=out,
+        )
+    worst = max(r.max_rel_error for r in results)
+    ok = worst < tolerance
+    verdict = "OK" if ok else "MISMATCH"
+    print(f"{verdict}: worst relative error {worst:.3e} (tolerance {tolerance:g})", file=out)
+    return ok
+
+
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    from ..tools.bench import main as bench_main
+
+    return bench_main(args, out)
+
+
+def _sweep(args: argparse.Namespace, out: TextIO) -> int:
+    from ..tools.sweep import sweep
+
+    sweep(
+        args.spec,
+        args.grid,
+        seeds=args.seeds,
+        scheduler=args.scheduler,
+        output=args.output,
+        derivations=args.derivations,
+        workers=args.workers,
+        out=out,
+    )
+    return 0
+
+
+_COMMANDS = {
+    "run": _run,
+    "derive": _derive,
+    "diagram": _diagram,
+    "generate": _generate,
+    "inspect": _inspect,
+    "check": _check,
+    "bench": _bench,
+    "predict": _workflow("predict"),
+    "evaluate": _workflow("evaluate"),
+    "init": _workflow("init"),
+    "list": _workflow("list"),
+    "sweep": _sweep,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""The network drawn: a TikZ picture of neurons, weights, z/a/delta per layer and the backward flow.
+
+Python lays the picture out (which neurons are drawn, where, what each label says); the
+``diagram.tex.jinja`` template writes the TikZ. With a weight, the chain rule's paths from that
+weight to the loss (``symbackprop.render.paths``) are highlighted and every edge on them carries its
+partial derivative; with a worked example, the numbers of one sample's pass sit beside every
+neuron (and on the path edges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+from .. import __version__
+from ..errors import SymbackpropError
+from ..spec.model import Spec
+from ..symbolic.derivation import Derivation, L
+from ..symbolic.expansion import ParamRef, parse_param
+from ..symbolic.network import p as p_index
+from ..util.resources import environment
+from .document import MARKER
+from .example import DIGITS, WorkedExample
+from .numeric import evaluate
+from .printing import latex
+
+MAX_DRAWN = 8
+"""Layers wider than this are drawn as their first HEAD and last TAIL neurons with dots between."""
+HEAD, TAIL = 3, 2
+DX, DY, DY_NUMBERS = 3.6, 1.25, 1.9
+"""Column and row spacing (cm); rows further apart when labels sit above and below neurons."""
+MAX_WEIGHT_LABELS = 4
+"""With numbers, weights are written on the edges between layers at most this wide."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One neuron (or the dots standing for elided ones) at (x, y) cm."""
+
+    name: str
+    x: float
+    y: float
+    text: str
+    style: str = "neuron"
+    above: str = ""
+    """A label above the node (z, or the activation derivative on a highlighted path)."""
+    below: str = ""
+    """A label below the node (delta)."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A line between two nodes, with an optional label (LaTeX math) at ``pos`` along it."""
+
+    source: str
+    target: str
+    style: str = "edge"
+    label: str = ""
+    pos: float = 0.5
+
+
+@dataclass(frozen=True)
+class Caption:
+    """Text under a column."""
+
+    x: float
+    lines: tuple[str, ...]
+
+
+@dataclass
+class Picture:
+    """Everything the template draws."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    captions: list[Caption] = field(default_factory=list)
+    deltas: list[Node] = field(default_factory=list)
+    """The backward row: delta^(L) ... delta^(1), with arrows from right to left."""
+    top: float = 0.0
+    bottom: float = 0.0
+    left: float = 0.0
+    right: float = 0.0
+    note: str = ""
+
+
+def visible(n: int, forced: set[int]) -> list[int | None]:
+    """The neurons of an n-wide layer that are drawn, None where dots stand for the rest."""
+    if n <= MAX_DRAWN:
+        return list(range(n))
+    shown = sorted(set(range(HEAD)) | set(range(n - TAIL, n)) | {i for i in forced if i < n})
+    slots: list[int | None] = []
+    for i in shown:
+        if slots and slots[-1] is not None and i != slots[-1] + 1:
+            slots.append(None)
+        slots.append(i)
+    return slots
+
+
+def diagram(
+    derivation: Derivation,
+    weight: str | None = None,
+    example: WorkedExample | None = None,
+    digits: int = DIGITS,
+    bare: bool = False,
+) -> str:
+    """The TikZ source: a complete document cropped to the picture, or a bare tikzpicture."""
+    picture = layout(derivation, weight, example, digits)
+    spec = derivation.network.spec
+    return (
+        environment()
+        .get_template("diagram.tex.jinja")
+        .render(
+            picture=picture,
+            bare=bare,
+            marker=MARKER,
+            version=__version__,
+            spec=spec,
+        )
+    )
+
+
+def diagram_for(
+    spec: Spec,
+    weight: str | None = None,
+    example: bool = False,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+    digits: int | None = None,
+    bare: bool = False,
+) -> str:
+    """A spec's diagram, as ``symbackprop diagram`` writes it (options as for ``derive``)."""
+    from ..pipeline import derivation_of
+    from .example import check_digits, example_for_spec
+
+    if not example and (weights is not None or sample is not None or digits is not None):
+        raise SymbackpropError("--weights, --sample and --digits need --example", "--example")
+    derivation = derivation_of(spec)
+    worked = example_for_spec(spec, derivation, weights, sample) if example else None
+    digits = check_digits(DIGITS if digits is None else digits)
+    return diagram(derivation, weight, worked, digits, bare)
+
+
+def layout(
+    derivation: Derivation,
+    weight: str | None = None,
+    example: WorkedExample | None = None,
+    digits: int = DIGITS,
+) -> Picture:
+    """Where every neuron, edge and label goes."""
+    network = derivation.network
+    spec = network.spec
+    sizes = spec.layers
+    depth = spec.depth
+    ref = parse_param(weight, spec) if weight is not None else None
+    forced: dict[int, set[int]] = {l: set() for l in range(depth + 1)}
+    if ref is not None:
+        forced[ref.layer].add(ref.index[0])
+        if ref.kind == "W":
+            forced[ref.layer - 1].add(ref.index[1])
+    values = example.values if example is not None else None
+
+    def number(value: float) -> str:
+        return latex(sp.Float(f"{float(value):.{digits - 1}e}", digits))
+
+    picture = Picture()
+    columns: list[list[int | None]] = [visible(n, forced[l]) for l, n in enumerate(sizes)]
+    tallest = max(len(c) for c in columns)
+    dy = DY if values is None and ref is None else DY_NUMBERS  # room for labels
+    picture.top = (tallest - 1) / 2 * dy + 1.0
+    picture.bottom = -(tallest - 1) / 2 * dy - 1.0
+    for l, slots in enumerate(columns):
+        x = l * DX
+        for k, i in enumerate(slots):
+            y = ((len(slots) - 1) / 2 - k) * dy
+            if i is None:
+                picture.nodes.append(Node(f"d{l}x{k}", x, y, r"\vdots", "dots"))
+                continue
+            node = _neuron(network, l, i, x, y, values, number)
+            picture.nodes.append(node)
+        caption = _caption(network, l)
+        picture.captions.append(Caption(x, caption))
+    loss_x = depth * DX + 0.85 * DX
+    loss_text = r"$L$" if values is None else rf"$L = {number(values['loss'])}$"
+    picture.nodes.append(
+        Node("loss", loss_x, 0.0, loss_text, "loss", below=rf"${network.loss.latex}$")
+    )
+    for l in range(1, depth + 1):
+        below, above = columns[l - 1], columns[l]
+        label_weights = (
+            values is not None
+            and ref is None
+            and max(sizes[l - 1], sizes[l]) <= MAX_WEIGHT_LABELS
+        )
+        for q in below:
+            for p in above:
+                if p is None or q is None:
+                    continue
+                label = number(values[f"W{l}"][p, q]) if label_weights else ""
+                picture.edges.append(Edge(f"n{l - 1}x{q}", f"n{l}x{p}", "edge", label, 0.3))
+    for p in columns[depth]:
+        if p is not None:
+            picture.edges.append(Edge(f"n{depth}x{p}", "loss", "edge", pos=0.35))
+    if ref is not None:
+        _highlight(picture, derivation, ref, values, number)
+    picture.deltas = _backward_row(network, depth, loss_x, picture.bottom)
+    picture.left = -1.2
+    picture.right = loss_x + 1.2
+    return picture
+
+
+def _neuron(network, l: int, i: int, x: float, y: float, values, number) -> Node:  # noqa: ANN001
+    """A neuron: its a (x in the input layer) inside, z above and delta below with numbers."""
+    if l == 0:
+        symbol = network.layers[0].a_in[i]
+        text = f"${latex(symbol)}$" if values is None else f"${number(values['A0'][0, i])}$"
+        return Node(f"n0x{i}", x, y, text, "input")
+    layer = network.layers[l - 1]
+    if values is None:
+        return Node(f"n{l}x{i}", x, y, f"${latex(layer.a[i])}$")
+    return Node(
+        f"n{l}x{i}",
+        x,
+        y,
+        f"${number(values[f'A{l}'][0, i])}$",
+        above=f"$z = {number(values[f'Z{l}'][0, i])}$",
+        below=rf"$\delta = {number(values[f'delta{l}'][0, i])}$",
+    )
+
+
+def _caption(network, l: int) -> tuple[str, ...]:  # noqa: ANN001
+    if l == 0:
+        return ("input", rf"${latex(network.layers[0].vector('a_in'))}$")
+    layer = network.layers[l - 1]
+    z, a, delta = (latex(layer.vector(kind)) for kind in ("z", "a", "delta"))
+    kind = "output" if layer is network.output else "hidden"
+    return (
+        f"{kind} layer {l}: {layer.activation.name.replace('_', ' ')}",
+        rf"${z} \to {a}$, ${delta}$",
+    )
+
+
+def _backward_row(network, depth: int, loss_x: float, bottom: float) -> list[Node]:  # noqa: ANN001
+    """delta^(L), ..., delta^(1) under their columns; the template draws arrows leftwards."""
+    y = bottom - 1.2
+    a_out = latex(network.output.vector("a"))
+    row = [Node("dLda", loss_x, y, rf"$\partial L / \partial {a_out}$", "flow")]
+    for l in range(depth, 0, -1):
+        layer = network.layers[l - 1]
+        row.append(Node(f"flow{l}", l * DX, y, f"${latex(layer.vector('delta'))}$", "flow"))
+    return row
+
+
+def _highlight(  # noqa: ANN001
+    picture: Picture, derivation: Derivation, ref: ParamRef, values, number
+) -> None:
+    """Mark every path from the parameter to the loss; label its edges with their partials."""
+    from .paths import _paths
+
+    network = derivation.network
+    sizes = network.concrete_sizes()
+    out = network.output
+    softmax = not out.activation.elementwise
+    edges = {(e.source, e.target): n for n, e in enumerate(picture.edges)}
+    nodes = {node.name: n for n, node in enumerate(picture.nodes)}
+    layer_of: dict[sp.IndexedBase, int] = {}
+    for layer in network.layers:
+        layer_of[layer.z] = layer_of[layer.a] = layer.index
+    param_layer = network.layers[ref.layer - 1]
+    param_base = param_layer.W if ref.kind == "W" else param_layer.b
+
+    def shown(expr: sp.Expr) -> str:
+        text = latex(expr) if values is None else number(evaluate(expr, values, sizes))
+        return f"${text}$"
+
+    def mark(source: str, target: str, style: str, label: str) -> None:
+        if (source, target) in edges:
+            n = edges[(source, target)]
+            picture.edges[n] = Edge(source, target, style, label, picture.edges[n].pos)
+
+    def annotate(name: str, text: str) -> None:
+        if name in nodes:
+            node = picture.nodes[nodes[name]]
+            picture.nodes[nodes[name]] = Node(
+                node.name, node.x, node.y, node.text, "onpath", text or node.above, node.below
+            )
+
+    for path in _paths(derivation, ref):
+        for top, bottom, value in path:
+            if top == L:  # into the loss: dL/da_j
+                mark(f"n{out.index}x{int(bottom.indices[0])}", "loss", "path", shown(value))
+            elif bottom.base == param_base:  # the parameter: dz_p/dW_pq = a_q, dz_p/db_p = 1
+                neuron = f"n{ref.layer}x{ref.index[0]}"
+                if ref.kind == "W":
+                    mark(f"n{ref.layer - 1}x{ref.index[1]}", neuron, "weight", shown(value))
+                else:
+                    annotate(neuron, "")
+            elif layer_of[top.base] == layer_of[bottom.base]:  # a = f(z) inside one neuron
+                l, i = layer_of[top.base], int(bottom.indices[0])
+                if softmax and l == out.index:
+                    annotate(f"n{l}x{i}", "")  # labelled with dL/dz below
+                else:
+                    partial = rf"\partial {latex(top)} / \partial {latex(bottom)}"
+                    annotate(f"n{l}x{i}", f"${partial} = {shown(value)[1:-1]}$")
+            else:  # z^(l+1)_k = sum_m W_km a^(l)_m + b_k: dz_k/da_m = W_km
+                source = f"n{layer_of[bottom.base]}x{int(bottom.indices[0])}"
+                mark(source, f"n{layer_of[top.base]}x{int(top.indices[0])}", "path", shown(value))
+    if softmax:
+        for neuron in range(sizes[out.n_out]):
+            name = f"n{out.index}x{neuron}"
+            if name in nodes and picture.nodes[nodes[name]].style == "onpath":
+                delta = derivation.output.delta.xreplace({p_index: neuron})
+                partial = rf"\partial L / \partial {latex(out.z[neuron])}"
+                node = picture.nodes[nodes[name]]
+                picture.nodes[nodes[name]] = Node(
+                    node.name,
+                    node.x,
+                    node.y,
+                    node.text,
+                    "onpath",
+                    f"${partial} = {shown(delta)[1:-1]}$",
+                    node.below,
+                )
+        picture.note = (
+            r"softmax: each $z^{(L)}_m$ reaches every $a^{(L)}_j$; an output neuron on a path "
+            r"shows $\partial L / \partial z^{(L)}_m$, the sum over those paths"
+        )

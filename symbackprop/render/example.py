@@ -1,0 +1,533 @@
+"""A worked numeric example: one forward and backward pass on one sample, every number shown.
+
+The numbers come from running the generated module (``intermediates``); before they are shown,
+every checkable step of the derivation is evaluated with them and must agree. The lecturer picks
+the initial weights (an ``.npz`` in the format of ``symbackprop.run.weights``), the sample (an index
+into the training data) and the number of significant digits; the example ends with one step of
+the spec's optimizer and the new weights, taken from the module's own training kernel and checked
+against the update rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from ..errors import SymbackpropError
+from ..run.gradcheck import sample_data
+from ..spec.model import Spec, Training
+from ..symbolic.derivation import Derivation, L, Step, partial
+from ..symbolic.network import ActivationFunction, ActivationPrime, j, p
+from ..symbolic.optimizers import (
+    TITLES,
+    OptimizerConfig,
+    epoch,
+    eta,
+    eta_0,
+    reference_trace,
+    rule,
+    schedule_rate,
+    t,
+    theta,
+)
+from .document import Section
+from .numeric import check_derivation, element_value
+
+DIGITS = 4
+"""Significant digits shown (default)."""
+MAX_DIGITS = 15
+"""More than a float64 holds would be noise."""
+GUARD_DIGITS = 2
+"""Extra digits on the numbers inside a written-out sum, so that the sum reproduces its result."""
+MAX_SHOWN = 8
+"""Vectors longer than this are cut (with a final ellipsis); matrices larger are left out."""
+MAX_SUBSTITUTED = 4
+"""Layers with at most this many inputs show their first weighted sum with the numbers in it."""
+MAX_SEARCHED = 1000
+"""How many samples the default choice looks through for one with no all-zero gradient."""
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """One sample's pass through the generated module and one optimizer step on it."""
+
+    values: dict[str, np.ndarray]
+    """Every array of the pass (A0, Z1, ..., dW1, db1, ...), the params (W1, b1, ...) and Y."""
+    new_params: dict[str, np.ndarray]
+    """The parameters after one step of the optimizer on this sample, by name."""
+    sample: int | None
+    """The sample's index in the training data (None: a random sample; the spec has no data)."""
+    chosen: bool
+    """Whether the sample was picked by default (the first with no all-zero gradient)."""
+    weights: Path | None
+    """Where the initial weights came from (None: the module's init_params(seed))."""
+    optimizer: OptimizerConfig
+    learning_rate: float
+    """The rate of the step: the schedule's rate of epoch 0 (the spec's rate without one)."""
+    train_biases: bool
+    traces: dict[str, list[dict[str, np.ndarray]]]
+    """Per trained parameter, the rule's values before each assignment and after the last
+    (``optimizers.reference_trace`` at step t = 1 from a zero state)."""
+
+
+def worked_example(
+    derivation: Derivation,
+    X: np.ndarray | None = None,
+    Y: np.ndarray | None = None,
+    seed: int = 0,
+    params: list[np.ndarray] | None = None,
+    sample: int | None = None,
+    weights: Path | None = None,
+) -> WorkedExample:
+    """Run the pass and the step; ``sample`` indexes X (default: first with nonzero gradients)."""
+    from ..pipeline import load_module, render_module
+
+    spec = derivation.network.spec
+    module = load_module(render_module(derivation))
+    if params is None:
+        params = module.init_params(seed)
+    params = [np.array(param, dtype=module.DTYPE) for param in params]
+    chosen = False
+    if X is None or Y is None:
+        if sample is not None:
+            raise SymbackpropError(
+                "the spec has no training data to pick a sample from (set data.dataset)",
+                "--sample",
+            )
+        X, Y = sample_data(module, 1, seed)
+        index = None
+    elif sample is not None:
+        if not 0 <= sample < len(X):
+            raise SymbackpropError(
+                f"sample {sample} is out of range: the training data has {len(X)} samples "
+                f"(0 to {len(X) - 1})",
+                "--sample",
+            )
+        index = sample
+    else:
+        index = _first_informative(module, params, X, Y)
+        chosen = True
+    row = slice(index or 0, (index or 0) + 1)
+    values = module.intermediates(params, X[row], Y[row])
+    values.update(dict(zip(module.PARAM_NAMES, params)))
+    values["Y"] = np.asarray(Y[row], dtype=np.float64).reshape(1, -1)
+    stepped = [param.copy() for param in params]
+    base_rate = spec.training.learning_rate
+    state = module.init_state(stepped) if hasattr(module, "init_state") else None
+    keywords = {} if state is None else {"state": state}
+    one = np.zeros((1, 1), dtype=np.int64)
+    module.train_with_order(stepped, X[row], Y[row], one, base_rate, 1, **keywords)
+    new_params = dict(zip(module.PARAM_NAMES, stepped))
+    _check_finite(values, new_params, weights)
+    training = spec.training
+    rate = first_rate(training)
+    traces = {
+        name: reference_trace(training.optimizer, values[name], values["d" + name], {}, 1, rate)
+        for name in module.PARAM_NAMES
+        if training.train_biases or name.startswith("W")
+    }
+    kinds = getattr(module, "STATE", ())
+    _check_step(training.optimizer, traces, values, new_params, state, kinds, module.DTYPE)
+    return WorkedExample(
+        values, new_params, index, chosen, weights, training.optimizer, rate,
+        training.train_biases, traces,
+    )  # fmt: skip
+
+
+def first_rate(training: Training) -> float:
+    """The learning rate of epoch 0: the schedule's rule at e = 0, or the spec's rate."""
+    if training.schedule is None:
+        return training.learning_rate
+    _, rate, _ = schedule_rate(training.schedule)
+    return float(rate.subs({eta_0: training.learning_rate, epoch: 0}))
+
+
+def _first_informative(module, params, X, Y) -> int:  # noqa: ANN001
+    """The first sample whose gradients have no all-zero array (0 if none in MAX_SEARCHED)."""
+    for index in range(min(len(X), MAX_SEARCHED)):
+        values = module.intermediates(params, X[index : index + 1], Y[index : index + 1])
+        if all(np.any(values["d" + name] != 0) for name in module.PARAM_NAMES):
+            return index
+    return 0
+
+
+def _check_finite(
+    values: dict[str, np.ndarray], new_params: dict[str, np.ndarray], weights: Path | None
+) -> None:
+    """An example whose pass or step overflows (inf or nan) is refused, naming the first array."""
+    for name, array in [*values.items(), *((f"new {k}", v) for k, v in new_params.items())]:
+        if not np.all(np.isfinite(array)):
+            cause = f"the weights in {weights} are" if weights is not None else "the weights are"
+            raise SymbackpropError(
+                f"{name} is not finite (inf or nan): {cause} too large for a worked example",
+                "--example",
+            )
+
+
+def _check_step(
+    optimizer: OptimizerConfig,
+    traces: dict[str, list[dict[str, np.ndarray]]],
+    values: dict[str, np.ndarray],
+    new_params: dict[str, np.ndarray],
+    state: dict[str, np.ndarray] | None,
+    kinds: tuple[str, ...],
+    dtype: type,
+) -> None:
+    """The module's step (parameters and its state arrays ``kinds``) against the rule evaluated
+    on numbers; parameters the module does not train must not move."""
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    symbols = dict(zip(kinds, (s.name for s in rule(optimizer).state), strict=True))
+    for name, new in new_params.items():
+        expected = {name: traces[name][-1]["theta"] if name in traces else values[name]}
+        if name in traces and state is not None:  # the module's state arrays are the rule's
+            expected |= {f"{k}_{name}": traces[name][-1][symbols[k]] for k in kinds}
+        for key, value in expected.items():
+            ours = new if key == name else state[key]
+            if not np.allclose(ours, value, rtol=rtol, atol=rtol):
+                raise SymbackpropError(
+                    f"the module's {TITLES[optimizer.name]} step on {key} disagrees with the "
+                    "update rule",
+                    "--example",
+                )
+
+
+def example_for_spec(
+    spec: Spec,
+    derivation: Derivation,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+) -> WorkedExample:
+    """The worked example of a spec: its training data, the given weights or init_params."""
+    from ..run.data import BUILTIN_DATASETS, load_data
+    from ..run.weights import load_weights
+
+    X = Y = None
+    if spec.data.dataset is not None or spec.name in BUILTIN_DATASETS:
+        data = load_data(spec)
+        X, Y = data.X_train, data.Y_train
+    params = None
+    if weights is not None:
+        dtype = np.float32 if spec.dtype == "float32" else np.float64
+        params, _ = load_weights(Path(weights), spec, dtype)
+    if sample is not None and sample < 0:
+        raise SymbackpropError(f"must be >= 0, not {sample}", "--sample")
+    return worked_example(
+        derivation,
+        X,
+        Y,
+        seed=spec.training.seed,
+        params=params,
+        sample=sample,
+        weights=Path(weights) if weights is not None else None,
+    )
+
+
+def example_values(
+    derivation: Derivation, X: np.ndarray | None = None, Y: np.ndarray | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """One sample's pass through the generated module: every array by name, params and Y too."""
+    from ..pipeline import load_module, render_module
+
+    module = load_module(render_module(derivation))
+    if X is None or Y is None:
+        X, Y = sample_data(module, 1, seed)
+    params = module.init_params(seed)
+    values = module.intermediates(params, X[:1], Y[:1])
+    values.update(dict(zip(module.PARAM_NAMES, params)))
+    values["Y"] = np.asarray(Y[:1], dtype=np.float64).reshape(1, -1)
+    return values
+
+
+def check_digits(digits: int) -> int:
+    """Validate the number of significant digits shown."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= MAX_DIGITS:
+        raise SymbackpropError(
+            f"must be an integer from 1 to {MAX_DIGITS}, not {digits!r}", "--digits"
+        )
+    return digits
+
+
+def example_section(
+    derivation: Derivation,
+    X: np.ndarray | None = None,
+    Y: np.ndarray | None = None,
+    seed: int = 0,
+    digits: int = DIGITS,
+    example: WorkedExample | None = None,
+) -> Section:
+    """The worked example; fails if any displayed formula disagrees with the module's numbers."""
+    digits = check_digits(digits)
+    if example is None:
+        example = worked_example(derivation, X, Y, seed)
+    values = example.values
+    rtol = 1e-5 if derivation.network.spec.dtype == "float32" else 1e-9
+    problems = check_derivation(derivation, values, rtol)
+    if problems:
+        raise SymbackpropError(f"formula and code disagree: {problems[0]}", "--example")
+    shown = _Shown(digits)
+    network = derivation.network
+    sizes = network.concrete_sizes()
+    first = network.layers[0]
+    steps = [
+        Step("example", first.vector("a_in"), (shown.vector(values["A0"][0]),), "input"),
+        Step(
+            "example",
+            sp.MatrixSymbol("y", network.output.n_out, 1),
+            (shown.vector(values["Y"][0]),),
+            "target",
+        ),
+    ]
+    for layer in network.layers:
+        l = layer.index
+        steps.append(
+            Step("example", layer.vector("W"), (shown.matrix(values[f"W{l}"]),), "weights")
+        )
+        steps.append(Step("example", layer.vector("b"), (shown.vector(values[f"b{l}"]),), "biases"))
+        if sizes[layer.n_in] <= MAX_SUBSTITUTED:
+            z0 = float(values[f"Z{l}"][0, 0])
+            written = shown.substituted(layer.z_expr.xreplace({j: 0}), values, sizes, z0)
+            steps.append(Step("example", layer.z[0], (written, shown.number(z0)), "first entry"))
+        steps.append(Step("example", layer.vector("z"), (shown.vector(values[f"Z{l}"][0]),), ""))
+        steps.append(
+            Step(
+                "example",
+                layer.vector("a"),
+                (shown.vector(values[f"A{l}"][0]),),
+                layer.activation.name,
+            )
+        )
+    steps.append(Step("example", L, (shown.number(values["loss"]),), f"${network.loss.latex}$"))
+    for gradient in reversed(derivation.layers):
+        layer = gradient.layer
+        l = layer.index
+        if layer is not network.output and sizes[network.layers[l].n_out] <= MAX_SUBSTITUTED:
+            d0 = float(values[f"delta{l}"][0, 0])
+            written = shown.substituted(gradient.delta.xreplace({p: 0}), values, sizes, d0)
+            steps.append(
+                Step("example", layer.delta[0], (written, shown.number(d0)), "first entry")
+            )
+        steps.append(
+            Step("example", layer.vector("delta"), (shown.vector(values[f"delta{l}"][0]),), "")
+        )
+    for layer in network.layers:
+        l = layer.index
+        W, b = layer.vector("W"), layer.vector("b")
+        steps.append(
+            Step("example", partial(L, W), (shown.matrix(values[f"dW{l}"]),), r"$\delta a^\top$")
+        )
+        steps.append(Step("example", partial(L, b), (shown.vector(values[f"db{l}"]),), r"$\delta$"))
+    steps += _update_steps(derivation, example, shown)
+    return Section("Worked example", tuple(steps), _intro(example, digits, rtol))
+
+
+def _intro(example: WorkedExample, digits: int, rtol: float) -> str:
+    if example.sample is None:
+        which = "a random sample (the spec has no training data)"
+    elif example.chosen:
+        which = (
+            f"sample {example.sample} of the training data (the first whose gradients have no "
+            "all-zero array)"
+        )
+    else:
+        which = f"sample {example.sample} of the training data"
+    start = (
+        rf"the weights from \texttt{{{_tex_text(example.weights.name)}}}"
+        if example.weights is not None
+        else r"the initial weights of \texttt{init\_params(seed)}"
+    )
+    return (
+        f"One forward and backward pass on {which}, from {start}, with the numbers the generated "
+        f"module computed (rounded to {digits} significant digits; the numbers inside a "
+        "written-out sum carry extra digits so that it reproduces its result); every formula "
+        f"above was evaluated with them and agrees to {rtol:g}. It ends with "
+        f"{_describe(example.optimizer)} on this sample alone (learning rate "
+        f"{example.learning_rate:g}), as the module's training kernel takes it"
+        + (
+            "; the biases are frozen (\\texttt{train\\_biases = false})."
+            if not example.train_biases
+            else "."
+        )
+    )
+
+
+def _tex_text(value: str) -> str:
+    """A file name safe inside ``\\texttt{}`` (LaTeX's special characters escaped or dropped)."""
+    out = "".join(ch for ch in value if ch not in "\\^~{}")
+    for char in "$&#_%":
+        out = out.replace(char, "\\" + char)
+    return out
+
+
+def _describe(optimizer: OptimizerConfig) -> str:
+    """What the example's last step is, for the introduction."""
+    update = rule(optimizer)
+    if not update.state and len(update.assignments) == 1:
+        return "one gradient-descent step"
+    settings = ", ".join(f"${sp.latex(k)} = {v:g}$" for k, v in update.hyper.items())
+    return (
+        f"one step of {TITLES[optimizer.name]} (the update rule above at $t = 1$, its state "
+        f"starting at zero{'; ' + settings if settings else ''})"
+    )
+
+
+def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown) -> list[Step]:
+    """The rule's assignments with numbers, for one entry of every parameter, then the array."""
+    network = derivation.network
+    values = example.values
+    update = rule(example.optimizer)
+    steps = []
+    for layer in network.layers:
+        l = layer.index
+        for kind in ("W", "b"):
+            name = f"{kind}{l}"
+            symbol = layer.vector(kind)
+            new = example.new_params[name]
+            if name not in example.traces:
+                steps.append(
+                    Step("example", symbol, (shown.vector(new),), "frozen", relation=r"\leftarrow")
+                )
+                continue
+            element = _first_nonzero(values["d" + name])
+            entry = layer.W[element] if kind == "W" else layer.b[element]
+            trace = example.traces[name]
+            for number, assignment in enumerate(update.assignments):
+                before = {k: float(v[element]) for k, v in trace[number].items()}
+                result = float(trace[number + 1][assignment.lhs.name][element])
+                known = update.hyper | {eta: example.learning_rate}
+                written = shown.assignment(assignment.rhs, before, known, result)
+                why = assignment.why + (
+                    rf", $\eta = {example.learning_rate:g}$" if assignment.rhs.has(eta) else ""
+                )
+                lhs = entry if assignment.lhs == theta else assignment.lhs
+                steps.append(
+                    Step(
+                        "example",
+                        lhs,
+                        (written, shown.number(result)),
+                        why,
+                        relation=r"\leftarrow",
+                    )
+                )
+            result = shown.matrix(new) if kind == "W" else shown.vector(new)
+            steps.append(
+                Step("example", symbol, (result,), "after the step", relation=r"\leftarrow")
+            )
+    return steps
+
+
+def _first_nonzero(gradient: np.ndarray) -> tuple[int, ...]:
+    """The first entry (row-major) of a gradient that is not zero; the first entry otherwise."""
+    nonzero = np.flatnonzero(gradient)
+    flat = int(nonzero[0]) if len(nonzero) else 0
+    return tuple(int(i) for i in np.unravel_index(flat, gradient.shape))
+
+
+class _Shown:
+    """Numbers as printed: ``digits`` significant digits, guard digits inside written-out sums."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def number(self, value: float, digits: int | None = None) -> sp.Float:
+        """``value`` rounded once, in decimal (sp.Float(value, d) would round in binary first)."""
+        digits = digits or self.digits
+        return sp.Float(f"{float(value):.{digits - 1}e}", digits)
+
+    def vector(self, values: np.ndarray) -> sp.Basic:
+        """A column vector of rounded numbers, written as a transposed row (cut after MAX_SHOWN)."""
+        shown = [self.number(v) for v in values[:MAX_SHOWN]]
+        if len(values) > MAX_SHOWN:
+            shown.append(sp.Symbol(r"\dots"))
+        return sp.Transpose(sp.ImmutableMatrix([shown]))
+
+    def matrix(self, values: np.ndarray) -> sp.Basic:
+        """A matrix of rounded numbers, or its shape where it is too large to show."""
+        if max(values.shape) > MAX_SHOWN:
+            return sp.Symbol(rf"({values.shape[0]} \times {values.shape[1]}\ \text{{matrix}})")
+        return sp.Matrix(values.shape[0], values.shape[1], [self.number(v) for v in values.ravel()])
+
+    def substituted(
+        self, expr: sp.Expr, values: dict[str, np.ndarray], sizes: dict, result: float
+    ) -> sp.Expr:
+        """An index-form expression with the numbers in place, unevaluated, that reproduces
+        ``result`` to ``digits`` when worked out (guard digits added until it does)."""
+        expr = expr.xreplace(sizes).doit()
+
+        def written(guard: int) -> sp.Expr:
+            return expr.replace(
+                lambda e: isinstance(e, sp.Indexed),
+                lambda e: sp.UnevaluatedExpr(
+                    self.number(element_value(e, values), self.digits + guard)
+                ),
+            )
+
+        return self._reproducing(written, result)
+
+    def assignment(
+        self,
+        rhs: sp.Expr,
+        before: dict[str, float],
+        known: dict[sp.Symbol, float],
+        result: float,
+    ) -> sp.Expr:
+        """An assignment's right side at step t = 1 with numbers for its symbols: the values
+        ``before`` it (shown with guard digits) and the settings ``known`` (exactly)."""
+        rhs = rhs.xreplace({t: sp.Integer(1)}).replace(sp.Max, WrittenMax)
+
+        def written(guard: int) -> sp.Expr:
+            digits = self.digits + guard
+            numbers = {
+                symbol: sp.UnevaluatedExpr(
+                    sp.Float(repr(float(known[symbol])), "")
+                    if symbol in known
+                    else self.number(before[symbol.name], digits)
+                )
+                for symbol in rhs.free_symbols
+            }
+            return rhs.xreplace(numbers)
+
+        return self._reproducing(written, result)
+
+    def _reproducing(self, written: Callable[[int], sp.Expr], result: float) -> sp.Expr:
+        target = rounded(result, self.digits)
+        for guard in range(GUARD_DIGITS, MAX_DIGITS - self.digits + 1):
+            shown = written(guard)
+            if rounded(worked_out(shown), self.digits) == target:
+                return shown
+        return written(MAX_DIGITS - self.digits)
+
+
+class WrittenMax(sp.Function):
+    """max(a, b) with numbers written in (SymPy's Max compares its arguments, so cannot hold
+    them unevaluated); ``doit`` evaluates it."""
+
+    def doit(self, **hints: object) -> sp.Expr:
+        return sp.Max(*(arg.doit(**hints) for arg in self.args))
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        return rf"\max\left({', '.join(printer._print(arg) for arg in self.args)}\right)"
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        return f"max({', '.join(printer._print(arg) for arg in self.args)})"
+
+
+def rounded(value: float, digits: int) -> str:
+    """A number to ``digits`` significant digits, as text (for comparing printed results)."""
+    if value == 0 or not math.isfinite(value):
+        return repr(float(value))
+    return f"{value:.{digits - 1}e}"
+
+
+def worked_out(expr: sp.Expr) -> float:
+    """The value of a written-out expression (numbers in UnevaluatedExpr, activations)."""
+    expr = expr.replace(lambda e: isinstance(e, sp.Float), lambda e: sp.Float(str(e), 40))
+    expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0]).doit()
+    expr = expr.replace(
+        lambda e: isinstance(e, ActivationFunction | ActivationPrime), lambda e: e.expanded()
+    )
+    return float(sp.N(expr, 30))

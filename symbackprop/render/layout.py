@@ -1,0 +1,220 @@
+"""Fitting printed equations on the page: a width estimate and line breaking of long sides.
+
+``estimate_width`` measures printed LaTeX roughly in points (10pt Computer Modern, display
+style); ``break_lines`` splits a long right-hand side at the top-level terms of its sums and
+the factors of its products (recursively, with ``\\bigl( ... \\bigr)`` around a parenthesised
+factor that itself spans lines) and fills lines greedily up to a width.  The compile test
+(``tests/test_layout.py``) checks the result: no overfull box in any document the tests make.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from .textbook import split_sign, textbook_product, textbook_terms
+
+CHAR = 5.2
+"""Width of an ordinary math character (pt)."""
+OPERATOR = 10.0
+"""Width of a binary operator or relation with its surrounding space (pt)."""
+SCRIPT = 0.72
+"""Scale of sub- and superscripts."""
+
+_COMMAND = re.compile(r"\\([A-Za-z]+|.)")
+_WORDS = {"tanh", "log", "exp", "max", "min", "sin", "cos", "ReLU", "softmax", "id"}
+_ZERO = {"left", "right", "mathopen", "mathclose", "nonumber", "displaystyle", "limits"}
+_OPERATORS = {"cdot", "odot", "leftarrow", "ge", "le", "times", "quad", "top"}
+
+
+def _group(text: str, start: int) -> tuple[str, int]:
+    """The brace group (or single token) starting at ``start``: (content, index after it)."""
+    while start < len(text) and text[start] == " ":
+        start += 1
+    if start >= len(text):
+        return "", start
+    if text[start] != "{":
+        if text[start] == "\\":
+            match = _COMMAND.match(text, start)
+            return match.group(0), match.end()
+        return text[start], start + 1
+    depth = 0
+    for position in range(start, len(text)):
+        if text[position] == "{":
+            depth += 1
+        elif text[position] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : position], position + 1
+    return text[start + 1 :], len(text)
+
+
+def _environment(text: str, start: int, name: str) -> tuple[str, int]:
+    end_tag = rf"\end{{{name}}}"
+    end = text.find(end_tag, start)
+    if end < 0:
+        return text[start:], len(text)
+    return text[start:end], end + len(end_tag)
+
+
+def estimate_width(text: str) -> float:
+    """Approximate width of inline LaTeX math ``text`` in points (display style)."""
+    width = 0.0
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            match = _COMMAND.match(text, position)
+            name = match.group(1)
+            position = match.end()
+            if name == "frac":
+                top, position = _group(text, position)
+                bottom, position = _group(text, position)
+                width += max(estimate_width(top), estimate_width(bottom)) + 3
+            elif name in ("sum", "prod"):
+                limits = 0.0
+                while position < len(text) and text[position] in "_^":
+                    group, position = _group(text, position + 1)
+                    limits = max(limits, SCRIPT * estimate_width(group))
+                width += max(14.0, limits) + 3
+            elif name in ("mathbf", "mathrm", "operatorname", "text", "texttt", "mathit"):
+                group, position = _group(text, position)
+                width += CHAR * len(group) + 2
+            elif name == "begin":
+                env, position = _group(text, position)
+                if env.startswith("{"):
+                    _, position = _group(text, position)
+                body, position = _environment(text, position, env)
+                width += _matrix_width(body) + 12
+            elif name in ("bigl", "bigr", "Bigl", "Bigr"):
+                position += 1
+                width += 4.5
+            elif name in _ZERO:
+                if name in ("left", "right"):
+                    position += 1 if position < len(text) and text[position] != "\\" else 0
+                    width += 4.5
+            elif name in _OPERATORS:
+                width += OPERATOR
+            elif name in _WORDS:
+                width += CHAR * len(name)
+            elif name in (",", ":", ";", "!", " "):
+                width += 2.0
+            else:
+                width += CHAR * 1.1
+        elif char in "^_":
+            group, position = _group(text, position + 1)
+            width += SCRIPT * estimate_width(group)
+        elif char in "{} ":
+            position += 1
+        elif char in "+=<>" or (char == "-" and width > 0):
+            width += OPERATOR
+            position += 1
+        else:
+            width += CHAR
+            position += 1
+    return width
+
+
+def _matrix_width(body: str) -> float:
+    rows = [row.split("&") for row in body.split(r"\\")]
+    columns = max(len(row) for row in rows)
+    widths = [
+        max((estimate_width(row[c]) for row in rows if c < len(row)), default=0.0)
+        for c in range(columns)
+    ]
+    return sum(widths) + 10.0 * (columns - 1)
+
+
+def break_lines(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
+    """The printed expression as lines of at most ``budget`` points where it can be split."""
+    whole = printer.doprint(expr)
+    if estimate_width(whole) <= budget:
+        return [whole]
+    lines: list[str] = []
+    for chunk in _chunks(expr, printer, budget):
+        if lines and estimate_width(f"{lines[-1]} {chunk}") <= budget:
+            lines[-1] = f"{lines[-1]} {chunk}"
+        else:
+            lines.append(chunk)
+    return lines
+
+
+def _wrapped(parts: list[str], single: str) -> list[str]:
+    """Parentheses around a factor: paired ``\\left( \\right)`` on one line, else ``\\bigl``."""
+    if len(parts) == 1:
+        return [rf"\left({single}\right)"]
+    return [rf"\bigl({parts[0]}", *parts[1:-1], rf"{parts[-1]}\bigr)"]
+
+
+def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
+    """Pieces of the printed expression between which a line may break."""
+    from ..symbolic.derivation import Chain
+    from ..symbolic.network import ActivationFunction, ActivationPrime
+
+    whole = printer._print(expr)
+    if estimate_width(whole) <= budget * 0.5:
+        return [whole]
+    if isinstance(expr, sp.Add):
+        out: list[str] = []
+        for position, term in enumerate(textbook_terms(list(printer._as_ordered_terms(expr)))):
+            negative, magnitude = split_sign(term)
+            parts = _chunks(magnitude, printer, budget)
+            if isinstance(magnitude, sp.Add):
+                parts = _wrapped(parts, printer._print(magnitude))
+            sign = "- " if negative else ("+ " if position else "")
+            out += [sign + parts[0], *parts[1:]]
+        return out
+    if (
+        isinstance(expr, sp.Transpose)
+        and isinstance(expr.arg, sp.MatrixBase)
+        and expr.arg.rows == 1
+    ):
+        entries = [printer._print(value) + "," for value in expr.arg]
+        entries[-1] = entries[-1][:-1]
+        return [rf"\bigl[{entries[0]}", *entries[1:-1], rf"{entries[-1]}\bigr]^{{\top}}"]
+    if isinstance(expr, Chain):
+        return [piece for arg in expr.args for piece in _factor(arg, printer, budget)]
+    if isinstance(expr, sp.Mul):
+        form = textbook_product(expr)
+        if form is not None:
+            negative, coefficient, top, bottom = form
+            out = []
+            if bottom or coefficient.q != 1:
+                bottom_tex = printer._product(sp.Integer(coefficient.q), bottom)
+                out.append(rf"\frac{{{coefficient.p}}}{{{bottom_tex}}}")
+            elif coefficient != 1:
+                out.append(printer._print(coefficient))
+            for factor in top:
+                out += _factor(factor, printer, budget)
+            if negative:
+                out[0] = "- " + out[0]
+            return out
+        return [piece for arg in expr.args for piece in _factor(arg, printer, budget)]
+    if isinstance(expr, (ActivationFunction, ActivationPrime)):
+        name = type(expr).activation.latex + ("'" if isinstance(expr, ActivationPrime) else "")
+        parts = _chunks(expr.args[0], printer, budget)
+        if len(parts) > 1:
+            return [rf"{name}\bigl({parts[0]}", *parts[1:-1], rf"{parts[-1]}\bigr)"]
+    if isinstance(expr, sp.Pow) and isinstance(expr.base, sp.Add) and expr.exp.is_Integer:
+        parts = _chunks(expr.base, printer, budget)
+        if len(parts) > 1:
+            exponent = printer._print(expr.exp)
+            return [rf"\bigl({parts[0]}", *parts[1:-1], rf"{parts[-1]}\bigr)^{{{exponent}}}"]
+    if isinstance(expr, sp.Sum) and len(expr.limits) == 1:
+        negative, magnitude = split_sign(expr)
+        if not negative:
+            body = _chunks(expr.function, printer, budget)
+            if len(body) > 1:
+                header = printer._print(sp.Sum(sp.Symbol("BODY"), *expr.limits)).replace("BODY", "")
+                if isinstance(expr.function, sp.Add):
+                    body = _wrapped(body, "")
+                return [header.strip() + " " + body[0], *body[1:]]
+    return [whole]
+
+
+def _factor(factor: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
+    parts = _chunks(factor, printer, budget)
+    if isinstance(factor, sp.Add):
+        return _wrapped(parts, printer._print(factor))
+    return parts

@@ -1,0 +1,116 @@
+"""Saved weights: one ``.npz`` per network, arrays named by PARAM_NAMES in the module's shapes.
+
+The file holds ``W1, b1, W2, b2, ...`` (shape ``(n_l, n_{l-1})`` and ``(n_l,)``, as
+``torch.nn.Linear``), ``network`` (a one-line signature of the architecture the weights fit) and
+``spec_digest`` (the sha256 prefix of the spec file they were trained from). Optional extra arrays
+(e.g. input standardisation ``x_mean``, ``x_std``) ride along. ``run --save`` writes this format,
+``run --weights``, ``predict``, ``evaluate`` and ``derive --example --weights`` read it; a file
+written by hand needs only the parameter arrays.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from ..errors import DataError
+from ..spec.functions import Activation, Loss
+from ..spec.model import Spec
+from ..util.fileio import stamp_zip, write_output
+from .data import read_npz
+
+META_KEYS = ("network", "spec_digest")
+
+
+def param_names(spec: Spec) -> tuple[str, ...]:
+    """W1, b1, W2, b2, ... for the spec's layers (the generated module's PARAM_NAMES)."""
+    return tuple(name for l in range(1, spec.depth + 1) for name in (f"W{l}", f"b{l}"))
+
+
+def param_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
+    """Each parameter's shape, by name."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for l in range(1, spec.depth + 1):
+        shapes[f"W{l}"] = (spec.layers[l], spec.layers[l - 1])
+        shapes[f"b{l}"] = (spec.layers[l],)
+    return shapes
+
+
+def network_signature(spec: Spec) -> str:
+    """The architecture weights must match: sizes, activations, output, loss, and the body of
+    every function written in the spec (one name with another body is another network)."""
+    hidden = ",".join(spec.activations) or "-"
+    layers = "-".join(map(str, spec.layers))
+    own = "".join(f"; {function_body(f)}" for f in spec.functions)
+    return f"{layers} hidden={hidden} output={spec.output} loss={spec.loss}{own}"
+
+
+def function_body(function: Activation | Loss) -> str:
+    """``name(x) = body`` of a function written in a spec (``name(a, y) = term`` for a loss)."""
+    if isinstance(function, Activation):
+        return f"{function.name}(x) = {sp.sstr(function.expr)}"
+    return f"{function.name}(a, y) = {sp.sstr(function.term)}"
+
+
+def save_weights(
+    path: Path,
+    spec: Spec,
+    params: list[np.ndarray],
+    extra: dict[str, np.ndarray] | None = None,
+    force: bool = False,
+) -> Path:
+    """Write ``params`` (PARAM_NAMES order) and the spec's signature to ``path`` atomically, by
+    the overwrite rule of ``fileio`` (the archive's comment holds its digest)."""
+    names = param_names(spec)
+    if len(params) != len(names):
+        raise ValueError(f"expected {len(names)} parameter arrays, got {len(params)}")
+    arrays = {name: np.asarray(value) for name, value in zip(names, params, strict=True)}
+    arrays["network"] = np.array(network_signature(spec))
+    arrays["spec_digest"] = np.array(spec.digest)
+    for key, value in (extra or {}).items():
+        if key in arrays:
+            raise ValueError(f"extra array '{key}' clashes with a parameter or metadata name")
+        arrays[key] = np.asarray(value)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return write_output(Path(path), stamp_zip(buffer.getvalue()), force=force)
+
+
+def load_weights(
+    path: Path, spec: Spec, dtype: type = np.float64
+) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """The parameters in PARAM_NAMES order (as ``dtype``, C-contiguous) and any extra arrays.
+
+    Raises DataError naming the file and the array when a parameter is missing, has the wrong
+    shape, is not finite, or the file was saved for another network.
+    """
+    where = str(path)
+    content = read_npz(Path(path), "weights file")
+    saved_for = content.get("network")
+    if saved_for is not None and str(saved_for) != network_signature(spec):
+        raise DataError(
+            f"weights were saved for network '{saved_for}', "
+            f"not this spec's '{network_signature(spec)}'",
+            where,
+        )
+    params = []
+    for name, shape in param_shapes(spec).items():
+        if name not in content:
+            raise DataError(f"missing array '{name}' (needs {', '.join(param_names(spec))})", where)
+        value = content.pop(name)
+        if value.shape != shape or value.dtype.kind not in "fiu":
+            raise DataError(
+                f"array '{name}' has shape {value.shape} and dtype {value.dtype}; "
+                f"expected a numeric array of shape {shape}",
+                where,
+            )
+        value = np.ascontiguousarray(value, dtype=dtype)
+        if not np.all(np.isfinite(value)):
+            raise DataError(f"array '{name}' holds non-finite values", where)
+        params.append(value)
+    for key in META_KEYS:
+        content.pop(key, None)
+    return params, content

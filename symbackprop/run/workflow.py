@@ -1,0 +1,397 @@
+"""The practitioner's commands: run with overrides, save and reuse weights, predict, evaluate,
+init, list. ``cli.py`` parses the arguments; the work is here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..errors import SpecError
+from ..spec.model import Spec, is_classifier, load_spec
+from ..util.fileio import check_target, write_output
+from ..util.names import unknown
+from .runner import History, TrainingResult
+
+OVERRIDES = {
+    "learning_rate": "--learning-rate",
+    "batch_size": "--batch-size",
+    "epochs": "--epochs",
+    "seed": "--seed",
+    "optimizer": "--optimizer",
+}
+"""``run`` options that replace a ``[training]`` field (validated as the spec's own)."""
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """The options ``run`` gains for steering and keeping a training."""
+    run.add_argument("--learning-rate", type=float, help="override training.learning_rate")
+    run.add_argument("--batch-size", type=int, help="override training.batch_size")
+    run.add_argument("--seed", type=int, help="override training.seed")
+    run.add_argument("--optimizer", help="override training.optimizer")
+    run.add_argument("--weights", type=Path, metavar="FILE.npz", help="start from these weights")
+    run.add_argument("--save", type=Path, metavar="FILE.npz", help="save the trained weights")
+    run.add_argument(
+        "--json", action="store_true", help="print only a JSON summary on stdout (progress: stderr)"
+    )
+    run.add_argument("--plot", type=Path, metavar="FILE.png", help="plot the loss curves")
+    run.add_argument(
+        "--force", action="store_true", help="let --save/--plot overwrite a foreign file"
+    )
+
+
+def overrides_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The ``[training]`` fields the options replace."""
+    training = {
+        key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None
+    }
+    if "optimizer" in training:
+        registered = optimizer_names()
+        known = registered or ["sgd"]
+        if training["optimizer"] not in known:
+            raise SpecError(unknown("optimizer", training["optimizer"], known), "--optimizer")
+        if not registered:
+            del training["optimizer"]  # plain SGD is all there is: nothing to override
+    return {"training": training} if training else {}
+
+
+def load_with_overrides(source: str, overrides: dict[str, dict[str, Any]]) -> Spec:
+    """The spec with overrides applied; an invalid override's error names its option."""
+    try:
+        return load_spec(source, overrides)
+    except SpecError as exc:
+        for key, option in OVERRIDES.items():
+            if key in overrides.get("training", {}) and (exc.where or "").endswith(
+                f"training.{key}"
+            ):
+                raise SpecError(exc.message, option) from None
+        raise
+
+
+def _registry(*names: str) -> dict[str, Any] | None:
+    """The first registry of that name in symbackprop's modules (optimizers come with 11A)."""
+    import importlib
+
+    for module_name in ("optimizers", "optim", "schedules", "spec", "functions"):
+        try:
+            module = importlib.import_module(f"symbackprop.{module_name}")
+        except ImportError:
+            continue
+        for name in names:
+            found = getattr(module, name, None)
+            if isinstance(found, (dict, tuple, list, set, frozenset)):
+                return found  # type: ignore[return-value]
+    return None
+
+
+def optimizer_names() -> list[str]:
+    """The optimizers the spec accepts (just SGD before optimizers are registered)."""
+    found = _registry("OPTIMIZERS")
+    return sorted(found) if found else []
+
+
+def schedule_names() -> list[str]:
+    """The learning-rate schedules the spec accepts."""
+    found = _registry("SCHEDULES")
+    return sorted(found) if found else []
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
+    from ..pipeline import load_module, render_module
+    from .plot import check_plotting, write_plot
+    from .runner import fit
+    from .weights import load_weights, save_weights
+
+    spec = load_with_overrides(args.spec, overrides_of(args))
+    from .data import load_data
+    from .limits import ensure_fits, module_estimate, training_estimate
+
+    ensure_fits(module_estimate(spec), "the network", spec.source)
+    data = load_data(spec)  # fail on bad data before any work
+    epochs = spec.training.epochs
+    estimate = training_estimate(spec, data.X_train.shape[0], spec.training.batch_size, epochs)
+    ensure_fits(estimate, f"training for {epochs} epochs", spec.source)
+    if args.save:
+        check_target(args.save, args.force)
+    if args.plot:
+        check_target(args.plot, args.force)
+        check_plotting()
+    initial = None
+    if args.weights:
+        dtype = np.float32 if spec.dtype == "float32" else np.float64
+        initial, _ = load_weights(args.weights, spec, dtype)
+    log = sys.stderr if args.json else out
+    from ..render.document import document_for
+
+    document = document_for(spec, args.notation, expand=args.expand)  # run's --weights: training
+    if not (args.quiet_derivation or args.json):
+        print(document.latex(), file=out)
+    module = load_module(render_module(document.derivation))
+    print(f"generated module: {module.__file__}", file=log)
+    params, result, prepared = fit(spec, module, log, params=initial)
+    if args.save:
+        save_weights(args.save, spec, params, prepared.extras, force=args.force)
+        print(f"saved weights to {args.save}", file=log)
+    if args.plot:
+        write_plot(result, args.plot, spec.name, force=args.force)
+        print(f"wrote {args.plot}", file=log)
+    if args.json:
+        print(json.dumps(summary(spec, result, args.save), sort_keys=True), file=out)
+    if result.interrupted:
+        kept = f"; weights kept in {args.save}" if args.save else "; weights kept"
+        print(f"interrupted at epoch {result.epochs}{kept}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def summary(spec: Spec, result: Any, weights: Path | None) -> dict[str, Any]:  # noqa: ANN401
+    """The machine-readable summary of a run."""
+
+    def number(value: float | None) -> float | None:
+        return None if value is None or not math.isfinite(value) else float(value)
+
+    return {
+        "spec": spec.name,
+        "final_loss": number(result.train_loss),
+        "accuracy": number(result.train_accuracy),
+        "validation_loss": number(result.val_loss),
+        "validation_accuracy": number(result.val_accuracy),
+        "test_loss": number(result.test_loss),
+        "test_accuracy": number(result.test_accuracy),
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "interrupted": result.interrupted,
+        "seconds": result.seconds,
+        "samples_per_second": result.samples_per_second,
+        "compile_seconds": result.compile_seconds,
+        "weights": str(weights) if weights else None,
+    }
+
+
+def _data_spec(spec: Spec, source: str) -> Spec:
+    """The spec reading ``source`` (a file relative to the working folder, or a built-in name)
+    whole: no test or validation split."""
+    return replace(
+        spec,
+        data=replace(
+            spec.data,
+            dataset=source,
+            test_fraction=0.0,
+            validation_fraction=0.0,
+            base_dir=Path("."),
+        ),
+    )
+
+
+def read_inputs(spec: Spec, source: str) -> np.ndarray:
+    """Inputs to predict on: a CSV of exactly the network's input columns (a header row is
+    allowed), an .npz holding ``X`` alone, any data the spec could train on (targets ignored), or
+    a built-in dataset. Files are read by ``data``'s one strict, capped reader."""
+    from .data import check_inputs, load_data, read_csv, read_npz, real_array
+
+    path = Path(source)
+    if path.suffix == ".csv" and path.is_file():
+        _, table = read_csv(path)
+        if table.shape[1] == spec.layers[0]:
+            check_inputs(table, spec, str(path))
+            return table
+    if path.suffix == ".npz" and path.is_file():
+        arrays = read_npz(path)
+        if "X" in arrays and "y" not in arrays and "Y" not in arrays:
+            X = np.asarray(real_array(arrays, "X", path), dtype=np.float64)
+            check_inputs(X, spec, str(path))
+            return X
+    return load_data(_data_spec(spec, source)).X_train
+
+
+def _module_and_weights(
+    spec: Spec, weights: Path
+) -> tuple[ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
+    from ..pipeline import load_module, module_source
+    from .weights import load_weights
+
+    dtype = np.float32 if spec.dtype == "float32" else np.float64
+    params, extras = load_weights(weights, spec, dtype)
+    return load_module(module_source(spec)), params, extras
+
+
+def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
+    """One row per sample: the predicted class first for a classifier, then the outputs."""
+    digits = 9 if outputs.dtype == np.float32 else 17
+    from .runner import predicted_classes
+
+    names = [f"p{j}" for j in range(outputs.shape[1])]
+    classifier = is_classifier(spec)
+    if classifier:
+        classes = predicted_classes(outputs)
+    else:
+        names = [f"y{j}" for j in range(outputs.shape[1])]
+    lines = [",".join((["class"] if classifier else []) + names)]
+    for i, row in enumerate(outputs):
+        cells = [f"{float(v):.{digits}g}" for v in row]
+        lines.append(",".join(([str(int(classes[i]))] if classifier else []) + cells))
+    return "\n".join(lines) + "\n"
+
+
+def predict_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
+    from .runner import standardize
+
+    if args.output:
+        check_target(args.output, args.force)
+    spec = load_spec(args.spec)
+    inputs = read_inputs(spec, args.data)  # bad data fails before any derivation
+    module, params, extras = _module_and_weights(spec, args.weights)
+    X = standardize(inputs, extras)
+    text = predictions_csv(spec, module.forward(params, X))
+    if args.output:
+        write_output(args.output, text.encode(), force=args.force, sidecar=True)
+        print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
+    else:
+        out.write(text)
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop evaluate SPEC WEIGHTS DATA``: loss, and accuracy for classification."""
+    from .data import load_data
+    from .runner import accuracy, standardize
+
+    spec = load_spec(args.spec)
+    data = load_data(_data_spec(spec, args.data))  # bad data fails before any derivation
+    module, params, extras = _module_and_weights(spec, args.weights)
+    X, Y = standardize(data.X_train, extras), data.Y_train
+    print(f"loss {module.loss(params, X, Y):.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
+    if data.classification:
+        print(f"accuracy {100 * accuracy(module, params, X, Y):.2f}%", file=out)
+    return 0
+
+
+def init_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop init NAME``: a commented starter spec NAME.toml (never overwritten)."""
+    from ..util.resources import environment
+
+    target = Path(args.name if args.name.endswith(".toml") else f"{args.name}.toml")
+    name = target.stem
+    if not name.isidentifier():
+        raise SpecError(f"'{name}' is not a valid Python identifier (it names the module)", "NAME")
+    check_target(target, exclusive=True)
+    text = environment().get_template("starter.toml.jinja").render(name=name, **catalog())
+    load_spec_text(text, str(target))  # the starter must be a valid spec
+    write_output(target, text.encode(), exclusive=True)
+    print(f"wrote {target}; try: symbackprop run {target} --save {name}.npz", file=out)
+    return 0
+
+
+def load_spec_text(text: str, where: str) -> Spec:
+    """Parse a spec from TOML text."""
+    import tomllib
+
+    from ..spec.model import parse_spec
+
+    return parse_spec(tomllib.loads(text), source=where)
+
+
+def catalog() -> dict[str, list[str]]:
+    """What the registries hold: specs, activations, losses, optimizers, schedules, datasets."""
+    from ..spec.functions import ACTIVATIONS, LOSSES
+    from ..spec.model import builtin_specs
+    from .datasets import DATASETS
+
+    return {
+        "specs": sorted(builtin_specs()),
+        "activations": sorted(ACTIVATIONS),
+        "losses": sorted(LOSSES),
+        "optimizers": optimizer_names() or ["sgd"],
+        "schedules": schedule_names(),
+        "datasets": list(DATASETS),
+    }
+
+
+def list_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``symbackprop list``: the names a spec may use."""
+    from .datasets import DATASETS
+
+    names = catalog()
+    print("built-in specs: " + ", ".join(names["specs"]), file=out)
+    print("activations:    " + ", ".join(names["activations"]), file=out)
+    print("losses:         " + ", ".join(names["losses"]), file=out)
+    print("optimizers:     " + ", ".join(names["optimizers"]), file=out)
+    print("schedules:      " + (", ".join(names["schedules"]) or "none (constant rate)"), file=out)
+    inits = _registry("INITS")
+    if inits:
+        print("inits:          " + ", ".join(inits), file=out)
+    print("datasets:", file=out)
+    for dataset in DATASETS.values():
+        print(f"  {dataset.name:<14} {dataset.description}", file=out)
+    return 0
+
+
+@dataclass
+class Trained:
+    """A trained network: its weights, how training went, and the module that runs it."""
+
+    spec: Spec
+    module: ModuleType
+    params: list[np.ndarray]
+    result: TrainingResult
+    extras: dict[str, np.ndarray]
+    """``x_mean``, ``x_std`` when the spec standardises its inputs."""
+
+    @property
+    def history(self) -> History:
+        """Per-epoch curves: ``loss``, ``val_loss``, ``val_accuracy``; ``accuracy`` at updates."""
+        return self.result.history
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs for raw inputs X (standardised as in training)."""
+        from .runner import standardize
+
+        return self.module.forward(self.params, standardize(np.asarray(X, float), self.extras))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """What the module's ``predict`` gives for raw inputs X (standardised as in training): the
+        class of each row for a classifier (``spec.is_classifier``), the outputs otherwise."""
+        from .runner import predicted_classes
+
+        outputs = self.forward(X)
+        return predicted_classes(outputs) if is_classifier(self.spec) else outputs
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Save the weights (and standardisation) as ``run --save`` does (``force`` as its
+        ``--force``: replace a file symbackprop did not write, or one changed since)."""
+        from .weights import save_weights
+
+        return save_weights(Path(path), self.spec, self.params, self.extras, force=force)
+
+
+def train_api(
+    spec: Any, weights: Any, progress: bool, training: dict[str, Any]  # noqa: ANN401
+) -> Trained:
+    """``symbackprop.train``: see its docstring."""
+    from ..pipeline import load_module, module_source
+    from ..spec.model import with_training
+    from .runner import fit
+    from .weights import load_weights
+
+    if isinstance(spec, Spec):
+        spec = with_training(spec, training) if training else spec
+    else:
+        spec = load_spec(str(spec), {"training": training} if training else None)
+    module = load_module(module_source(spec))
+    initial = None
+    if isinstance(weights, (str, Path)):
+        initial, _ = load_weights(Path(weights), spec, module.DTYPE)
+    elif weights is not None:
+        initial = [np.ascontiguousarray(p, dtype=module.DTYPE) for p in weights]
+    params, result, prepared = fit(spec, module, sys.stdout if progress else None, params=initial)
+    return Trained(spec, module, params, result, prepared.extras)

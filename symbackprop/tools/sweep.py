@@ -1,0 +1,653 @@
+"""Sweeps: many trainings of a spec's variants on Dask distributed, from one laptop to a cluster.
+
+The client derives and generates each variant's module once and sends its text with every trial;
+a worker writes it to its local module cache and imports it by name (so Numba's on-disk cache is
+hit: one compile per variant per worker), loads the data (cached per worker) and trains with the
+trial's seed. Results are written atomically as each trial ends; a rerun skips finished trials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import json
+import logging
+import math
+import os
+import re
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import __version__
+from ..errors import SymbackpropError, TrainingDiverged
+from ..spec.model import INT64_MAX, Spec
+from ..util.escape import plain_line
+from ..util.fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
+from .grid import Axis, Variant, parse_grid, read_table, variants
+
+RESULTS_CSV = "results.csv"
+RESULTS_JSON = "results.json"
+PLOT = "loss_curves.png"
+DERIVATIONS = "derivations.md"
+OUTPUTS = (RESULTS_JSON, RESULTS_CSV, PLOT, DERIVATIONS)
+CONNECT_TIMEOUT = "15s"  # to reach a --scheduler
+CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
+MAX_TRIALS = 100_000  # grid combinations x seeds in one sweep
+METRICS = ("seed", "final_loss", "accuracy", "seconds", "status")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training: a variant and a seed."""
+
+    variant: Variant
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Identity in the results files: the variant's values and the seed."""
+        return trial_key(self.variant.labels, self.seed)
+
+    @property
+    def spec(self) -> Spec:
+        """The variant's spec with this trial's seed (initial weights, batch order, test split)."""
+        spec = self.variant.spec
+        return replace(spec, training=replace(spec.training, seed=self.seed))
+
+
+def trial_key(labels: tuple[str, ...] | list[str], seed: int) -> str:
+    """A results record's identity."""
+    return json.dumps([*labels, seed])
+
+
+# ---------------------------------------------------------------- worker side
+
+_DATA: dict[tuple, Any] = {}
+
+
+def _data_for(spec: Spec) -> Any:
+    """The spec's data, loaded once per worker process for each distinct data setting."""
+    from ..run.data import load_data
+
+    key = _data_key(spec)
+    if key not in _DATA:
+        if len(_DATA) >= 16:
+            _DATA.clear()
+        _DATA[key] = load_data(spec)
+    return _DATA[key]
+
+
+def _data_key(spec: Spec) -> tuple:
+    """What the loaded data depends on (the seed draws the test split)."""
+    return (spec.data, spec.layers[0], spec.layers[-1], spec.output, spec.loss, spec.training.seed)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
+    """Train one trial on this process (a Dask worker) and return its record's metrics."""
+    from ..codegen.module import ModuleSource
+    from ..pipeline import load_module
+    from ..run.runner import train
+
+    record: dict[str, Any] = {"worker_pid": os.getpid()}
+    try:
+        start = time.perf_counter()
+        module = load_module(ModuleSource(module_name, module_text))
+        data = _data_for(spec)
+        # Compile (or load from Numba's cache) on a few samples, so `seconds` is training alone.
+        few = replace(
+            data,
+            X_train=data.X_train[:2],
+            Y_train=data.Y_train[:2],
+            X_test=data.X_test[:1],
+            Y_test=data.Y_test[:1],
+        )
+        train(replace(spec, training=replace(spec.training, epochs=1)), module, few, io.StringIO())
+        record["load_seconds"] = time.perf_counter() - start
+        _, result = train(spec, module, data, io.StringIO())
+    except TrainingDiverged as exc:  # the module stopped at a non-finite loss or update
+        found = re.search(r"at epoch (\d+)", exc.message)  # runner.diverged_message's wording
+        epoch = f"epoch {found.group(1)}" if found else "an epoch"
+        reason = plain_line(exc.message)
+        record["status"] = f"diverged: the loss is not finite at {epoch} ({reason})"
+        return record
+    except Exception as exc:  # a failed trial is recorded; the sweep goes on
+        record["status"] = f"error: {one_line(exc)}"
+        return record
+    held_out = result.test_loss is not None
+    final = result.test_loss if held_out else result.train_loss
+    accuracy = result.test_accuracy if held_out else result.train_accuracy
+    losses = [float(v) for v in result.losses]
+    epochs = curve_epochs(len(losses))
+    record.update(
+        final_loss=_finite(final),
+        accuracy=accuracy,
+        seconds=result.seconds,
+        train_loss=_finite(result.train_loss),
+        test_loss=_finite(result.test_loss),
+        train_accuracy=result.train_accuracy,
+        test_accuracy=result.test_accuracy,
+        loss_epochs=[e + 1 for e in epochs],
+        losses=[_finite(losses[e]) for e in epochs],
+        status="ok",
+    )
+    bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad is not None or record["final_loss"] is None:
+        epoch = f"epoch {bad + 1}" if bad is not None else "the end"
+        record["status"] = f"diverged: the loss is not finite at {epoch}"
+    return record
+
+
+def curve_epochs(n: int, points: int = CURVE_POINTS) -> list[int]:
+    """Which epochs' losses a record keeps (0-based): all of them, or ``points`` spread evenly."""
+    if n <= points:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------- results
+
+
+def rank_key(record: dict[str, Any]) -> tuple:
+    """Best first: finished trials, then higher accuracy, then lower final loss."""
+    ok = record.get("status") == "ok"
+    accuracy = record.get("accuracy")
+    loss = record.get("final_loss")
+    return (
+        not ok,
+        -accuracy if ok and accuracy is not None else 0.0,
+        loss if ok and loss is not None else math.inf,
+    )
+
+
+class Results:
+    """A sweep's output folder: results.json (everything) and results.csv, written atomically."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any], axes: list[Axis]) -> None:
+        self.folder = folder
+        self.meta = meta
+        self.axes = axes
+        self.records: dict[str, dict[str, Any]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        path = self.folder / RESULTS_JSON
+        if not os.path.lexists(path):
+            for name in (RESULTS_CSV, PLOT, DERIVATIONS):
+                if os.path.lexists(self.folder / name):
+                    raise SymbackpropError(
+                        f"holds a {name} without {RESULTS_JSON}: not this sweep's results; "
+                        "choose another --output",
+                        str(self.folder),
+                    )
+            return
+        data = read_prefix(path, OWNED_LIMIT)  # never opens a FIFO, a device or a link
+        if data is None or len(data) > OWNED_LIMIT:
+            raise SymbackpropError(
+                f"is not a regular file of at most {OWNED_LIMIT} bytes; choose another --output",
+                str(path),
+            )
+        try:
+            stored = json.loads(data)
+            sweep, records = stored["sweep"], stored["trials"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SymbackpropError(f"unreadable results ({one_line(exc)})", str(path)) from None
+        identity = ("spec", "spec_digest", "grid_keys")
+        if any(sweep.get(k) != self.meta[k] for k in identity):
+            raise SymbackpropError(
+                f"holds results of another sweep ({sweep.get('spec')}, grid keys "
+                f"{', '.join(sweep.get('grid_keys') or []) or '-'}); choose another --output",
+                str(self.folder),
+            )
+        for record in records:
+            labels = [record["values"][a.key] for a in self.axes]
+            self.records[trial_key(labels, record["seed"])] = record
+
+    def finished(self, trial: Trial) -> bool:
+        """Recorded as ok or as a failure of the training itself (not a lost worker)."""
+        record = self.records.get(trial.key)
+        return record is not None and not record["status"].startswith("lost:")
+
+    def add(self, trial: Trial, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Record a trial's metrics and write both files."""
+        values = {a.key: t for a, t in zip(self.axes, trial.variant.labels)}
+        record = {"values": values, "seed": trial.seed, **metrics}
+        self.records[trial.key] = record
+        self.save()
+        return record
+
+    def save(self) -> None:
+        """Write results.json, then results.csv (one row per trial, in grid order)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        ordered = sorted(self.records.values(), key=self._order)
+        trials = ",\n  ".join(json.dumps(r, allow_nan=False) for r in ordered)
+        text = f'{{"sweep": {json.dumps(self.meta)},\n "trials": [\n  {trials}\n ]\n}}\n'
+        write_output(self.folder / RESULTS_JSON, text.encode(), sidecar=True)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([a.key for a in self.axes] + list(METRICS))
+        for record in ordered:
+            writer.writerow(
+                [record["values"][a.key] for a in self.axes]
+                + [_cell(record.get(m)) for m in METRICS]
+            )
+        write_output(self.folder / RESULTS_CSV, buffer.getvalue().encode(), sidecar=True)
+
+    def _order(self, record: dict[str, Any]) -> tuple:
+        position = []
+        for axis in self.axes:
+            labels = axis.labels
+            value = record["values"][axis.key]
+            position.append((labels.index(value), "") if value in labels else (len(labels), value))
+        return (*position, record["seed"])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def default_output(spec: Spec) -> Path:
+    """A new folder named after the spec and the time."""
+    stem = f"sweep-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder, n = Path(stem), 1
+    while folder.exists():
+        n += 1
+        folder = Path(f"{stem}-{n}")
+    return folder
+
+
+# No dashboard, and the scheduler's HTTP routes on a free local port: their default, 8787, may be
+# taken (another cluster, another user), and Dask then warns on stderr.
+NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A Client of the scheduler at ``scheduler``, or of a LocalCluster shut down at the end."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SymbackpropError(
+            "needs Dask distributed: pip install 'symbackprop[sweep]'", "sweep"
+        ) from None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except Exception as exc:  # OSError, TimeoutError, ValueError for a bad address
+            raise SymbackpropError(f"cannot connect ({one_line(exc)})", "--scheduler") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs=NO_DASHBOARD,
+        silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
+    )
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def sweep(
+    spec_source: str | Path,
+    grid: list[str],
+    seeds: int = 1,
+    scheduler: str | None = None,
+    output: Path | None = None,
+    derivations: bool = False,
+    workers: int | None = None,
+    out: TextIO = sys.stdout,
+    client: Any = None,
+) -> Path:
+    """Run a sweep (see the module docstring); returns the output folder.
+
+    Everything the user typed is checked before a cluster starts. ``client`` (an existing Dask
+    Client) replaces ``scheduler``/``workers``; the caller keeps it.
+    """
+    if seeds < 1:
+        raise SymbackpropError("must be >= 1", "--seeds")
+    if workers is not None and workers < 1:
+        raise SymbackpropError("must be >= 1", "--workers")
+    if workers is not None and scheduler:
+        raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
+    base = read_table(spec_source)
+    axes = parse_grid(grid, base.table)
+    planned = math.prod(len(axis.values) for axis in axes) * seeds
+    if planned > MAX_TRIALS:  # refused before any list of that size is built
+        raise SymbackpropError(
+            f"{planned} trials (grid combinations x seeds); a sweep runs at most {MAX_TRIALS}",
+            "--seeds" if planned // seeds <= MAX_TRIALS else "--grid",
+        )
+    grid_variants = variants(base, axes)
+    base_spec = base.spec()
+    if base_spec.training.seed + seeds - 1 > INT64_MAX:
+        raise SymbackpropError(
+            f"seeds {base_spec.training.seed}..{base_spec.training.seed + seeds - 1} "
+            f"pass the largest seed, {INT64_MAX}",
+            "--seeds",
+        )
+    seed_list = [base_spec.training.seed + i for i in range(seeds)]
+    trials = [Trial(v, s) for v in grid_variants for s in seed_list]
+    _check_data_once(trials)
+    folder = Path(output) if output is not None else default_output(base_spec)
+    meta = {
+        "spec": base.source,
+        "spec_digest": base.digest,
+        "grid_keys": [a.key for a in axes],
+        "grid": {a.key: list(a.labels) for a in axes},
+        "seeds": seed_list,
+        "symbackprop": __version__,
+    }
+    if folder.exists() and not folder.is_dir():
+        raise SymbackpropError("is a file, not a folder", "--output")
+    results = Results(folder, meta, axes)
+    check_folder(folder, OUTPUTS, remedy="choose another --output")  # before any trial runs
+    try:
+        results.save()
+    except OSError as exc:
+        raise SymbackpropError(f"cannot write results ({exc.strerror})", str(folder)) from None
+    todo = [t for t in trials if not results.finished(t)]
+    print(
+        f"sweep of {base_spec.name}: {len(grid_variants)} variant(s) x {seeds} seed(s) = "
+        f"{len(trials)} trials; {len(trials) - len(todo)} already done in {folder}",
+        file=out,
+        flush=True,
+    )
+    if todo:
+        done_before = len(trials) - len(todo)
+        _execute(todo, results, scheduler, workers, client, done_before, len(trials), out)
+    current = [results.records[t.key] for t in trials if t.key in results.records]
+    _report(current, axes, out)
+    extra = len(results.records) - len(current)
+    if extra:
+        print(f"({extra} earlier trial(s) outside this grid kept in {RESULTS_CSV})", file=out)
+    _plot(trials, results, folder / PLOT, out)
+    if derivations:
+        _derivations(base_spec, trials, results, folder / DERIVATIONS, out)
+    print(f"results: {folder / RESULTS_CSV}, {folder / RESULTS_JSON}", file=out)
+    return folder
+
+
+def _check_data_once(trials: list[Trial]) -> None:
+    """Load each distinct data setting on the client: bad data fails before any cluster starts."""
+    for trial in trials:
+        _data_for(trial.spec)
+
+
+def _execute(
+    todo: list[Trial],
+    results: Results,
+    scheduler: str | None,
+    workers: int | None,
+    client: Any,
+    done_before: int,
+    total: int,
+    out: TextIO,
+) -> None:
+    """Generate each variant's module and submit its trials at once, so that the workers train
+    while the client derives the next variant; record results as they come."""
+    context = (
+        contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
+    )
+    token = uuid.uuid4().hex[:8]
+    by_variant: dict[int, list[Trial]] = {}
+    for trial in todo:
+        by_variant.setdefault(trial.variant.index, []).append(trial)
+    with context as dask:
+        from distributed import as_completed
+
+        futures: dict[Any, Trial] = {}
+        pending = as_completed()
+        start = time.perf_counter()
+        done = 0
+
+        def collect(future: Any) -> None:
+            nonlocal done
+            trial = futures.pop(future)
+            try:
+                metrics = future.result()
+            except Exception as exc:  # the worker was lost for good (KilledWorker), or the cluster
+                metrics = {"status": f"lost: {one_line(exc)}"}
+            record = results.add(trial, metrics)
+            done += 1
+            _progress(record, results, done, len(todo), done_before, total, start, out)
+
+        for trials in by_variant.values():
+            variant = trials[0].variant
+            print(f"deriving and generating {_describe(results.axes, variant.labels)}", file=out)
+            source = _module_source(variant.spec)
+            for trial in trials:
+                future = dask.submit(
+                    run_trial,
+                    source.name,
+                    source.text,
+                    trial.spec,
+                    key=f"trial-{token}-{len(futures) + done}",
+                )
+                futures[future] = trial
+                pending.add(future)
+            if pending.has_ready():
+                for future in pending.next_batch(block=False):
+                    collect(future)
+        for future in pending:
+            collect(future)
+
+
+@functools.lru_cache(maxsize=32)
+def _module_source(spec: Spec) -> Any:
+    """A variant's generated module (cached for this process's next sweep: same spec, same text)."""
+    from ..pipeline import module_source
+
+    return module_source(spec)
+
+
+def _describe(axes: list[Axis], labels: tuple[str, ...] | list[str]) -> str:
+    return " ".join(f"{a.key}={t}" for a, t in zip(axes, labels)) or "(base spec)"
+
+
+def _progress(
+    record: dict[str, Any],
+    results: Results,
+    done: int,
+    todo: int,
+    done_before: int,
+    total: int,
+    start: float,
+    out: TextIO,
+) -> None:
+    elapsed = time.perf_counter() - start
+    eta = elapsed / done * (todo - done)
+    what = _describe(results.axes, [record["values"][a.key] for a in results.axes])
+    outcome = _outcome(record)
+    best = min(results.records.values(), key=rank_key)
+    best_what = _describe(results.axes, [best["values"][a.key] for a in results.axes])
+    best_text = (
+        f"best {_outcome(best)} ({best_what} seed={best['seed']})"
+        if best.get("status") == "ok"
+        else "best: none yet"
+    )
+    width = len(str(total))
+    print(
+        f"[{done_before + done:>{width}}/{total}] {what} seed={record['seed']}: {outcome} | "
+        f"ETA {_clock(eta)} | {best_text}",
+        file=out,
+        flush=True,
+    )
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    if record.get("status") != "ok":
+        return record.get("status", "?")
+    text = f"loss {record['final_loss']:.4g}"
+    if record.get("accuracy") is not None:
+        text += f" acc {100 * record['accuracy']:.1f}%"
+    return text
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _report(records: list[dict[str, Any]], axes: list[Axis], out: TextIO) -> None:
+    """The trials' table, best first."""
+    header = ["#", *(a.key for a in axes), *METRICS]
+    rows = []
+    for rank, record in enumerate(sorted(records, key=rank_key), start=1):
+        accuracy = record.get("accuracy")
+        seconds = record.get("seconds")
+        loss = record.get("final_loss")
+        rows.append(
+            [
+                str(rank),
+                *(record["values"][a.key] for a in axes),
+                str(record["seed"]),
+                f"{loss:.6g}" if loss is not None else "",
+                f"{100 * accuracy:.2f}%" if accuracy is not None else "",
+                f"{seconds:.3g}" if seconds is not None else "",
+                record.get("status", ""),
+            ]
+        )
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    for line in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip(), file=out)
+
+
+def best_variant(trials: list[Trial], results: Results) -> Variant | None:
+    """The variant whose finished seeds rank best on average (accuracy, then final loss)."""
+    scores = {}
+    for variant in {t.variant.index: t.variant for t in trials}.values():
+        ok = [
+            results.records[t.key]
+            for t in trials
+            if t.variant.index == variant.index
+            and results.records.get(t.key, {}).get("status") == "ok"
+        ]
+        if ok:
+            keys = [rank_key(r) for r in ok]
+            scores[variant.index] = (
+                (sum(k[1] for k in keys) / len(keys), sum(k[2] for k in keys) / len(keys)),
+                variant,
+            )
+    if not scores:
+        return None
+    return min(scores.values(), key=lambda item: (item[0], item[1].index))[1]
+
+
+def _plot_text(text: str) -> str:
+    """Outside text (a spec path, grid values) as literal plot text: one line, and ``$`` escaped
+    so that matplotlib's mathtext never parses it (``a$\\foo$`` would raise)."""
+    return plain_line(text).replace("$", r"\$")
+
+
+def _plot(trials: list[Trial], results: Results, path: Path, out: TextIO) -> None:
+    """Loss per epoch, one line per variant (the mean over its seeds, the range shaded)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib is not installed, no loss-curve plot", file=out)
+        return
+    import numpy as np
+
+    curves: dict[int, list[list[float]]] = {}
+    for trial in trials:
+        record = results.records.get(trial.key, {})
+        if record.get("status") == "ok":
+            curve = record["losses"]
+            if any(v is None for v in curve):
+                continue
+            curves.setdefault(trial.variant.index, []).append((record["loss_epochs"], curve))
+    if not curves:
+        return
+    labels = {
+        t.variant.index: _plot_text(_describe(results.axes, t.variant.labels)) for t in trials
+    }
+    figure, axis = plt.subplots(figsize=(8, 5))
+    colours = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
+    for n, (index, runs) in enumerate(sorted(curves.items())):
+        length = min(len(curve) for _, curve in runs)
+        data = np.array([curve[:length] for _, curve in runs], dtype=float)
+        epochs = np.array(runs[0][0][:length])
+        colour = colours(n % colours.N)
+        axis.plot(epochs, data.mean(axis=0), color=colour, label=labels[index], linewidth=1.2)
+        if len(runs) > 1:
+            axis.fill_between(epochs, data.min(axis=0), data.max(axis=0), color=colour, alpha=0.15)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("training loss (mean per sample, over the epoch's batches)")
+    if all(min(curve) > 0 for runs in curves.values() for _, curve in runs):
+        axis.set_yscale("log")
+    title = f"{results.meta['spec']}: loss per variant (mean over seeds, range shaded)"
+    axis.set_title(_plot_text(title))
+    axis.legend(fontsize="small", loc="best")
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # a spec path in CJK: a box in the title, not a warning
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(figure)
+    write_output(path, buffer.getvalue(), sidecar=True)
+    print(f"loss curves: {path}", file=out)
+
+
+def network_of(spec: Spec) -> tuple:
+    """The fields a derivation depends on (not training or data)."""
+    return (spec.layers, spec.activations, spec.output, spec.loss, spec.dtype)
+
+
+def _derivations(
+    base: Spec, trials: list[Trial], results: Results, path: Path, out: TextIO
+) -> None:
+    """The derivation of the best variant against the base spec's, where they differ."""
+    from ..render.compare import compare
+    from ..render.document import notation_named
+
+    best = best_variant(trials, results)
+    if best is None:
+        print("note: no trial finished, no derivation diff", file=out)
+        return
+    notation = notation_named("default")
+    text = compare(base, best.spec, "markdown", notation)
+    write_output(path, stamp_text(text, "markdown"))
+    what = _describe(results.axes, best.labels)
+    if network_of(best.spec) != network_of(base):
+        print(f"derivation of the best variant ({what}) vs the spec: {path}", file=out)
+    else:
+        print(
+            f"the best variant ({what}) has the spec's derivation (it differs in training "
+            f"settings only): {path}",
+            file=out,
+        )
