@@ -12,7 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
-from symbackprop.render.document import compile_pdf, document_for
+from symbackprop.render.document import compile_pdf
+from symbackprop.run.documents import document_for
 from symbackprop.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from symbackprop.codegen.module import write_module
 from symbackprop.pipeline import module_source
-from symbackprop.render.document import document_for
+from symbackprop.run.documents import document_for
 from symbackprop.spec.model import builtin_specs, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,6 @@ if TYPE_CHECKING:
     from .render.document import DerivationDocument
     from .run.workflow import Trained
 
-__version__ = "0.1.0"
-
 from .errors import (  # noqa: E402
     DataError,
     ExpressionError,
@@ -20,6 +18,7 @@ from .errors import (  # noqa: E402
 )
 from .spec.expressions import parse_expression  # noqa: E402
 from .spec.model import Spec, load_spec  # noqa: E402
+from .util.version import __version__ as __version__  # noqa: E402
 
 __all__ = [
     "DataError",
@@ -54,7 +53,7 @@ def derive(
     training data) and ``digits`` (significant digits, default 4) shape the worked example.
     """
     from .pipeline import as_spec
-    from .render.document import document_for
+    from .run.documents import document_for
 
     return document_for(
         as_spec(spec),  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import math
 import pytest
 import sympy as sp
 
-from symbackprop.render.printing import code
+from symbackprop.codegen.printer import code
 
 z, w = sp.symbols("z w", real=True)
 

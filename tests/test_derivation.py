@@ -9,8 +9,9 @@ import sympy as sp
 from conftest import OUTPUT_LOSS, make_spec
 
 from symbackprop.pipeline import derivation_of
-from symbackprop.spec.functions import ACTIVATIONS, derivative, output_form_derivative, s, x
+from symbackprop.spec.functions import ACTIVATIONS, s, x
 from symbackprop.symbolic.derivation import collapse
+from symbackprop.symbolic.derivatives import derivative, output_form_derivative
 from symbackprop.symbolic.expansion import Scalars, all_params, closed_forms, composed_loss
 from symbackprop.symbolic.network import build_network, p
 

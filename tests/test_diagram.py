@@ -20,9 +20,10 @@ from conftest import ROOT
 
 from symbackprop.cli.commands import main
 from symbackprop.pipeline import derivation_of
-from symbackprop.render.diagram import MAX_DRAWN, diagram_for, layout, visible
+from symbackprop.render.diagram import MAX_DRAWN, layout, visible
 from symbackprop.render.document import MARKER
-from symbackprop.render.example import example_for_spec
+from symbackprop.run.documents import diagram_for
+from symbackprop.run.example import example_for_spec
 from symbackprop.run.weights import save_weights
 from symbackprop.spec.model import load_spec
 from symbackprop.util.fileio import unstamp_text

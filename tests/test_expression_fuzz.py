@@ -30,20 +30,19 @@ from conftest import have_torch, import_torch, pointwise_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from symbackprop.codegen.printer import NumbaPrinter
 from symbackprop.errors import ExpressionError, SpecError
-from symbackprop.render.printing import NumbaPrinter
+from symbackprop.spec.calculus import at_kinks, mp_value
 from symbackprop.spec.expressions import parse_expression
-from symbackprop.spec.functions import (
-    Activation,
-    at_kinks,
-    kernel_derivative,
-    mp_value,
-    output_form_candidates,
-    rewrite_holds,
-)
+from symbackprop.spec.functions import Activation
 from symbackprop.spec.functions import s as s_sym
 from symbackprop.spec.functions import x as x_sym
 from symbackprop.spec.userfunctions import check_differentiable
+from symbackprop.symbolic.derivatives import (
+    kernel_derivative,
+    output_form_candidates,
+    rewrite_holds,
+)
 
 torch = import_torch() if have_torch() else None  # without it, the 40-digit reference still runs
 

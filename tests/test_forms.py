@@ -12,10 +12,11 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from test_latex import BCE
 
 import symbackprop
+from symbackprop.pipeline import derivation_of
 from symbackprop.render.compare import compare
-from symbackprop.render.document import document_for
 from symbackprop.render.printing import NOTATIONS, latex, unicode_text
 from symbackprop.render.textbook import textbook_product
+from symbackprop.run.documents import document_for
 from symbackprop.spec.model import load_spec
 
 a, y, s = (sp.Symbol(name, real=True) for name in "ays")
@@ -158,7 +159,8 @@ def test_markdown_renders(options: dict) -> None:
 
 
 def test_comparison_table_cells_stay_whole() -> None:
-    table = compare(load_spec("xor"), BCE, "markdown", NOTATIONS["default"])
+    xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
+    table = compare(xor, bce, "markdown", NOTATIONS["default"])
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert all(row.count("|") - row.count(r"\|") == 3 for row in rows), rows
     md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin)
@@ -170,7 +172,8 @@ def test_comparison_table_cells_stay_whole() -> None:
 def test_text_has_no_latex(name: str) -> None:
     weight = {"xor": "W1[0,1]", "digits": "W2[3,1]"}[name]
     text = document_for(load_spec(name), weight=weight).text()
-    text += compare(load_spec("xor"), BCE, "text", NOTATIONS["default"])
+    xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
+    text += compare(xor, bce, "text", NOTATIONS["default"])
     assert not re.search(r"\\[A-Za-z]|[{}$]|\^\{|\[\]", text), re.search(
         r".{30}(\\[A-Za-z]|[{}$]|\^\{|\[\]).{30}", text
     )

@@ -16,18 +16,13 @@ import pytest
 import sympy as sp
 from conftest import import_torch, pointwise_module
 
-from symbackprop.render.printing import NumbaPrinter
-from symbackprop.spec.functions import (
-    ACTIVATIONS,
-    LOSSES,
-    at_kinks,
-    derivative,
-    kernel_derivative,
-    mp_value,
-)
+from symbackprop.codegen.printer import NumbaPrinter
+from symbackprop.spec.calculus import at_kinks, mp_value
+from symbackprop.spec.functions import ACTIVATIONS, LOSSES
 from symbackprop.spec.functions import a as a_sym
 from symbackprop.spec.functions import x as x_sym
 from symbackprop.spec.functions import y as y_sym
+from symbackprop.symbolic.derivatives import derivative, kernel_derivative
 
 torch = import_torch()
 pytestmark = pytest.mark.slow  # compiles the whole registry twice (float32, float64)

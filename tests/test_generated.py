@@ -14,6 +14,7 @@ from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sampl
 from symbackprop.codegen.module import MARKER, render_module
 from symbackprop.pipeline import derivation_of, module_source
 from symbackprop.render.numeric import check_derivation
+from symbackprop.render.steps import derivation_steps
 from symbackprop.run.gradcheck import check_gradients
 from symbackprop.symbolic.expansion import Scalars, all_params, closed_forms
 from symbackprop.util.fileio import is_owned, unstamp_text
@@ -87,7 +88,7 @@ def test_displayed_steps_match_code(output: str, loss: str) -> None:
     values = module.intermediates(params, X, Y) | dict(zip(module.PARAM_NAMES, params))
     values["Y"] = Y
     assert check_derivation(derivation, values) == []
-    checked = [step for step in derivation.steps if step.check]
+    checked = [step for step in derivation_steps(derivation) if step.check]
     assert len(checked) >= 3 * len(spec.layers)
 
 

@@ -1254,7 +1254,7 @@ def test_path_count_formula_matches_enumeration() -> None:
     from conftest import make_spec
 
     from symbackprop.pipeline import derivation_of
-    from symbackprop.render.paths import _paths, path_count
+    from symbackprop.render.paths import enumerate_paths, path_count
     from symbackprop.symbolic.expansion import parse_param
 
     for output, loss, layers in (("sigmoid", "mse", [2, 3, 2, 2]), ("softmax", "mse", [2, 2, 3])):
@@ -1263,7 +1263,7 @@ def test_path_count_formula_matches_enumeration() -> None:
         for weight in ("W1[0,0]", "b2[0]"):
             ref = parse_param(weight, spec)
             count = path_count(spec.layers, ref.layer, output != "softmax")
-            assert count == len(list(_paths(derivation, ref))), (output, weight)
+            assert count == len(list(enumerate_paths(derivation, ref))), (output, weight)
 
 
 def test_csv_parsing_rules(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ import pytest
 from conftest import ROOT
 
 import symbackprop
+from symbackprop.pipeline import derivation_of
 from symbackprop.render.compare import compare, compare_document
-from symbackprop.render.document import document_for
+from symbackprop.run.documents import document_for
 from symbackprop.spec.model import load_spec, parse_spec
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -83,7 +84,9 @@ def test_documents_compile(case: str, tmp_path: Path) -> None:
 def test_comparison_compiles(tmp_path: Path) -> None:
     pdflatex(
         compare_document(
-            load_spec("xor"), BCE, symbackprop.render.document.NOTATIONS["default"]
+            derivation_of(load_spec("xor")),
+            derivation_of(BCE),
+            symbackprop.render.document.NOTATIONS["default"],
         ),
         tmp_path,
     )
@@ -91,7 +94,7 @@ def test_comparison_compiles(tmp_path: Path) -> None:
 
 def test_comparison_shows_the_cancelled_factor() -> None:
     notation = symbackprop.render.document.NOTATIONS["default"]
-    text = compare(load_spec("xor"), BCE, "text", notation)
+    text = compare(derivation_of(load_spec("xor")), derivation_of(BCE), "text", notation)
     delta_rows = text.split("δ2[p]")[1]
     assert "2·a2[p]·(1 - a2[p])·(a2[p] - y[p])/n2" in delta_rows  # MSE keeps sigma'
     assert "(a2[p] - y[p])/n2" in delta_rows and "cancels" in delta_rows  # BCE cancels it
@@ -161,8 +164,8 @@ def test_weight_paths_count() -> None:
 )
 def test_extra_sections_match_the_module(options: dict) -> None:
     """Closed forms and path sums, evaluated with the module's numbers, equal its gradients."""
-    from symbackprop.render.example import example_values
     from symbackprop.render.numeric import check_step
+    from symbackprop.run.example import example_values
 
     doc = document_for(load_spec("xor"), **options)
     values = example_values(doc.derivation, seed=3)
@@ -175,9 +178,10 @@ def test_extra_sections_match_the_module(options: dict) -> None:
 
 def test_inspect_steps_match_the_module() -> None:
     from symbackprop.pipeline import derivation_of
-    from symbackprop.render.example import example_values
+    from symbackprop.render.closed_forms import inspect_steps
     from symbackprop.render.numeric import check_step
-    from symbackprop.symbolic.expansion import inspect_steps, parse_param
+    from symbackprop.run.example import example_values
+    from symbackprop.symbolic.expansion import parse_param
 
     for name, weight in [("xor", "W1[3,0]"), ("digits", "W1[3,5]"), ("digits", "b2[4]")]:
         derivation = derivation_of(name)

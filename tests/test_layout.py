@@ -15,10 +15,11 @@ import pytest
 from conftest import make_spec
 from test_latex import BCE, needs_latex, pdflatex
 
+from symbackprop.pipeline import derivation_of
 from symbackprop.render.compare import compare_document
-from symbackprop.render.document import document_for
 from symbackprop.render.layout import break_lines, estimate_width
 from symbackprop.render.printing import NOTATIONS, BackpropLatexPrinter
+from symbackprop.run.documents import document_for
 from symbackprop.spec.model import load_spec
 
 DEEP = make_spec([4, 5, 4, 3], "softmax", "cross_entropy", ["relu", "tanh"], "deep")
@@ -77,7 +78,8 @@ def test_more_documents_fit_the_page(case: str, tmp_path: Path) -> None:
 
 @needs_latex
 def test_comparison_fits_the_page(tmp_path: Path) -> None:
-    tex = compare_document(load_spec("xor"), BCE, NOTATIONS["default"])
+    xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
+    tex = compare_document(xor, bce, NOTATIONS["default"])
     assert overfull_boxes(tex, tmp_path) == []
 
 

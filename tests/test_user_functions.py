@@ -14,10 +14,10 @@ from conftest import import_torch, module_for, sample
 
 from symbackprop.errors import SpecError
 from symbackprop.pipeline import derivation_of
-from symbackprop.render.printing import text
 from symbackprop.run.gradcheck import check_gradients
 from symbackprop.spec.functions import ACTIVATIONS, LOSSES
 from symbackprop.spec.model import parse_spec
+from symbackprop.symbolic.text import text
 
 torch = import_torch()
 F = torch.nn.functional
@@ -142,7 +142,7 @@ def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None
     derivation = derivation_of(USER)
     hidden = derivation.layer(5)
     assert f"{key(SWISH)}'(z5[p])" in text(hidden.delta)
-    from symbackprop.render.document import document_for
+    from symbackprop.run.documents import document_for
 
     latex = document_for(USER, "default").latex()
     assert r"\operatorname{swish}" in latex and r"\begin{cases}" in latex  # Huber's pieces
@@ -315,7 +315,7 @@ def test_run_refuses_gradients_that_disagree_with_finite_differences(tmp_path: P
 
 def test_derivation_says_when_f_prime_is_evaluated_from_z() -> None:
     """No proved form through the forward value: the derivation says the code uses z."""
-    from symbackprop.render.document import document_for
+    from symbackprop.run.documents import document_for
 
     shown = document_for(_issue_23_spec("x/(1 + x**2)")).text()
     assert "evaluates f'(z) from z" in shown

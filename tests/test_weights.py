@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from symbackprop.errors import DataError
-from symbackprop.run.weights import load_weights, param_shapes, save_weights
+from symbackprop.run.weights import load_weights, save_weights
 from symbackprop.spec.model import load_spec
+from symbackprop.spec.parameters import param_shapes
 
 
 def test_round_trip_keeps_values_and_extras(tmp_path):

@@ -22,8 +22,11 @@ from conftest import ROOT, import_torch
 
 from symbackprop.cli.commands import main
 from symbackprop.pipeline import derivation_of, load_module, render_module
-from symbackprop.render.document import DerivationDocument, document_for
-from symbackprop.render.example import example_section, worked_example
+from symbackprop.render.document import DerivationDocument
+from symbackprop.render.example import example_section
+from symbackprop.render.steps import derivation_steps
+from symbackprop.run.documents import document_for
+from symbackprop.run.example import worked_example
 from symbackprop.run.weights import save_weights
 from symbackprop.spec.model import load_spec
 
@@ -204,7 +207,7 @@ def test_one_step_matches_torch_sgd(tmp_path: Path) -> None:
 def test_frozen_biases_stay_in_the_module_and_the_document(tmp_path: Path) -> None:
     spec = load_spec(MAZUR)
     derivation = derivation_of(spec)
-    update = [s for s in derivation.steps if s.section == "update"]
+    update = [s for s in derivation_steps(derivation) if s.section == "update"]
     frozen = [s for s in update if s.why.startswith("frozen") and "train" in s.why]
     assert len(frozen) == 2 and all(s.rhs == (s.lhs,) for s in frozen)
     module = load_module(render_module(derivation))
@@ -302,7 +305,8 @@ def test_example_ends_with_every_optimizers_step(case: str) -> None:
     torch = import_torch()
     from dataclasses import replace
 
-    from symbackprop.symbolic.optimizers import parse_training_extras, rule
+    from symbackprop.spec.optimizers import parse_training_extras
+    from symbackprop.symbolic.optimizers import rule
 
     xor = load_spec("xor")
     extras = parse_training_extras(EXAMPLE_OPTIMIZERS[case], "test")

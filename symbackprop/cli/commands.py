@@ -7,10 +7,10 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from .. import __version__
 from ..errors import SymbackpropError, TrainingDiverged
+from ..util.version import __version__
 
 EXIT_USAGE = 2
 """Exit status for bad input (and argparse's usage errors)."""
@@ -30,26 +30,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (
+        _add_run, _add_derive, _add_diagram, _add_generate, _add_inspect, _add_check,
+        _add_sweep, _add_bench,
+    ):
+        add(commands)
+    return parser
 
-    def spec_command(name: str, help_: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_, description=help_)
-        sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
-        return sub
 
-    def derivation_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
-        sub.add_argument(
-            "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
-        )
+def _spec_command(commands: Any, name: str, help_: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_, description=help_)
+    sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+    return sub
 
-    run = spec_command("run", "derive, generate, train and report (prints the derivation)")
-    derivation_options(run)
+
+def _derivation_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
+    sub.add_argument(
+        "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
+    )
+
+
+def _add_run(commands: Any) -> None:
+    """symbackprop run and its workflow commands (predict, evaluate, ...)."""
+    run = _spec_command(
+        commands, "run", "derive, generate, train and report (prints the derivation)"
+    )
+    _derivation_options(run)
     run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
     run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
     workflow_parsers(commands, run)
 
-    derive = spec_command("derive", "print the derivation (LaTeX by default)")
-    derivation_options(derive)
+
+def _add_derive(commands: Any) -> None:
+    """symbackprop derive."""
+    derive = _spec_command(commands, "derive", "print the derivation (LaTeX by default)")
+    _derivation_options(derive)
     derive.add_argument("--format", default="latex", choices=("latex", "markdown", "text"))
     derive.add_argument("--document", action="store_true", help="a complete .tex document")
     derive.add_argument("--pdf", action="store_true", help="compile the document to PDF")
@@ -70,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     derive.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    diagram = spec_command("diagram", "draw the network as a TikZ picture (LaTeX)")
+
+def _add_diagram(commands: Any) -> None:
+    """symbackprop diagram."""
+    diagram = _spec_command(commands, "diagram", "draw the network as a TikZ picture (LaTeX)")
     diagram.add_argument("--weight", metavar="WEIGHT", help="highlight this weight's paths")
     diagram.add_argument("--example", action="store_true", help="one sample's numbers")
     diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
@@ -81,7 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     diagram.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    generate = spec_command("generate", "write the standalone training module")
+
+def _add_generate(commands: Any) -> None:
+    """symbackprop generate."""
+    generate = _spec_command(commands, "generate", "write the standalone training module")
     generate.add_argument("-o", "--output", type=Path, help="default: generated/<name>.py")
     generate.add_argument("--force", action="store_true", help="overwrite a foreign file")
     generate.add_argument(
@@ -91,11 +113,19 @@ def _parser() -> argparse.ArgumentParser:
         "compiles ~2-3x longer (default: the spec's network.kernels, fixed)",
     )
 
-    inspect = spec_command("inspect", "closed-form gradient of one weight (LaTeX and text)")
+
+def _add_inspect(commands: Any) -> None:
+    """symbackprop inspect."""
+    inspect = _spec_command(
+        commands, "inspect", "closed-form gradient of one weight (LaTeX and text)"
+    )
     inspect.add_argument("weight", metavar="WEIGHT", help="e.g. 'W2[0,1]' or 'b1[3]'")
     inspect.add_argument("--notation", default="default")
 
-    check = spec_command("check", "generated gradients vs central finite differences")
+
+def _add_check(commands: Any) -> None:
+    """symbackprop check."""
+    check = _spec_command(commands, "check", "generated gradients vs central finite differences")
     check.add_argument(
         "--tolerance", type=_positive_float, default=1e-6, help="max relative error"
     )
@@ -107,7 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--seed", type=int, default=0)
 
-    sweep = spec_command("sweep", "train a grid of variants x seeds on Dask (local or a cluster)")
+
+def _add_sweep(commands: Any) -> None:
+    """symbackprop sweep."""
+    sweep = _spec_command(
+        commands, "sweep", "train a grid of variants x seeds on Dask (local or a cluster)"
+    )
     sweep.add_argument(
         "--grid",
         action="append",
@@ -123,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
         "--derivations", action="store_true", help="the best variant's derivation vs the spec"
     )
 
+
+def _add_bench(commands: Any) -> None:
+    """symbackprop bench."""
     bench = commands.add_parser("bench", help="benchmark generated modules against peers")
     bench.add_argument("--workload", nargs="*", help="workload names (default: all)")
     bench.add_argument("--dtype", default="float64", choices=("float64", "float32"))
@@ -146,7 +184,6 @@ def _parser() -> argparse.ArgumentParser:
         help="the generated modules' kernels: fixed (the default module) or tuned (every "
         "variant, chosen by the run-time tuner)",
     )
-    return parser
 
 
 def _positive_float(text: str) -> float:
@@ -182,7 +219,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
-    from ..render.document import document_for
+    from ..run.documents import document_for
 
     return document_for(
         spec,
@@ -245,14 +282,15 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     _check_output(args, Path(f"{spec.name}.pdf"))
     if args.compare:
+        from ..pipeline import derivation_of
         from ..render.compare import compare, compare_document
 
-        other = load_spec(args.compare)
+        left, right = derivation_of(spec), derivation_of(load_spec(args.compare))
         notation = notation_named(args.notation)
         if args.pdf or args.document:
-            text = compare_document(spec, other, notation)
+            text = compare_document(left, right, notation)
         else:
-            text = compare(spec, other, args.format, notation)
+            text = compare(left, right, args.format, notation)
     else:
         document = _document(args, spec)
         text = document.document() if args.pdf or args.document else document.render(args.format)
@@ -280,8 +318,8 @@ def _check_output(args: argparse.Namespace, default_pdf: Path) -> None:
 
 
 def _diagram(args: argparse.Namespace, out: TextIO) -> int:
-    from ..render.diagram import diagram_for
     from ..render.document import compile_pdf, write_tex
+    from ..run.documents import diagram_for
     from ..spec.model import load_spec
 
     spec = load_spec(args.spec)
@@ -324,9 +362,11 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     from ..pipeline import derivation_of
-    from ..render.document import DerivationDocument, Section, notation_named
+    from ..render.closed_forms import inspect_steps
+    from ..render.document import DerivationDocument, notation_named
+    from ..render.steps import Section
     from ..spec.model import load_spec
-    from ..symbolic.expansion import inspect_steps, parse_param
+    from ..symbolic.expansion import parse_param
 
     spec = load_spec(args.spec)
     ref = parse_param(args.weight, spec)

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import GenerationError
-from ..render.printing import NumbaPrinter, text
-from ..symbolic.optimizers import OptimizerCode, epoch, eta, eta_0, g, rule, schedule_rate, t, theta
+from ..spec.optimizers import TITLES, OptimizerConfig, Schedule, is_plain
+from ..symbolic.optimizers import epoch, eta, eta_0, g, rule, schedule_rate, t, theta
+from ..symbolic.text import text
+from .printer import NumbaPrinter
 
 KERNEL_NAMES = {
     "eta": "rate",
@@ -193,3 +195,111 @@ def schedule_code(optimizer: OptimizerCode) -> ScheduleCode:
     rate = eta_0 if schedule is None else schedule_rate(schedule)[1]
     printer = NumbaPrinter(symbols={eta_0.name: "learning_rate", epoch.name: "epoch"})
     return ScheduleCode(printer.doprint(rate), f"eta = {text(rate)}")
+
+
+@dataclass(frozen=True)
+class OptimizerCode:
+    """The optimizer part of a generated module, decided here and laid out by the template."""
+
+    plain: bool
+    config: OptimizerConfig
+    schedule: Schedule | None
+    init: str
+    state: tuple[str, ...]
+    """Per-parameter state arrays, named as torch.optim's state (exp_avg_W1, exp_avg_b1, ...)."""
+    hyper: tuple[tuple[str, str], ...]
+    """Kernel scalar arguments and the Python expression (of the keyword arguments) passing each."""
+    keywords: tuple[tuple[str, str], ...]
+    """Keyword arguments of train/train_with_order and their defaults (Python literals)."""
+
+    @property
+    def title(self) -> str:
+        """The optimizer's name as torch.optim spells it: SGD, Adam, AdamW, RMSprop."""
+        return TITLES[self.config.name]
+
+    def arrays(self, param_names: list[str]) -> list[str]:
+        """The state arrays, per parameter then per kind: ``exp_avg_W1, exp_avg_sq_W1, ...``."""
+        return [f"{kind}_{name}" for name in param_names for kind in self.state]
+
+    def kernel_args(self, param_names: list[str]) -> str:
+        """The extra arguments of ``_train``: rates, step counter, state arrays, hyperparameters."""
+        if self.plain:
+            return ""
+        names = ["rates", "steps"] + self.arrays(param_names) + [k for k, _ in self.hyper]
+        return ", " + ", ".join(names)
+
+    @property
+    def signature(self) -> str:
+        """``state=None, betas=(0.9, 0.999), ...`` for the wrappers' signatures."""
+        return ", ".join(["state=None"] + [f"{k}={d}" for k, d in self.keywords])
+
+    @property
+    def forwarding(self) -> str:
+        """``state=state, betas=betas, ...`` to pass the keywords on."""
+        return ", ".join(["state=state"] + [f"{k}={k}" for k, _ in self.keywords])
+
+
+def optimizer_code(config: OptimizerConfig, schedule: Schedule | None, init: str) -> OptimizerCode:
+    """What the module template needs to emit this optimizer."""
+    name = config.name
+    state: list[str] = []
+    hyper: list[tuple[str, str]] = []
+    keywords: list[tuple[str, str]] = []
+    if name == "sgd":
+        if config.momentum != 0:
+            state.append("momentum_buffer")
+            keywords += [("momentum", repr(config.momentum)), ("dampening", repr(config.dampening))]
+            hyper += [("momentum", "momentum"), ("dampening", "dampening")]
+    elif name in ("adam", "adamw"):
+        state += ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if config.amsgrad else [])
+        keywords += [("betas", repr(tuple(config.betas))), ("eps", repr(config.eps))]
+        hyper += [("beta1", "betas[0]"), ("beta2", "betas[1]"), ("eps", "eps")]
+    else:
+        state += ["square_avg"] + (["grad_avg"] if config.centered else [])
+        keywords += [("alpha", repr(config.alpha)), ("eps", repr(config.eps))]
+        hyper += [("alpha", "alpha"), ("eps", "eps")]
+        if config.momentum != 0:
+            state.append("momentum_buffer")
+            keywords.append(("momentum", repr(config.momentum)))
+            hyper.append(("momentum", "momentum"))
+    if config.weight_decay != 0:
+        keywords.append(("weight_decay", repr(config.weight_decay)))
+        hyper.append(("weight_decay", "weight_decay"))
+    return OptimizerCode(
+        plain=is_plain(config, schedule),
+        config=config,
+        schedule=schedule,
+        init=init,
+        state=tuple(state),
+        hyper=tuple(hyper),
+        keywords=tuple(keywords),
+    )
+
+
+INIT_FORMULAS: dict[str, tuple[str, str, str, str]] = {
+    "xavier_uniform": (
+        "uniform",
+        "math.sqrt(6.0 / (n_in + n_out))",
+        "torch.nn.init.xavier_uniform_ (gain 1)",
+        "uniform in [-bound, bound], bound = sqrt(6 / (n_in + n_out))",
+    ),
+    "xavier_normal": (
+        "normal",
+        "math.sqrt(2.0 / (n_in + n_out))",
+        "torch.nn.init.xavier_normal_ (gain 1)",
+        "normal with mean 0, std = sqrt(2 / (n_in + n_out))",
+    ),
+    "he_uniform": (
+        "uniform",
+        "math.sqrt(6.0 / n_in)",
+        "torch.nn.init.kaiming_uniform_ (a=0, mode='fan_in', nonlinearity='relu')",
+        "uniform in [-bound, bound], bound = sqrt(2) * sqrt(3 / n_in) = sqrt(6 / n_in)",
+    ),
+    "he_normal": (
+        "normal",
+        "math.sqrt(2.0 / n_in)",
+        "torch.nn.init.kaiming_normal_ (a=0, mode='fan_in', nonlinearity='relu')",
+        "normal with mean 0, std = sqrt(2) / sqrt(n_in)",
+    ),
+}
+"""Per init: the draw, its bound or std in n_in/n_out, torch's function, and the formula."""

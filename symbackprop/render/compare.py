@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import __version__
-from ..pipeline import derivation_of
-from ..spec.model import Spec
-from ..symbolic.derivation import Step
+from ..symbolic.derivation import Derivation
 from ..util.resources import environment
+from ..util.version import __version__
 from .document import justification, markdown_text, plain
 from .printing import BackpropLatexPrinter, Notation
 from .printing import unicode_text as text
+from .steps import Step, derivation_steps
 
 
 @dataclass(frozen=True)
@@ -27,15 +26,17 @@ class Difference:
     right_why: str
 
 
-def differences(left: Spec, right: Spec, fmt: str, notation: Notation) -> list[Difference]:
+def differences(
+    left: Derivation, right: Derivation, fmt: str, notation: Notation
+) -> list[Difference]:
     """The steps whose printed right-hand sides differ, in the left derivation's order."""
     printer = BackpropLatexPrinter(notation).doprint if fmt != "text" else text
 
-    def keyed(spec: Spec) -> dict[tuple[str, str], Step]:
-        return {(s.section, printer(s.lhs)): s for s in derivation_of(spec).steps}
+    def keyed(derivation: Derivation) -> dict[tuple[str, str], Step]:
+        return {(s.section, printer(s.lhs)): s for s in derivation_steps(derivation)}
 
-    def referrer(spec: Spec):  # noqa: ANN202
-        labelled = {s.label: s for s in derivation_of(spec).steps if s.label}
+    def referrer(derivation: Derivation):  # noqa: ANN202
+        labelled = {s.label: s for s in derivation_steps(derivation) if s.label}
 
         def refs(label: str) -> str:
             lhs = printer(labelled[label].lhs)
@@ -61,7 +62,7 @@ def differences(left: Spec, right: Spec, fmt: str, notation: Notation) -> list[D
     return out
 
 
-def compare(left: Spec, right: Spec, fmt: str, notation: Notation) -> str:
+def compare(left: Derivation, right: Derivation, fmt: str, notation: Notation) -> str:
     """The two derivations side by side where they differ, in ``fmt`` (latex, markdown, text)."""
     template = {
         "latex": "compare.tex.jinja",
@@ -74,7 +75,9 @@ def compare(left: Spec, right: Spec, fmt: str, notation: Notation) -> str:
     return (
         environment()
         .get_template(template)
-        .render(left=left, right=right, rows=rows, version=__version__)
+        .render(
+            left=left.network.spec, right=right.network.spec, rows=rows, version=__version__
+        )
     )
 
 
@@ -104,14 +107,14 @@ def _table_safe(row: Difference) -> Difference:
     )
 
 
-def compare_document(left: Spec, right: Spec, notation: Notation) -> str:
+def compare_document(left: Derivation, right: Derivation, notation: Notation) -> str:
     """A complete LaTeX document holding the side-by-side comparison."""
     return (
         environment()
         .get_template("compare_document.tex.jinja")
         .render(
-            left=left,
-            right=right,
+            left=left.network.spec,
+            right=right.network.spec,
             version=__version__,
             body=compare(left, right, "latex", notation),
         )

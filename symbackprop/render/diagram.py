@@ -10,17 +10,14 @@ neuron (and on the path edges).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sympy as sp
 
-from .. import __version__
-from ..errors import SymbackpropError
-from ..spec.model import Spec
 from ..symbolic.derivation import Derivation, L
 from ..symbolic.expansion import ParamRef, parse_param
 from ..symbolic.network import p as p_index
 from ..util.resources import environment
+from ..util.version import __version__
 from .document import MARKER
 from .example import DIGITS, WorkedExample
 from .numeric import evaluate
@@ -119,27 +116,6 @@ def diagram(
             spec=spec,
         )
     )
-
-
-def diagram_for(
-    spec: Spec,
-    weight: str | None = None,
-    example: bool = False,
-    weights: Path | str | None = None,
-    sample: int | None = None,
-    digits: int | None = None,
-    bare: bool = False,
-) -> str:
-    """A spec's diagram, as ``symbackprop diagram`` writes it (options as for ``derive``)."""
-    from ..pipeline import derivation_of
-    from .example import check_digits, example_for_spec
-
-    if not example and (weights is not None or sample is not None or digits is not None):
-        raise SymbackpropError("--weights, --sample and --digits need --example", "--example")
-    derivation = derivation_of(spec)
-    worked = example_for_spec(spec, derivation, weights, sample) if example else None
-    digits = check_digits(DIGITS if digits is None else digits)
-    return diagram(derivation, weight, worked, digits, bare)
 
 
 def layout(
@@ -256,7 +232,7 @@ def _highlight(  # noqa: ANN001
     picture: Picture, derivation: Derivation, ref: ParamRef, values, number
 ) -> None:
     """Mark every path from the parameter to the loss; label its edges with their partials."""
-    from .paths import _paths
+    from .paths import enumerate_paths
 
     network = derivation.network
     sizes = network.concrete_sizes()
@@ -286,7 +262,7 @@ def _highlight(  # noqa: ANN001
                 node.name, node.x, node.y, node.text, "onpath", text or node.above, node.below
             )
 
-    for path in _paths(derivation, ref):
+    for path in enumerate_paths(derivation, ref):
         for top, bottom, value in path:
             if top == L:  # into the loss: dL/da_j
                 mark(f"n{out.index}x{int(bottom.indices[0])}", "loss", "path", shown(value))

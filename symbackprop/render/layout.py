@@ -149,8 +149,8 @@ def _wrapped(parts: list[str], single: str) -> list[str]:
 
 def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
     """Pieces of the printed expression between which a line may break."""
-    from ..symbolic.derivation import Chain
     from ..symbolic.network import ActivationFunction, ActivationPrime
+    from .steps import Chain
 
     whole = printer._print(expr)
     if estimate_width(whole) <= budget * 0.5:

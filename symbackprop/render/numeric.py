@@ -12,8 +12,9 @@ import re
 import numpy as np
 import sympy as sp
 
-from ..symbolic.derivation import Derivation, Step
+from ..symbolic.derivation import Derivation
 from ..symbolic.network import ActivationFunction, ActivationPrime
+from .steps import Step, derivation_steps
 
 _ARRAY = re.compile(r"^(a|z|delta|W|b|y)(\d*)$")
 _SCALAR = re.compile(r"^(W|b|x|y)(\d+)((?:_\d+)*)$")
@@ -112,6 +113,6 @@ def check_derivation(
     """Every checkable step of a derivation against one sample's module numbers."""
     sizes = derivation.network.concrete_sizes()
     problems = []
-    for step in derivation.steps:
+    for step in derivation_steps(derivation):
         problems += check_step(step, values, sizes, rtol)
     return problems

@@ -13,11 +13,11 @@ import math
 import sympy as sp
 
 from ..errors import SymbackpropError
-from ..spec.functions import positive_factors
-from ..symbolic.derivation import Chain, Derivation, L, Step, collapse, partial, to_forward_values
+from ..spec.calculus import positive_factors
+from ..symbolic.derivation import Derivation, L, collapse, to_forward_values
 from ..symbolic.expansion import ParamRef, layer_level_gradient, param_symbol, parse_param
 from ..symbolic.network import Layer, activation_function, j, p
-from .document import Section
+from .steps import Chain, Section, Step, partial
 
 MAX_PATHS = 64
 """Above this many paths the listing would not be readable."""
@@ -36,7 +36,7 @@ def path_section(derivation: Derivation, weight: str) -> Section:
             "(pick a weight nearer the output, or use `symbackprop inspect`)",
             "--weight",
         )
-    paths = list(_paths(derivation, ref))
+    paths = list(enumerate_paths(derivation, ref))
     steps = []
     totals = []
     for number, edges in enumerate(paths, start=1):
@@ -95,7 +95,7 @@ def _tex(expr: sp.Basic) -> str:
     return latex(expr)
 
 
-def _paths(derivation: Derivation, ref: ParamRef):  # noqa: ANN202
+def enumerate_paths(derivation: Derivation, ref: ParamRef):  # noqa: ANN202
     """Yield each path as a list of (numerator, variable, partial derivative) edges, loss first."""
     network = derivation.network
     sizes = network.concrete_sizes()

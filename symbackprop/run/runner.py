@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -390,8 +390,7 @@ def _loop(
     """The epochs of ``train``, in time-bounded kernel calls."""
     settings = spec.training
     X, Y = prepared.X_train, prepared.Y_train
-    X_val, Y_val = prepared.X_val, prepared.Y_val
-    validating = X_val.shape[0] > 0
+    validating = prepared.X_val.shape[0] > 0
     patience = settings.patience if validating else None
     classification = prepared.classification
     n = X.shape[0]
@@ -411,27 +410,14 @@ def _loop(
         count = 1 if validating else max(1, min(count, epochs - done, ORDER_CHUNK // n))
         order = np.argsort(rng.random((count, n)), axis=1, kind="stable")
         tick = time.perf_counter()
-        try:
-            losses = kernel(params, order)
-        except FloatingPointError as exc:
-            if not hasattr(exc, "epoch"):
-                raise
-            raise TrainingDiverged(
-                diverged_message(
-                    done + exc.epoch, exc.batch, exc.quantity, exc.value, exc.last_loss
-                )
-            ) from None
+        losses = _chunk_losses(kernel, params, order, done)
         elapsed = time.perf_counter() - tick
         seconds += elapsed
         done += count
         chunks.append(losses)
         val_loss = val_acc = None
         if validating:
-            val_loss = float(module.loss(params, X_val, Y_val))
-            history.val_loss.append(val_loss)
-            if classification:
-                val_acc = accuracy(module, params, X_val, Y_val)
-                history.val_accuracy.append(val_acc)
+            val_loss, val_acc = _validation(module, params, prepared, history)
             if val_loss < best[0]:
                 best = (val_loss, done, [p.copy() for p in params])
                 since_best = 0
@@ -457,9 +443,37 @@ def _loop(
     result = _measure(
         module, params, prepared, history, seconds, done, n, compile_seconds, best_epoch
     )
-    from dataclasses import replace
-
     return params, replace(result, stopped_early=stopped_early, interrupted=interrupted)
+
+
+def _chunk_losses(
+    kernel: Callable[[list[np.ndarray], np.ndarray], np.ndarray],
+    params: list[np.ndarray],
+    order: np.ndarray,
+    done: int,
+) -> np.ndarray:
+    """One kernel call over the epochs in ``order``; its divergence names the epoch of the run."""
+    try:
+        return kernel(params, order)
+    except FloatingPointError as exc:
+        if not hasattr(exc, "epoch"):
+            raise
+        raise TrainingDiverged(
+            diverged_message(done + exc.epoch, exc.batch, exc.quantity, exc.value, exc.last_loss)
+        ) from None
+
+
+def _validation(
+    module: ModuleType, params: list[np.ndarray], prepared: Prepared, history: History
+) -> tuple[float, float | None]:
+    """The validation loss (and accuracy of a classifier) after a chunk, kept in ``history``."""
+    val_loss = float(module.loss(params, prepared.X_val, prepared.Y_val))
+    history.val_loss.append(val_loss)
+    val_acc = None
+    if prepared.classification:
+        val_acc = accuracy(module, params, prepared.X_val, prepared.Y_val)
+        history.val_accuracy.append(val_acc)
+    return val_loss, val_acc
 
 
 def _measure(

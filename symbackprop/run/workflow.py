@@ -129,7 +129,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         dtype = np.float32 if spec.dtype == "float32" else np.float64
         initial, _ = load_weights(args.weights, spec, dtype)
     log = sys.stderr if args.json else out
-    from ..render.document import document_for
+    from .documents import document_for
 
     document = document_for(spec, args.notation, expand=args.expand)  # run's --weights: training
     if not (args.quiet_derivation or args.json):

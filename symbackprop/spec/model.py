@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..symbolic.optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 from ..util.names import did_you_mean
 from .functions import Activation, Loss, find_activation, find_loss, is_builtin
+from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 from .userfunctions import parse_functions, resolve_activation, resolve_loss
 
 DTYPES = ("float64", "float32")
@@ -134,7 +134,7 @@ class Spec:
 
 
 _TOP_KEYS = {"name", "network", "training", "data", "functions"}
-_NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype", "loss_reduction", "kernels"}
+NETWORK_KEYS = {"layers", "activation", "output", "loss", "dtype", "loss_reduction", "kernels"}
 KERNELS = ("fixed", "tuned")
 """Values of ``network.kernels``."""
 
@@ -178,7 +178,7 @@ def load_spec(source: str | Path, overrides: dict[str, dict[str, Any]] | None = 
     before validation, so any field can be overridden and is checked like the file's own.
     """
     path = resolve(source)
-    raw = _read_spec_file(path)
+    raw = read_spec_file(path)
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, 5000-digit ints
@@ -188,7 +188,7 @@ def load_spec(source: str | Path, overrides: dict[str, dict[str, Any]] | None = 
         if isinstance(current, dict):
             current.update(values)
     packaged = builtin_specs().get(path.stem)
-    builtin = packaged is not None and _same_file(path, packaged)
+    builtin = packaged is not None and same_file(path, packaged)
     label = f"{path.stem} (built-in)" if builtin else str(path)
     spec = parse_spec(
         table,
@@ -199,14 +199,14 @@ def load_spec(source: str | Path, overrides: dict[str, dict[str, Any]] | None = 
     return replace(spec, origin=path.stem if builtin else str(path))
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
     except (OSError, RuntimeError):
         return False
 
 
-def _read_spec_file(path: Path) -> bytes:
+def read_spec_file(path: Path) -> bytes:
     """The spec file's bytes: a regular file of at most MAX_SPEC_BYTES, else one-line errors."""
     try:
         with open(path, "rb", opener=_nonblocking) as handle:
@@ -238,6 +238,49 @@ def parse_spec(
     """Validate a parsed TOML table into a Spec; errors name the field."""
     where = source
     _no_unknown(table, _TOP_KEYS, "", where)
+    name = _parse_name(table, where)
+    network = _get(table, "network", dict, where)
+    _no_unknown(network, NETWORK_KEYS, "network.", where)
+    functions = parse_functions(table.get("functions", {}), where)
+    inline: list[str] = []
+    layers = _parse_layers(network, where)
+    hidden_functions = [
+        resolve_activation(act, functions, inline, f"{where}: network.activation")
+        for act in _parse_hidden(network, len(layers) - 2, where)
+    ]
+    for act in hidden_functions:
+        if not act.elementwise:
+            raise SpecError(
+                f"'{act.name}' is only allowed as the output activation",
+                f"{where}: network.activation",
+            )
+    output = _get(network, "output", str, where, "network.")
+    output_function = resolve_activation(output, functions, inline, f"{where}: network.output")
+    if not output_function.elementwise and layers[-1] < 2:
+        raise SpecError(
+            f"'{output_function.name}' needs at least 2 outputs", f"{where}: network.output"
+        )
+    loss_function = _parse_loss(network, functions, output_function, where)
+    dtype = _choice(network, "dtype", "float64", DTYPES, where)
+    kernels = _choice(network, "kernels", "fixed", KERNELS, where)
+    return Spec(
+        name=name,
+        layers=layers,
+        activations=tuple(act.name for act in hidden_functions),
+        output=output_function.name,
+        loss=loss_function.name,
+        dtype=dtype,
+        training=_parse_training(table.get("training", {}), where),
+        data=_parse_data(table.get("data", {}), where, base_dir),
+        source=source,
+        digest=digest,
+        loss_reduction=network.get("loss_reduction"),
+        kernels=kernels,
+        functions=own_functions([*hidden_functions, output_function, loss_function]),
+    )
+
+
+def _parse_name(table: dict[str, Any], where: str) -> str:
     name = _get(table, "name", str, where)
     if not name.isidentifier() or keyword.iskeyword(name):
         raise SpecError(f"name '{name}' is not a valid Python identifier", f"{where}: name")
@@ -247,11 +290,10 @@ def parse_spec(
             "(the generated module could not run); pick another name",
             f"{where}: name",
         )
-    network = _get(table, "network", dict, where)
-    _no_unknown(network, _NETWORK_KEYS, "network.", where)
-    functions = parse_functions(table.get("functions", {}), where)
-    inline: list[str] = []
+    return name
 
+
+def _parse_layers(network: dict[str, Any], where: str) -> tuple[int, ...]:
     layers = _get(network, "layers", list, where, "network.")
     if len(layers) < 2:
         raise SpecError("needs at least two sizes (input and output)", f"{where}: network.layers")
@@ -277,43 +319,31 @@ def parse_spec(
             f"{parameters} weights and biases; at most {MAX_PARAMETERS} are supported",
             f"{where}: network.layers",
         )
-    hidden = len(layers) - 2
+    return tuple(layers)
 
-    raw_activation = network.get("activation", "tanh" if hidden else None)
+
+def _parse_hidden(network: dict[str, Any], hidden: int, where: str) -> tuple[str, ...]:
+    """The activation of each hidden layer: one name for all, or a list of one per layer."""
+    raw = network.get("activation", "tanh" if hidden else None)
     if hidden == 0:
-        activations: tuple[str, ...] = ()
-    elif isinstance(raw_activation, str):
-        activations = (raw_activation,) * hidden
-    elif isinstance(raw_activation, list) and all(isinstance(v, str) for v in raw_activation):
-        if len(raw_activation) != hidden:
+        return ()
+    if isinstance(raw, str):
+        return (raw,) * hidden
+    if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+        if len(raw) != hidden:
             raise SpecError(
-                f"lists {len(raw_activation)} activations for {hidden} hidden layers",
+                f"lists {len(raw)} activations for {hidden} hidden layers",
                 f"{where}: network.activation",
             )
-        activations = tuple(raw_activation)
-    else:
-        raise SpecError(
-            "must be an activation name or a list of names",
-            f"{where}: network.activation",
-        )
-    hidden_functions = [
-        resolve_activation(act, functions, inline, f"{where}: network.activation")
-        for act in activations
-    ]
-    for act in hidden_functions:
-        if not act.elementwise:
-            raise SpecError(
-                f"'{act.name}' is only allowed as the output activation",
-                f"{where}: network.activation",
-            )
+        return tuple(raw)
+    raise SpecError(
+        "must be an activation name or a list of names", f"{where}: network.activation"
+    )
 
-    output = _get(network, "output", str, where, "network.")
-    output_function = resolve_activation(output, functions, inline, f"{where}: network.output")
-    if not output_function.elementwise and layers[-1] < 2:
-        raise SpecError(
-            f"'{output_function.name}' needs at least 2 outputs", f"{where}: network.output"
-        )
 
+def _parse_loss(
+    network: dict[str, Any], functions: Any, output: Activation, where: str
+) -> Loss:
     loss = _get(network, "loss", str, where, "network.")
     loss_function = resolve_loss(loss, functions, f"{where}: network.loss")
     reduction = network.get("loss_reduction")
@@ -322,43 +352,22 @@ def parse_spec(
             f'must be "mean" or "sum", not {reduction!r}', f"{where}: network.loss_reduction"
         )
     needs = loss_function.requires_output
-    if needs and output_function.name not in needs:
+    if needs and output.name not in needs:
         raise SpecError(
             f"loss '{loss_function.name}' needs output {' or '.join(needs)}, "
-            f"not '{output_function.name}'",
+            f"not '{output.name}'",
             f"{where}: network.loss",
         )
-    dtype = network.get("dtype", "float64")
-    if dtype not in DTYPES:
-        raise SpecError(
-            f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})",
-            f"{where}: network.dtype",
-        )
+    return loss_function
 
-    kernels = network.get("kernels", "fixed")
-    if kernels not in KERNELS:
-        raise SpecError(
-            f"unknown kernels {kernels!r} (known: {', '.join(KERNELS)})",
-            f"{where}: network.kernels",
-        )
 
-    training = _parse_training(table.get("training", {}), where)
-    data = _parse_data(table.get("data", {}), where, base_dir)
-    return Spec(
-        name=name,
-        layers=tuple(layers),
-        activations=tuple(act.name for act in hidden_functions),
-        output=output_function.name,
-        loss=loss_function.name,
-        dtype=dtype,
-        training=training,
-        data=data,
-        source=source,
-        digest=digest,
-        loss_reduction=reduction,
-        kernels=kernels,
-        functions=own_functions([*hidden_functions, output_function, loss_function]),
-    )
+def _choice(network: dict[str, Any], key: str, default: str, known: Any, where: str) -> str:
+    value = network.get(key, default)
+    if value not in known:
+        raise SpecError(
+            f"unknown {key} {value!r} (known: {', '.join(known)})", f"{where}: network.{key}"
+        )
+    return value
 
 
 def own_functions(used: list[Activation | Loss]) -> tuple[Activation | Loss, ...]:

@@ -17,16 +17,9 @@ import sympy as sp
 
 from ..errors import ExpressionError, SpecError
 from ..util.names import unknown
+from .calculus import differentiate
 from .expressions import CONSTANTS, FUNCTIONS, parse_expression
-from .functions import (
-    ACTIVATIONS,
-    LOSSES,
-    Activation,
-    Loss,
-    builtin_activation,
-    builtin_loss,
-    differentiate,
-)
+from .functions import ACTIVATIONS, LOSSES, Activation, Loss, builtin_activation, builtin_loss
 from .functions import a as a_sym
 from .functions import x as x_sym
 

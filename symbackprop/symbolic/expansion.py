@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import SymbackpropError
-from ..spec.model import Spec, parameter_count
-from .derivation import Derivation, L, Step, partial
+from ..spec.model import Spec
+from .derivation import Derivation
 from .network import SymbolicNetwork, activation_function, p, q
 from .network import j as j_index
 
@@ -129,7 +129,7 @@ def forward_values(network: SymbolicNetwork, scalars: Scalars, explicit: bool) -
         n_out = sizes[layer.n_out]
         zs = []
         for j in range(n_out):
-            z = _concrete(layer.z_expr.xreplace({j_index: j}), sizes).xreplace(values)
+            z = concrete(layer.z_expr.xreplace({j_index: j}), sizes).xreplace(values)
             values[layer.z[j]] = z
             zs.append(z)
         for j in range(n_out):
@@ -141,7 +141,7 @@ def forward_values(network: SymbolicNetwork, scalars: Scalars, explicit: bool) -
     return values
 
 
-def _concrete(expr: sp.Expr, sizes: dict) -> sp.Expr:
+def concrete(expr: sp.Expr, sizes: dict) -> sp.Expr:
     """Put concrete sizes into an index-form expression and write its sums out."""
     return expr.xreplace(sizes).doit()
 
@@ -149,7 +149,7 @@ def _concrete(expr: sp.Expr, sizes: dict) -> sp.Expr:
 def composed_loss(network: SymbolicNetwork, scalars: Scalars) -> sp.Expr:
     """The per-sample loss as one scalar expression of x, y and every parameter."""
     values = forward_values(network, scalars, explicit=True)
-    return _concrete(network.loss_expr, network.concrete_sizes()).xreplace(values)
+    return concrete(network.loss_expr, network.concrete_sizes()).xreplace(values)
 
 
 def composed_gradient(network: SymbolicNetwork, ref: ParamRef) -> sp.Expr:
@@ -174,7 +174,7 @@ def delta_values(derivation: Derivation, values: dict) -> dict:
     for gradient in reversed(derivation.layers):
         layer = gradient.layer
         for index in range(sizes[layer.n_out]):
-            expr = _concrete(gradient.delta.xreplace({p: index}), sizes)
+            expr = concrete(gradient.delta.xreplace({p: index}), sizes)
             out[layer.delta[index]] = expr.xreplace(values).xreplace(out)
     return out
 
@@ -198,94 +198,3 @@ def param_symbol(ref: ParamRef) -> sp.Symbol:
     return sp.Symbol(f"{ref.base}_{'_'.join(map(str, ref.index))}", real=True)
 
 
-def closed_form_steps(derivation: Derivation, refs: list[ParamRef]) -> tuple[Step, ...]:
-    """dL/dw = closed form, one step per parameter, each checked against the module's gradient."""
-    forms = closed_forms(derivation, refs, explicit=False)
-    return tuple(
-        Step(
-            "closed-forms",
-            partial(L, param_symbol(ref)),
-            (form,),
-            "closed form",
-            (f"d{ref.base}", ref.index),
-        )
-        for ref, form in zip(refs, forms)
-    )
-
-
-def inspect_steps(derivation: Derivation, ref: ParamRef) -> tuple[Step, ...]:
-    """The gradient of one parameter: the delta rule with its indices, each delta it needs, and
-    (for networks of at most MAX_EXPANDED_PARAMS parameters) the closed form."""
-    network = derivation.network
-    sizes = network.concrete_sizes()
-    layer_gradient = layer_level_gradient(derivation, ref)
-    steps = [
-        Step(
-            "inspect",
-            partial(L, param_symbol(ref)),
-            (layer_gradient,),
-            "delta rule",
-            (f"d{ref.base}", ref.index),
-        )
-    ]
-    # The deltas this gradient depends on: its own neuron's, then every neuron's above it.
-    needed = [ref.index[0]]
-    for gradient in derivation.layers[ref.layer - 1 :]:
-        layer = gradient.layer
-        for index in needed:
-            steps.append(
-                Step(
-                    "inspect",
-                    layer.delta[index],
-                    (gradient.delta.xreplace({p: index}).xreplace(sizes),),
-                    "output delta" if layer is network.output else "delta recursion",
-                    (f"delta{layer.index}", (index,)),
-                )
-            )
-        if layer is not network.output:
-            needed = list(range(sizes[network.layers[layer.index].n_out]))
-    if parameter_count(network.spec.layers) <= MAX_EXPANDED_PARAMS:
-        steps += closed_form_steps(derivation, [ref])
-    return tuple(steps)
-
-
-def named_closed_form_steps(derivation: Derivation, refs: list[ParamRef]) -> tuple[Step, ...]:
-    """Every parameter's gradient written out once, in the weights, x, y and the forward values
-    a^(l)_j (named, not expanded: each is defined once by a weighted sum step first).
-
-    The closed form of ``closed_form_steps`` repeats every forward value wherever it occurs; here
-    they stay named, so a 2-4-1 network's gradients fit on a line.
-    """
-    network = derivation.network
-    sizes = network.concrete_sizes()
-    scalars = Scalars(network)
-    names = scalars.indexed()
-    steps: list[Step] = []
-    for layer in network.layers:
-        for neuron in range(sizes[layer.n_out]):
-            weighted = _concrete(layer.z_expr.xreplace({j_index: neuron}), sizes).xreplace(names)
-            steps.append(
-                Step(
-                    "closed-forms",
-                    layer.z[neuron],
-                    (weighted,),
-                    f"{{eq:z{layer.index}}} written out",
-                    (f"Z{layer.index}", (neuron,)),
-                )
-            )
-    deltas = delta_values(derivation, names)
-    for ref in refs:
-        form = layer_level_gradient(derivation, ref).xreplace(deltas).xreplace(names)
-        cited = ", ".join(
-            f"{{eq:delta{gradient.layer.index}}}" for gradient in derivation.layers[ref.layer - 1 :]
-        )
-        steps.append(
-            Step(
-                "closed-forms",
-                partial(L, param_symbol(ref)),
-                (form,),
-                f"{{eq:d{ref.base}}} with {cited} put in",
-                (f"d{ref.base}", ref.index),
-            )
-        )
-    return tuple(steps)

@@ -13,11 +13,12 @@ from functools import cache
 
 import sympy as sp
 
-from ..spec.functions import Activation, Loss, derivative
+from ..spec.functions import Activation, Loss
 from ..spec.functions import a as a_sym
 from ..spec.functions import x as x_sym
 from ..spec.functions import y as y_sym
 from ..spec.model import Spec
+from .derivatives import derivative
 
 # Index symbols: integer=True (not nonnegative) so KroneckerDelta sums collapse.
 j, k, i, p, q = sp.symbols("j k i p q", integer=True)

@@ -486,20 +486,8 @@ def bench_workload(
         row.status, row.note = "failed", _short(exc)
         note = "skipped: no generated module"
         return [row, *(Row(workload.name, dtype, p, "failed", note) for p in peers)], None
-    trainers: list[Trainer] = [_generated(problem, module)]
     rows = {"generated": row}
-    for peer in peers:
-        try:
-            built = PEER_BUILDERS[peer](problem)
-        except PeerMissing as exc:
-            rows[peer] = Row(workload.name, dtype, peer, "absent", str(exc))
-            continue
-        except Exception as exc:  # noqa: BLE001
-            rows[peer] = Row(workload.name, dtype, peer, "failed", _short(exc))
-            continue
-        for trainer in built:
-            trainers.append(trainer)
-            rows[trainer.name] = Row(workload.name, dtype, trainer.name, "ok")
+    trainers = [_generated(problem, module), *_peer_trainers(problem, peers, rows, row)]
 
     results: dict[str, Any] = {}
     times: dict[str, list[float]] = {t.name: [] for t in trainers}
@@ -529,6 +517,38 @@ def bench_workload(
             if rows[trainer.name].status == "ok" and (seconds := attempt(trainer)) is not None:
                 times[trainer.name].append(seconds)
 
+    _summarize(problem, trainers, rows, times, results)
+    return list(rows.values()), module
+
+
+def _peer_trainers(
+    problem: Problem, peers: list[str], rows: dict[str, Row], base: Row
+) -> list[Trainer]:
+    """The peers' trainers for ``problem``; a row in ``rows`` for each (absent, failed or ok)."""
+    trainers = []
+    for peer in peers:
+        try:
+            built = PEER_BUILDERS[peer](problem)
+        except PeerMissing as exc:
+            rows[peer] = Row(base.workload, base.dtype, peer, "absent", str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            rows[peer] = Row(base.workload, base.dtype, peer, "failed", _short(exc))
+            continue
+        for trainer in built:
+            trainers.append(trainer)
+            rows[trainer.name] = Row(base.workload, base.dtype, trainer.name, "ok")
+    return trainers
+
+
+def _summarize(
+    problem: Problem,
+    trainers: list[Trainer],
+    rows: dict[str, Row],
+    times: dict[str, list[float]],
+    results: dict[str, Any],
+) -> None:
+    """Fill each row's rates, final loss and ratio to the generated module (its first row)."""
     for trainer in trainers:
         r = rows[trainer.name]
         if r.status != "ok" or not times[trainer.name]:
@@ -540,16 +560,17 @@ def bench_workload(
         except Exception as exc:  # noqa: BLE001
             r.status, r.note = "failed", "loss: " + _short(exc)
     base = rows["generated"]
-    if base.status == "ok":
-        for r in rows.values():
-            if r.status != "ok":
-                continue
-            r.ratio = base.samples_per_s / r.samples_per_s
-            r.rel_diff = abs(r.final_loss - base.final_loss) / max(abs(base.final_loss), 1e-300)
-            if not r.rel_diff <= TOLERANCE[dtype]:
-                r.status = "disagrees"
-                r.note = f"final loss differs by more than {TOLERANCE[dtype]:g}"
-    return list(rows.values()), module
+    if base.status != "ok":
+        return
+    tolerance = TOLERANCE[base.dtype]
+    for r in rows.values():
+        if r.status != "ok":
+            continue
+        r.ratio = base.samples_per_s / r.samples_per_s
+        r.rel_diff = abs(r.final_loss - base.final_loss) / max(abs(base.final_loss), 1e-300)
+        if not r.rel_diff <= tolerance:
+            r.status = "disagrees"
+            r.note = f"final loss differs by more than {tolerance:g}"
 
 
 _COLD_START = """\

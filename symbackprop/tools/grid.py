@@ -20,11 +20,11 @@ from ..spec.model import (
     Data,
     Spec,
     Training,
-    _read_spec_file,
-    _same_file,
     builtin_specs,
     parse_spec,
+    read_spec_file,
     resolve,
+    same_file,
 )
 
 _BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+\-/]*$")
@@ -71,13 +71,13 @@ class SpecTable:
 def read_table(source: str | Path) -> SpecTable:
     """Read a spec (built-in name or file) as a table, as ``load_spec`` does, without validating."""
     path = resolve(source)
-    raw = _read_spec_file(path)  # regular, readable, at most MAX_SPEC_BYTES: as load_spec
+    raw = read_spec_file(path)  # regular, readable, at most MAX_SPEC_BYTES: as load_spec
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, 5000-digit ints
         raise SpecError(f"not valid TOML: {exc}", str(path)) from None
     packaged = builtin_specs().get(path.stem)
-    builtin = packaged is not None and _same_file(path, packaged)
+    builtin = packaged is not None and same_file(path, packaged)
     label_ = f"{path.stem} (built-in)" if builtin else str(path)
     return SpecTable(table, label_, hashlib.sha256(raw).hexdigest()[:12], path.parent)
 
@@ -146,9 +146,9 @@ def short_names(table: dict[str, Any]) -> dict[str, list[str | None]]:
     def add(name: str, section: str | None) -> None:
         sections.setdefault(name, set()).add(section)
 
-    from ..spec.model import _NETWORK_KEYS  # the known [network] fields
+    from ..spec.model import NETWORK_KEYS  # the known [network] fields
 
-    for name in _NETWORK_KEYS:
+    for name in NETWORK_KEYS:
         add(name, "network")
     for f in fields(Training):
         add(f.name, "training")

@@ -26,11 +26,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .. import __version__
 from ..errors import SymbackpropError, TrainingDiverged
 from ..spec.model import INT64_MAX, Spec
 from ..util.escape import plain_line
 from ..util.fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
+from ..util.version import __version__
 from .grid import Axis, Variant, parse_grid, read_table, variants
 
 RESULTS_CSV = "results.csv"
@@ -632,6 +632,7 @@ def _derivations(
     base: Spec, trials: list[Trial], results: Results, path: Path, out: TextIO
 ) -> None:
     """The derivation of the best variant against the base spec's, where they differ."""
+    from ..pipeline import derivation_of
     from ..render.compare import compare
     from ..render.document import notation_named
 
@@ -640,7 +641,7 @@ def _derivations(
         print("note: no trial finished, no derivation diff", file=out)
         return
     notation = notation_named("default")
-    text = compare(base, best.spec, "markdown", notation)
+    text = compare(derivation_of(base), derivation_of(best.spec), "markdown", notation)
     write_output(path, stamp_text(text, "markdown"))
     what = _describe(results.axes, best.labels)
     if network_of(best.spec) != network_of(base):

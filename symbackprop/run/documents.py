@@ -1,0 +1,66 @@
+"""A spec's documents and diagrams: the derivation, plus the numbers a worked example needs.
+
+The render stage lays out what it is given; here a spec is derived (through the pipeline's
+cache), its training data and weights are read, and the generated module computes the worked
+example's numbers, before ``render`` prints them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import SymbackpropError
+from ..pipeline import derivation_of
+from ..render.diagram import diagram
+from ..render.document import DerivationDocument, derivation_document
+from ..render.example import DIGITS, check_digits
+from ..spec.model import Spec
+from .example import example_for_spec
+
+
+def document_for(
+    spec: Spec,
+    notation: str = "default",
+    expand: bool = False,
+    weight: str | None = None,
+    example: bool = False,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+    digits: int | None = None,
+) -> DerivationDocument:
+    """A spec's derivation document, with the optional sections asked for.
+
+    ``expand``: every parameter's closed form; ``weight``: the chain rule along every path for
+    one weight; ``example``: a worked numeric example on one training sample (random data when
+    the spec has none): ``weights`` (an .npz), ``sample`` (an index into the training data) and
+    ``digits`` (significant digits) choose it.
+    """
+    _check_options(example, weights, sample, digits)
+    derivation = derivation_of(spec)
+    worked = example_for_spec(spec, derivation, weights, sample) if example else None
+    return derivation_document(derivation, notation, expand, weight, worked, digits)
+
+
+def diagram_for(
+    spec: Spec,
+    weight: str | None = None,
+    example: bool = False,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+    digits: int | None = None,
+    bare: bool = False,
+) -> str:
+    """A spec's diagram, as ``symbackprop diagram`` writes it (options as for ``derive``)."""
+    _check_options(example, weights, sample, digits)
+    derivation = derivation_of(spec)
+    worked = example_for_spec(spec, derivation, weights, sample) if example else None
+    return diagram(derivation, weight, worked, DIGITS if digits is None else digits, bare)
+
+
+def _check_options(
+    example: bool, weights: Path | str | None, sample: int | None, digits: int | None
+) -> None:
+    """The worked example's options come only with it; its digits are checked before work."""
+    if not example and (weights is not None or sample is not None or digits is not None):
+        raise SymbackpropError("--weights, --sample and --digits need --example", "--example")
+    check_digits(DIGITS if digits is None else digits)

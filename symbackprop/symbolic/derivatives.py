@@ -1,0 +1,145 @@
+"""Activation derivatives as the derivation and the generated kernels use them.
+
+f'(x) comes from ``sympy.diff`` (``spec.calculus.differentiate``); where it can be proved, it is
+re-expressed through the forward value s = f(x) (sigma' = s(1 - s)) so kernels reuse what the
+forward pass computed.  A rewrite is accepted only where it holds at every checked point.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import mpmath
+import sympy as sp
+
+from ..spec.calculus import differentiate, mp_value, positive_factors, real_value
+from ..spec.functions import ACTIVATIONS, Activation, s, x
+
+
+def _activation(activation: Activation | str) -> Activation:
+    return ACTIVATIONS[activation] if isinstance(activation, str) else activation
+
+
+@cache
+def derivative(activation: Activation | str) -> sp.Expr:
+    """f'(x) of an elementwise activation (or a built-in's name), as ``sympy.diff`` finds it
+    (kinks: see ``at_kinks``)."""
+    return differentiate(_activation(activation).expr, x)
+
+
+@cache
+def output_form_derivative(activation: Activation | str) -> sp.Expr | None:
+    """f'(x) written through the forward value s = f(x), or None where no such form is proved.
+
+    Candidates come from substituting f(x) -> s in f'(x), from the unique inverse of f where f
+    is built from one-to-one steps, and from renaming x -> s (ReLU, identity); a candidate g is
+    accepted only if g(f(x)) = f'(x) holds (see :func:`rewrite_holds`).  Where f is not
+    one-to-one, no inverse is unique, and f'(x) is evaluated from x.
+    """
+    act = _activation(activation)
+    return proved_output_form(act.expr, derivative(act))
+
+
+def kernel_derivative(activation: Activation) -> sp.Expr:
+    """f' as the generated kernels evaluate it, in x and s = f(x): the registry's stable form,
+    else the form through the forward value where one is proved, else f'(x) from x."""
+    if activation.code_derivative is not None:
+        return activation.code_derivative
+    df = differentiate(activation.expr, x)
+    form = proved_output_form(activation.expr, df)
+    return form if form is not None else df
+
+
+def output_form_candidates(f: sp.Expr, df: sp.Expr) -> list[sp.Expr]:
+    """Expressions in s that may equal f'(x) at s = f(x), cheapest first (not yet checked)."""
+    candidates: list[sp.Expr] = []
+    if not df.has(x):
+        candidates.append(df)
+    substituted = df.subs(f, s)
+    if not substituted.has(x):
+        candidates.append(substituted)
+    inverse = unique_inverse(f)
+    if inverse is not None and sp.count_ops(df) <= MAX_REWRITE_OPS:
+        candidate = positive_factors(sp.factor(sp.simplify(df.subs(x, inverse))))
+        if not candidate.has(x):
+            candidates.append(candidate)
+    candidates.append(df.subs(x, s))
+    return candidates
+
+
+def proved_output_form(f: sp.Expr, df: sp.Expr) -> sp.Expr | None:
+    """The first candidate form of f'(x) through s = f(x) that :func:`rewrite_holds`."""
+    for candidate in output_form_candidates(f, df):
+        if rewrite_holds(candidate, f, df):
+            return candidate
+    return None
+
+
+MAX_REWRITE_OPS = 40
+"""Largest f'(x) (SymPy operations) that is simplified after substituting the inverse."""
+
+_INVERSE_FUNCTIONS = {sp.exp: sp.log, sp.log: sp.exp, sp.tanh: sp.atanh, sp.sinh: sp.asinh}
+
+_POWER_INVERSES = {sp.S.NegativeOne: -1, sp.S.Half: 2, -sp.S.Half: -2}
+
+
+def unique_inverse(f: sp.Expr) -> sp.Expr | None:
+    """x written through s = f(x), where f is x passed through one-to-one steps only, or None.
+
+    The steps: adding or multiplying by a constant, 1/u, sqrt(u), 1/sqrt(u), exp, log, tanh and
+    sinh, each applied once along the one path from f down to x.  Each is one-to-one on its
+    domain, so the inverse is unique there (no branch of solve(s = f(x)) to pick), and it is
+    built step by step in time linear in the path.
+    """
+    inverse, node = s, f
+    while node != x:
+        if isinstance(node, (sp.Add, sp.Mul)):
+            dependent = [arg for arg in node.args if arg.has(x)]
+            if len(dependent) != 1:
+                return None
+            constant = node.func(*[arg for arg in node.args if not arg.has(x)])
+            inverse = inverse - constant if isinstance(node, sp.Add) else inverse / constant
+            node = dependent[0]
+        elif isinstance(node, sp.Pow) and node.exp in _POWER_INVERSES:
+            inverse, node = inverse ** _POWER_INVERSES[node.exp], node.base
+        elif node.func in _INVERSE_FUNCTIONS and len(node.args) == 1:
+            inverse, node = _INVERSE_FUNCTIONS[node.func](inverse), node.args[0]
+        else:
+            return None
+    return inverse
+
+
+REWRITE_POINTS: tuple[float, ...] = tuple(
+    sorted(
+        {0.0}
+        | {
+            sign * v
+            for sign in (1.0, -1.0)
+            for v in (1e-3, 0.1, 0.3, 0.5, 0.7, 1.0, 1.3, 1.7, 2.0, 2.5, 3.0, 4.0, 5.0, 6.5)
+            + (8.0, 10.0, 13.0, 20.0, 35.0, 60.0, 100.0, 250.0, 700.0)
+        }
+    )
+)
+"""Where a rewrite through the forward value is checked: zero, both signs, small to large |x|
+(a branch of a non-one-to-one f is right on one side of its turning point only)."""
+
+
+def rewrite_holds(candidate: sp.Expr, f: sp.Expr, df: sp.Expr) -> bool:
+    """Whether g(f(x)) = f'(x) at every point of :data:`REWRITE_POINTS` where f is defined.
+
+    Values are computed with 30 significant digits.  At a point where f(x) and f'(x) are finite
+    and real, g(f(x)) must be too and agree to 1e-9 relative; a NaN, an infinity or a complex
+    value there refuses the rewrite.  Fewer than half the points in f's domain refuses it too.
+    """
+    defined = 0
+    for point in REWRITE_POINTS:
+        exact = real_value(df, {x: point})
+        forward = real_value(f, {x: point})
+        if exact is None or forward is None:
+            continue
+        defined += 1
+        with mpmath.workdps(30):
+            rewritten = real_value(candidate, {s: mp_value(f, {x: mpmath.mpf(point)})})
+        if rewritten is None or abs(rewritten - exact) > 1e-9 * max(1.0, abs(exact)):
+            return False
+    return defined >= len(REWRITE_POINTS) // 2
