@@ -151,9 +151,7 @@ class DerivationDocument:
         self, template: str, fmt: str, only: tuple[Section, ...] | None = None, **extra: str
     ) -> str:
         spec = self.derivation.network.spec
-        chosen = self.sections() if only is None else only
-        numbers = _numbers(chosen)
-        sections = [self._print_section(section, fmt, numbers) for section in chosen]
+        sections = self.printed(fmt, only)
         return (
             environment()
             .get_template(template)
@@ -165,6 +163,14 @@ class DerivationDocument:
                 **extra,
             )
         )
+
+    def printed(
+        self, fmt: str = "latex", only: tuple[Section, ...] | None = None
+    ) -> list[PrintedSection]:
+        """The sections (or ``only`` these) printed in ``fmt``, a line per step, as laid out."""
+        chosen = self.sections() if only is None else only
+        numbers = _numbers(chosen)
+        return [self._print_section(section, fmt, numbers) for section in chosen]
 
     def _print_section(
         self, section: Section, fmt: str, numbers: dict[int | str, int]

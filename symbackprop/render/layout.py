@@ -135,16 +135,44 @@ def break_lines(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: fl
     for chunk in _chunks(expr, printer, budget):
         if lines and estimate_width(f"{lines[-1]} {chunk}") <= budget:
             lines[-1] = f"{lines[-1]} {chunk}"
+        elif lines and isinstance(chunk, _Factor) and not chunk.startswith(r"\cdot"):
+            lines.append(rf"\cdot {chunk}")  # a break inside a product shows the product
         else:
             lines.append(chunk)
     return lines
+
+
+class _Factor(str):
+    """A piece that multiplies the piece before it: a line starting with it shows ``\\cdot``."""
+
+
+def _like(piece: str, text: str) -> str:
+    """``text`` (built around ``piece``) marked as a factor where ``piece`` was one."""
+    return _Factor(text) if isinstance(piece, _Factor) else text
+
+
+def _product(factors: list[list[str]], texts: list[str]) -> list[str]:
+    """The pieces of a product written in order: each factor after the first starts a
+    ``_Factor`` piece; one that prints with a leading minus is put in parentheses (else
+    ``a \\; -b`` reads as a difference), one that starts with a digit gets ``\\cdot``."""
+    out: list[str] = []
+    for parts, text in zip(factors, texts, strict=True):
+        if out and text.startswith("-"):
+            parts = _wrapped(parts, text)
+        if out:
+            first = parts[0]
+            if first[:1].isdigit():
+                first = rf"\cdot {first}"
+            parts = [_Factor(first), *parts[1:]]
+        out += parts
+    return out
 
 
 def _wrapped(parts: list[str], single: str) -> list[str]:
     """Parentheses around a factor: paired ``\\left( \\right)`` on one line, else ``\\bigl``."""
     if len(parts) == 1:
         return [rf"\left({single}\right)"]
-    return [rf"\bigl({parts[0]}", *parts[1:-1], rf"{parts[-1]}\bigr)"]
+    return [rf"\bigl({parts[0]}", *parts[1:-1], _like(parts[-1], rf"{parts[-1]}\bigr)")]
 
 
 def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
@@ -174,7 +202,8 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
         entries[-1] = entries[-1][:-1]
         return [rf"\bigl[{entries[0]}", *entries[1:-1], rf"{entries[-1]}\bigr]^{{\top}}"]
     if isinstance(expr, Chain):
-        return [piece for arg in expr.args for piece in _factor(arg, printer, budget)]
+        texts = [printer._print(arg) for arg in expr.args]
+        return _product([_factor(arg, printer, budget) for arg in expr.args], texts)
     if isinstance(expr, sp.Mul):
         form = textbook_product(expr)
         if form is not None:
@@ -185,22 +214,26 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
                 out.append(rf"\frac{{{coefficient.p}}}{{{bottom_tex}}}")
             elif coefficient != 1:
                 out.append(printer._print(coefficient))
-            for factor in top:
-                out += _factor(factor, printer, budget)
+            factors = [_factor(factor, printer, budget) for factor in top]
+            texts = out + [printer._print(factor) for factor in top]
+            out = _product([[piece] for piece in out] + factors, texts)
             if negative:
                 out[0] = "- " + out[0]
             return out
-        return [piece for arg in expr.args for piece in _factor(arg, printer, budget)]
+        texts = [printer._print(arg) for arg in expr.args]
+        return _product([_factor(arg, printer, budget) for arg in expr.args], texts)
     if isinstance(expr, (ActivationFunction, ActivationPrime)):
         name = type(expr).activation.latex + ("'" if isinstance(expr, ActivationPrime) else "")
         parts = _chunks(expr.args[0], printer, budget)
         if len(parts) > 1:
-            return [rf"{name}\bigl({parts[0]}", *parts[1:-1], rf"{parts[-1]}\bigr)"]
+            last = _like(parts[-1], rf"{parts[-1]}\bigr)")
+            return [rf"{name}\bigl({parts[0]}", *parts[1:-1], last]
     if isinstance(expr, sp.Pow) and isinstance(expr.base, sp.Add) and expr.exp.is_Integer:
         parts = _chunks(expr.base, printer, budget)
         if len(parts) > 1:
             exponent = printer._print(expr.exp)
-            return [rf"\bigl({parts[0]}", *parts[1:-1], rf"{parts[-1]}\bigr)^{{{exponent}}}"]
+            last = _like(parts[-1], rf"{parts[-1]}\bigr)^{{{exponent}}}")
+            return [rf"\bigl({parts[0]}", *parts[1:-1], last]
     if isinstance(expr, sp.Sum) and len(expr.limits) == 1:
         negative, magnitude = split_sign(expr)
         if not negative:

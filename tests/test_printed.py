@@ -1,0 +1,155 @@
+"""Every displayed equation equals, as printed, the expression it came from.
+
+Each right-hand side of each step is read back from the LaTeX rows the document lays out (long
+sides broken over lines included) by ``printed.parse_printed`` and compared numerically with
+the SymPy expression the step holds, at concrete sizes and random values for every leaf. The
+other tests evaluate the SymPy objects; this one evaluates the text a reader sees.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import sympy as sp
+from conftest import make_spec
+from printed import Unparsed, numeric, parse_printed
+
+from symbackprop.pipeline import derivation_of
+from symbackprop.render.document import derivation_document
+from symbackprop.render.printing import BackpropLatexPrinter
+from symbackprop.render.steps import Chain
+from symbackprop.spec.model import load_spec, parse_spec
+
+CE342 = parse_spec(
+    {
+        "name": "ce342",
+        "network": {
+            "layers": [3, 4, 2],
+            "activation": "tanh",
+            "output": "softmax",
+            "loss": "cross_entropy",
+        },
+    }
+)
+"""Issue 19's 3-4-2 tanh/softmax/cross-entropy network: its per-path products printed
+``-a_i a_j`` without parentheses."""
+
+OWN = parse_spec(
+    {
+        "name": "own",
+        "network": {
+            "layers": [2, 3, 2, 1],
+            "activation": ["my_swish", "tanh"],
+            "output": "identity",
+            "loss": "my_huber",
+        },
+        "functions": {
+            "my_swish": {"activation": "x/(1 + exp(-x))"},
+            "my_huber": {
+                "loss": "Piecewise(((a - y)**2/2, Abs(a - y) <= 1), (Abs(a - y) - 1/2, True))"
+            },
+        },
+    }
+)
+"""A network of the user's own functions (an expression activation, a Piecewise loss)."""
+
+DEEP = make_spec([4, 5, 4, 3], "softmax", "cross_entropy", ["relu", "tanh"], "deep")
+
+CASES = {
+    "xor": ("xor", {}),
+    "xor-expand": ("xor", {"expand": True}),
+    "xor-weight": ("xor", {"weight": "W1[0,1]"}),
+    "digits-goodfellow": ("digits", {"notation": "goodfellow"}),
+    "ce342-weight-nielsen": (CE342, {"weight": "W1[0,1]", "notation": "nielsen"}),
+    "ce342-weight": (CE342, {"weight": "W1[0,1]"}),
+    "ce342-expand": (CE342, {"expand": True}),
+    "own-weight": (OWN, {"weight": "W1[1,0]"}),
+    "deep-nielsen": (DEEP, {"notation": "nielsen"}),
+}
+
+
+def _rhs_texts(line) -> list[str]:  # noqa: ANN001 - a PrintedLine
+    """Each right-hand side's text, its broken rows joined again."""
+    texts: list[str] = []
+    for row in line.rows:
+        if not row.relation:  # a long left side alone on its row
+            continue
+        if row.relation == r"\qquad":
+            texts[-1] += " " + row.text
+        else:
+            texts.append(row.text)
+    return texts
+
+
+def _checked(case: str) -> tuple[int, list[str]]:
+    spec, options = CASES[case]
+    spec = load_spec(spec) if isinstance(spec, str) else spec
+    derivation = derivation_of(spec)
+    document = derivation_document(derivation, **options)
+    printer = BackpropLatexPrinter(document.notation)
+    sizes = derivation.network.concrete_sizes()
+    count, problems = 0, []
+    for section, printed in zip(document.sections(), document.printed(), strict=True):
+        for step, line in zip(section.steps, printed.lines, strict=True):
+            for rhs, text in zip(step.rhs, _rhs_texts(line), strict=True):
+                if isinstance(rhs, sp.MatrixExpr) or rhs.has(sp.MatrixExpr):
+                    continue  # matrix forms: shapes, not numbers
+                count += 1
+                problems += _compare(rhs, text, printer, sizes)
+    return count, problems
+
+
+def _compare(rhs: sp.Basic, text: str, printer, sizes: dict) -> list[str]:  # noqa: ANN001
+    try:
+        parsed = parse_printed(text, rhs, printer)
+    except Unparsed as exc:
+        return [f"{text}: not read back ({exc})"]
+    problems = []
+    for trial in range(2):
+        random.seed(trial)
+        draws: dict = {}
+        indices = _free_indices(rhs)
+        want = numeric(rhs.xreplace(indices), sizes, draws)
+        got = numeric(parsed.xreplace(indices), sizes, draws)
+        if abs(got - want) > 1e-12 * max(1.0, abs(want)):
+            problems.append(f"{text}: printed value {got} != {want}")
+    return problems
+
+
+def _free_indices(expr: sp.Basic) -> dict:
+    """Free index symbols (in an element's indices, unbound by a sum) at 0."""
+    sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
+    bound = {limit[0] for s in sums for limit in s.limits}
+    used = {
+        symbol
+        for element in expr.atoms(sp.Indexed)
+        for index in element.indices
+        for symbol in sp.sympify(index).free_symbols
+    }
+    return {symbol: 0 for symbol in used - bound}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_equation_reads_back_as_its_expression(case: str) -> None:
+    count, problems = _checked(case)
+    assert count > 10
+    assert problems == []
+
+
+def test_a_product_printed_without_its_parentheses_is_caught() -> None:
+    """The check is not vacuous: ``a (-b c)`` printed as ``a - b c`` reads back differently."""
+    a, b, c = sp.symbols("a b c", positive=True)
+    printer = BackpropLatexPrinter()
+    expr = Chain(a, -b * c)
+    assert _compare(expr, printer.doprint(expr), printer, {}) == []
+    assert _compare(expr, "a - b c", printer, {})
+    assert _compare(expr, r"a \left(- b\right) c", printer, {}) == []
+
+
+def test_the_softmax_path_keeps_its_minus_inside_the_product() -> None:
+    """Issue 19's defect: the Jacobian entry -a_i a_j of a per-path product."""
+    spec, options = CASES["ce342-weight-nielsen"]
+    tex = derivation_document(derivation_of(spec), **options).latex()
+    assert r"\left(- a^{3}_{1} a^{3}_{2}\right)" in tex
+    assert r"} - a^{3}_{1} a^{3}_{2} w" not in tex  # the defect: a difference for a product
