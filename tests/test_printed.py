@@ -15,6 +15,7 @@ import sympy as sp
 from conftest import make_spec
 from printed import Unparsed, numeric, parse_printed
 
+from symbackprop import parse_expression
 from symbackprop.pipeline import derivation_of
 from symbackprop.render.document import derivation_document
 from symbackprop.render.printing import BackpropLatexPrinter
@@ -153,3 +154,32 @@ def test_the_softmax_path_keeps_its_minus_inside_the_product() -> None:
     tex = derivation_document(derivation_of(spec), **options).latex()
     assert r"\left(- a^{3}_{1} a^{3}_{2}\right)" in tex
     assert r"} - a^{3}_{1} a^{3}_{2} w" not in tex  # the defect: a difference for a product
+
+
+def test_float_literals_are_the_decimals_written() -> None:
+    """``0.5`` in a spec's expression is 1/2 (printed as a fraction, exact in the algebra, the
+    same double in the code); a long or tiny float stays a float."""
+    exact = parse_expression("0.5*x + 2.0 - 0.125", ("x",))
+    (x,) = exact.free_symbols
+    assert exact == x / 2 + sp.Rational(15, 8)
+    assert not parse_expression("0.5*x + 2.0", ("x",)).atoms(sp.Float)
+    assert parse_expression("1e-300*x", ("x",)).atoms(sp.Float)
+    assert parse_expression("0.1234567891*x", ("x",)).atoms(sp.Float)
+
+
+def test_own_functions_are_defined_once_and_their_spec_text_is_not_typeset() -> None:
+    """A user activation's definition f(u) = ... stands in the document once, before its
+    derivative; no reason quotes the spec's raw text (``**``, ``Abs(``, ``<=``)."""
+    document = derivation_document(derivation_of(OWN))
+    steps = [step for step in document.steps if step.label == "def-my_swish"]
+    assert len(steps) == 1
+    (definition,) = steps[0].rhs
+    u = next(iter(definition.free_symbols))
+    assert sp.simplify(definition - u / (1 + sp.exp(-u))) == 0
+    tex = document.latex()
+    assert tex.count(r"defined in the spec (\texttt{[functions.my\_swish]})") == 1
+    printed = [line for section in document.printed() for line in section.lines]
+    reasons = [row.reason for line in printed for row in line.rows]
+    assert not [r for r in reasons if "**" in r or "Abs(" in r or "<=" in r]
+    math = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
+    assert "0.5" not in math and "1.0" not in math

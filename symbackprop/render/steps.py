@@ -16,6 +16,7 @@ from typing import Any
 import sympy as sp
 from sympy.concrete.summations import Sum
 
+from ..spec.functions import is_builtin
 from ..spec.functions import s as s_sym
 from ..spec.functions import x as x_sym
 from ..spec.optimizers import TITLES, OptimizerConfig, is_plain
@@ -39,6 +40,7 @@ from ..symbolic.network import (
     q,
 )
 from ..symbolic.optimizers import eta, g, rule, schedule_rate, theta
+from ..util.escape import latex_text
 
 u = sp.Symbol("u", real=True)
 """The dummy variable of displayed activation derivatives f'(u) (x is the network input)."""
@@ -346,7 +348,7 @@ def loss_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...
             "loss",
             L,
             (network.loss_expr,),
-            f"per-sample {loss.description}",
+            _loss_reason(loss),
             ("loss", ()),
             label="loss",
             note=stable,
@@ -385,6 +387,16 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
             )
         rhs, reasons = _rows(pairs)
         prime = activation_prime(info.activation)(u)
+        if not is_builtin(info.activation):  # the user's function, defined once
+            steps.append(
+                Step(
+                    "activations",
+                    f,
+                    (info.activation.expr.subs(x_sym, u),),
+                    f"defined in the spec ({_spec_table(info.activation)})",
+                    label=f"def-{name}",
+                )
+            )
         steps.append(
             Step(
                 "activations",
@@ -398,6 +410,19 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
             )
         )
     return tuple(steps)
+
+
+def _spec_table(function: Any) -> str:
+    """Where the spec defines one of its own functions, as LaTeX text."""
+    return rf"\texttt{{[functions.{latex_text(function.name)}]}}"
+
+
+def _loss_reason(loss: Any) -> str:
+    """The loss's description; a loss of the spec's own says where it is written (its
+    formula is the equation itself, not the spec's text)."""
+    if is_builtin(loss):
+        return f"per-sample {loss.description}"
+    return f"per-sample loss term, defined in the spec ({_spec_table(loss)})"
 
 
 def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...]:

@@ -40,6 +40,9 @@ MAX_POWER_DIGITS = 300
 """Largest constant power (base and exponent numbers), as a power of ten."""
 MAX_FLOAT = 1e300
 """Largest absolute value of a float literal (``1e400`` overflows to inf and is refused)."""
+MAX_DECIMAL_DENOMINATOR = 10**6
+"""A float literal with at most six decimals (``0.125``, ``2.5e-3``) is kept as that exact
+decimal fraction; longer ones stay floats."""
 
 LIMITS = {
     "characters": MAX_LENGTH,
@@ -222,7 +225,7 @@ class _Builder:
         if isinstance(value, float):
             if not math.isfinite(value) or abs(value) > MAX_FLOAT:
                 raise self.fail(node, f"float literal overflows (limit {MAX_FLOAT:g})")
-            return sp.Float(repr(value))
+            return _decimal(value)
         raise self.fail(node, f"not allowed ({type(value).__name__} literal)")
 
     def name(self, node: ast.Name) -> sp.Expr:
@@ -323,6 +326,16 @@ class _Builder:
             parts.append(_COMPARE[type(op)](left, right))
             left = right
         return sp.And(*parts)
+
+
+def _decimal(value: float) -> sp.Number:
+    """A float literal as the exact number it was written as where that is a short decimal
+    (``0.5`` is 1/2, ``2.0`` is 2: printed as such, exact in SymPy's algebra, the same double in
+    the code), else a Float (``1e-300``, ``0.1234567891``)."""
+    exact = sp.Rational(repr(value))
+    if exact.q <= MAX_DECIMAL_DENOMINATOR and abs(exact.p) < 10**15:
+        return exact
+    return sp.Float(repr(value))
 
 
 def _as_python(number: sp.Number) -> int | float:
