@@ -9,6 +9,7 @@ other tests evaluate the SymPy objects; this one evaluates the text a reader see
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import sympy as sp
@@ -183,3 +184,36 @@ def test_own_functions_are_defined_once_and_their_spec_text_is_not_typeset() -> 
     assert not [r for r in reasons if "**" in r or "Abs(" in r or "<=" in r]
     math = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
     assert "0.5" not in math and "1.0" not in math
+
+
+LEAKS = {
+    "default": [r"\bC\b", r"\bJ\b", r"(?<![A-Za-z\\])[hgw]\^\{"],
+    "nielsen": [r"\bL\b", r"\bL_", r"\\bar\{L\}", r"\bJ\b", r"W\^\{", r"\^\{\(\d"],
+    "goodfellow": [r"\bL\b", r"\bL_", r"\\bar\{L\}", r"\bC\b", r"z\^\{", r"\\delta", r"\bz_"],
+}
+"""What gives another profile's symbols away: its loss letter, its symbol bases."""
+
+
+def _math(text: str) -> list[str]:
+    """The inline math of a reason, note or intro."""
+    return re.findall(r"\$([^$]*)\$", text)
+
+
+@pytest.mark.parametrize("notation", sorted(LEAKS))
+def test_each_profile_prints_only_its_own_symbols(notation: str) -> None:
+    """Equations, reasons, notes and intros of a document in one notation hold no symbol of
+    another (Goodfellow's a is the pre-activation: a sentence about z_p and a_j would be false
+    there)."""
+    found = []
+    for spec, options in [(CE342, {"weight": "W1[0,1]"}), ("xor", {}), (OWN, {})]:
+        spec = load_spec(spec) if isinstance(spec, str) else spec
+        document = derivation_document(derivation_of(spec), notation=notation, **options)
+        for section in document.printed():
+            texts = _math(section.intro)
+            for line in section.lines:
+                texts += _math(line.why) + _math(line.note)
+                for row in line.rows:
+                    texts += [row.left, row.text, *_math(row.reason)]
+            for text_ in texts:
+                found += [(p, text_) for p in LEAKS[notation] if re.search(p, text_)]
+    assert found == []

@@ -189,7 +189,7 @@ class DerivationDocument:
                 rhs = tuple(printer(r) for r in step.rhs)
                 rows = _latex_rows(step, latex_printer, refs)
                 why = justification(step, printer, refs)
-                note = resolve(step.note, refs)
+                note = math_in(resolve(step.note, refs), step.why_math, printer)
                 if fmt == "markdown":
                     rows = tuple(
                         PrintedRow(r.left, r.relation, r.text, markdown_text(r.reason))
@@ -208,7 +208,7 @@ class DerivationDocument:
                     for n, (r, reason) in enumerate(zip(rhs, reasons))
                 )
                 why = plain(justification(step, printer, refs))
-                note = plain(resolve(step.note, refs))
+                note = plain(math_in(resolve(step.note, refs), step.why_math, printer))
             lines.append(
                 PrintedLine(
                     printer(step.lhs),
@@ -220,10 +220,16 @@ class DerivationDocument:
                     note,
                 )
             )
-        intro = {"latex": section.intro, "markdown": markdown_text(section.intro)}.get(
-            fmt, plain(section.intro)
+        intro_latex = math_in(section.intro, section.intro_math, latex_printer.doprint)
+        intro = {"latex": intro_latex, "markdown": markdown_text(intro_latex)}.get(
+            fmt, plain(math_in(section.intro, section.intro_math, text))
         )
-        return PrintedSection(section.title, intro, tuple(lines))
+        title = section.title
+        if section.intro_math and fmt == "text":
+            title = plain(math_in(title, section.intro_math, text))
+        elif section.intro_math:
+            title = math_in(title, section.intro_math, latex_printer.doprint)
+        return PrintedSection(title, intro, tuple(lines))
 
 
 MATH_WIDTH = 270.0
@@ -259,14 +265,17 @@ def reasons_of(
     """One reason per right-hand side: ``reasons``, or ``why`` beside the last one."""
     reasons = list(step.reasons) or [""] * (len(step.rhs) - 1) + [step.why]
     reasons += [""] * (len(step.rhs) - len(reasons))
-    return [_math_in(resolve(r, refs), step, printer) for r in reasons]
+    return [math_in(resolve(r, refs), step.why_math, printer) for r in reasons]
 
 
-def _math_in(why: str, step: Step, printer: Callable[[sp.Basic], str]) -> str:
-    """Print ``why_math`` into {0}, {1}, ... (one pass: printed text is not scanned again)."""
-    if not step.why_math:
+def math_in(
+    why: str, exprs: tuple[sp.Basic, ...], printer: Callable[[sp.Basic], str]
+) -> str:
+    """Print ``exprs`` (a step's ``why_math``) into {0}, {1}, ... of a reason, note or intro,
+    in the document's notation (one pass: printed text is not scanned again)."""
+    if not exprs:
         return why
-    printed = [printer(expr) for expr in step.why_math]
+    printed = [printer(expr) for expr in exprs]
 
     def put(match: re.Match[str]) -> str:
         number = int(match.group(1))
@@ -317,7 +326,7 @@ def justification(
     why = step.why or (step.reasons[-1] if step.reasons else "")
     if refs is not None:
         why = resolve(why, refs)
-    return _math_in(why, step, printer)
+    return math_in(why, step.why_math, printer)
 
 
 def markdown_text(latex_text: str) -> str:

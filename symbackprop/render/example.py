@@ -126,10 +126,25 @@ def example_section(
     for layer in network.layers:
         l = layer.index
         W, b = layer.vector("W"), layer.vector("b")
+        delta = layer.vector("delta")
         steps.append(
-            Step("example", partial(L, W), (shown.matrix(values[f"dW{l}"]),), r"$\delta a^\top$")
+            Step(
+                "example",
+                partial(L, W),
+                (shown.matrix(values[f"dW{l}"]),),
+                r"${0}$",
+                why_math=(delta * layer.vector("a_in").T,),
+            )
         )
-        steps.append(Step("example", partial(L, b), (shown.vector(values[f"db{l}"]),), r"$\delta$"))
+        steps.append(
+            Step(
+                "example",
+                partial(L, b),
+                (shown.vector(values[f"db{l}"]),),
+                r"${0}$",
+                why_math=(delta,),
+            )
+        )
     steps += _update_steps(derivation, example, shown)
     return Section("Worked example", tuple(steps), _intro(example, digits, rtol))
 

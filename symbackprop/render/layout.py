@@ -132,14 +132,30 @@ def break_lines(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: fl
     if estimate_width(whole) <= budget:
         return [whole]
     lines: list[str] = []
-    for chunk in _chunks(expr, printer, budget):
-        if lines and estimate_width(f"{lines[-1]} {chunk}") <= budget:
-            lines[-1] = f"{lines[-1]} {chunk}"
-        elif lines and isinstance(chunk, _Factor) and not chunk.startswith(r"\cdot"):
-            lines.append(rf"\cdot {chunk}")  # a break inside a product shows the product
-        else:
-            lines.append(chunk)
+    for group in _terms(_chunks(expr, printer, budget)):
+        whole = " ".join(group)
+        if lines and estimate_width(f"{lines[-1]} {whole}") > budget >= estimate_width(whole):
+            lines.append(whole)  # a term that fits on a line of its own is not split
+            continue
+        for chunk in group:
+            if lines and estimate_width(f"{lines[-1]} {chunk}") <= budget:
+                lines[-1] = f"{lines[-1]} {chunk}"
+            elif lines and isinstance(chunk, _Factor) and not chunk.startswith(r"\cdot"):
+                lines.append(rf"\cdot {chunk}")  # a break inside a product shows the product
+            else:
+                lines.append(chunk)
     return lines
+
+
+def _terms(chunks: list[str]) -> list[list[str]]:
+    """The chunks grouped by term: a chunk that does not continue a product starts a group."""
+    groups: list[list[str]] = []
+    for chunk in chunks:
+        if groups and isinstance(chunk, _Factor):
+            groups[-1].append(chunk)
+        else:
+            groups.append([chunk])
+    return groups
 
 
 class _Factor(str):

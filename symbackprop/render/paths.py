@@ -74,10 +74,11 @@ def path_section(derivation: Derivation, weight: str) -> Section:
         )
     )
     intro = (
-        f"Every path from ${_tex(param_symbol(ref))}$ to $L$; each factor is one edge's partial "
+        "Every path from ${0}$ to ${1}$; each factor is one edge's partial "
         r"derivative as \texttt{sympy.diff} found it."
     )
-    return Section(f"Chain rule along every path for {ref}", tuple(steps), intro)
+    title = "Chain rule along every path for ${0}$"
+    return Section(title, tuple(steps), intro, intro_math=(param_symbol(ref), L))
 
 
 def path_count(layers: tuple[int, ...], layer: int, elementwise_output: bool = True) -> int:
@@ -87,12 +88,6 @@ def path_count(layers: tuple[int, ...], layer: int, elementwise_output: bool = T
     """
     count = math.prod(layers[layer + 1 :])
     return count if elementwise_output else count * layers[-1]
-
-
-def _tex(expr: sp.Basic) -> str:
-    from .printing import latex
-
-    return latex(expr)
 
 
 def enumerate_paths(derivation: Derivation, ref: ParamRef):  # noqa: ANN202

@@ -107,8 +107,8 @@ def _from_z_note(info: ActivationDerivative) -> str:
         return ""
     name = info.activation.latex
     return (
-        rf"the code evaluates ${name}'(z)$ from $z$: no form through the forward value "
-        rf"${name}(z)$ is proved to hold for every $z$"
+        rf"the code evaluates ${name}'$ from the weighted input: no form through the forward "
+        rf"value ${name}(u)$ is proved to hold for every $u$"
     )
 
 
@@ -162,11 +162,12 @@ def gradient_descent_steps(network: SymbolicNetwork) -> tuple[Step, ...]:
             (theta - eta * partial(L_batch, theta),),
             rf"gradient descent, for every parameter $\theta$: {names}",
             relation=r"\leftarrow",
-            why_math=tuple(params),
+            why_math=(*params, L_batch, L),
             label="update",
             note=(
-                r"$\bar{L}$ is the mean of $L$ over the minibatch, so its gradient is the mean "
-                r"of the per-sample gradients above; $\eta$ is the learning rate."
+                f"${{{len(params)}}}$ is the mean of ${{{len(params) + 1}}}$ over the minibatch, "
+                r"so its gradient is the mean of the per-sample gradients above; $\eta$ is the "
+                "learning rate."
             ),
         ),
     )
@@ -257,7 +258,8 @@ def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, 
             "summary",
             partial(L_batch, theta),
             (sp.Sum(partial(per_sample[i], theta), (i, 0, m - 1)) / m,),
-            r"the minibatch mean: $L_i$ is the loss of sample $i$ of the $m$ in the batch",
+            r"the minibatch mean: ${0}$ is the loss of sample $i$ of the $m$ in the batch",
+            why_math=(per_sample[i],),
             label="batch-mean",
         )
     )
@@ -436,16 +438,18 @@ def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, .
                 "output",
                 partial(out.a[j], out.z[p]),
                 (output.jacobian,),
-                rf"\texttt{{sympy.diff}} of {{eq:a{L_index}}}, with $e^{{z_j}} = a_j \sum_i "
-                rf"e^{{z_i}}$; {INDICATOR}",
+                rf"\texttt{{sympy.diff}} of {{eq:a{L_index}}}, with ${{0}} = {{1}}$; {INDICATOR}",
+                why_math=(
+                    sp.exp(out.z[j]),
+                    out.a[j] * Sum(sp.exp(out.z[i]), (i, 0, out.n_out - 1)),
+                ),
                 label="jacobian",
             )
         )
     chain = Sum(partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1))
     if out.activation.elementwise:
         third = (
-            rf"by {{eq:dL-da}}, and by {{eq:a{L_index}}} "
-            rf"$\partial a_j / \partial z_p = {out.activation.latex}'(z_j)\,\mathbf 1[j = p]$"
+            rf"by {{eq:dL-da}}, and by {{eq:a{L_index}}} ${{4}} = {{5}}\,\mathbf 1[j = p]$"
         )
         fourth = rf"the indicator keeps only $j = p$; ${out.activation.latex}'$ by " + (
             f"{{eq:act-{out.activation.name}}}"
@@ -469,7 +473,7 @@ def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, .
         why_math = ()
     pairs = [
         (partial(L, out.z[p]), r"definition of the error signal ${1}$"),
-        (chain, r"chain rule: $z_p$ reaches the loss through every output $a_j$"),
+        (chain, r"chain rule: ${2}$ reaches the loss through every output ${3}$"),
         (output.chain, third),
         (output.before_assumptions, fourth),
     ]
@@ -483,7 +487,14 @@ def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, .
             rhs,
             reasons[-1],
             (f"delta{out.index}", (p,)),
-            why_math=(why_math[0] if why_math else sp.Integer(0), out.delta[p]),
+            why_math=(
+                why_math[0] if why_math else sp.Integer(0),
+                out.delta[p],
+                out.z[p],
+                out.a[j],
+                partial(out.a[j], out.z[p]),
+                activation_prime(out.activation)(out.z[j]),
+            ),
             label=f"delta{out.index}",
             reasons=reasons,
         )
@@ -662,9 +673,8 @@ def update_steps(training: Any, batch_loss: sp.Symbol) -> tuple[Step, ...]:
     if training.schedule is not None:
         lhs, rate, why = schedule_rate(training.schedule)
         steps.append(Step("update", lhs, (rate,), why))
-    values = ", ".join(
-        f"${sp.latex(symbol)} = {value:g}$" for symbol, value in update.hyper.items()
-    )
+    settings = [sp.Eq(symbol, sp.Float(value, 6)) for symbol, value in update.hyper.items()]
+    values = ", ".join(f"${{{n + 2}}}$" for n in range(len(settings)))
     what = "weight and bias" if getattr(training, "train_biases", True) else "weight"
     name = TITLES[config.name] + (" (AMSGrad)" if config.amsgrad else "")
     name += " (centered)" if config.centered else ""
@@ -674,9 +684,10 @@ def update_steps(training: Any, batch_loss: sp.Symbol) -> tuple[Step, ...]:
             g,
             (partial(batch_loss, theta),),
             rf"{name} as in torch.optim, for every {what} $\theta$, at step "
-            r"$t = 1, 2, ...$ (one per minibatch; state starts at 0); $\bar{L}$ is the mean "
-            r"of $L$ over the minibatch" + (f"; {values}" if values else ""),
+            r"$t = 1, 2, ...$ (one per minibatch; state starts at 0); ${0}$ is the mean "
+            r"of ${1}$ over the minibatch" + (f"; {values}" if values else ""),
             relation=r"\leftarrow",
+            why_math=(batch_loss, L, *settings),
         )
     )
     for assignment in update.assignments:
@@ -723,3 +734,5 @@ class Section:
     title: str
     steps: tuple[Step, ...]
     intro: str = ""
+    intro_math: tuple[sp.Basic, ...] = ()
+    """Expressions printed into the intro's {0}, {1}, ... (in the document's notation)."""

@@ -165,8 +165,8 @@ register_activation(
         latex=r"\operatorname{softmax}",
         description="softmax over the output layer (output only)",
         stable_note=(
-            r"the code subtracts $m = \max_i z_i$ before exponentiating: "
-            r"$a_j = e^{z_j - m} / \sum_i e^{z_i - m}$"
+            r"the code subtracts $m = \max_i u_i$ from the weighted inputs $u$ before "
+            r"exponentiating: $\operatorname{softmax}(u)_j = e^{u_j - m} / \sum_i e^{u_i - m}$"
         ),
         elementwise=False,
     )
@@ -193,8 +193,8 @@ register_loss(
         stable_terms={
             "sigmoid": (
                 sp.Max(z, 0) - y * z + log1p(sp.exp(-sp.Abs(z))),
-                r"the code evaluates the loss from the logit: "
-                r"$\max(z,0) - y z + \log(1 + e^{-|z|})$, finite for every $z$",
+                r"the code evaluates the loss from the logit $u$ (the weighted input): "
+                r"$\max(u,0) - y u + \log(1 + e^{-|u|})$, finite for every $u$",
             )
         },
     )
@@ -210,8 +210,9 @@ register_loss(
         stable_terms={
             "softmax": (
                 y * (lse - z),
-                r"the code evaluates $\log a_j = z_j - \operatorname{logsumexp}(z)$ "
-                r"with the maximum subtracted, so no $\log 0$ occurs",
+                r"the code evaluates $\log \operatorname{softmax}(u)_j = u_j - "
+                r"\operatorname{logsumexp}(u)$ of the weighted inputs $u$, with the maximum "
+                r"subtracted, so no $\log 0$ occurs",
             )
         },
         targets="one_hot",
@@ -237,11 +238,11 @@ def stable_sech2(u: sp.Expr) -> sp.Expr:
 
 
 _SIGMOID_NOTE = (
-    r"the code evaluates $\sigma'(x) = e^{-|x|}/(1+e^{-|x|})^2$ from $z$, "
+    r"the code evaluates $\sigma'(x) = e^{-|x|}/(1+e^{-|x|})^2$ from the weighted input, "
     r"keeping its relative precision where $\sigma$ saturates"
 )
 _TANH_NOTE = (
-    r"the code evaluates $\tanh'(x) = 4e^{-2|x|}/(1+e^{-2|x|})^2$ from $z$, "
+    r"the code evaluates $\tanh'(x) = 4e^{-2|x|}/(1+e^{-2|x|})^2$ from the weighted input, "
     r"keeping its relative precision where $\tanh$ saturates"
 )
 ACTIVATIONS["sigmoid"] = replace(

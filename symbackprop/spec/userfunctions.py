@@ -63,7 +63,7 @@ def check_differentiable(expr: sp.Expr, variable: sp.Symbol, where: str) -> sp.E
         raise SpecError(
             f"the derivative of {expr} takes the real or imaginary part of a complex value "
             "(a root or log of a possibly negative value inside Abs); write it for real "
-            "values, e.g. Abs(x)**0.5, not Abs(x**0.5)",
+            "values, e.g. Abs(x)**p, not Abs(x**p)",
             where,
         )
     return derivative
