@@ -69,6 +69,11 @@ def spec_text(**fields: object) -> str:
 XOR_CSV = "0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 
 
+def latex_spec(latex: str) -> str:
+    """A spec whose [functions.f] has the LaTeX name ``latex`` (a TOML basic string)."""
+    return spec_text() + f'[functions.f]\nactivation = "x"\nlatex = {json.dumps(latex)}\n'
+
+
 def files(**named: str | bytes) -> Callable[[Path], None]:
     """A setup writing files (text or bytes) into the case's folder."""
 
@@ -582,6 +587,63 @@ CASES = [
         ("predict", "xor", "w.npz", "x.npz"),
         2,
         "array 'X' claims shape (10000000000, 2)",
+    ),
+    # --- LaTeX names ([functions.f] latex = ...): an allowlist grammar, ^^ refused ------------
+    *(
+        Case(
+            f"latex name {text!r}",
+            files(**{"net.toml": latex_spec(text)}),
+            ("derive", "net.toml"),
+            2,
+            f"net.toml: functions.f.latex: LaTeX name {text!r}: {why}",
+        )
+        for text, why in (
+            (r"\inp^^75t{^^2fetc^^2fhostname}", "'^^' is refused"),
+            (r"\^^69nput{/etc/hostname}", "'^^' is refused"),
+            (r"\imm^^65diate\w^^72ite18{touch PWNED}f", "'^^' is refused"),
+            (r"\immediate\write18{touch PWNED}f", "the command \\immediate is not allowed"),
+            (r"\latelua{os.remove'thesis.tex'}f", "the command \\latelua is not allowed"),
+            (r"\directlua{os.exit(1)}f", "the command \\directlua is not allowed"),
+            (r"\InputIfFileExists{/etc/hostname}{}{}", "the command \\InputIfFileExists"),
+            (r"\input /etc/hostname", "the command \\input is not allowed"),
+            (r"\pdffiledump offset0length9{/etc/hostname}", "the command \\pdffiledump"),
+            (r"\pdfobj file{/etc/hostname}", "the command \\pdfobj is not allowed"),
+            (r"\scantokens{\input x}", "the command \\scantokens is not allowed"),
+            (r"\mathrm{\scantokens{x}}", "the command \\scantokens is not allowed"),
+            (r"\DeclareRobustCommand{\f}{x}", "the command \\DeclareRobustCommand"),
+            (r"\newenvironment{f}{}{}", "the command \\newenvironment is not allowed"),
+            (r"\readline", "the command \\readline is not allowed"),
+            (r"\csname input\endcsname x", "the command \\csname is not allowed"),
+            (r"\cat^^63ode", "'^^' is refused"),
+            (r"\catcode`\^=7 f", "the command \\catcode is not allowed"),
+            (r"^^5cinput{x}", "'^^' is refused"),
+            (r"^^5Cinput{x}", "'^^' is refused"),
+            (r"^^7b", "'^^' is refused"),
+            (r"f^^M", "'^^' is refused"),
+            (r"\operatorname{\input{x}}", "the command \\input is not allowed"),
+            (r"\alphainput", "the command \\alphainput is not allowed"),
+            (r"f%", "the character '%' is not allowed"),
+            (r"f_", "'_' must be followed by {...} or one letter or digit"),
+            (r"f^\input", "'^' must be followed by {...} or one letter or digit"),
+            (r"\mathrm x", "\\mathrm must be followed by {...}"),
+            (r"f}{", "unbalanced braces"),
+        )
+    ),
+    Case(
+        "LATEX_TIMEOUT not a number (before any engine runs)",
+        files(),
+        ("derive", "xor", "--pdf", "-o", "x.pdf"),
+        2,
+        "SYMBACKPROP_LATEX_TIMEOUT: must be a number of seconds > 0",
+        env={"SYMBACKPROP_LATEX_TIMEOUT": "soon"},
+    ),
+    Case(
+        "LATEX_TIMEOUT inf",
+        files(),
+        ("derive", "xor", "--pdf", "-o", "x.pdf"),
+        2,
+        "SYMBACKPROP_LATEX_TIMEOUT: must be a number of seconds > 0",
+        env={"SYMBACKPROP_LATEX_TIMEOUT": "inf"},
     ),
     # --- outputs -------------------------------------------------------------------------------
     Case(
@@ -1112,6 +1174,73 @@ def test_hostile_spec_path_in_latex_compiles(tmp_path: Path) -> None:
     assert main(["derive", str(spec_file), "--format", "markdown", "-o", str(md)]) == 0
     first = unstamp_text(md.read_bytes()).splitlines()[0]
     assert first.startswith("<!--") and first.endswith("-->") and first.count("-->") == 1
+
+
+ALLOWED_LATEX_NAMES = (
+    r"\hat{\sigma}_{\theta}'",
+    r"\operatorname{g}^2",
+    r"\mathbf{W}_1\,\alpha",
+    r"\mathrm{Huber}_{\delta}",
+    r"f''",
+)
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None and not os.environ.get("SYMBACKPROP_REQUIRE_LATEX"),
+    reason="needs pdflatex (CI sets SYMBACKPROP_REQUIRE_LATEX=1 and installs it)",
+)
+def test_allowed_and_default_latex_names_compile(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Names the grammar allows, and the default names of [functions] (``my_fn``, ``my__loss``,
+    ``g``), compile in the document (a superscript and the derivative's prime do not clash)."""
+    monkeypatch.chdir(tmp_path)
+    extra = "".join(
+        f'[functions.f{i}]\nactivation = "x*{i + 2}"\nlatex = {json.dumps(name)}\n'
+        for i, name in enumerate(ALLOWED_LATEX_NAMES)
+    )
+    functions = (
+        '[functions.my_fn]\nactivation = "tanh(x)*x"\n[functions.g]\nactivation = "x/2"\n'
+        '[functions.my__loss]\nloss = "(a - y)**2"\n'
+    )
+    layers = "[2" + ", 2" * (len(ALLOWED_LATEX_NAMES) + 1) + ", 1]"
+    text = spec_text(layers=layers, output="g", loss="my__loss", dataset="xor")
+    names = ", ".join(f'"f{i}"' for i in range(len(ALLOWED_LATEX_NAMES)))
+    text = text.replace('activation = "tanh"', f'activation = ["my_fn", {names}]')
+    Path("net.toml").write_text(text + functions + extra)
+    assert main(["derive", "net.toml", "--pdf", "-o", "net.pdf"], io.StringIO()) == 0
+    source = io.StringIO()
+    assert main(["derive", "net.toml", "--format", "latex"], source) == 0
+    assert r"\operatorname{my\_fn}" in source.getvalue()
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None and not os.environ.get("SYMBACKPROP_REQUIRE_LATEX"),
+    reason="needs pdflatex (CI sets SYMBACKPROP_REQUIRE_LATEX=1 and installs it)",
+)
+def test_latex_runs_confined_and_time_limited(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A looping document ends in one line after SYMBACKPROP_LATEX_TIMEOUT, its process group
+    killed; \\write18 runs nothing and files outside the folder are neither read nor written."""
+    from symbackprop.render.document import compile_pdf
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMBACKPROP_LATEX_TIMEOUT", "1.5")
+    document = r"\documentclass{article}\begin{document}%s\end{document}"
+    started = time.perf_counter()
+    with pytest.raises(SymbackpropError, match=r"did not finish within 1.5 s and was stopped"):
+        compile_pdf(document % r"\def\x{\x}\x", tmp_path / "loop.pdf")
+    assert time.perf_counter() - started < 15
+    assert not (tmp_path / "loop.pdf").exists()
+    outside = tmp_path / "outside.txt"
+    for body, message in (
+        (r"\input{/etc/hostname}", "not found"),
+        (rf"\newwrite\f\immediate\openout\f={outside}\immediate\closeout\f x", "write"),
+    ):
+        with pytest.raises(SymbackpropError, match=message):
+            compile_pdf(document % body, tmp_path / "read.pdf", force=True)
+    pwned = tmp_path / "PWNED"
+    compile_pdf(document % rf"\immediate\write18{{touch {pwned}}}x", tmp_path / "ok.pdf")
+    assert not pwned.exists() and not outside.exists()
 
 
 def test_regenerate_command_in_header_works(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
