@@ -775,6 +775,36 @@ CASES = [
         "w.npz: exists and was not written by symbackprop, or was changed since",
         unchanged=("w.npz",),
     ),
+    Case(
+        "run --plot over a user's PNG beside a stale digest file",
+        both(
+            SPEC_AND_DATA,
+            files(**{"photo.png": PNG, ".photo.png.symbackprop-sha256": "0" * 64 + "\n"}),
+        ),
+        run_spec("--plot", "photo.png"),
+        2,
+        "photo.png: exists and was not written by symbackprop",
+        unchanged=("photo.png",),
+    ),
+    Case(
+        "predict -o over a user's CSV with an empty digest file",
+        both(
+            npz("w.npz", XOR_WEIGHTS),
+            files(**{"p.csv": "class,p0\n", ".p.csv.symbackprop-sha256": "", "x.csv": "0,1\n"}),
+        ),
+        ("predict", "xor", "w.npz", "x.csv", "-o", "p.csv"),
+        2,
+        "p.csv: exists and was not written by symbackprop",
+        unchanged=("p.csv",),
+    ),
+    Case(
+        "run --save over the user's own weights (never stamped)",
+        both(SPEC_AND_DATA, npz("mine.npz", XOR_WEIGHTS)),
+        run_spec("--save", "mine.npz"),
+        2,
+        "mine.npz: exists and was not written by symbackprop, or was changed since",
+        unchanged=("mine.npz",),
+    ),
     *(
         Case(
             f"{option} {kind}, even with --force",
@@ -792,6 +822,7 @@ CASES = [
         for kind, target, setup, message in (
             ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
             ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
+            ("onto /dev/null", "/dev/null", files(real="mine"), "/dev/null: is not a regular"),
         )
     ),
     Case(
@@ -1692,6 +1723,12 @@ def test_tuner_wisdom_is_written_as_every_output_is(tmp_path: Path, monkeypatch)
     Path(f"{wisdom}.{os.getpid()}.tmp").symlink_to(victim)
     module._write_wisdom("key", {"plan": [[0, 0, 0], [0, 0, 0]]})
     assert victim.read_text() == "mine"
+    Path(f"{wisdom}.{os.getpid()}.tmp").unlink()
+    wisdom.unlink()
+    wisdom.symlink_to(victim)  # a link at wisdom.json itself: replaced, not written through
+    module._write_wisdom("key", {"plan": [[0, 0, 0], [0, 0, 0]]})
+    assert victim.read_text() == "mine" and not wisdom.is_symlink()
+    assert not [p.name for p in wisdom.parent.iterdir() if p.name.endswith(".tmp")]
     assert module._read_wisdom() == {"key": {"plan": [[0, 0, 0], [0, 0, 0]]}}
     wisdom.write_text("[" * 100_000 + "]" * 100_000)
     assert module._read_wisdom() == {}
