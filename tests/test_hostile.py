@@ -1064,6 +1064,49 @@ CASES = [
         2,
         "takes the real or imaginary part of a complex value",
     ),
+    *(
+        Case(
+            f"check: {activation} is NaN at the check's inputs ({dtype}), not 'OK'",
+            files(**{"net.toml": spec_text(dtype=dtype).replace('"tanh"', f'"{activation}"')}),
+            ("check", "net.toml"),
+            2,
+            "net.toml: the loss (nan) is not finite at the check's random inputs",
+        )
+        for activation, dtype in (
+            ("log(x)", "float64"),
+            ("sqrt(x)", "float64"),
+            ("log(x)", "float32"),
+        )
+    ),
+    Case(
+        "first batch diverges (weights of 1e300, relu): exit 3, one line, nothing saved",
+        both(
+            files(**{"net.toml": spec_text(output="identity").replace('"tanh"', '"relu"')}),
+            files(**{"data.csv": XOR_CSV}),
+            npz("w.npz", {k: np.full(v.shape, 1e300) for k, v in XOR_WEIGHTS.items()}),
+        ),
+        run_spec("--weights", "w.npz", "--save", "out.npz"),
+        3,
+        "diverged at epoch 1, batch 1: loss became inf",
+    ),
+    Case(
+        "first batch diverges (weights of 1e200, identity hidden layer)",
+        both(
+            files(**{"net.toml": spec_text(output="identity").replace('"tanh"', '"identity"')}),
+            files(**{"data.csv": XOR_CSV}),
+            npz("w.npz", {k: np.full(v.shape, 1e200) for k, v in XOR_WEIGHTS.items()}),
+        ),
+        run_spec("--weights", "w.npz"),
+        3,
+        "diverged at epoch 1, batch 1",
+    ),
+    Case(
+        "activation x**x (NaN for z < 0): refused before training, one line, no warning",
+        files(**{"net.toml": spec_text().replace('"tanh"', '"x**x"'), "data.csv": XOR_CSV}),
+        run_spec(),
+        2,
+        "net.toml: the loss or the gradient of W1 is not finite on the first batch",
+    ),
     Case(
         "expression undefined on the data: run refuses before training, not 'OK' on NaN",
         files(**{"net.toml": spec_text(output="log(x - 100)"), "data.csv": XOR_CSV}),
@@ -1128,7 +1171,7 @@ def test_hostile_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> None: 
     status, _, err = run_case(case, folder, monkeypatch, capsys)
     seconds = time.perf_counter() - started
     assert status == case.status, err
-    if case.status == 2:
+    if case.status in (2, 3):
         lines = err.strip().splitlines()
         assert "Traceback" not in err
         assert len(lines) == 1 or lines[0].startswith("usage:"), err
