@@ -69,6 +69,25 @@ def spec_text(**fields: object) -> str:
 XOR_CSV = "0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 
 
+STANDARDIZED = spec_text().replace(
+    'dataset = "data.csv"', 'dataset = "data.csv"\nstandardize = true'
+)
+
+
+def deflated_bomb(path: Path, member: str, size: int, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz holding ``arrays`` and ``member``: ``size`` zero bytes deflated (a few MB)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(key if key.endswith(".npy") else f"{key}.npy", buffer.getvalue())
+        with archive.open(member, "w", force_zip64=True) as handle:
+            block = bytes(1 << 20)
+            for _ in range(size // len(block)):
+                handle.write(block)
+            handle.write(bytes(size % len(block)))
+
+
 def latex_spec(latex: str) -> str:
     """A spec whose [functions.f] has the LaTeX name ``latex`` (a TOML basic string)."""
     return spec_text() + f'[functions.f]\nactivation = "x"\nlatex = {json.dumps(latex)}\n'
@@ -645,6 +664,93 @@ CASES = [
         "SYMBACKPROP_LATEX_TIMEOUT: must be a number of seconds > 0",
         env={"SYMBACKPROP_LATEX_TIMEOUT": "inf"},
     ),
+    # --- x_mean/x_std: required by standardize = true, checked when present -------------------
+    *(
+        Case(
+            f"{command}: {what}",
+            both(
+                files(**{"net.toml": STANDARDIZED, "data.csv": XOR_CSV, "x.csv": "0,1\n"}),
+                npz("w.npz", XOR_WEIGHTS | extra),
+            ),
+            (command, "net.toml", "w.npz", "x.csv" if command == "predict" else "data.csv"),
+            2,
+            f"w.npz: {message}",
+        )
+        for command in ("predict", "evaluate")
+        for what, extra, message in (
+            ("no x_mean/x_std under standardize = true", {}, "missing array 'x_mean' (the spec"),
+            ("x_std only", {"x_std": np.ones(2)}, "missing array 'x_mean'"),
+            (
+                "x_std = -1",
+                {"x_mean": np.zeros(2), "x_std": -np.ones(2)},
+                "array 'x_std' holds -1; must be > 0",
+            ),
+            (
+                "x_std = 0",
+                {"x_mean": np.zeros(2), "x_std": np.zeros(2)},
+                "array 'x_std' holds 0; must be > 0",
+            ),
+            (
+                "x_mean of 3 values",
+                {"x_mean": np.zeros(3), "x_std": np.ones(2)},
+                "array 'x_mean' has shape (3,)",
+            ),
+            (
+                "x_std NaN",
+                {"x_mean": np.zeros(2), "x_std": np.full(2, np.nan)},
+                "array 'x_std' holds non-finite",
+            ),
+        )
+    ),
+    Case(
+        "derive --example --weights without x_mean under standardize = true",
+        both(files(**{"net.toml": STANDARDIZED, "data.csv": XOR_CSV}), npz("w.npz", XOR_WEIGHTS)),
+        ("derive", "net.toml", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: missing array 'x_mean'",
+    ),
+    # --- .npz archives: members counted, their total capped, only .npy arrays ----------------
+    Case(
+        "weights: a deflated 1.1 GiB member (not inflated)",
+        lambda folder: deflated_bomb(folder / "w.npz", "junk.npy", 1100 << 20, XOR_WEIGHTS),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: its arrays inflate to 11534",
+    ),
+    Case(
+        "data: a deflated 1.1 GiB X (not inflated)",
+        both(
+            files(**{"net.toml": spec_text(dataset="d.npz")}),
+            lambda folder: deflated_bomb(folder / "d.npz", "X.npy", 1100 << 20, {}),
+        ),
+        run_spec(),
+        2,
+        "d.npz: its arrays inflate to 1153433600 bytes",
+    ),
+    Case(
+        "weights: a raw (non-.npy) member",
+        lambda folder: deflated_bomb(folder / "w.npz", "notes.txt", 10, XOR_WEIGHTS),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: member 'notes.txt' is not an .npy array",
+    ),
+    Case(
+        "predict data: a raw member beside X",
+        both(
+            npz("w.npz", XOR_WEIGHTS),
+            lambda folder: deflated_bomb(folder / "x.npz", "X", 10, {"X.npy": np.ones((2, 2))}),
+        ),
+        ("predict", "xor", "w.npz", "x.npz"),
+        2,
+        "x.npz: member 'X' is not an .npy array",
+    ),
+    Case(
+        "weights: 5000 members",
+        npz("w.npz", XOR_WEIGHTS | {f"m{i}": np.zeros(1) for i in range(5000)}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: holds 5004 members; an .npz holds at most 1000 arrays",
+    ),
     # --- outputs -------------------------------------------------------------------------------
     Case(
         "-o a FIFO, even with --force (no hang)",
@@ -1057,7 +1163,8 @@ CASES = [
         ("derive", "net.toml", "--weight", "W1[0,0]"),
         2,
         "32768 paths lead from W1[0, 0] to the loss",
-    ),    Case(
+    ),
+    Case(
         "expression whose derivative is complex-valued (re/im), not a printer traceback",
         files(**{"net.toml": spec_text(output="x/(1 + Abs(x**0.5))")}),
         ("generate", "net.toml"),
@@ -1188,9 +1295,7 @@ NASTY = "b\\input{etcpasswd}$%|#{}_^~&\"'x\u00e9\u4e2d\u2028\r\t\0.toml"
 
 
 @pytest.mark.parametrize("filename", [PWNED_NAME, NASTY], ids=["pwned", "specials"])
-def test_spec_path_cannot_inject_code(
-    filename: str, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+def test_spec_path_cannot_inject_code(filename: str, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """The issue's reproduction: a newline in the spec's path must not become code."""
     if "\0" in filename:
         filename = filename.replace("\0", "")  # no file system takes NUL in a name
