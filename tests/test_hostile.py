@@ -69,6 +69,30 @@ def spec_text(**fields: object) -> str:
 XOR_CSV = "0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 
 
+STANDARDIZED = spec_text().replace(
+    'dataset = "data.csv"', 'dataset = "data.csv"\nstandardize = true'
+)
+
+
+def deflated_bomb(path: Path, member: str, size: int, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz holding ``arrays`` and ``member``: ``size`` zero bytes deflated (a few MB)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(key if key.endswith(".npy") else f"{key}.npy", buffer.getvalue())
+        with archive.open(member, "w", force_zip64=True) as handle:
+            block = bytes(1 << 20)
+            for _ in range(size // len(block)):
+                handle.write(block)
+            handle.write(bytes(size % len(block)))
+
+
+def latex_spec(latex: str) -> str:
+    """A spec whose [functions.f] has the LaTeX name ``latex`` (a TOML basic string)."""
+    return spec_text() + f'[functions.f]\nactivation = "x"\nlatex = {json.dumps(latex)}\n'
+
+
 def files(**named: str | bytes) -> Callable[[Path], None]:
     """A setup writing files (text or bytes) into the case's folder."""
 
@@ -583,6 +607,150 @@ CASES = [
         2,
         "array 'X' claims shape (10000000000, 2)",
     ),
+    # --- LaTeX names ([functions.f] latex = ...): an allowlist grammar, ^^ refused ------------
+    *(
+        Case(
+            f"latex name {text!r}",
+            files(**{"net.toml": latex_spec(text)}),
+            ("derive", "net.toml"),
+            2,
+            f"net.toml: functions.f.latex: LaTeX name {text!r}: {why}",
+        )
+        for text, why in (
+            (r"\inp^^75t{^^2fetc^^2fhostname}", "'^^' is refused"),
+            (r"\^^69nput{/etc/hostname}", "'^^' is refused"),
+            (r"\imm^^65diate\w^^72ite18{touch PWNED}f", "'^^' is refused"),
+            (r"\immediate\write18{touch PWNED}f", "the command \\immediate is not allowed"),
+            (r"\latelua{os.remove'thesis.tex'}f", "the command \\latelua is not allowed"),
+            (r"\directlua{os.exit(1)}f", "the command \\directlua is not allowed"),
+            (r"\InputIfFileExists{/etc/hostname}{}{}", "the command \\InputIfFileExists"),
+            (r"\input /etc/hostname", "the command \\input is not allowed"),
+            (r"\pdffiledump offset0length9{/etc/hostname}", "the command \\pdffiledump"),
+            (r"\pdfobj file{/etc/hostname}", "the command \\pdfobj is not allowed"),
+            (r"\scantokens{\input x}", "the command \\scantokens is not allowed"),
+            (r"\mathrm{\scantokens{x}}", "the command \\scantokens is not allowed"),
+            (r"\DeclareRobustCommand{\f}{x}", "the command \\DeclareRobustCommand"),
+            (r"\newenvironment{f}{}{}", "the command \\newenvironment is not allowed"),
+            (r"\readline", "the command \\readline is not allowed"),
+            (r"\csname input\endcsname x", "the command \\csname is not allowed"),
+            (r"\cat^^63ode", "'^^' is refused"),
+            (r"\catcode`\^=7 f", "the command \\catcode is not allowed"),
+            (r"^^5cinput{x}", "'^^' is refused"),
+            (r"^^5Cinput{x}", "'^^' is refused"),
+            (r"^^7b", "'^^' is refused"),
+            (r"f^^M", "'^^' is refused"),
+            (r"\operatorname{\input{x}}", "the command \\input is not allowed"),
+            (r"\alphainput", "the command \\alphainput is not allowed"),
+            (r"f%", "the character '%' is not allowed"),
+            (r"f_", "'_' must be followed by {...} or one letter or digit"),
+            (r"f^\input", "'^' must be followed by {...} or one letter or digit"),
+            (r"\mathrm x", "\\mathrm must be followed by {...}"),
+            (r"f}{", "unbalanced braces"),
+        )
+    ),
+    Case(
+        "LATEX_TIMEOUT not a number (before any engine runs)",
+        files(),
+        ("derive", "xor", "--pdf", "-o", "x.pdf"),
+        2,
+        "SYMBACKPROP_LATEX_TIMEOUT: must be a number of seconds > 0",
+        env={"SYMBACKPROP_LATEX_TIMEOUT": "soon"},
+    ),
+    Case(
+        "LATEX_TIMEOUT inf",
+        files(),
+        ("derive", "xor", "--pdf", "-o", "x.pdf"),
+        2,
+        "SYMBACKPROP_LATEX_TIMEOUT: must be a number of seconds > 0",
+        env={"SYMBACKPROP_LATEX_TIMEOUT": "inf"},
+    ),
+    # --- x_mean/x_std: required by standardize = true, checked when present -------------------
+    *(
+        Case(
+            f"{command}: {what}",
+            both(
+                files(**{"net.toml": STANDARDIZED, "data.csv": XOR_CSV, "x.csv": "0,1\n"}),
+                npz("w.npz", XOR_WEIGHTS | extra),
+            ),
+            (command, "net.toml", "w.npz", "x.csv" if command == "predict" else "data.csv"),
+            2,
+            f"w.npz: {message}",
+        )
+        for command in ("predict", "evaluate")
+        for what, extra, message in (
+            ("no x_mean/x_std under standardize = true", {}, "missing array 'x_mean' (the spec"),
+            ("x_std only", {"x_std": np.ones(2)}, "missing array 'x_mean'"),
+            (
+                "x_std = -1",
+                {"x_mean": np.zeros(2), "x_std": -np.ones(2)},
+                "array 'x_std' holds -1; must be > 0",
+            ),
+            (
+                "x_std = 0",
+                {"x_mean": np.zeros(2), "x_std": np.zeros(2)},
+                "array 'x_std' holds 0; must be > 0",
+            ),
+            (
+                "x_mean of 3 values",
+                {"x_mean": np.zeros(3), "x_std": np.ones(2)},
+                "array 'x_mean' has shape (3,)",
+            ),
+            (
+                "x_std NaN",
+                {"x_mean": np.zeros(2), "x_std": np.full(2, np.nan)},
+                "array 'x_std' holds non-finite",
+            ),
+        )
+    ),
+    Case(
+        "derive --example --weights without x_mean under standardize = true",
+        both(files(**{"net.toml": STANDARDIZED, "data.csv": XOR_CSV}), npz("w.npz", XOR_WEIGHTS)),
+        ("derive", "net.toml", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: missing array 'x_mean'",
+    ),
+    # --- .npz archives: members counted, their total capped, only .npy arrays ----------------
+    Case(
+        "weights: a deflated 1.1 GiB member (not inflated)",
+        lambda folder: deflated_bomb(folder / "w.npz", "junk.npy", 1100 << 20, XOR_WEIGHTS),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: its arrays inflate to 11534",
+    ),
+    Case(
+        "data: a deflated 1.1 GiB X (not inflated)",
+        both(
+            files(**{"net.toml": spec_text(dataset="d.npz")}),
+            lambda folder: deflated_bomb(folder / "d.npz", "X.npy", 1100 << 20, {}),
+        ),
+        run_spec(),
+        2,
+        "d.npz: its arrays inflate to 1153433600 bytes",
+    ),
+    Case(
+        "weights: a raw (non-.npy) member",
+        lambda folder: deflated_bomb(folder / "w.npz", "notes.txt", 10, XOR_WEIGHTS),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: member 'notes.txt' is not an .npy array",
+    ),
+    Case(
+        "predict data: a raw member beside X",
+        both(
+            npz("w.npz", XOR_WEIGHTS),
+            lambda folder: deflated_bomb(folder / "x.npz", "X", 10, {"X.npy": np.ones((2, 2))}),
+        ),
+        ("predict", "xor", "w.npz", "x.npz"),
+        2,
+        "x.npz: member 'X' is not an .npy array",
+    ),
+    Case(
+        "weights: 5000 members",
+        npz("w.npz", XOR_WEIGHTS | {f"m{i}": np.zeros(1) for i in range(5000)}),
+        ("derive", "xor", "--example", "--weights", "w.npz"),
+        2,
+        "w.npz: holds 5004 members; an .npz holds at most 1000 arrays",
+    ),
     # --- outputs -------------------------------------------------------------------------------
     Case(
         "-o a FIFO, even with --force (no hang)",
@@ -713,6 +881,36 @@ CASES = [
         "w.npz: exists and was not written by symbackprop, or was changed since",
         unchanged=("w.npz",),
     ),
+    Case(
+        "run --plot over a user's PNG beside a stale digest file",
+        both(
+            SPEC_AND_DATA,
+            files(**{"photo.png": PNG, ".photo.png.symbackprop-sha256": "0" * 64 + "\n"}),
+        ),
+        run_spec("--plot", "photo.png"),
+        2,
+        "photo.png: exists and was not written by symbackprop",
+        unchanged=("photo.png",),
+    ),
+    Case(
+        "predict -o over a user's CSV with an empty digest file",
+        both(
+            npz("w.npz", XOR_WEIGHTS),
+            files(**{"p.csv": "class,p0\n", ".p.csv.symbackprop-sha256": "", "x.csv": "0,1\n"}),
+        ),
+        ("predict", "xor", "w.npz", "x.csv", "-o", "p.csv"),
+        2,
+        "p.csv: exists and was not written by symbackprop",
+        unchanged=("p.csv",),
+    ),
+    Case(
+        "run --save over the user's own weights (never stamped)",
+        both(SPEC_AND_DATA, npz("mine.npz", XOR_WEIGHTS)),
+        run_spec("--save", "mine.npz"),
+        2,
+        "mine.npz: exists and was not written by symbackprop, or was changed since",
+        unchanged=("mine.npz",),
+    ),
     *(
         Case(
             f"{option} {kind}, even with --force",
@@ -730,6 +928,7 @@ CASES = [
         for kind, target, setup, message in (
             ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
             ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
+            ("onto /dev/null", "/dev/null", files(real="mine"), "/dev/null: is not a regular"),
         )
     ),
     Case(
@@ -964,12 +1163,56 @@ CASES = [
         ("derive", "net.toml", "--weight", "W1[0,0]"),
         2,
         "32768 paths lead from W1[0, 0] to the loss",
-    ),    Case(
+    ),
+    Case(
         "expression whose derivative is complex-valued (re/im), not a printer traceback",
         files(**{"net.toml": spec_text(output="x/(1 + Abs(x**0.1234567891))")}),
         ("generate", "net.toml"),
         2,
         "takes the real or imaginary part of a complex value",
+    ),
+    *(
+        Case(
+            f"check: {activation} is NaN at the check's inputs ({dtype}), not 'OK'",
+            files(**{"net.toml": spec_text(dtype=dtype).replace('"tanh"', f'"{activation}"')}),
+            ("check", "net.toml"),
+            2,
+            "net.toml: the loss (nan) is not finite at the check's random inputs",
+        )
+        for activation, dtype in (
+            ("log(x)", "float64"),
+            ("sqrt(x)", "float64"),
+            ("log(x)", "float32"),
+        )
+    ),
+    Case(
+        "first batch diverges (weights of 1e300, relu): exit 3, one line, nothing saved",
+        both(
+            files(**{"net.toml": spec_text(output="identity").replace('"tanh"', '"relu"')}),
+            files(**{"data.csv": XOR_CSV}),
+            npz("w.npz", {k: np.full(v.shape, 1e300) for k, v in XOR_WEIGHTS.items()}),
+        ),
+        run_spec("--weights", "w.npz", "--save", "out.npz"),
+        3,
+        "diverged at epoch 1, batch 1: loss became inf",
+    ),
+    Case(
+        "first batch diverges (weights of 1e200, identity hidden layer)",
+        both(
+            files(**{"net.toml": spec_text(output="identity").replace('"tanh"', '"identity"')}),
+            files(**{"data.csv": XOR_CSV}),
+            npz("w.npz", {k: np.full(v.shape, 1e200) for k, v in XOR_WEIGHTS.items()}),
+        ),
+        run_spec("--weights", "w.npz"),
+        3,
+        "diverged at epoch 1, batch 1",
+    ),
+    Case(
+        "activation x**x (NaN for z < 0): refused before training, one line, no warning",
+        files(**{"net.toml": spec_text().replace('"tanh"', '"x**x"'), "data.csv": XOR_CSV}),
+        run_spec(),
+        2,
+        "net.toml: the loss or the gradient of W1 is not finite on the first batch",
     ),
     Case(
         "expression undefined on the data: run refuses before training, not 'OK' on NaN",
@@ -1035,7 +1278,7 @@ def test_hostile_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> None: 
     status, _, err = run_case(case, folder, monkeypatch, capsys)
     seconds = time.perf_counter() - started
     assert status == case.status, err
-    if case.status == 2:
+    if case.status in (2, 3):
         lines = err.strip().splitlines()
         assert "Traceback" not in err
         assert len(lines) == 1 or lines[0].startswith("usage:"), err
@@ -1052,9 +1295,7 @@ NASTY = "b\\input{etcpasswd}$%|#{}_^~&\"'x\u00e9\u4e2d\u2028\r\t\0.toml"
 
 
 @pytest.mark.parametrize("filename", [PWNED_NAME, NASTY], ids=["pwned", "specials"])
-def test_spec_path_cannot_inject_code(
-    filename: str, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+def test_spec_path_cannot_inject_code(filename: str, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """The issue's reproduction: a newline in the spec's path must not become code."""
     if "\0" in filename:
         filename = filename.replace("\0", "")  # no file system takes NUL in a name
@@ -1112,6 +1353,73 @@ def test_hostile_spec_path_in_latex_compiles(tmp_path: Path) -> None:
     assert main(["derive", str(spec_file), "--format", "markdown", "-o", str(md)]) == 0
     first = unstamp_text(md.read_bytes()).splitlines()[0]
     assert first.startswith("<!--") and first.endswith("-->") and first.count("-->") == 1
+
+
+ALLOWED_LATEX_NAMES = (
+    r"\hat{\sigma}_{\theta}'",
+    r"\operatorname{g}^2",
+    r"\mathbf{W}_1\,\alpha",
+    r"\mathrm{Huber}_{\delta}",
+    r"f''",
+)
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None and not os.environ.get("SYMBACKPROP_REQUIRE_LATEX"),
+    reason="needs pdflatex (CI sets SYMBACKPROP_REQUIRE_LATEX=1 and installs it)",
+)
+def test_allowed_and_default_latex_names_compile(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Names the grammar allows, and the default names of [functions] (``my_fn``, ``my__loss``,
+    ``g``), compile in the document (a superscript and the derivative's prime do not clash)."""
+    monkeypatch.chdir(tmp_path)
+    extra = "".join(
+        f'[functions.f{i}]\nactivation = "x*{i + 2}"\nlatex = {json.dumps(name)}\n'
+        for i, name in enumerate(ALLOWED_LATEX_NAMES)
+    )
+    functions = (
+        '[functions.my_fn]\nactivation = "tanh(x)*x"\n[functions.g]\nactivation = "x/2"\n'
+        '[functions.my__loss]\nloss = "(a - y)**2"\n'
+    )
+    layers = "[2" + ", 2" * (len(ALLOWED_LATEX_NAMES) + 1) + ", 1]"
+    text = spec_text(layers=layers, output="g", loss="my__loss", dataset="xor")
+    names = ", ".join(f'"f{i}"' for i in range(len(ALLOWED_LATEX_NAMES)))
+    text = text.replace('activation = "tanh"', f'activation = ["my_fn", {names}]')
+    Path("net.toml").write_text(text + functions + extra)
+    assert main(["derive", "net.toml", "--pdf", "-o", "net.pdf"], io.StringIO()) == 0
+    source = io.StringIO()
+    assert main(["derive", "net.toml", "--format", "latex"], source) == 0
+    assert r"\operatorname{my\_fn}" in source.getvalue()
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None and not os.environ.get("SYMBACKPROP_REQUIRE_LATEX"),
+    reason="needs pdflatex (CI sets SYMBACKPROP_REQUIRE_LATEX=1 and installs it)",
+)
+def test_latex_runs_confined_and_time_limited(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A looping document ends in one line after SYMBACKPROP_LATEX_TIMEOUT, its process group
+    killed; \\write18 runs nothing and files outside the folder are neither read nor written."""
+    from symbackprop.render.document import compile_pdf
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMBACKPROP_LATEX_TIMEOUT", "1.5")
+    document = r"\documentclass{article}\begin{document}%s\end{document}"
+    started = time.perf_counter()
+    with pytest.raises(SymbackpropError, match=r"did not finish within 1.5 s and was stopped"):
+        compile_pdf(document % r"\def\x{\x}\x", tmp_path / "loop.pdf")
+    assert time.perf_counter() - started < 15
+    assert not (tmp_path / "loop.pdf").exists()
+    outside = tmp_path / "outside.txt"
+    for body, message in (
+        (r"\input{/etc/hostname}", "not found"),
+        (rf"\newwrite\f\immediate\openout\f={outside}\immediate\closeout\f x", "write"),
+    ):
+        with pytest.raises(SymbackpropError, match=message):
+            compile_pdf(document % body, tmp_path / "read.pdf", force=True)
+    pwned = tmp_path / "PWNED"
+    compile_pdf(document % rf"\immediate\write18{{touch {pwned}}}x", tmp_path / "ok.pdf")
+    assert not pwned.exists() and not outside.exists()
 
 
 def test_regenerate_command_in_header_works(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -1563,6 +1871,12 @@ def test_tuner_wisdom_is_written_as_every_output_is(tmp_path: Path, monkeypatch)
     Path(f"{wisdom}.{os.getpid()}.tmp").symlink_to(victim)
     module._write_wisdom("key", {"plan": [[0, 0, 0], [0, 0, 0]]})
     assert victim.read_text() == "mine"
+    Path(f"{wisdom}.{os.getpid()}.tmp").unlink()
+    wisdom.unlink()
+    wisdom.symlink_to(victim)  # a link at wisdom.json itself: replaced, not written through
+    module._write_wisdom("key", {"plan": [[0, 0, 0], [0, 0, 0]]})
+    assert victim.read_text() == "mine" and not wisdom.is_symlink()
+    assert not [p.name for p in wisdom.parent.iterdir() if p.name.endswith(".tmp")]
     assert module._read_wisdom() == {"key": {"plan": [[0, 0, 0], [0, 0, 0]]}}
     wisdom.write_text("[" * 100_000 + "]" * 100_000)
     assert module._read_wisdom() == {}

@@ -391,7 +391,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     module = float64_module(spec)
     ok = _report_check(
         "float64 gradients vs five-point central differences",
-        check_gradients(module, seed=args.seed),
+        check_gradients(module, seed=args.seed, where=spec.source),
         args.tolerance,
         out,
     )
@@ -399,7 +399,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         single = load_module(module_source(spec))
         ok &= _report_check(
             "float32 gradients vs the float64 module's",
-            compare_precisions(single, module, seed=args.seed),
+            compare_precisions(single, module, seed=args.seed, where=spec.source),
             args.float32_tolerance,
             out,
         )

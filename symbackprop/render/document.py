@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from ..util.fileio import check_target, stamp_binary, stamp_text, write_output
 from ..util.resources import environment
 from ..util.version import __version__
 from .closed_forms import named_closed_form_steps
+from .engine import latex_timeout, run_latex
 from .example import DIGITS, WorkedExample, check_digits, example_section
 from .layout import OPERATOR, break_lines, estimate_width
 from .paths import path_section
@@ -410,7 +410,9 @@ def check_pdf_target(path: Path, force: bool = False) -> None:
 
 
 def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
-    """Compile a complete LaTeX document to PDF with the first LaTeX engine found."""
+    """Compile a complete LaTeX document to PDF with the first LaTeX engine found (run by
+    ``engine.run_latex``: no shell escape, paranoid file access, a time limit)."""
+    timeout = latex_timeout()  # a malformed SYMBACKPROP_LATEX_TIMEOUT: refused first
     engine = next((shutil.which(e) for e in LATEX_ENGINES if shutil.which(e)), None)
     if engine is None:
         raise SymbackpropError(
@@ -422,17 +424,11 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "derivation.tex"
         source.write_text(tex)
-        result = subprocess.run(
-            [engine, "-interaction=nonstopmode", "-halt-on-error", source.name],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        status, output = run_latex(engine, Path(folder), source.name, timeout)
         built = Path(folder) / "derivation.pdf"
-        if result.returncode != 0 or not built.exists():
-            errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
-            detail = errors[0] if errors else f"exit status {result.returncode}"
+        if status != 0 or not built.exists():
+            errors = [line for line in output.splitlines() if line.startswith("!")]
+            detail = errors[0] if errors else f"exit status {status}"
             raise SymbackpropError(f"{Path(engine).name} failed: {detail}", "--pdf")
         write_output(pdf_path, stamp_binary(built.read_bytes()), force=force, suffixes=(".pdf",))
     return pdf_path

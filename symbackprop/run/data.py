@@ -195,12 +195,40 @@ def real_array(arrays: dict[str, np.ndarray], name: str, path: Path) -> np.ndarr
     return array
 
 
+MAX_NPZ_MEMBERS = 1000
+"""Arrays an .npz may hold (a weights file holds 2 per layer and a few more)."""
+
+MAX_NPZ_BYTES = 1 << 30
+"""What all members of an .npz may inflate to, together (their sizes as the archive states
+them; zipfile never inflates a member past its stated size)."""
+
+
+def _check_npz_members(members: list[zipfile.ZipInfo], path: Path) -> None:
+    """Refuse, before anything is inflated, too many members, a member that is not an .npy
+    array, or more than MAX_NPZ_BYTES in all (a deflated bomb)."""
+    if len(members) > MAX_NPZ_MEMBERS:
+        raise DataError(
+            f"holds {len(members)} members; an .npz holds at most {MAX_NPZ_MEMBERS} arrays",
+            str(path),
+        )
+    raw = next((m.filename for m in members if not m.filename.endswith(".npy")), None)
+    if raw is not None:
+        raise DataError(
+            f"member {raw[:80]!r} is not an .npy array (an .npz holds only arrays)", str(path)
+        )
+    total = sum(m.file_size for m in members)
+    if total > MAX_NPZ_BYTES:
+        raise DataError(
+            f"its arrays inflate to {total} bytes; at most {MAX_NPZ_BYTES} are read", str(path)
+        )
+
+
 def _check_npz_headers(path: Path) -> None:
     """Read each array's .npy header (not its data): refuse absurd or inconsistent sizes."""
     with zipfile.ZipFile(path) as archive:
-        for member in archive.infolist():
-            if not member.filename.endswith(".npy"):
-                continue
+        members = archive.infolist()
+        _check_npz_members(members, path)
+        for member in members:
             name = member.filename[:-4]
             with archive.open(member) as handle:
                 version = np.lib.format.read_magic(handle)

@@ -154,7 +154,8 @@ def example_for_spec(
 ) -> WorkedExample:
     """The worked example of a spec: its training data, the given weights or init_params."""
     from ..run.data import BUILTIN_DATASETS, load_data
-    from ..run.weights import load_weights
+    from ..run.weights import input_scaling, load_weights
+    from .runner import standardize
 
     X = Y = None
     if spec.data.dataset is not None or spec.name in BUILTIN_DATASETS:
@@ -163,7 +164,10 @@ def example_for_spec(
     params = None
     if weights is not None:
         dtype = np.float32 if spec.dtype == "float32" else np.float64
-        params, _ = load_weights(Path(weights), spec, dtype)
+        params, extras = load_weights(Path(weights), spec, dtype)
+        scaling = input_scaling(spec, extras, str(weights))
+        if X is not None:
+            X = standardize(X, scaling)  # the network's input, as in training
     if sample is not None and sample < 0:
         raise SymbackpropError(f"must be >= 0, not {sample}", "--sample")
     return worked_example(

@@ -6,10 +6,13 @@ truncation error is O(h^4) and the round-off about 1e-11 of the loss.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+
+from ..errors import SymbackpropError
 
 RELATIVE_FLOOR = 1e-4
 """Magnitudes below this count as this in the relative error: central differences of an O(1)
@@ -47,17 +50,20 @@ def check_gradients(
     samples: int = 8,
     max_per_param: int = 200,
     step: float | None = None,
+    where: str = "check",
 ) -> list[ParamCheck]:
     """Compare ``module.gradients`` with central differences of ``module.loss``.
 
     Up to ``max_per_param`` entries of each parameter array are checked (all of them for small
-    networks), chosen at random with ``seed``.
+    networks), chosen at random with ``seed``. A non-finite loss, gradient or difference is no
+    agreement: a SymbackpropError at ``where`` says which (NaN compares as nothing).
     """
     X, Y = sample_data(module, samples, seed)
     params = module.init_params(seed)
     float32 = params[0].dtype == np.float32
     h = step or (1e-2 if float32 else 1e-5)
     analytic = module.gradients(params, X, Y)
+    require_finite(module.loss(params, X, Y), zip(module.PARAM_NAMES, analytic), where)
     rng = np.random.default_rng(seed + 1)
     results = []
     for name, param, grad in zip(module.PARAM_NAMES, params, analytic):
@@ -76,6 +82,12 @@ def check_gradients(
             # Five-point central difference: truncation error O(h^4).
             numeric = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * h)
             exact = float(grad.reshape(-1)[i])
+            if not np.isfinite(numeric):
+                raise SymbackpropError(
+                    f"the finite difference of the loss along {name} is not finite ({numeric}): "
+                    "a function of the spec overflows or is undefined near the check's point",
+                    where,
+                )
             error = abs(numeric - exact)
             max_abs = max(max_abs, error)
             max_rel = max(max_rel, error / max(abs(numeric), abs(exact), RELATIVE_FLOOR))
@@ -83,8 +95,22 @@ def check_gradients(
     return results
 
 
+def require_finite(loss: float, gradients: Iterable[tuple[str, np.ndarray]], where: str) -> None:
+    """Refuse (one line at ``where``) a non-finite loss or gradient at the check's point."""
+    if not np.isfinite(loss):
+        bad = f"the loss ({loss})"
+    else:
+        bad = next((f"the gradient of {n}" for n, g in gradients if not np.isfinite(g).all()), "")
+    if bad:
+        raise SymbackpropError(
+            f"{bad} is not finite at the check's random inputs: a function of the spec is "
+            "undefined or overflows there (log or sqrt of a negative value?); nothing to compare",
+            where,
+        )
+
+
 def compare_precisions(
-    single: ModuleType, double: ModuleType, seed: int = 0, samples: int = 8
+    single: ModuleType, double: ModuleType, seed: int = 0, samples: int = 8, where: str = "check"
 ) -> list[ParamCheck]:
     """A float32 module's gradients against its float64 twin's, at the same (rounded) point.
 
@@ -96,11 +122,11 @@ def compare_precisions(
     params64 = [p.astype(np.float64) for p in params32]
     X = X.astype(np.float32).astype(np.float64)
     results = []
-    for name, g32, g64 in zip(
-        single.PARAM_NAMES,
-        single.gradients(params32, X, Y),
-        double.gradients(params64, X, Y),
-    ):
+    grads32 = single.gradients(params32, X, Y)
+    grads64 = double.gradients(params64, X, Y)
+    require_finite(double.loss(params64, X, Y), zip(double.PARAM_NAMES, grads64), where)
+    require_finite(single.loss(params32, X, Y), zip(single.PARAM_NAMES, grads32), where)
+    for name, g32, g64 in zip(single.PARAM_NAMES, grads32, grads64):
         error = np.abs(g32.astype(np.float64) - g64)
         scale = np.maximum(np.maximum(np.abs(g64), np.abs(g32)), RELATIVE_FLOOR)
         results.append(

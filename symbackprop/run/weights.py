@@ -83,3 +83,35 @@ def load_weights(
     for key in META_KEYS:
         content.pop(key, None)
     return params, content
+
+
+def input_scaling(spec: Spec, extras: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+    """The ``x_mean`` and ``x_std`` of a weights file, checked: required when the spec says
+    ``standardize = true`` (raw inputs would give silently wrong outputs), real, finite, one
+    value per input, ``x_std`` > 0. Empty when the file has neither and the spec does not ask."""
+    present = [key for key in ("x_mean", "x_std") if key in extras]
+    if not present and not spec.data.standardize:
+        return {}
+    if len(present) < 2:
+        missing = next(key for key in ("x_mean", "x_std") if key not in extras)
+        why = "the spec says standardize = true" if spec.data.standardize else "x_mean is there"
+        raise DataError(
+            f"missing array '{missing}' ({why}; save the weights with run --save)", where
+        )
+    n_in = spec.layers[0]
+    scaling = {}
+    for key in ("x_mean", "x_std"):
+        value = extras[key]
+        if value.shape != (n_in,) or value.dtype.kind not in "fiu":
+            raise DataError(
+                f"array '{key}' has shape {value.shape} and dtype {value.dtype}; "
+                f"expected a numeric array of shape ({n_in},)",
+                where,
+            )
+        value = value.astype(np.float64)
+        if not np.all(np.isfinite(value)):
+            raise DataError(f"array '{key}' holds non-finite values", where)
+        scaling[key] = value
+    if not np.all(scaling["x_std"] > 0):
+        raise DataError(f"array 'x_std' holds {scaling['x_std'].min():g}; must be > 0", where)
+    return scaling

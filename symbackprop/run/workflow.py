@@ -217,11 +217,12 @@ def _module_and_weights(
     spec: Spec, weights: Path
 ) -> tuple[ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
     from ..pipeline import load_module, module_source
-    from .weights import load_weights
+    from .weights import input_scaling, load_weights
 
     dtype = np.float32 if spec.dtype == "float32" else np.float64
     params, extras = load_weights(weights, spec, dtype)
-    return load_module(module_source(spec)), params, extras
+    scaling = input_scaling(spec, extras, str(weights))  # refused before any derivation
+    return load_module(module_source(spec)), params, scaling
 
 
 def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:

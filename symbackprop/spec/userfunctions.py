@@ -23,35 +23,76 @@ from .functions import ACTIVATIONS, LOSSES, Activation, Loss, builtin_activation
 from .functions import a as a_sym
 from .functions import x as x_sym
 
-_LATEX_NAME = re.compile(r"^(?:[A-Za-z0-9 _^{}',.]|\\[A-Za-z]+)+$")
-_LATEX_FORBIDDEN = re.compile(
-    r"\\(?:input|include|write|immediate|openout|openin|read|def|edef|gdef|xdef|let|catcode"
-    r"|csname|endcsname|newcommand|renewcommand|providecommand|expandafter|special|usepackage"
-    r"|documentclass|begin|end|makeatletter|loop|repeat|jobname|directlua|tt|verb)(?![A-Za-z])"
+# --- LaTeX names: a small allowlist grammar ----------------------------------------------------
+#
+# TeX reads ``^^75`` as ``u`` before it splits a name into commands, so a name is not checked for
+# bad commands but built from good parts only: letters, digits, a few marks, balanced braces,
+# ``_``/``^`` followed by a group or one letter or digit, and the commands below (the first set
+# followed by a {group}). Everything else, ``^^`` and every other backslash included, is refused.
+
+LATEX_GROUP_COMMANDS = frozenset(
+    "operatorname mathrm mathit mathbf mathsf mathcal boldsymbol hat tilde bar vec dot "
+    "ddot check breve widehat widetilde overline".split()
+)
+LATEX_COMMANDS = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
+    "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta "
+    "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell prime ast star dagger partial nabla "
+    "infty cdot log exp ln sin cos tan sinh cosh tanh max min".split()
+)
+LATEX_SYMBOLS = frozenset(",;!_")
+"""Control symbols allowed after a backslash: thin, medium and negative spaces, an underscore."""
+_LATEX_MARKS = frozenset(" ',.()+-*/|<>=:;")
+_LATEX_TOKEN = re.compile(r"\\(?:[A-Za-z]+|.?)|[\s\S]", re.DOTALL)
+_ALLOWED_TEXT = (
+    "letters, digits, {groups}, _ and ^ followed by a group or one letter or digit, "
+    "\\operatorname{...}, \\mathrm{...}, \\mathbf{...} and the like, Greek letters"
 )
 
 
 def validate_latex_name(text: Any, where: str) -> str:
-    """A user-given LaTeX name, checked strictly: letters, digits, _ ^ { } ' and plain commands.
-
-    Braces must balance; commands that read or write files or define macros are refused.
-    """
+    """A user-given LaTeX name, read by the allowlist grammar above; one SpecError otherwise."""
     if not isinstance(text, str) or not 0 < len(text) <= 60:
         raise SpecError("must be a LaTeX name of 1 to 60 characters", where)
-    if not _LATEX_NAME.match(text) or _LATEX_FORBIDDEN.search(text):
-        raise SpecError(
-            f"LaTeX name {text!r} may hold only letters, digits, _ ^ {{ }} ' and \\commands "
-            "(no file or macro commands)",
-            where,
-        )
-    depth = 0
-    for char in text:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth < 0:
-            break
-    if depth != 0:
-        raise SpecError(f"LaTeX name {text!r} has unbalanced braces", where)
+    problem = latex_name_problem(text)
+    if problem:
+        raise SpecError(f"LaTeX name {text!r}: {problem} (allowed: {_ALLOWED_TEXT})", where)
     return text
+
+
+def latex_name_problem(text: str) -> str | None:
+    """What makes ``text`` no LaTeX name of the grammar above, or None when it is one."""
+    if "^^" in text:
+        return "'^^' is refused (TeX reads it as another character)"
+    tokens = _LATEX_TOKEN.findall(text)
+    depth = 0
+    expect_group = False
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if expect_group and token != "{":
+            return f"{tokens[index - 1]} must be followed by {{...}}"
+        expect_group = False
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+            if depth < 0:
+                return "unbalanced braces"
+        elif token in ("_", "^"):
+            if following != "{" and not (following.isascii() and following.isalnum()):
+                return f"{token!r} must be followed by {{...}} or one letter or digit"
+        elif token.startswith("\\"):
+            name = token[1:]
+            if name in LATEX_GROUP_COMMANDS:
+                expect_group = True
+            elif name not in LATEX_COMMANDS and name not in LATEX_SYMBOLS:
+                shown = token if name.isalpha() else repr(token)
+                return f"the command {shown} is not allowed"
+        elif not (token.isascii() and (token.isalnum() or token in _LATEX_MARKS)):
+            return f"the character {token!r} is not allowed"
+    if expect_group:
+        return f"{tokens[-1]} must be followed by {{...}}"
+    return "unbalanced braces" if depth else None
 
 
 def check_differentiable(expr: sp.Expr, variable: sp.Symbol, where: str) -> sp.Expr:
@@ -134,10 +175,13 @@ def parse_functions(table: Any, where: str) -> dict[str, Activation | Loss]:
             raise SpecError(f"unknown field '{unknown[0]}' (known: activation, latex, loss)", here)
         if ("activation" in entry) == ("loss" in entry):
             raise SpecError("needs exactly one of 'activation' or 'loss'", here)
-        default = rf"\operatorname{{{name}}}" if len(name) > 1 else name
+        typeset = name.replace("_", r"\_")  # an underscore of the name, not a subscript
+        default = rf"\operatorname{{{typeset}}}" if len(name) > 1 else typeset
         if "latex" not in entry and not name.isascii():
             raise SpecError("a name that is not ASCII needs latex = ... (how to typeset it)", here)
         latex = validate_latex_name(entry.get("latex", default), f"{here}.latex")
+        if "^" in latex:
+            latex = f"{{{latex}}}"  # the documents write f' for the derivative: no ^ ^ then
         if "activation" in entry:
             function = user_activation(name, entry["activation"], latex, f"{here}.activation")
         else:
