@@ -9,6 +9,7 @@ below, imported here lazily) happen only on a cache miss.
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import os
 import stat
@@ -198,6 +199,21 @@ def load_module(source: ModuleSource, folder: Path | None = None) -> ModuleType:
     return _load_file(path, expected)
 
 
+class _VerifiedLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module file from the bytes already read and verified (not from a second read, nor
+    from a ``__pycache__`` file that nothing verified)."""
+
+    def __init__(self, name: str, path: str, data: bytes) -> None:
+        super().__init__(name, path)
+        self.data = data
+
+    def get_data(self, path: str) -> bytes:
+        return self.data if path == self.path else super().get_data(path)
+
+    def path_stats(self, path: str) -> dict[str, float]:
+        raise OSError("generated modules are compiled from their verified source")
+
+
 def _load_file(path: Path, data: bytes) -> ModuleType:
     """Execute the verified ``data`` as the module of file ``path``, registered in sys.modules
     under its file's (digest-based) name, with no folder put on sys.path: Numba's on-disk cache
@@ -206,12 +222,13 @@ def _load_file(path: Path, data: bytes) -> ModuleType:
     loaded = sys.modules.get(name)
     if loaded is not None and getattr(loaded, "__file__", None) == str(path):
         return loaded
-    spec = importlib.util.spec_from_file_location(name, path)
+    loader = _VerifiedLoader(name, str(path), data)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        exec(compile(data, str(path), "exec"), module.__dict__)  # noqa: S102 (verified bytes)
+        loader.exec_module(module)
     except RuntimeError as exc:  # Numba cannot cache beside the module or in HOME
         sys.modules.pop(name, None)
         if "cache" not in str(exc):
