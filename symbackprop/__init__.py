@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .render.document import DerivationDocument
     from .run.workflow import Trained
+    from .spec.expressions import parse_expression as parse_expression
 
 from .errors import (  # noqa: E402
     DataError,
@@ -16,7 +17,6 @@ from .errors import (  # noqa: E402
     SymbackpropError,
     TrainingDiverged,
 )
-from .spec.expressions import parse_expression  # noqa: E402
 from .spec.model import Spec, load_spec  # noqa: E402
 from .util.version import __version__ as __version__  # noqa: E402
 
@@ -33,6 +33,16 @@ __all__ = [
     "parse_expression",
     "train",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``parse_expression`` (SymPy's) is imported when first asked for: ``import symbackprop``
+    and the warm path of ``run``, ``predict`` and ``evaluate`` import no SymPy."""
+    if name == "parse_expression":
+        from .spec.expressions import parse_expression
+
+        return parse_expression
+    raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
 
 
 def derive(
@@ -73,9 +83,9 @@ def generate(spec: object) -> ModuleType:
     It has ``init_params``, ``forward``, ``loss``, ``gradients``, ``train``, ``predict``,
     ``save_params``, ``load_params``, ... (see the README's "The generated module").
     """
-    from .pipeline import as_spec, load_module, module_source
+    from .pipeline import as_spec, cached_module
 
-    return load_module(module_source(as_spec(spec)))  # type: ignore[arg-type]
+    return cached_module(as_spec(spec))  # type: ignore[arg-type]
 
 
 def train(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from symbackprop.pipeline import derivation_of, load_module, render_module
+from symbackprop.pipeline import cached_module, load_module
 from symbackprop.spec.model import Spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ _MODULES: dict[Spec, Any] = {}
 def module_for(spec: Spec):  # noqa: ANN201
     """The generated module of a spec, written to the test cache and imported."""
     if spec not in _MODULES:
-        _MODULES[spec] = load_module(render_module(derivation_of(spec)))
+        _MODULES[spec] = cached_module(spec)
     return _MODULES[spec]
 
 

@@ -117,7 +117,7 @@ def test_check_fails_on_mismatch(monkeypatch: pytest.MonkeyPatch, capsys) -> Non
     """A module whose gradients are off makes `check` exit non-zero."""
     import symbackprop.pipeline as pipeline
 
-    real = pipeline.load_module
+    real = pipeline.cached_module
 
     class Wrong:
         def __init__(self, module) -> None:  # noqa: ANN001
@@ -129,7 +129,7 @@ def test_check_fails_on_mismatch(monkeypatch: pytest.MonkeyPatch, capsys) -> Non
         def gradients(self, params, X, Y):  # noqa: ANN001, ANN201
             return [g * 1.01 for g in self.module.gradients(params, X, Y)]
 
-    monkeypatch.setattr(pipeline, "load_module", lambda source: Wrong(real(source)))
+    monkeypatch.setattr(pipeline, "cached_module", lambda spec, *a: Wrong(real(spec, *a)))
     assert main(["check", "xor"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
 

@@ -14,7 +14,7 @@ import pytest
 import symbackprop
 from symbackprop.cli.commands import main
 from symbackprop.errors import DataError, SpecError
-from symbackprop.pipeline import load_module, module_source
+from symbackprop.pipeline import cached_module, load_module, module_source
 from symbackprop.run.data import load_data
 from symbackprop.run.runner import Progress, prepare, train
 from symbackprop.run.weights import load_weights, save_weights
@@ -44,7 +44,7 @@ def xor_module():  # noqa: ANN201
 @pytest.fixture(scope="module")
 def moons():  # noqa: ANN201
     spec = load_spec(MOONS)
-    return spec, load_module(module_source(spec))
+    return spec, cached_module(spec)
 
 
 # --- save, reuse, predict, evaluate -------------------------------------------------------

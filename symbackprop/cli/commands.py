@@ -380,7 +380,7 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
 
-    from ..pipeline import float64_module, load_module, module_source
+    from ..pipeline import cached_module, float64_module
     from ..run.gradcheck import check_gradients, compare_precisions
     from ..run.limits import check_estimate, check_work, ensure_fits, ensure_work_fits
     from ..spec.model import load_spec
@@ -396,7 +396,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         out,
     )
     if spec.dtype == "float32":
-        single = load_module(module_source(spec))
+        single = cached_module(spec)
         ok &= _report_check(
             "float32 gradients vs the float64 module's",
             compare_precisions(single, module, seed=args.seed, where=spec.source),

@@ -357,7 +357,7 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
         raise DataError(
             f"targets have {Y.shape[1]} columns, the network has {n_out} outputs", where
         )
-    kind = spec.loss_function.targets
+    kind = spec.loss_targets
     if kind == "one_hot":
         sums = Y.sum(axis=1)
         bad = np.argwhere((np.abs(sums - 1) > 1e-6) | np.any(Y < 0, axis=1))

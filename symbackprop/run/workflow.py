@@ -105,7 +105,7 @@ def schedule_names() -> list[str]:
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
-    from ..pipeline import load_module, render_module
+    from ..pipeline import cached_module
     from .plot import check_plotting, write_plot
     from .runner import fit
     from .weights import load_weights, save_weights
@@ -129,12 +129,14 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         dtype = np.float32 if spec.dtype == "float32" else np.float64
         initial, _ = load_weights(args.weights, spec, dtype)
     log = sys.stderr if args.json else out
-    from .documents import document_for
+    derivation = None
+    if not (args.quiet_derivation or args.json):  # only the printed derivation needs SymPy
+        from .documents import document_for
 
-    document = document_for(spec, args.notation, expand=args.expand)  # run's --weights: training
-    if not (args.quiet_derivation or args.json):
+        document = document_for(spec, args.notation, expand=args.expand)
         print(document.latex(), file=out)
-    module = load_module(render_module(document.derivation))
+        derivation = document.derivation
+    module = cached_module(spec, derivation)  # derived on a cache miss only
     print(f"generated module: {module.__file__}", file=log)
     params, result, prepared = fit(spec, module, log, params=initial)
     if args.save:
@@ -216,13 +218,13 @@ def read_inputs(spec: Spec, source: str) -> np.ndarray:
 def _module_and_weights(
     spec: Spec, weights: Path
 ) -> tuple[ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
-    from ..pipeline import load_module, module_source
+    from ..pipeline import cached_module
     from .weights import input_scaling, load_weights
 
     dtype = np.float32 if spec.dtype == "float32" else np.float64
     params, extras = load_weights(weights, spec, dtype)
     scaling = input_scaling(spec, extras, str(weights))  # refused before any derivation
-    return load_module(module_source(spec)), params, scaling
+    return cached_module(spec), params, scaling
 
 
 def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
@@ -379,7 +381,7 @@ def train_api(
     spec: Any, weights: Any, progress: bool, training: dict[str, Any]  # noqa: ANN401
 ) -> Trained:
     """``symbackprop.train``: see its docstring."""
-    from ..pipeline import load_module, module_source
+    from ..pipeline import cached_module
     from ..spec.model import with_training
     from .runner import fit
     from .weights import load_weights
@@ -388,7 +390,7 @@ def train_api(
         spec = with_training(spec, training) if training else spec
     else:
         spec = load_spec(str(spec), {"training": training} if training else None)
-    module = load_module(module_source(spec))
+    module = cached_module(spec)
     initial = None
     if isinstance(weights, (str, Path)):
         initial, _ = load_weights(Path(weights), spec, module.DTYPE)

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from ..util.names import did_you_mean
-from .functions import Activation, Loss, find_activation, find_loss, is_builtin
+from .builtins import TARGETS, plain_names
 from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
-from .userfunctions import parse_functions, resolve_activation, resolve_loss
+
+if TYPE_CHECKING:  # SymPy's: imported only where a spec's functions are resolved
+    from .functions import Activation, Loss
 
 DTYPES = ("float64", "float32")
 
@@ -125,11 +127,23 @@ class Spec:
 
     def activation(self, name: str) -> Activation:
         """The activation called ``name`` in this spec: its own or a built-in."""
+        from .functions import find_activation
+
         return find_activation(name, self.functions)
+
+    @property
+    def loss_targets(self) -> str:
+        """The targets the loss takes: "real", "binary" or "one_hot" (``Loss.targets``); known
+        without SymPy for a built-in loss."""
+        if self.loss in TARGETS and all(f.name != self.loss for f in self.functions):
+            return TARGETS[self.loss]
+        return self.loss_function.targets
 
     @property
     def loss_function(self) -> Loss:
         """The spec's loss: its own or a built-in."""
+        from .functions import find_loss
+
         return find_loss(self.loss, self.functions)
 
 
@@ -241,12 +255,49 @@ def parse_spec(
     name = _parse_name(table, where)
     network = _get(table, "network", dict, where)
     _no_unknown(network, NETWORK_KEYS, "network.", where)
+    layers = _parse_layers(network, where)
+    hidden, output, loss, functions = _parse_functions(table, network, layers, where)
+    dtype = _choice(network, "dtype", "float64", DTYPES, where)
+    kernels = _choice(network, "kernels", "fixed", KERNELS, where)
+    return Spec(
+        name=name,
+        layers=layers,
+        activations=hidden,
+        output=output,
+        loss=loss,
+        dtype=dtype,
+        training=_parse_training(table.get("training", {}), where),
+        data=_parse_data(table.get("data", {}), where, base_dir),
+        source=source,
+        digest=digest,
+        loss_reduction=network.get("loss_reduction"),
+        kernels=kernels,
+        functions=functions,
+    )
+
+
+def _parse_functions(
+    table: dict[str, Any], network: dict[str, Any], layers: tuple[int, ...], where: str
+) -> tuple[tuple[str, ...], str, str, tuple[Activation | Loss, ...]]:
+    """The hidden activations', output's and loss's names, and the spec's own functions.
+
+    A network of built-in functions named by their registry names (no ``[functions]``) resolves
+    without SymPy; anything else (aliases, ``leaky_relu(0.2)``, expressions, ``[functions]``,
+    and every error) goes through ``userfunctions``, which parses and differentiates with SymPy.
+    """
+    hidden_names = _parse_hidden(network, len(layers) - 2, where)
+    output, loss = network.get("output"), network.get("loss")
+    if "functions" not in table and plain_names(hidden_names, output, loss, layers[-1]):
+        reduction = network.get("loss_reduction")
+        if reduction in (None, "mean", "sum"):
+            return hidden_names, output, loss, ()  # type: ignore[return-value]
+    from .userfunctions import parse_functions, resolve_activation
+
     functions = parse_functions(table.get("functions", {}), where)
     inline: list[str] = []
-    layers = _parse_layers(network, where)
     hidden_functions = [
         resolve_activation(act, functions, inline, f"{where}: network.activation")
-        for act in _parse_hidden(network, len(layers) - 2, where)
+        for act in hidden_names
     ]
     for act in hidden_functions:
         if not act.elementwise:
@@ -261,22 +312,12 @@ def parse_spec(
             f"'{output_function.name}' needs at least 2 outputs", f"{where}: network.output"
         )
     loss_function = _parse_loss(network, functions, output_function, where)
-    dtype = _choice(network, "dtype", "float64", DTYPES, where)
-    kernels = _choice(network, "kernels", "fixed", KERNELS, where)
-    return Spec(
-        name=name,
-        layers=layers,
-        activations=tuple(act.name for act in hidden_functions),
-        output=output_function.name,
-        loss=loss_function.name,
-        dtype=dtype,
-        training=_parse_training(table.get("training", {}), where),
-        data=_parse_data(table.get("data", {}), where, base_dir),
-        source=source,
-        digest=digest,
-        loss_reduction=network.get("loss_reduction"),
-        kernels=kernels,
-        functions=own_functions([*hidden_functions, output_function, loss_function]),
+    used = [*hidden_functions, output_function, loss_function]
+    return (
+        tuple(act.name for act in hidden_functions),
+        output_function.name,
+        loss_function.name,
+        own_functions(used),
     )
 
 
@@ -344,6 +385,8 @@ def _parse_hidden(network: dict[str, Any], hidden: int, where: str) -> tuple[str
 def _parse_loss(
     network: dict[str, Any], functions: Any, output: Activation, where: str
 ) -> Loss:
+    from .userfunctions import resolve_loss
+
     loss = _get(network, "loss", str, where, "network.")
     loss_function = resolve_loss(loss, functions, f"{where}: network.loss")
     reduction = network.get("loss_reduction")
@@ -372,6 +415,8 @@ def _choice(network: dict[str, Any], key: str, default: str, known: Any, where: 
 
 def own_functions(used: list[Activation | Loss]) -> tuple[Activation | Loss, ...]:
     """The functions among ``used`` written in the spec (not built-ins), one each, by name."""
+    from .functions import is_builtin
+
     own = {f.name: f for f in used if not is_builtin(f)}
     return tuple(own[name] for name in sorted(own))
 

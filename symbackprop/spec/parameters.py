@@ -7,10 +7,12 @@ network are refused by another.
 
 from __future__ import annotations
 
-import sympy as sp
+from typing import TYPE_CHECKING
 
-from .functions import Activation, Loss
 from .model import Spec
+
+if TYPE_CHECKING:
+    from .functions import Activation, Loss
 
 
 def param_names(spec: Spec) -> tuple[str, ...]:
@@ -38,6 +40,10 @@ def network_signature(spec: Spec) -> str:
 
 def function_body(function: Activation | Loss) -> str:
     """``name(x) = body`` of a function written in a spec (``name(a, y) = term`` for a loss)."""
+    import sympy as sp  # only specs with functions of their own hold SymPy expressions
+
+    from .functions import Activation
+
     if isinstance(function, Activation):
         return f"{function.name}(x) = {sp.sstr(function.expr)}"
     return f"{function.name}(a, y) = {sp.sstr(function.term)}"

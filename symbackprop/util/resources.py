@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -20,7 +22,10 @@ def templates_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The Jinja2 environment over the templates folder."""
+    """The Jinja2 environment over the templates folder (Jinja2 is imported here, when a module
+    or document is rendered: the warm path never imports it)."""
+    import jinja2
+
     from .escape import FILTERS
 
     env = jinja2.Environment(

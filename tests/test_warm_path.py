@@ -1,0 +1,150 @@
+"""The warm path and the module cache (issues 17 and 18): a cached module is found by its key and
+loaded with no SymPy, Jinja2 or black; the cache folder is private; what is loaded is verified."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from symbackprop.pipeline import cached_module, ensure_cache_dir, module_key, render_module
+from symbackprop.spec.builtins import ELEMENTWISE, REQUIRES_OUTPUT, TARGETS
+from symbackprop.spec.model import load_spec
+from symbackprop.util.fileio import stamp_text, unstamp_text
+
+HEAVY = ("sympy", "jinja2", "black")
+
+
+def _cli(args: list[str], cwd: Path, cache: Path, *flags: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SYMBACKPROP_CACHE=str(cache))
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "symbackprop", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_builtin_tables_match_the_registry() -> None:
+    from symbackprop.spec.functions import ACTIVATIONS, LOSSES
+
+    base = {n: a for n, a in ACTIVATIONS.items() if "(" not in n}
+    assert ELEMENTWISE == {n: a.elementwise for n, a in base.items()}
+    losses = {n: l for n, l in LOSSES.items() if "(" not in n}
+    assert REQUIRES_OUTPUT == {n: l.requires_output for n, l in losses.items()}
+    assert TARGETS == {n: l.targets for n, l in losses.items()}
+
+
+def test_import_symbackprop_imports_no_sympy() -> None:
+    code = (
+        "import sys, symbackprop, symbackprop.cli; "
+        "print(sorted(set(sys.argv[1:]) & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *HEAVY], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_warm_run_predict_evaluate_import_no_sympy_jinja2_black(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _cli(["run", "xor", "--quiet-derivation", "--save", "w.npz"], tmp_path, cache)
+    assert first.returncode == 0, first.stderr
+    commands = (
+        ["run", "xor", "--quiet-derivation", "--epochs", "3"],
+        ["predict", "xor", "w.npz", "xor"],
+        ["evaluate", "xor", "w.npz", "xor"],
+    )
+    for args in commands:
+        done = _cli(args, tmp_path, cache, "-X", "importtime")
+        assert done.returncode == 0, done.stderr
+        imported = {
+            line.split("|")[-1].strip()
+            for line in done.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        assert not imported & set(HEAVY), (args, sorted(imported & set(HEAVY)))
+        assert not {m for m in imported if m.startswith("sympy.")}, args
+
+
+def test_runtime_settings_do_not_change_the_module(tmp_path: Path) -> None:
+    """The key leaves out data and run-time training settings: the module text must not use them."""
+    from symbackprop.pipeline import derivation_of
+
+    spec = load_spec("xor")
+    other = replace(
+        spec,
+        training=replace(
+            spec.training, learning_rate=0.01, batch_size=3, epochs=7, seed=5, drop_last=True,
+            patience=4,
+        ),
+        data=replace(spec.data, dataset="moons", test_fraction=0.5, samples=10),
+    )
+    assert module_key(spec) == module_key(other)
+    assert render_module(derivation_of(spec)).text == render_module(derivation_of(other)).text
+    assert module_key(spec) != module_key(replace(spec, dtype="float32"))
+    assert module_key(spec) != module_key(replace(spec, source="elsewhere.toml"))
+
+
+def test_edited_or_stale_cached_module_is_rebuilt(tmp_path: Path) -> None:
+    spec = load_spec("xor")
+    folder = tmp_path / "modules"
+    module = cached_module(spec, folder=folder)
+    path = Path(module.__file__)
+    good = path.read_bytes()
+    # edited after it was written (the stamp no longer matches): rebuilt
+    path.write_bytes(good.replace(b'"""', b'"""EDITED ', 1))
+    del sys.modules[path.stem]
+    cached_module(spec, folder=folder)
+    assert path.read_bytes() == good
+    # restamped by hand but written for another key (another version or code): rebuilt
+    body = unstamp_text(good).replace(module_key(spec), "0" * 64)
+    path.write_bytes(stamp_text(body, "python"))
+    del sys.modules[path.stem]
+    again = cached_module(spec, folder=folder)
+    assert path.read_bytes() == good
+    assert again.LAYERS == (2, 4, 1)
+
+
+def test_cache_folder_is_private_and_checked(tmp_path: Path) -> None:
+    folder = ensure_cache_dir(tmp_path / "new" / "modules")
+    assert folder.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    from symbackprop.errors import SymbackpropError
+
+    with pytest.raises(SymbackpropError, match="writable by group or others"):
+        ensure_cache_dir(shared)
+
+
+def test_group_writable_cache_is_refused_in_one_line(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (cache / "modules").mkdir(parents=True)
+    (cache / "modules").chmod(0o775)
+    done = _cli(["run", "xor", "--quiet-derivation", "--epochs", "1"], tmp_path, cache)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "writable by group or others" in done.stderr
+
+
+def test_planted_numba_in_the_cache_folder_does_not_run(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (cache / "modules").mkdir(parents=True, mode=0o700)
+    marker = tmp_path / "PWNED"
+    for name in ("numba", "numpy", "llvmlite", "socket"):
+        (cache / "modules" / f"{name}.py").write_text(
+            f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit(99)\n"
+        )
+    done = _cli(["run", "xor", "--quiet-derivation", "--epochs", "2"], tmp_path, cache)
+    assert done.returncode == 0, done.stderr
+    again = _cli(["run", "xor", "--quiet-derivation", "--epochs", "2"], tmp_path, cache)
+    assert again.returncode == 0, again.stderr
+    assert not marker.exists()
+    assert str(cache / "modules") not in sys.path
