@@ -221,12 +221,18 @@ def test_fixed_is_the_default_and_carries_one_kernel_per_layer() -> None:
     tuned = render_module(derivation_of(spec), "tuned").text
     assert render_module(derivation_of(spec), "fixed").text == fixed
     for absent in ("import json", "import platform", "import time", "DEFAULT_PLAN", "plan",
-                   "_tiles", "MICRO"):  # fmt: skip
+                   "MICRO"):  # fmt: skip
         assert absent not in fixed, absent
         assert absent in tuned, absent
-    # digits' layers (64 x 32, 32 x 10) reach BLAS_MIN_MACS: 5 products (no backward of layer 1)
+    # digits' layers (64 x 32, 32 x 10) reach BLAS_MIN_MACS: 5 products (no backward of layer 1),
+    # each np.dot where SciPy's BLAS imports and the module's own tiles where it does not
     assert fixed.count("np.dot(") == 5 and tuned.count("np.dot(") == 5
+    assert fixed.count("    if SCIPY_BLAS:\n") == 5 and fixed.count("_tiles1(") + fixed.count(
+        "_tiles2("
+    ) == 2 * 5  # fmt: skip
     assert "if plan[" not in fixed and "if plan[" in tuned
+    xor = render_module(derivation_of(load_spec("xor"))).text  # below the threshold: loops only
+    assert "np.dot(" not in xor and "SCIPY_BLAS" not in xor and "_tiles" not in xor
 
 
 def test_spec_kernels_field_picks_tuned_and_refuses_unknown_values(tmp_path) -> None:  # noqa: ANN001

@@ -72,11 +72,34 @@ class LayerCode:
     propagate_comment: str
     blas: bool
 
-    @property
-    def default_plan(self) -> tuple[int, int, int]:
-        """The variant of the forward, backward and weight products without measuring
-        (0 BLAS, 1 loops; the module's BLAS and LOOPS)."""
-        return (0, 0, 0) if self.blas else (1, 1, 1)
+
+@dataclass(frozen=True)
+class KernelCode:
+    """Which kernel variants a module carries.
+
+    ``scipy_blas``: it calls np.dot (so it checks at import whether SciPy's BLAS is there);
+    ``tiled``: the layers (numbers from 1) whose products have register-tiled kernels, used in
+    place of np.dot without SciPy, and chosen by the tuner's plan in a tuned module;
+    ``default_plan``, ``plan_without_blas``: the tuned module's variant of each layer's forward,
+    backward and weight products without measuring (0 BLAS, 1 loops, 2 tiles: the module's
+    BLAS, LOOPS and MICRO), with SciPy's BLAS and without it.
+    """
+
+    scipy_blas: bool
+    tiled: tuple[int, ...]
+    default_plan: tuple[tuple[int, int, int], ...]
+    plan_without_blas: tuple[tuple[int, int, int], ...]
+
+    @classmethod
+    def of(cls, layers: tuple[LayerCode, ...], tuned: bool) -> KernelCode:
+        """Tuned: every variant for every layer; fixed: np.dot or tiles for the BLAS layers."""
+        tiled = tuple(layer.index for layer in layers if tuned or layer.blas)
+        return cls(
+            scipy_blas=bool(tiled),
+            tiled=tiled,
+            default_plan=tuple((0, 0, 0) if layer.blas else (1, 1, 1) for layer in layers),
+            plan_without_blas=tuple((2, 2, 2) if layer.blas else (1, 1, 1) for layer in layers),
+        )
 
 
 @dataclass(frozen=True)
@@ -153,6 +176,7 @@ def render_module(derivation: Derivation, kernels: str | None = None) -> ModuleS
             fast_functions=sorted(used),
             dtype=spec.dtype,
             tuned=kernels == "tuned",
+            kernel_code=KernelCode.of(layers, kernels == "tuned"),
             tile=TILE,
             blas_min_macs=BLAS_MIN_MACS,
             param_names=[f"{kind}{layer.index}" for layer in layers for kind in ("W", "b")],
