@@ -108,6 +108,7 @@ def _check_tuned(spec_name: str, tmp_path: Path) -> None:
     assert tuned["plan"] is not None and min(min(row) for row in tuned["plan"]) >= 1  # no BLAS
 
 
+@pytest.mark.slow  # 16 s cold; the committed modules' cases above run by default
 def test_tuned_xor_trains_without_scipy(tmp_path: Path) -> None:
     _check_tuned("xor", tmp_path)
 
