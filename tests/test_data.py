@@ -10,6 +10,7 @@ from conftest import make_spec
 
 from symbackprop.errors import DataError
 from symbackprop.run.data import load_data
+from symbackprop.run.datasets import read_bundled_csv
 from symbackprop.spec.model import Data, load_spec
 
 
@@ -21,7 +22,11 @@ def with_data(spec, path: Path, fraction: float = 0.0):  # noqa: ANN001, ANN201
 
 def test_builtins() -> None:
     xor = load_data(load_spec("xor"))
-    assert xor.X_train.shape == (4, 2) and xor.Y_train.shape == (4, 1) and xor.classification
+    assert (
+        xor.X_train.shape == (4, 2)
+        and xor.Y_train.shape == (4, 1)
+        and xor.classification
+    )
     digits = load_data(load_spec("digits"))
     assert digits.X_train.shape[1] == 64 and digits.Y_train.shape[1] == 10
     assert digits.X_train.max() <= 1.0 and digits.X_test.shape[0] == 450
@@ -46,7 +51,9 @@ def test_csv_with_target_columns(tmp_path: Path) -> None:
 def test_npz(tmp_path: Path) -> None:
     path = tmp_path / "d.npz"
     np.savez(path, X=np.random.rand(20, 2), y=np.arange(20) % 3)
-    data = load_data(with_data(make_spec([2, 3, 3], "softmax", "cross_entropy"), path, 0.25))
+    data = load_data(
+        with_data(make_spec([2, 3, 3], "softmax", "cross_entropy"), path, 0.25)
+    )
     assert data.X_train.shape == (15, 2) and data.X_test.shape == (5, 2)
 
 
@@ -81,7 +88,9 @@ def test_bad_labels_and_targets(tmp_path: Path) -> None:
     binary = tmp_path / "binary.npz"
     np.savez(binary, X=np.zeros((2, 2)), y=np.array([[2.0], [0.0]]))
     with pytest.raises(DataError, match="must lie in \\[0, 1\\]"):
-        load_data(with_data(make_spec([2, 3, 1], "sigmoid", "binary_cross_entropy"), binary))
+        load_data(
+            with_data(make_spec([2, 3, 1], "sigmoid", "binary_cross_entropy"), binary)
+        )
     missing = tmp_path / "missing.npz"
     np.savez(missing, inputs=np.zeros((2, 2)))
     with pytest.raises(DataError, match="no array 'X'"):
@@ -108,10 +117,65 @@ def test_wrong_width_for_builtin() -> None:
         load_data(spec)
 
 
-@pytest.mark.parametrize("y", [np.float64(np.nan), np.float64(0.0), np.zeros((3, 1, 1))])
+@pytest.mark.parametrize(
+    "y", [np.float64(np.nan), np.float64(0.0), np.zeros((3, 1, 1))]
+)
 def test_targets_of_the_wrong_rank_are_refused(tmp_path: Path, y: np.ndarray) -> None:
     """Found by the file fuzz (hypothesis 6.170): a 0-d ``y`` in an npz gave a traceback."""
     path = tmp_path / "d.npz"
     np.savez(path, X=np.zeros((3, 2)), y=y)
     with pytest.raises(DataError, match="targets must be a 1-D or 2-D array"):
         load_data(with_data(make_spec([2, 3, 1], "sigmoid", "mse"), path))
+
+
+BUNDLED = {
+    "iris.csv": "load_iris",
+    "wine_data.csv": "load_wine",
+    "breast_cancer.csv": "load_breast_cancer",
+    "digits.csv.gz": "load_digits",
+}
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_files_read_without_sklearn_equal_its_loaders(name: str) -> None:
+    import sklearn.datasets
+
+    read = read_bundled_csv(name)
+    assert read is not None, f"scikit-learn's {name} was not read"
+    bunch = getattr(sklearn.datasets, BUNDLED[name])()
+    assert np.array_equal(read[0], bunch.data) and np.array_equal(read[1], bunch.target)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "150,4,a,b\n1,2,3,4,0\n",  # the header's row count is not the table's
+        "2,2,a,b\n1,2,0.5\n3,4,1\n",  # a label that is not a class
+        "2,2,a,b\n1,nan,0\n3,4,1\n",  # a missing value
+        "2,2,a,b\n1,x,0\n3,4,1\n",  # not a number
+        "",  # empty
+    ],
+)
+def test_a_bundled_file_in_another_layout_is_left_to_sklearn(
+    tmp_path: Path, content: str
+) -> None:
+    (tmp_path / "iris.csv").write_text(content)
+    assert read_bundled_csv("iris.csv", tmp_path) is None
+    assert read_bundled_csv("wine_data.csv", tmp_path) is None  # not there
+
+
+def test_builtin_digits_come_without_importing_sklearn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from symbackprop.run.datasets import load_builtin;"
+        "X, y = load_builtin('digits', None, None, 0, 10, 'digits');"
+        "assert X.shape == (1797, 64) and X.max() == 1.0 and y.max() == 9;"
+        "print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
