@@ -22,11 +22,7 @@ def with_data(spec, path: Path, fraction: float = 0.0):  # noqa: ANN001, ANN201
 
 def test_builtins() -> None:
     xor = load_data(load_spec("xor"))
-    assert (
-        xor.X_train.shape == (4, 2)
-        and xor.Y_train.shape == (4, 1)
-        and xor.classification
-    )
+    assert xor.X_train.shape == (4, 2) and xor.Y_train.shape == (4, 1) and xor.classification
     digits = load_data(load_spec("digits"))
     assert digits.X_train.shape[1] == 64 and digits.Y_train.shape[1] == 10
     assert digits.X_train.max() <= 1.0 and digits.X_test.shape[0] == 450
@@ -51,9 +47,7 @@ def test_csv_with_target_columns(tmp_path: Path) -> None:
 def test_npz(tmp_path: Path) -> None:
     path = tmp_path / "d.npz"
     np.savez(path, X=np.random.rand(20, 2), y=np.arange(20) % 3)
-    data = load_data(
-        with_data(make_spec([2, 3, 3], "softmax", "cross_entropy"), path, 0.25)
-    )
+    data = load_data(with_data(make_spec([2, 3, 3], "softmax", "cross_entropy"), path, 0.25))
     assert data.X_train.shape == (15, 2) and data.X_test.shape == (5, 2)
 
 
@@ -88,9 +82,7 @@ def test_bad_labels_and_targets(tmp_path: Path) -> None:
     binary = tmp_path / "binary.npz"
     np.savez(binary, X=np.zeros((2, 2)), y=np.array([[2.0], [0.0]]))
     with pytest.raises(DataError, match="must lie in \\[0, 1\\]"):
-        load_data(
-            with_data(make_spec([2, 3, 1], "sigmoid", "binary_cross_entropy"), binary)
-        )
+        load_data(with_data(make_spec([2, 3, 1], "sigmoid", "binary_cross_entropy"), binary))
     missing = tmp_path / "missing.npz"
     np.savez(missing, inputs=np.zeros((2, 2)))
     with pytest.raises(DataError, match="no array 'X'"):
@@ -117,9 +109,7 @@ def test_wrong_width_for_builtin() -> None:
         load_data(spec)
 
 
-@pytest.mark.parametrize(
-    "y", [np.float64(np.nan), np.float64(0.0), np.zeros((3, 1, 1))]
-)
+@pytest.mark.parametrize("y", [np.float64(np.nan), np.float64(0.0), np.zeros((3, 1, 1))])
 def test_targets_of_the_wrong_rank_are_refused(tmp_path: Path, y: np.ndarray) -> None:
     """Found by the file fuzz (hypothesis 6.170): a 0-d ``y`` in an npz gave a traceback."""
     path = tmp_path / "d.npz"
@@ -156,9 +146,7 @@ def test_bundled_files_read_without_sklearn_equal_its_loaders(name: str) -> None
         "",  # empty
     ],
 )
-def test_a_bundled_file_in_another_layout_is_left_to_sklearn(
-    tmp_path: Path, content: str
-) -> None:
+def test_a_bundled_file_in_another_layout_is_left_to_sklearn(tmp_path: Path, content: str) -> None:
     (tmp_path / "iris.csv").write_text(content)
     assert read_bundled_csv("iris.csv", tmp_path) is None
     assert read_bundled_csv("wine_data.csv", tmp_path) is None  # not there
@@ -174,8 +162,6 @@ def test_builtin_digits_come_without_importing_sklearn() -> None:
         "assert X.shape == (1797, 64) and X.max() == 1.0 and y.max() == 9;"
         "print('sklearn' in sys.modules)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

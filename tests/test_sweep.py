@@ -194,6 +194,7 @@ def test_curve_epochs_keeps_first_and_last() -> None:
         (["--grid", "widths=[2,3]"], "unknown field 'training.widths'"),
         (["--grid", "learning_rate=0.1", "--seeds", "0"], "--seeds: must be >= 1"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers: "),
+        (["--workers", "1000000"], "--workers: 1000000 worker processes; this machine runs at"),
         (["--grid", "dataset=nowhere.csv"], "data file does not exist"),
         (["--output", "/dev/null"], "--output: is a file, not a folder"),
     ],
@@ -227,6 +228,28 @@ def test_unreachable_scheduler_is_one_line(
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("symbackprop: error: --scheduler: cannot connect")
     assert err.count("\n") == 1
+
+
+def test_a_port_that_accepts_and_never_answers_is_one_line_and_writes_nothing(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """Not a Dask scheduler: the TCP connection opens, the handshake never comes (Dask's Client
+    waited forever); the sweep gives up after CONNECT_TIMEOUT, before its folder exists."""
+    monkeypatch.setattr("symbackprop.tools.sweep.CONNECT_TIMEOUT", "1s")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.perf_counter()
+        status = main(
+            ["sweep", "xor", "--scheduler", address, "--output", str(tmp_path / "o")],
+            out=io.StringIO(),
+        )
+        seconds = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    assert "--scheduler: cannot connect" in err and "no Dask scheduler answered" in err
+    assert seconds < 10 and not (tmp_path / "o").exists()
 
 
 # ---------------------------------------------------------------- sweeps on an in-process cluster

@@ -58,9 +58,7 @@ def generated_names() -> list[str]:
     return [name for name, d in DATASETS.items() if d.generated]
 
 
-def _xor(
-    samples: int | None, noise: float | None, seed: int, n_out: int
-):  # noqa: ANN202
+def _xor(samples: int | None, noise: float | None, seed: int, n_out: int):  # noqa: ANN202
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
     if samples is None and noise is None:
@@ -72,9 +70,7 @@ def _xor(
     return inputs, y[pick]
 
 
-def _moons(
-    samples: int | None, noise: float | None, seed: int, n_out: int
-):  # noqa: ANN202
+def _moons(samples: int | None, noise: float | None, seed: int, n_out: int):  # noqa: ANN202
     from sklearn.datasets import make_moons
 
     X, y = make_moons(
@@ -85,9 +81,7 @@ def _moons(
     return X.astype(np.float64), y.astype(np.int64)
 
 
-def _circles(
-    samples: int | None, noise: float | None, seed: int, n_out: int
-):  # noqa: ANN202
+def _circles(samples: int | None, noise: float | None, seed: int, n_out: int):  # noqa: ANN202
     from sklearn.datasets import make_circles
 
     X, y = make_circles(
@@ -99,9 +93,7 @@ def _circles(
     return X.astype(np.float64), y.astype(np.int64)
 
 
-def _spirals(
-    samples: int | None, noise: float | None, seed: int, n_out: int
-):  # noqa: ANN202
+def _spirals(samples: int | None, noise: float | None, seed: int, n_out: int):  # noqa: ANN202
     """Interleaved spiral arms in the plane, one per output (two for a single output)."""
     arms = max(2, n_out)
     count = samples or 600
@@ -115,9 +107,7 @@ def _spirals(
 
 
 def _sklearn(loader: str, csv: str, scale: float = 1.0):  # noqa: ANN202
-    def make(
-        samples: int | None, noise: float | None, seed: int, n_out: int
-    ):  # noqa: ANN202
+    def make(samples: int | None, noise: float | None, seed: int, n_out: int):  # noqa: ANN202
         bundled = read_bundled_csv(csv)
         if bundled is None:
             import sklearn.datasets
@@ -130,9 +120,7 @@ def _sklearn(loader: str, csv: str, scale: float = 1.0):  # noqa: ANN202
     return make
 
 
-def read_bundled_csv(
-    name: str, folder: Path | None = None
-) -> tuple[np.ndarray, np.ndarray] | None:
+def read_bundled_csv(name: str, folder: Path | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Inputs and class labels from the CSV file scikit-learn ships for one of its datasets
     (``sklearn/datasets/data/NAME``), read without importing scikit-learn (0.7 s of a warm
     ``predict``), or None where the file is not there or not in the layout its loaders read
@@ -143,9 +131,7 @@ def read_bundled_csv(
     import importlib.util
 
     if folder is None:
-        found = importlib.util.find_spec(
-            "sklearn"
-        )  # locates the package; runs none of it
+        found = importlib.util.find_spec("sklearn")  # locates the package; runs none of it
         if found is None or not found.submodule_search_locations:
             return None
         folder = Path(found.submodule_search_locations[0]) / "datasets" / "data"
@@ -157,31 +143,19 @@ def read_bundled_csv(
     except (OSError, ValueError, EOFError):
         return None
     X, labels = table[:, :-1], table[:, -1]
-    if header is not None and (
-        len(header) < 2 or header[:2] != [str(n) for n in X.shape]
-    ):
+    if header is not None and (len(header) < 2 or header[:2] != [str(n) for n in X.shape]):
         return None
-    if not (
-        np.isfinite(X).all()
-        and (labels == np.round(labels)).all()
-        and labels.min() >= 0
-    ):
+    if not (np.isfinite(X).all() and (labels == np.round(labels)).all() and labels.min() >= 0):
         return None
     return np.ascontiguousarray(X, dtype=np.float64), labels.astype(np.int64)
 
 
+register_dataset(BuiltinDataset("xor", "the four XOR points (2 inputs, target 0/1)", _xor, True))
 register_dataset(
-    BuiltinDataset("xor", "the four XOR points (2 inputs, target 0/1)", _xor, True)
+    BuiltinDataset("moons", "two interleaved half circles (2 inputs, 2 classes)", _moons, True)
 )
 register_dataset(
-    BuiltinDataset(
-        "moons", "two interleaved half circles (2 inputs, 2 classes)", _moons, True
-    )
-)
-register_dataset(
-    BuiltinDataset(
-        "circles", "a circle inside a circle (2 inputs, 2 classes)", _circles, True
-    )
+    BuiltinDataset("circles", "a circle inside a circle (2 inputs, 2 classes)", _circles, True)
 )
 register_dataset(
     BuiltinDataset(

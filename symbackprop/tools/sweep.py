@@ -38,7 +38,9 @@ RESULTS_JSON = "results.json"
 PLOT = "loss_curves.png"
 DERIVATIONS = "derivations.md"
 OUTPUTS = (RESULTS_JSON, RESULTS_CSV, PLOT, DERIVATIONS)
-CONNECT_TIMEOUT = "15s"  # to reach a --scheduler
+CONNECT_TIMEOUT = "15s"  # to reach a --scheduler and hear it answer
+MAX_LOCAL_WORKERS = max(8, 4 * (os.cpu_count() or 1))
+"""Local worker processes at most (each one is a Python process with NumPy and Numba loaded)."""
 CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
 MAX_TRIALS = 100_000  # grid combinations x seeds in one sweep
 METRICS = ("seed", "final_loss", "accuracy", "seconds", "status")
@@ -319,6 +321,35 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         cluster.close()
 
 
+def hear_scheduler(address: str) -> None:
+    """Connect to ``address`` and complete Dask's handshake within CONNECT_TIMEOUT, before the
+    sweep writes anything. Client's own timeout does not bound the handshake: a port that
+    accepts and never answers (not a Dask scheduler) would hang it forever."""
+    import asyncio
+
+    try:
+        from dask.utils import parse_timedelta
+        from distributed.comm import connect
+    except ImportError:
+        raise SymbackpropError(
+            "needs Dask distributed: pip install 'symbackprop[sweep]'", "sweep"
+        ) from None
+
+    seconds = parse_timedelta(CONNECT_TIMEOUT)
+
+    async def hello() -> None:
+        try:
+            comm = await asyncio.wait_for(connect(address, timeout=seconds), seconds)
+        except TimeoutError:
+            raise TimeoutError(f"no Dask scheduler answered within {seconds:g} s") from None
+        await comm.close()
+
+    try:
+        asyncio.run(hello())
+    except Exception as exc:  # OSError, TimeoutError, ValueError for a bad address
+        raise SymbackpropError(f"cannot connect ({one_line(exc)})", "--scheduler") from None
+
+
 def sweep(
     spec_source: str | Path,
     grid: list[str],
@@ -339,10 +370,18 @@ def sweep(
         raise SymbackpropError("must be >= 1", "--seeds")
     if workers is not None and workers < 1:
         raise SymbackpropError("must be >= 1", "--workers")
+    if workers is not None and workers > MAX_LOCAL_WORKERS:
+        raise SymbackpropError(
+            f"{workers} worker processes; this machine runs at most {MAX_LOCAL_WORKERS} "
+            f"(4 per core)",
+            "--workers",
+        )
     if workers is not None and scheduler:
         raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
+    if scheduler and client is None:
+        hear_scheduler(scheduler)
     planned = math.prod(len(axis.values) for axis in axes) * seeds
     if planned > MAX_TRIALS:  # refused before any list of that size is built
         raise SymbackpropError(
@@ -418,7 +457,9 @@ def _execute(
     """Generate each variant's module and submit its trials at once, so that the workers train
     while the client derives the next variant; record results as they come."""
     context = (
-        contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers)
+        contextlib.nullcontext(client)
+        if client is not None
+        else dask_client(scheduler, min(workers or os.cpu_count() or 1, len(todo)))
     )
     token = uuid.uuid4().hex[:8]
     by_variant: dict[int, list[Trial]] = {}
