@@ -44,6 +44,7 @@ from symbackprop.tools.sweep import (
     Results,
     curve_epochs,
     sweep,
+    worker_data,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,6 +379,36 @@ def test_results_of_another_sweep_are_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(SymbackpropError, match="holds a loss_curves.png without results.json"):
         sweep("xor", ["epochs=5"], output=foreign, out=io.StringIO())
     assert (foreign / "loss_curves.png").read_text() == "my plot"
+
+
+def _csv_spec(folder: Path, rows: str) -> Path:
+    (folder / "d.csv").write_text("x1,x2,y\n" + rows)
+    spec = folder / "net.toml"
+    spec.write_text(
+        'name = "net"\n[network]\nlayers = [2, 3, 1]\nactivation = "tanh"\n'
+        'output = "sigmoid"\nloss = "mse"\n[data]\ndataset = "d.csv"\n'
+    )
+    return spec
+
+
+def test_a_changed_data_file_is_loaded_again_and_never_resumed_as_the_old(
+    threads_client, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """A long-lived worker keyed its loaded data by the file's path (it trained on the old
+    rows after the file changed); a resumed sweep reported results of the old data."""
+    spec_file = _csv_spec(tmp_path, "0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    folder = sweep(spec_file, ["epochs=20"], output=tmp_path / "r", out=io.StringIO(),
+                   client=threads_client)  # fmt: skip
+    spec = read_table(spec_file).spec()
+    first = worker_data(spec)
+    before = (folder / RESULTS_JSON).read_bytes()
+    (tmp_path / "d.csv").write_text("x1,x2,y\n0,0,1\n0,1,0\n1,0,0\n1,1,1\n")  # same size
+    os.utime(tmp_path / "d.csv", ns=(1, 1))  # and a time that is not later either
+    again = worker_data(spec)
+    assert not np.array_equal(first.Y_train, again.Y_train)
+    with pytest.raises(SymbackpropError, match="holds results trained on other data"):
+        sweep(spec_file, ["epochs=20"], output=folder, out=io.StringIO(), client=threads_client)
+    assert (folder / RESULTS_JSON).read_bytes() == before
 
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(

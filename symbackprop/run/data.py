@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 import re
@@ -46,19 +47,56 @@ class Dataset:
 
 def load_data(spec: Spec) -> Dataset:
     """Load, validate and split the spec's data."""
+    path = data_file(spec)
+    if path is None:
+        source = spec.data.dataset or spec.name
+        where = f"dataset '{source}'"
+        X, targets = _builtin(source, spec, where)
+    else:
+        where = str(path)
+        X, targets = _read_file(path, spec)
+    return _prepare(X, targets, spec, where)
+
+
+def data_file(spec: Spec) -> Path | None:
+    """The file the spec's data comes from, or None for a built-in dataset."""
     source = spec.data.dataset or (spec.name if spec.name in BUILTIN_DATASETS else None)
     if source is None:
         raise DataError("no dataset given (set data.dataset in the spec)", spec.source)
     if source in BUILTIN_DATASETS and not _looks_like_path(source, spec):
-        where = f"dataset '{source}'"
-        X, targets = _builtin(source, spec, where)
-    else:
-        path = Path(source)
-        if not path.is_absolute() and spec.data.base_dir is not None:
-            path = spec.data.base_dir / path
-        where = str(path)
-        X, targets = _read_file(path, spec)
-    return _prepare(X, targets, spec, where)
+        return None
+    path = Path(source)
+    if not path.is_absolute() and spec.data.base_dir is not None:
+        path = spec.data.base_dir / path
+    return path
+
+
+def data_version(spec: Spec) -> tuple:
+    """What tells one state of the spec's data file from another without reading it (device,
+    inode, size, modification time in ns), or () for a built-in dataset: a cache of loaded data
+    keyed with it never serves a file that changed since."""
+    path = data_file(spec)
+    if path is None:
+        return ()
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return (str(path),)  # the reader names the problem
+    return (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def data_digest(spec: Spec) -> str:
+    """SHA-256 of the spec's data file (its first 16 hex digits), or ``built-in NAME``: what a
+    sweep's results were trained on. The file is checked as the reader checks it first."""
+    path = data_file(spec)
+    if path is None:
+        return f"built-in {spec.data.dataset or spec.name}"
+    check_data_file(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _looks_like_path(source: str, spec: Spec) -> bool:

@@ -75,7 +75,7 @@ def trial_key(labels: tuple[str, ...] | list[str], seed: int) -> str:
 _DATA: dict[tuple, Any] = {}
 
 
-def _data_for(spec: Spec) -> Any:
+def worker_data(spec: Spec) -> Any:
     """The spec's data, loaded once per worker process for each distinct data setting."""
     from ..run.data import load_data
 
@@ -88,8 +88,12 @@ def _data_for(spec: Spec) -> Any:
 
 
 def _data_key(spec: Spec) -> tuple:
-    """What the loaded data depends on (the seed draws the test split)."""
-    return (spec.data, spec.layers[0], spec.layers[-1], spec.output, spec.loss, spec.training.seed)
+    """What the loaded data depends on (the seed draws the test split), with the file's state:
+    a long-lived worker reloads a data file that changed between sweeps."""
+    from ..run.data import data_version
+
+    layers = (spec.layers[0], spec.layers[-1])
+    return (spec.data, data_version(spec), *layers, spec.output, spec.loss, spec.training.seed)
 
 
 def one_line(exc: BaseException) -> str:
@@ -108,7 +112,7 @@ def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
     try:
         start = time.perf_counter()
         module = load_module(ModuleSource(module_name, module_text))
-        data = _data_for(spec)
+        data = worker_data(spec)
         # Compile (or load from Numba's cache) on a few samples, so `seconds` is training alone.
         few = replace(
             data,
@@ -212,6 +216,14 @@ class Results:
         except (ValueError, KeyError, TypeError) as exc:
             raise SymbackpropError(f"unreadable results ({one_line(exc)})", str(path)) from None
         identity = ("spec", "spec_digest", "grid_keys")
+        then, now = sweep.get("data"), self.meta.get("data")
+        if all(sweep.get(k) == self.meta[k] for k in identity) and then != now:
+            raise SymbackpropError(
+                "holds results trained on other data (the data file changed since: digest "
+                f"{', '.join(then or ['-'])} then, {', '.join(now or ['-'])} now); "
+                "choose another --output",
+                str(self.folder),
+            )
         if any(sweep.get(k) != self.meta[k] for k in identity):
             raise SymbackpropError(
                 f"holds results of another sweep ({sweep.get('spec')}, grid keys "
@@ -398,11 +410,12 @@ def sweep(
         )
     seed_list = [base_spec.training.seed + i for i in range(seeds)]
     trials = [Trial(v, s) for v in grid_variants for s in seed_list]
-    _check_data_once(trials)
+    data = _check_data_once(trials)
     folder = Path(output) if output is not None else default_output(base_spec)
     meta = {
         "spec": base.source,
         "spec_digest": base.digest,
+        "data": data,
         "grid_keys": [a.key for a in axes],
         "grid": {a.key: list(a.labels) for a in axes},
         "seeds": seed_list,
@@ -438,10 +451,14 @@ def sweep(
     return folder
 
 
-def _check_data_once(trials: list[Trial]) -> None:
-    """Load each distinct data setting on the client: bad data fails before any cluster starts."""
+def _check_data_once(trials: list[Trial]) -> list[str]:
+    """Load each distinct data setting on the client: bad data fails before any cluster starts.
+    Returns the digests of the data the trials train on (a resumed sweep's data must match)."""
+    from ..run.data import data_digest
+
     for trial in trials:
-        _data_for(trial.spec)
+        worker_data(trial.spec)
+    return sorted({data_digest(trial.spec) for trial in trials})
 
 
 def _execute(
