@@ -207,7 +207,8 @@ def own_sweep_then(setup_after: Callable[[Path], None]) -> Callable[[Path], None
         from symbackprop.util.fileio import write_output
 
         base = read_table("xor")
-        meta = {"spec": base.source, "spec_digest": base.digest, "grid_keys": ["epochs"]}
+        meta = {"spec": base.source, "spec_digest": base.digest, "grid_keys": ["epochs"],
+                "data": ["built-in xor"]}  # fmt: skip
         text = json.dumps({"sweep": meta, "trials": []}).encode()
         write_output(folder / "out" / "results.json", text, sidecar=True)
         setup_after(folder)

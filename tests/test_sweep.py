@@ -364,7 +364,9 @@ def test_results_of_another_sweep_are_never_overwritten(tmp_path: Path) -> None:
     folder = tmp_path / "r"
     folder.mkdir()
     (folder / RESULTS_JSON).write_text(json.dumps({"sweep": meta, "trials": []}))
-    Results(folder, meta, axes)  # the same sweep: accepted
+    with Results(folder, meta, axes):  # the same sweep: accepted
+        with pytest.raises(SymbackpropError, match="in use by another sweep running now"):
+            Results(folder, meta, axes)  # not while the first holds the folder
     for change in ({"spec_digest": "abd"}, {"grid_keys": ["batch_size"]}, {"spec": "x.toml"}):
         with pytest.raises(SymbackpropError, match="holds results of another sweep"):
             Results(folder, {**meta, **change}, axes)
@@ -409,6 +411,35 @@ def test_a_changed_data_file_is_loaded_again_and_never_resumed_as_the_old(
     with pytest.raises(SymbackpropError, match="holds results trained on other data"):
         sweep(spec_file, ["epochs=20"], output=folder, out=io.StringIO(), client=threads_client)
     assert (folder / RESULTS_JSON).read_bytes() == before
+
+
+def test_a_second_sweep_into_a_busy_folder_is_one_line_and_loses_nothing(
+    tmp_path: Path, capsys
+) -> None:  # noqa: ANN001
+    """Two sweeps into one --output each rewrote results.json with only its own trials."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    holder = subprocess.Popen(  # another process holding the folder, as a running sweep does
+        [sys.executable, "-c", "import fcntl, os, sys, time; "
+         f"fd = os.open({str(folder / '.sweep.lock')!r}, os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        status = main(["sweep", "xor", "--output", str(folder)], out=io.StringIO())
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "in use by another sweep running now" in err
+    assert sorted(p.name for p in folder.iterdir()) == [".sweep.lock"]  # nothing written
+    (folder / ".sweep.lock").unlink()
+    (folder / ".sweep.lock").symlink_to(tmp_path / "elsewhere")
+    status = main(["sweep", "xor", "--output", str(folder)], out=io.StringIO())
+    assert status == 2 and "cannot write results" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()  # a planted link is never followed
 
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(

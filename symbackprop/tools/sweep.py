@@ -96,6 +96,31 @@ def _data_key(spec: Spec) -> tuple:
     return (spec.data, data_version(spec), *layers, spec.output, spec.loss, spec.training.seed)
 
 
+LOCK = ".sweep.lock"
+
+
+def lock_folder(folder: Path) -> int:
+    """Make the results folder and take its lock (kept in ``LOCK``, never followed as a link),
+    or refuse in one line while another sweep holds it. The lock ends with its process."""
+    import fcntl
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK, flags, 0o600)
+    except OSError as exc:
+        raise SymbackpropError(f"cannot write results ({exc.strerror})", str(folder)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise SymbackpropError(
+            "is in use by another sweep running now; let it finish or choose another --output",
+            str(folder),
+        ) from None
+    return fd
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one short line."""
     text = " ".join(str(exc).split()) or "(no message)"
@@ -184,14 +209,33 @@ def rank_key(record: dict[str, Any]) -> tuple:
 
 
 class Results:
-    """A sweep's output folder: results.json (everything) and results.csv, written atomically."""
+    """A sweep's output folder: results.json (everything) and results.csv, written atomically.
+    Held by one sweep at a time (a lock on ``.sweep.lock`` until ``close``): two sweeps into one
+    folder would each write its own trials over the other's."""
 
     def __init__(self, folder: Path, meta: dict[str, Any], axes: list[Axis]) -> None:
         self.folder = folder
         self.meta = meta
         self.axes = axes
         self.records: dict[str, dict[str, Any]] = {}
-        self._load()
+        self._lock = lock_folder(folder)
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Let another sweep use the folder."""
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
+
+    def __enter__(self) -> Results:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def _load(self) -> None:
         path = self.folder / RESULTS_JSON
@@ -217,6 +261,12 @@ class Results:
             raise SymbackpropError(f"unreadable results ({one_line(exc)})", str(path)) from None
         identity = ("spec", "spec_digest", "grid_keys")
         then, now = sweep.get("data"), self.meta.get("data")
+        if all(sweep.get(k) == self.meta[k] for k in identity) and then is None and now:
+            raise SymbackpropError(
+                "holds results that do not name their data (an earlier symbackprop wrote "
+                "them); choose another --output",
+                str(self.folder),
+            )
         if all(sweep.get(k) == self.meta[k] for k in identity) and then != now:
             raise SymbackpropError(
                 "holds results trained on other data (the data file changed since: digest "
@@ -423,30 +473,30 @@ def sweep(
     }
     if folder.exists() and not folder.is_dir():
         raise SymbackpropError("is a file, not a folder", "--output")
-    results = Results(folder, meta, axes)
-    check_folder(folder, OUTPUTS, remedy="choose another --output")  # before any trial runs
-    try:
-        results.save()
-    except OSError as exc:
-        raise SymbackpropError(f"cannot write results ({exc.strerror})", str(folder)) from None
-    todo = [t for t in trials if not results.finished(t)]
-    print(
-        f"sweep of {base_spec.name}: {len(grid_variants)} variant(s) x {seeds} seed(s) = "
-        f"{len(trials)} trials; {len(trials) - len(todo)} already done in {folder}",
-        file=out,
-        flush=True,
-    )
-    if todo:
-        done_before = len(trials) - len(todo)
-        _execute(todo, results, scheduler, workers, client, done_before, len(trials), out)
-    current = [results.records[t.key] for t in trials if t.key in results.records]
-    _report(current, axes, out)
-    extra = len(results.records) - len(current)
-    if extra:
-        print(f"({extra} earlier trial(s) outside this grid kept in {RESULTS_CSV})", file=out)
-    _plot(trials, results, folder / PLOT, out)
-    if derivations:
-        _derivations(base_spec, trials, results, folder / DERIVATIONS, out)
+    with Results(folder, meta, axes) as results:
+        check_folder(folder, OUTPUTS, remedy="choose another --output")  # before any trial runs
+        try:
+            results.save()
+        except OSError as exc:
+            raise SymbackpropError(f"cannot write results ({exc.strerror})", str(folder)) from None
+        todo = [t for t in trials if not results.finished(t)]
+        print(
+            f"sweep of {base_spec.name}: {len(grid_variants)} variant(s) x {seeds} seed(s) = "
+            f"{len(trials)} trials; {len(trials) - len(todo)} already done in {folder}",
+            file=out,
+            flush=True,
+        )
+        if todo:
+            done_before = len(trials) - len(todo)
+            _execute(todo, results, scheduler, workers, client, done_before, len(trials), out)
+        current = [results.records[t.key] for t in trials if t.key in results.records]
+        _report(current, axes, out)
+        extra = len(results.records) - len(current)
+        if extra:
+            print(f"({extra} earlier trial(s) outside this grid kept in {RESULTS_CSV})", file=out)
+        _plot(trials, results, folder / PLOT, out)
+        if derivations:
+            _derivations(base_spec, trials, results, folder / DERIVATIONS, out)
     print(f"results: {folder / RESULTS_CSV}, {folder / RESULTS_JSON}", file=out)
     return folder
 
