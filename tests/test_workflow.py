@@ -513,3 +513,41 @@ def test_per_epoch_calls_carry_optimizer_state_and_schedule() -> None:
     np.testing.assert_array_equal(result.losses, losses)
     for ours, theirs in zip(params, expected, strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_ctrl_c_before_the_first_epoch_ends_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # noqa: ANN001
+    """Ctrl-C while the first kernel call compiles: the untrained weights replaced the last
+    --save file while the line said "weights kept"."""
+    from symbackprop.run import runner
+
+    target, plot = tmp_path / "w.npz", tmp_path / "p.png"
+    assert main(["run", "xor", "--quiet-derivation", "--save", str(target)]) == 0
+    before = target.read_bytes()
+    real_fit = runner.fit
+
+    class FirstCallInterrupted:
+        def __init__(self, module) -> None:  # noqa: ANN001
+            self.module = module
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.module, name)
+
+        def train_with_order(self, *args):  # noqa: ANN001, ANN202
+            os.kill(os.getpid(), signal.SIGINT)  # as if pressed during the compile
+            return self.module.train_with_order(*args)
+
+    def fit(spec, module, *args, **kwargs):  # noqa: ANN001, ANN202
+        return real_fit(spec, FirstCallInterrupted(module), *args, **kwargs)
+
+    monkeypatch.setattr(runner, "fit", fit)
+    capsys.readouterr()
+    status = main(["run", "xor", "--quiet-derivation", "--save", str(target), "--plot", str(plot)])
+    err = capsys.readouterr().err
+    assert status == 130
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted before the first epoch ended; nothing saved ({target}, {plot} "
+        "left as they were)"
+    )
+    assert target.read_bytes() == before and not plot.exists()

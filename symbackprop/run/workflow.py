@@ -139,19 +139,31 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     module = cached_module(spec, derivation)  # derived on a cache miss only
     print(f"generated module: {module.__file__}", file=log)
     params, result, prepared = fit(spec, module, log, params=initial)
-    if args.save:
+    trained = result.epochs > 0  # Ctrl-C before the first epoch ended: nothing worth a file
+    if args.save and trained:
         save_weights(args.save, spec, params, prepared.extras, force=args.force)
         print(f"saved weights to {args.save}", file=log)
-    if args.plot:
+    if args.plot and trained:
         write_plot(result, args.plot, spec.name, force=args.force)
         print(f"wrote {args.plot}", file=log)
     if args.json:
-        print(json.dumps(summary(spec, result, args.save), sort_keys=True), file=out)
+        print(json.dumps(summary(spec, result, args.save if trained else None), sort_keys=True),
+              file=out)  # fmt: skip
     if result.interrupted:
-        kept = f"; weights kept in {args.save}" if args.save else "; weights kept"
-        print(f"interrupted at epoch {result.epochs}{kept}", file=sys.stderr)
+        print(_interrupted(result.epochs, args.save, args.plot), file=sys.stderr)
         return 130
     return 0
+
+
+def _interrupted(epochs: int, save: Path | None, plot: Path | None) -> str:
+    """The one line a Ctrl-C ends a run with: what was written, what was left as it was."""
+    if epochs:
+        kept = f"; weights kept in {save}" if save else "; weights kept"
+        return f"interrupted at epoch {epochs}{kept}"
+    left = [str(path) for path in (save, plot) if path]
+    were = "it was" if len(left) == 1 else "they were"
+    unchanged = f" ({', '.join(left)} left as {were})" if left else ""
+    return f"interrupted before the first epoch ended; nothing saved{unchanged}"
 
 
 def summary(spec: Spec, result: Any, weights: Path | None) -> dict[str, Any]:  # noqa: ANN401
