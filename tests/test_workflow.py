@@ -274,7 +274,7 @@ def test_ctrl_c_in_a_real_run(tmp_path: Path) -> None:
         assert line.startswith("interrupted at epoch ") and f"weights kept in {target}" in line
         epoch = int(line.split()[3].rstrip(";"))
         assert process.wait(timeout=60) == 130 and epoch > 0
-        assert f"({1347} samples, {epoch} epochs)" in process.stdout.read()
+        assert f"all {1347} samples, after {epoch} epochs)" in process.stdout.read()
     finally:
         process.kill()  # a failed or timed-out test leaves no 100000-epoch run behind
     load_weights(target, load_spec("digits"))

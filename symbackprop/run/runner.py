@@ -216,7 +216,9 @@ class Progress:
             return
         assert self.out is not None
         rate = epoch * self.samples / seconds if seconds > 0 else math.inf
-        parts = [f"  epoch {epoch:>{self.width}}/{self.epochs}", f"loss {loss:.6g}"]
+        # the mean of the epoch's batch losses, each before its step (what the kernel returns);
+        # the report's "final training loss" is the trained weights' loss on every sample
+        parts = [f"  epoch {epoch:>{self.width}}/{self.epochs}", f"batch-mean loss {loss:.6g}"]
         if accuracy is not None:
             parts.append(f"acc {100 * accuracy:.1f}%")
         if val_loss is not None:
@@ -533,8 +535,8 @@ def report(result: TrainingResult, data: Dataset | Prepared, out: TextIO = sys.s
     """Print the final losses and accuracies, compile time apart from training throughput."""
     n_train, n_test = data.X_train.shape[0], data.X_test.shape[0]
     print(
-        f"final training loss {result.train_loss:.6g} ({n_train} samples, "
-        f"{result.epochs} epochs)",
+        f"final training loss {result.train_loss:.6g} (the trained weights on all {n_train} "
+        f"samples, after {result.epochs} epochs)",
         file=out,
     )
     print(
