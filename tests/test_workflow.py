@@ -551,3 +551,38 @@ def test_ctrl_c_before_the_first_epoch_ends_replaces_nothing(
         "left as they were)"
     )
     assert target.read_bytes() == before and not plot.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_compiling_ends_at_once_and_keeps_the_weights(tmp_path: Path) -> None:
+    """SIGINT while Numba compiles (seconds inside LLVM, where a KeyboardInterrupt waits for the
+    call to return: 2-8 s): ends within a second, one line, exit 130, the --save file as it was."""
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "w.npz"
+    command = [sys.executable, "-m", "symbackprop", "run", "xor", "--quiet-derivation"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SYMBACKPROP_CACHE": str(tmp_path / "a")}
+    subprocess.run([*command, "--epochs", "1", "--save", str(target)], env=env,
+                   capture_output=True, check=True, timeout=600)  # fmt: skip
+    before = target.read_bytes()
+    env["SYMBACKPROP_CACHE"] = str(tmp_path / "b")  # empty: this run compiles
+    process = subprocess.Popen(
+        [*command, "--save", str(target)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        while not process.stdout.readline().startswith("training xor"):  # then it compiles
+            assert process.poll() is None
+        time.sleep(0.3)  # into the compile (2-5 s for xor), past the data's preparation
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+        assert time.perf_counter() - sent < 1.0
+        assert process.stderr.read().strip().splitlines()[-1] == (
+            f"interrupted before the first epoch ended; nothing saved ({target} left as it was)"
+        )
+    finally:
+        process.kill()
+    assert target.read_bytes() == before

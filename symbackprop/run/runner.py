@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import signal
 import sys
 import threading
@@ -276,6 +277,42 @@ def _interruptible() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def exit_on_ctrl_c(line: str | None) -> Iterator[None]:
+    """While inside (the main thread of a command, before any result exists), Ctrl-C prints
+    ``line`` and ends the process at once with status 130, even inside a long C call (an LLVM
+    compile holds the interpreter for seconds: a KeyboardInterrupt would come after it). The
+    signal's byte reaches a watching thread through the wakeup fd. ``line`` None: no effect."""
+    if line is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            received = os.read(read_end, 64)
+            if signal.SIGINT in received and not done.is_set():
+                sys.stdout.flush()
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+                os._exit(130)
+
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    watcher = threading.Thread(target=watch, name="symbackprop-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        signal.set_wakeup_fd(previous)
+        os.write(write_end, b"\0")  # wake the watcher so that it ends
+        watcher.join()
+        os.close(read_end)
+        os.close(write_end)
+
+
 CHECK_ROWS = 32
 """Rows of the first batch on which the gradients of a spec with its own functions are checked."""
 
@@ -328,6 +365,7 @@ def train(
     params: list[np.ndarray] | None = None,
     prepared: Prepared | None = None,
     tty: bool | None = None,
+    compile_interrupt: str | None = None,
 ) -> tuple[list[np.ndarray], TrainingResult]:
     """Train from ``params`` (default ``init_params(seed)``) with the spec's settings.
 
@@ -337,6 +375,8 @@ def train(
     run stops after that many epochs without a lower one and keeps the best epoch's weights.
     Ctrl-C stops after the current kernel call (``interrupted`` in the result), weights kept.
     ``reports`` is kept for compatibility; progress lines come at tenths of the run.
+    ``compile_interrupt``: a command's line for Ctrl-C while the kernels compile, which then
+    ends the process at once (``exit_on_ctrl_c``); None (the API): Ctrl-C waits for the compile.
     """
     settings = spec.training
     epochs = epochs or settings.epochs
@@ -344,8 +384,9 @@ def train(
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
-    if spec.functions:  # written in the spec: checked before training
-        check_functions(spec, module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS])
+    if spec.functions:  # written in the spec: checked before training (a compile too)
+        with exit_on_ctrl_c(compile_interrupt):
+            check_functions(spec, module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS])
 
     # an optimizer with state (moments, step and epoch counters) carries it across the chunks
     stateful = hasattr(module, "init_state")
@@ -371,8 +412,9 @@ def train(
         copies = [p.copy() for p in params]
         warm_state = module.init_state(copies) if stateful else None
         first = functools.partial(kernel, X=X[:m], Y=Y[:m], state=warm_state)
-        _chunk_losses(first, copies, np.arange(m)[None, :], 0)  # diverging here: exit 3 too
-        module.loss(params, X[:1], Y[:1])
+        with exit_on_ctrl_c(compile_interrupt):
+            _chunk_losses(first, copies, np.arange(m)[None, :], 0)  # diverging here: exit 3
+            module.loss(params, X[:1], Y[:1])
         compile_seconds = time.perf_counter() - start
         return _loop(
             spec, module, prepared, params, epochs, out, tty, kernel, stop_requested,
@@ -580,8 +622,10 @@ def fit(
     epochs: int | None = None,
     params: list[np.ndarray] | None = None,
     tty: bool | None = None,
+    compile_interrupt: str | None = None,
 ) -> tuple[list[np.ndarray], TrainingResult, Prepared]:
-    """Load the spec's data, announce, train, report: the weights, the result, the data used."""
+    """Load the spec's data, announce, train, report: the weights, the result, the data used.
+    ``compile_interrupt``: see ``train``."""
     data = load_data(spec)
     prepared = prepare(spec, data, module.DTYPE)
     if out is not None:
@@ -594,8 +638,9 @@ def fit(
             file=out,
         )
     params, result = train(
-        spec, module, data, out, epochs=epochs, params=params, prepared=prepared, tty=tty
-    )
+        spec, module, data, out, epochs=epochs, params=params, prepared=prepared, tty=tty,
+        compile_interrupt=compile_interrupt,
+    )  # fmt: skip
     if out is not None:
         report(result, prepared, out)
     return params, result, prepared

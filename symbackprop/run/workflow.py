@@ -107,7 +107,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
     from ..pipeline import cached_module
     from .plot import check_plotting, write_plot
-    from .runner import fit
+    from .runner import exit_on_ctrl_c, fit
     from .weights import load_weights, save_weights
 
     spec = load_with_overrides(args.spec, overrides_of(args))
@@ -136,9 +136,11 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         document = document_for(spec, args.notation, expand=args.expand)
         print(document.latex(), file=out)
         derivation = document.derivation
-    module = cached_module(spec, derivation)  # derived on a cache miss only
+    not_yet = _interrupted(0, args.save, args.plot)  # Ctrl-C before training: ends at once
+    with exit_on_ctrl_c(not_yet):
+        module = cached_module(spec, derivation)  # derived on a cache miss only
     print(f"generated module: {module.__file__}", file=log)
-    params, result, prepared = fit(spec, module, log, params=initial)
+    params, result, prepared = fit(spec, module, log, params=initial, compile_interrupt=not_yet)
     trained = result.epochs > 0  # Ctrl-C before the first epoch ended: nothing worth a file
     if args.save and trained:
         save_weights(args.save, spec, params, prepared.extras, force=args.force)
