@@ -54,6 +54,8 @@ def derive(
     weights: object = None,
     sample: int | None = None,
     digits: int | None = None,
+    lecture: bool = False,
+    title: str | None = None,
 ) -> DerivationDocument:
     """The derivation of a spec (a Spec, a built-in name or a spec file's path), for notebooks.
 
@@ -61,6 +63,8 @@ def derive(
     ``.latex()``, ``.markdown()``, ``.text()``, ``.document()`` and ``.steps``. With
     ``example=True``: ``weights`` (an .npz of W1, b1, ...), ``sample`` (an index into the
     training data) and ``digits`` (significant digits, default 4) shape the worked example.
+    ``lecture=True``: for slides, notes and exams (no banner, no implementation notes, reasons
+    that name the calculus rules); ``title``: the document's title.
     """
     from .pipeline import as_spec
     from .run.documents import document_for
@@ -74,6 +78,8 @@ def derive(
         weights=weights,  # type: ignore[arg-type]
         sample=sample,
         digits=digits,
+        lecture=lecture,
+        title=title,
     )
 
 

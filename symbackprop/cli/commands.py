@@ -83,6 +83,12 @@ def _add_derive(commands: Any) -> None:
         "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
     )
     derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
+    derive.add_argument(
+        "--lecture",
+        action="store_true",
+        help="for slides and exams: no banner or implementation notes, reasons name the rules",
+    )
+    derive.add_argument("--title", help="the document's title (plain text)")
     derive.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     derive.add_argument("--force", action="store_true", help="overwrite an existing file")
 
@@ -230,6 +236,8 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         weights=getattr(args, "weights", None),
         sample=getattr(args, "sample", None),
         digits=getattr(args, "digits", None),
+        lecture=getattr(args, "lecture", False),
+        title=getattr(args, "title", None),
     )
 
 

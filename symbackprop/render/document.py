@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sympy as sp
@@ -91,6 +91,11 @@ class DerivationDocument:
     derivation: Derivation
     notation: Notation = NOTATIONS["default"]
     extra: tuple[Section, ...] = field(default=())
+    lecture: bool = False
+    """For slides, notes and exams: no banner, no implementation notes, reasons that name the
+    calculus rules (not the tool that applied them)."""
+    title: str | None = None
+    """The document's title (plain text) in place of "Backpropagation for NAME"."""
 
     @property
     def spec_name(self) -> str:
@@ -110,7 +115,9 @@ class DerivationDocument:
         base = tuple(
             Section(SECTION_TITLES.get(name, name), tuple(steps)) for name, steps in groups.items()
         )
-        return base + self.extra
+        if not self.lecture:
+            return base + self.extra
+        return tuple(lecture_section(section) for section in base + self.extra)
 
     def latex(self) -> str:
         """The derivation as a LaTeX fragment (``align`` environments; needs amsmath)."""
@@ -160,6 +167,8 @@ class DerivationDocument:
                 version=__version__,
                 sections=sections,
                 notation=self.notation,
+                lecture=self.lecture,
+                title=self.title,
                 **extra,
             )
         )
@@ -236,6 +245,18 @@ MATH_WIDTH = 270.0
 """Points a step's left side, relation and right side may take beside the reason column."""
 LONG_LEFT = 120.0
 """A left side wider than this goes on a line of its own."""
+
+
+def lecture_section(section: Section) -> Section:
+    """A section as ``--lecture`` prints it: each step's lecture reasons in place of its own,
+    no implementation notes, the lecture intro where there is one."""
+    steps = []
+    for step in section.steps:
+        reasons = step.reasons or ("",) * (len(step.rhs) - 1) + (step.why,)
+        lecture = ("",) * (len(reasons) - len(step.lecture_reasons)) + step.lecture_reasons
+        reasons = tuple(new or old for new, old in zip(lecture, reasons))
+        steps.append(replace(step, why=reasons[-1], reasons=reasons, note=""))
+    return replace(section, steps=tuple(steps), intro=section.lecture_intro or section.intro)
 
 
 def _numbers(sections: tuple[Section, ...]) -> dict[int | str, int]:
@@ -450,6 +471,8 @@ def derivation_document(
     weight: str | None = None,
     example: WorkedExample | None = None,
     digits: int | None = None,
+    lecture: bool = False,
+    title: str | None = None,
 ) -> DerivationDocument:
     """A derivation's document, with the optional sections asked for.
 
@@ -465,7 +488,24 @@ def derivation_document(
     if example is not None:
         digits = check_digits(DIGITS if digits is None else digits)
         extra.append(example_section(derivation, example, digits))
-    return DerivationDocument(derivation, notation_named(notation), tuple(extra))
+    document = DerivationDocument(derivation, notation_named(notation), tuple(extra))
+    return replace(document, lecture=lecture, title=check_title(title))
+
+
+TITLE_LIMIT = 200
+"""Characters a document's title may have."""
+
+
+def check_title(title: str | None) -> str | None:
+    """A title as given (plain text, one line, at most TITLE_LIMIT characters), or refused in
+    one line; it is escaped for each format where it is printed."""
+    if title is None:
+        return None
+    if not title.strip() or len(title) > TITLE_LIMIT or not title.isprintable():
+        raise SymbackpropError(
+            f"must be one line of printable text, 1 to {TITLE_LIMIT} characters", "--title"
+        )
+    return title
 
 
 def closed_forms_section(derivation: Derivation, notation: str) -> Section:

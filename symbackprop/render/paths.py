@@ -50,6 +50,7 @@ def path_section(derivation: Derivation, weight: str) -> Section:
                 (values,),
                 f"path {number}: one \\texttt{{sympy.diff}} per edge",
                 label=f"path{number}",
+                lecture_reasons=(f"path {number}: one partial derivative per edge",),
             )
         )
     check_name = f"d{ref.base}"
@@ -78,7 +79,10 @@ def path_section(derivation: Derivation, weight: str) -> Section:
         r"derivative as \texttt{sympy.diff} found it."
     )
     title = "Chain rule along every path for ${0}$"
-    return Section(title, tuple(steps), intro, intro_math=(param_symbol(ref), L))
+    lecture = "Every path from ${0}$ to ${1}$; each factor is one edge's partial derivative."
+    return Section(
+        title, tuple(steps), intro, intro_math=(param_symbol(ref), L), lecture_intro=lecture
+    )
 
 
 def path_count(layers: tuple[int, ...], layer: int, elementwise_output: bool = True) -> int:

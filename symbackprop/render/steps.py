@@ -41,6 +41,7 @@ from ..symbolic.network import (
 )
 from ..symbolic.optimizers import eta, g, rule, schedule_rate, theta
 from ..util.escape import latex_text
+from .rules import rules_used
 
 u = sp.Symbol("u", real=True)
 """The dummy variable of displayed activation derivatives f'(u) (x is the network input)."""
@@ -71,6 +72,9 @@ class Step:
     """One reason per right-hand side (else ``why`` stands beside the last one)."""
     note: str = ""
     """A longer remark (an implementation note) printed under the step, not beside it."""
+    lecture_reasons: tuple[str, ...] = ()
+    """``--lecture``'s reasons where they differ, aligned with ``reasons`` (or the last with
+    ``why``; "" keeps that one): the calculus rules in place of the tool that applied them."""
 
 
 class Chain(sp.Expr):
@@ -364,6 +368,10 @@ def loss_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...
             r"\texttt{sympy.diff} of {eq:loss}; only the term $j = p$ depends on ${0}$",
             why_math=(out.a[p],),
             label="dL-da",
+            lecture_reasons=(
+                f"differentiating {{eq:loss}}: {_rules(network.loss_expr, out.a[j])}; only the "
+                "term $j = p$ depends on ${0}$",
+            ),
         )
     )
     return tuple(steps)
@@ -375,18 +383,17 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
     for info in activations:
         name = info.activation.name
         f = activation_function(info.activation)(u)
-        pairs = [(info.derivative.subs(x_sym, u), r"\texttt{sympy.diff} of ${0}$")]
+        derivative = info.derivative.subs(x_sym, u)
+        pairs = [(derivative, r"\texttt{sympy.diff} of ${0}$")]
+        lecture = [(derivative, f"differentiating ${{0}}$: {_rules(info.activation.expr, x_sym)}")]
         if (
             info.output_form is not None
             and info.output_form.subs(s_sym, info.activation.expr) != info.derivative
             and info.output_form != info.derivative.subs(x_sym, s_sym)
         ):
-            pairs.append(
-                (
-                    info.output_form.subs(s_sym, f),
-                    r"written through the forward value ${0}$",
-                )
-            )
+            written = (info.output_form.subs(s_sym, f), r"written through the forward value ${0}$")
+            pairs.append(written)
+            lecture.append(written)
         rhs, reasons = _rows(pairs)
         prime = activation_prime(info.activation)(u)
         if not is_builtin(info.activation):  # the user's function, defined once
@@ -409,9 +416,20 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
                 label=f"act-{name}",
                 reasons=reasons,
                 note=info.activation.derivative_note or _from_z_note(info),
+                lecture_reasons=_rows(lecture)[1],
             )
         )
     return tuple(steps)
+
+
+def _rules(expr: sp.Basic, var: sp.Basic) -> str:
+    """The calculus rules that differentiate ``expr`` by ``var``, for a lecture's reason."""
+    return rules_used(expr, var) or "a constant"
+
+
+_Z = sp.symbols("z0 z1", real=True)
+_SOFTMAX_OF_TWO = (sp.exp(_Z[0]) / (sp.exp(_Z[0]) + sp.exp(_Z[1])), _Z[0])
+"""A softmax component of two inputs and one of them: the rules its Jacobian takes."""
 
 
 def _spec_table(function: Any) -> str:
@@ -444,6 +462,10 @@ def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, .
                     out.a[j] * Sum(sp.exp(out.z[i]), (i, 0, out.n_out - 1)),
                 ),
                 label="jacobian",
+                lecture_reasons=(
+                    rf"differentiating {{eq:a{L_index}}}: {_rules(*_SOFTMAX_OF_TWO)}, with "
+                    rf"${{0}} = {{1}}$; {INDICATOR}",
+                ),
             )
         )
     chain = Sum(partial(L, out.a[j]) * partial(out.a[j], out.z[p]), (j, 0, out.n_out - 1))
@@ -736,3 +758,5 @@ class Section:
     intro: str = ""
     intro_math: tuple[sp.Basic, ...] = ()
     """Expressions printed into the intro's {0}, {1}, ... (in the document's notation)."""
+    lecture_intro: str = ""
+    """``--lecture``'s intro where it differs (no tool named)."""

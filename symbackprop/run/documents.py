@@ -27,18 +27,23 @@ def document_for(
     weights: Path | str | None = None,
     sample: int | None = None,
     digits: int | None = None,
+    lecture: bool = False,
+    title: str | None = None,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
     ``expand``: every parameter's closed form; ``weight``: the chain rule along every path for
     one weight; ``example``: a worked numeric example on one training sample (random data when
     the spec has none): ``weights`` (an .npz), ``sample`` (an index into the training data) and
-    ``digits`` (significant digits) choose it.
+    ``digits`` (significant digits) choose it. ``lecture``, ``title``: see
+    ``DerivationDocument``.
     """
     _check_options(example, weights, sample, digits)
     derivation = derivation_of(spec)
     worked = example_for_spec(spec, derivation, weights, sample) if example else None
-    return derivation_document(derivation, notation, expand, weight, worked, digits)
+    return derivation_document(
+        derivation, notation, expand, weight, worked, digits, lecture=lecture, title=title
+    )
 
 
 def diagram_for(
