@@ -139,6 +139,22 @@ def cached_module(
     """The spec's generated module: from the cache when a module with its key is there and
     intact (no SymPy, Jinja2 or black), else derived (or from ``derivation``), rendered, written
     and loaded.  A stale, edited or other-version file is rebuilt, never loaded."""
+    path, data = _cached(spec, derivation, folder)
+    return _load_file(path, data)
+
+
+def cached_source(spec: Spec, folder: Path | None = None) -> ModuleSource:
+    """The spec's module text as ``cached_module`` keeps it, without loading it: read from the
+    cache (no SymPy) when there, else derived, rendered and written. A sweep sends it to its
+    workers: variants of one network (a learning-rate grid) share one derivation."""
+    from .codegen.module import ModuleSource
+
+    path, data = _cached(spec, None, folder)
+    return ModuleSource(path.stem, unstamp_text(data))
+
+
+def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> tuple[Path, bytes]:
+    """The cached module's path and verified bytes, written first on a miss."""
     folder = ensure_cache_dir(folder or cache_dir())
     key = module_key(spec)
     path = folder / f"{spec.name}_{key[:20]}.py"
@@ -148,7 +164,7 @@ def cached_module(
         source = render_module(derivation)
         data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
         _write_cache(path, data)
-    return _load_file(path, data)
+    return path, data
 
 
 def _read_verified(path: Path, key: str) -> bytes | None:

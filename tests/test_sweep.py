@@ -442,6 +442,27 @@ def test_a_second_sweep_into_a_busy_folder_is_one_line_and_loses_nothing(
     assert not (tmp_path / "elsewhere").exists()  # a planted link is never followed
 
 
+def test_variants_of_one_network_share_one_derivation(
+    threads_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """A learning-rate grid derived every variant; a second sweep derived them all again."""
+    import symbackprop.pipeline as pipeline
+    from symbackprop.tools import sweep as sweep_module
+
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(tmp_path / "cache"))
+    sweep_module._module_source.cache_clear()
+    derived = []
+    real = pipeline.derivation_of
+    monkeypatch.setattr(pipeline, "derivation_of", lambda spec: derived.append(spec) or real(spec))
+    grid = ["learning_rate=0.1,0.5,2.0", "epochs=20"]
+    first = sweep("xor", grid, output=tmp_path / "a", out=io.StringIO(), client=threads_client)
+    assert len(derived) == 1 and len(_rows(first)) == 3
+    sweep_module._module_source.cache_clear()  # as in a new process
+    sweep("xor", grid, output=tmp_path / "b", out=io.StringIO(), client=threads_client)
+    assert len(derived) == 1  # the module came from the cache
+    assert _without_seconds(_rows(first)) == _without_seconds(_rows(tmp_path / "b"))
+
+
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(
     threads_client, tmp_path: Path
 ) -> None:  # noqa: ANN001

@@ -553,7 +553,7 @@ def _execute(
 
         for trials in by_variant.values():
             variant = trials[0].variant
-            print(f"deriving and generating {_describe(results.axes, variant.labels)}", file=out)
+            print(f"module for {_describe(results.axes, variant.labels)}", file=out)
             source = _module_source(variant.spec)
             for trial in trials:
                 future = dask.submit(
@@ -574,10 +574,12 @@ def _execute(
 
 @functools.lru_cache(maxsize=32)
 def _module_source(spec: Spec) -> Any:
-    """A variant's generated module (cached for this process's next sweep: same spec, same text)."""
-    from ..pipeline import module_source
+    """A variant's generated module, through the module cache: variants that differ only in
+    run-time settings (learning rate, epochs, seed, ...) share one module and one derivation,
+    and a module cached by an earlier run or sweep is not derived again."""
+    from ..pipeline import cached_source
 
-    return module_source(spec)
+    return cached_source(spec)
 
 
 def _describe(axes: list[Axis], labels: tuple[str, ...] | list[str]) -> str:
