@@ -462,15 +462,7 @@ def sweep(
     trials = [Trial(v, s) for v in grid_variants for s in seed_list]
     data = _check_data_once(trials)
     folder = Path(output) if output is not None else default_output(base_spec)
-    meta = {
-        "spec": base.source,
-        "spec_digest": base.digest,
-        "data": data,
-        "grid_keys": [a.key for a in axes],
-        "grid": {a.key: list(a.labels) for a in axes},
-        "seeds": seed_list,
-        "symbackprop": __version__,
-    }
+    meta = _meta(base, axes, seed_list, data)
     if folder.exists() and not folder.is_dir():
         raise SymbackpropError("is a file, not a folder", "--output")
     with Results(folder, meta, axes) as results:
@@ -499,6 +491,19 @@ def sweep(
             _derivations(base_spec, trials, results, folder / DERIVATIONS, out)
     print(f"results: {folder / RESULTS_CSV}, {folder / RESULTS_JSON}", file=out)
     return folder
+
+
+def _meta(base: Any, axes: list[Axis], seeds: list[int], data: list[str]) -> dict[str, Any]:
+    """What a results folder records of its sweep (a resume checks spec, digest, data, keys)."""
+    return {
+        "spec": base.source,
+        "spec_digest": base.digest,
+        "data": data,
+        "grid_keys": [a.key for a in axes],
+        "grid": {a.key: list(a.labels) for a in axes},
+        "seeds": seeds,
+        "symbackprop": __version__,
+    }
 
 
 def _check_data_once(trials: list[Trial]) -> list[str]:
