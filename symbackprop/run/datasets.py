@@ -129,6 +129,7 @@ def read_bundled_csv(name: str, folder: Path | None = None) -> tuple[np.ndarray,
     folder of such files (tests)."""
     import gzip
     import importlib.util
+    import warnings
 
     if folder is None:
         found = importlib.util.find_spec("sklearn")  # locates the package; runs none of it
@@ -139,8 +140,12 @@ def read_bundled_csv(name: str, folder: Path | None = None) -> tuple[np.ndarray,
     try:
         with gzip.open(path, "rt") if name.endswith(".gz") else open(path) as file:
             header = None if name.startswith("digits") else file.readline().split(",")
-            table = np.loadtxt(file, delimiter=",", ndmin=2)
+            with warnings.catch_warnings():  # an empty file: None below, not a warning
+                warnings.simplefilter("ignore")
+                table = np.loadtxt(file, delimiter=",", ndmin=2)
     except (OSError, ValueError, EOFError):
+        return None
+    if table.shape[0] == 0 or table.shape[1] < 2:
         return None
     X, labels = table[:, :-1], table[:, -1]
     if header is not None and (len(header) < 2 or header[:2] != [str(n) for n in X.shape]):
