@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import SymbackpropError, TrainingDiverged
+from ..run.limits import forced_kernel
 from ..spec.model import INT64_MAX, Spec
 from ..util.escape import plain_line
 from ..util.fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
 from ..util.version import __version__
-from .grid import Axis, Variant, parse_grid, read_table, variants
+from .grid import Axis, Variant, parse_grid, read_table, shown, variants
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
@@ -440,6 +441,7 @@ def sweep(
         )
     if workers is not None and scheduler:
         raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
+    forced_kernel()  # a malformed $SYMBACKPROP_KERNEL: refused here, not in every trial
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
     if scheduler and client is None:
@@ -460,7 +462,7 @@ def sweep(
         )
     seed_list = [base_spec.training.seed + i for i in range(seeds)]
     trials = [Trial(v, s) for v in grid_variants for s in seed_list]
-    data = _check_data_once(trials)
+    data = _check_data_once(trials, axes)
     folder = Path(output) if output is not None else default_output(base_spec)
     meta = {
         "spec": base.source,
@@ -501,13 +503,25 @@ def sweep(
     return folder
 
 
-def _check_data_once(trials: list[Trial]) -> list[str]:
-    """Load each distinct data setting on the client: bad data fails before any cluster starts.
-    Returns the digests of the data the trials train on (a resumed sweep's data must match)."""
+def _check_data_once(trials: list[Trial], axes: list[Axis]) -> list[str]:
+    """Load each distinct data setting on the client: bad data fails before any cluster starts,
+    and so does a variant ``run`` would refuse (its network or its training over the memory
+    cap, say 10**15 epochs). Returns the digests of the data the trials train on (a resumed
+    sweep's data must match)."""
     from ..run.data import data_digest
+    from ..run.limits import ensure_fits, module_estimate, training_estimate
 
+    checked = set()
     for trial in trials:
-        worker_data(trial.spec)
+        data = worker_data(trial.spec)
+        if trial.variant.index in checked:
+            continue
+        checked.add(trial.variant.index)
+        spec, where = trial.spec, f"--grid variant {shown(_describe(axes, trial.variant.labels))}"
+        epochs, rows = spec.training.epochs, data.X_train.shape[0]
+        ensure_fits(module_estimate(spec), "the network", where)
+        estimate = training_estimate(spec, rows, spec.training.batch_size, epochs)
+        ensure_fits(estimate, f"training for {epochs} epochs", where)
     return sorted({data_digest(trial.spec) for trial in trials})
 
 
