@@ -197,6 +197,63 @@ def _finite(value: float | None) -> float | None:
 # ---------------------------------------------------------------- results
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number symbackprop writes")
+
+
+_NUMBERS = ("final_loss", "accuracy", "seconds", "train_loss", "test_loss", "train_accuracy",
+            "test_accuracy", "load_seconds", "worker_pid")  # fmt: skip
+"""A record's fields that are a number or null."""
+
+
+def _is_number(value: Any) -> bool:  # noqa: ANN401
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def stored_problem(sweep: Any, records: Any, keys: list[str]) -> str | None:  # noqa: ANN401
+    """What is wrong with a results.json's parts (its ``sweep`` and ``trials``), or None: the
+    shapes this module writes, checked before any is used (a tampered file is one line)."""
+    if not isinstance(sweep, dict):
+        return "'sweep' is not an object"
+    for name in ("grid_keys", "data"):
+        value = sweep.get(name)
+        strings = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if not (value is None or strings):
+            return f"'sweep.{name}' is not a list of strings"
+    if not isinstance(records, list):
+        return "'trials' is not a list"
+    for number, record in enumerate(records):
+        problem = _record_problem(record, keys)
+        if problem:
+            return f"trial {number}: {problem}"
+    return None
+
+
+def _record_problem(record: Any, keys: list[str]) -> str | None:  # noqa: ANN401
+    if not isinstance(record, dict):
+        return "not an object"
+    values = record.get("values")
+    if not isinstance(values, dict) or not all(isinstance(values.get(k), str) for k in keys):
+        return f"'values' does not give each of {', '.join(keys) or '(no keys)'} as a string"
+    if not isinstance(record.get("seed"), int) or isinstance(record.get("seed"), bool):
+        return "'seed' is not an integer"
+    if not isinstance(record.get("status"), str):
+        return "'status' is not a string"
+    for name in _NUMBERS:
+        if record.get(name) is not None and not _is_number(record[name]):
+            return f"'{name}' is not a number"
+    if record["status"] != "ok":
+        return None
+    curve, epochs = record.get("losses"), record.get("loss_epochs")
+    if not _is_number(record.get("final_loss")):
+        return "'final_loss' of a finished trial is not a number"
+    if not (isinstance(curve, list) and isinstance(epochs, list) and len(curve) == len(epochs)):
+        return "'losses' and 'loss_epochs' are not lists of one length"
+    if not all(v is None or _is_number(v) for v in curve) or not all(map(_is_number, epochs)):
+        return "'losses' or 'loss_epochs' holds other than numbers"
+    return None
+
+
 def rank_key(record: dict[str, Any]) -> tuple:
     """Best first: finished trials, then higher accuracy, then lower final loss."""
     ok = record.get("status") == "ok"
@@ -256,10 +313,17 @@ class Results:
                 str(path),
             )
         try:
-            stored = json.loads(data)
+            stored = json.loads(data, parse_constant=_no_constant)
             sweep, records = stored["sweep"], stored["trials"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SymbackpropError(f"unreadable results ({one_line(exc)})", str(path)) from None
+        except RecursionError:
+            raise SymbackpropError("unreadable results (nested too deeply)", str(path)) from None
+        problem = stored_problem(sweep, records, [a.key for a in self.axes])
+        if problem:
+            raise SymbackpropError(
+                f"unreadable results ({problem}); choose another --output", str(path)
+            )
         identity = ("spec", "spec_digest", "grid_keys")
         then, now = sweep.get("data"), self.meta.get("data")
         if all(sweep.get(k) == self.meta[k] for k in identity) and then is None and now:
