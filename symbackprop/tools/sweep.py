@@ -477,6 +477,23 @@ def hear_scheduler(address: str) -> None:
         raise SymbackpropError(f"cannot connect ({one_line(exc)})", "--scheduler") from None
 
 
+def _check_arguments(seeds: int, workers: int | None, scheduler: str | None) -> None:
+    """--seeds, --workers and $SYMBACKPROP_KERNEL, refused before anything is read."""
+    if seeds < 1:
+        raise SymbackpropError("must be >= 1", "--seeds")
+    if workers is not None and workers < 1:
+        raise SymbackpropError("must be >= 1", "--workers")
+    if workers is not None and workers > MAX_LOCAL_WORKERS:
+        raise SymbackpropError(
+            f"{workers} worker processes; this machine runs at most {MAX_LOCAL_WORKERS} "
+            f"(4 per core)",
+            "--workers",
+        )
+    if workers is not None and scheduler:
+        raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
+    forced_kernel()  # a malformed $SYMBACKPROP_KERNEL: refused here, not in every trial
+
+
 def sweep(
     spec_source: str | Path,
     grid: list[str],
@@ -493,19 +510,7 @@ def sweep(
     Everything the user typed is checked before a cluster starts. ``client`` (an existing Dask
     Client) replaces ``scheduler``/``workers``; the caller keeps it.
     """
-    if seeds < 1:
-        raise SymbackpropError("must be >= 1", "--seeds")
-    if workers is not None and workers < 1:
-        raise SymbackpropError("must be >= 1", "--workers")
-    if workers is not None and workers > MAX_LOCAL_WORKERS:
-        raise SymbackpropError(
-            f"{workers} worker processes; this machine runs at most {MAX_LOCAL_WORKERS} "
-            f"(4 per core)",
-            "--workers",
-        )
-    if workers is not None and scheduler:
-        raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
-    forced_kernel()  # a malformed $SYMBACKPROP_KERNEL: refused here, not in every trial
+    _check_arguments(seeds, workers, scheduler)
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
     if scheduler and client is None:
