@@ -8,6 +8,7 @@ thrashing the machine.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ DEFAULT_WORK = 10**12
 
 CHECKED_PER_PARAM = 200
 """Entries of each parameter array ``check`` compares (gradcheck's ``max_per_param``)."""
+
+KERNEL_ENV = "SYMBACKPROP_KERNEL"
+"""Environment variable forcing one kernel variant in a tuned module (no measuring)."""
+
+KERNEL_VARIANTS = ("blas", "loops", "micro")
+"""The values KERNEL_ENV takes: a tuned module's VARIANTS."""
+
+MAX_SETTING = 1e30
+"""The largest value either limit variable takes (more is no limit at all, and is refused)."""
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -70,6 +80,11 @@ def format_bytes(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _shown(raw: str) -> str:
+    """A variable's value for a message: quoted, or its length when it is long."""
+    return repr(raw) if len(raw) <= 40 else f"a value of {len(raw)} characters"
+
+
 def memory_limit() -> int:
     """The cap in bytes: $SYMBACKPROP_MAX_MEMORY, else min(8 GiB, 3/4 of physical memory)."""
     raw = os.environ.get(LIMIT_ENV, "").strip()
@@ -77,9 +92,16 @@ def memory_limit() -> int:
         match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?", raw, flags=re.IGNORECASE)
         if not match:
             raise SymbackpropError(
-                f"must be a size such as 16G or 500M, not {raw!r}", f"${LIMIT_ENV}"
+                f"must be a size such as 16G or 500M, not {_shown(raw)}", f"${LIMIT_ENV}"
             )
-        return int(float(match[1]) * _UNITS[match[2].upper()])
+        size = float(match[1]) * _UNITS[match[2].upper()]
+        if not math.isfinite(size) or size > MAX_SETTING:
+            raise SymbackpropError(
+                f"must be a size such as 16G or 500M, at most {MAX_SETTING:.0e} bytes, "
+                f"not {_shown(raw)}",
+                f"${LIMIT_ENV}",
+            )
+        return int(size)
     try:
         physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
@@ -162,13 +184,28 @@ def ensure_work_fits(work: int, what: str, where: str) -> None:
     """Refuse (one line, with the estimate) work above $SYMBACKPROP_MAX_WORK multiply-adds."""
     raw = os.environ.get(WORK_ENV, "").strip()
     try:
-        limit = int(float(raw)) if raw else DEFAULT_WORK
+        value = float(raw) if raw else DEFAULT_WORK
     except ValueError:
-        message = f"must be a number such as 1e13, not {raw!r}"
-        raise SymbackpropError(message, f"${WORK_ENV}") from None
+        value = math.nan
+    if not 0 < value <= MAX_SETTING:  # NaN, inf, 1e400 (inf) and negatives too
+        message = f"must be a number > 0 such as 1e13, at most {MAX_SETTING:.0e}, not {_shown(raw)}"
+        raise SymbackpropError(message, f"${WORK_ENV}")
+    limit = int(value)
     if work > limit:
         raise MemoryLimitError(
             f"{what} would take about {work:.2g} multiply-adds, more than the limit of "
             f"{limit:.2g} (set {WORK_ENV} to change it)",
             where,
         )
+
+
+def forced_kernel(module: object = None) -> str:
+    """$SYMBACKPROP_KERNEL ('' when unset), refused in one line unless a tuned module knows it
+    (and, for blas, unless ``module`` has SciPy's BLAS), before the module would raise."""
+    raw = os.environ.get(KERNEL_ENV, "")
+    if raw and raw not in KERNEL_VARIANTS:
+        known = ", ".join(KERNEL_VARIANTS)
+        raise SymbackpropError(f"must be one of {known}, not {_shown(raw)}", f"${KERNEL_ENV}")
+    if raw == "blas" and hasattr(module, "VARIANTS") and not getattr(module, "SCIPY_BLAS", True):
+        raise SymbackpropError("blas needs SciPy's BLAS, which does not import here", KERNEL_ENV)
+    return raw

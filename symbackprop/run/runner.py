@@ -27,7 +27,7 @@ from ..errors import SymbackpropError, TrainingDiverged
 from ..spec.model import Spec
 from .data import Dataset, load_data
 from .gradcheck import worst_direction
-from .limits import ORDER_CHUNK
+from .limits import ORDER_CHUNK, forced_kernel
 
 CHUNK_SECONDS = 0.25
 """Target wall time of one kernel call."""
@@ -380,6 +380,7 @@ def train(
     """
     settings = spec.training
     epochs = epochs or settings.epochs
+    forced_kernel(module)  # a malformed $SYMBACKPROP_KERNEL: one line, before any kernel call
     prepared = prepared or prepare(spec, data, module.DTYPE)
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train

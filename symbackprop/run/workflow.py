@@ -112,8 +112,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
 
     spec = load_with_overrides(args.spec, overrides_of(args))
     from .data import load_data
-    from .limits import ensure_fits, module_estimate, training_estimate
+    from .limits import ensure_fits, forced_kernel, module_estimate, training_estimate
 
+    forced_kernel()
     ensure_fits(module_estimate(spec), "the network", spec.source)
     data = load_data(spec)  # fail on bad data before any work
     epochs = spec.training.epochs
@@ -241,6 +242,20 @@ def _module_and_weights(
     return cached_module(spec), params, scaling
 
 
+def _scaled(X: np.ndarray, spec: Spec, extras: dict[str, np.ndarray], weights: Path) -> np.ndarray:
+    """Inputs standardised with the weights file's x_mean/x_std, checked as inputs are (a tiny
+    x_std such as 1e-320 overflows them): one line naming the file, not the module's error."""
+    from .data import check_inputs
+    from .runner import standardize
+
+    if not extras:
+        return X
+    with np.errstate(all="ignore"):
+        scaled = standardize(X, extras)
+    check_inputs(scaled, spec, f"{weights}: inputs scaled by its x_mean/x_std")
+    return scaled
+
+
 def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
     """One row per sample: the predicted class first for a classifier, then the outputs."""
     digits = 9 if outputs.dtype == np.float32 else 17
@@ -261,14 +276,12 @@ def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
 
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
-    from .runner import standardize
-
     if args.output:
         check_target(args.output, args.force)
     spec = load_spec(args.spec)
     inputs = read_inputs(spec, args.data)  # bad data fails before any derivation
     module, params, extras = _module_and_weights(spec, args.weights)
-    X = standardize(inputs, extras)
+    X = _scaled(inputs, spec, extras, args.weights)
     text = predictions_csv(spec, module.forward(params, X))
     if args.output:
         write_output(args.output, text.encode(), force=args.force, sidecar=True)
@@ -281,12 +294,12 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
 def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop evaluate SPEC WEIGHTS DATA``: loss, and accuracy for classification."""
     from .data import load_data
-    from .runner import accuracy, standardize
+    from .runner import accuracy
 
     spec = load_spec(args.spec)
     data = load_data(_data_spec(spec, args.data))  # bad data fails before any derivation
     module, params, extras = _module_and_weights(spec, args.weights)
-    X, Y = standardize(data.X_train, extras), data.Y_train
+    X, Y = _scaled(data.X_train, spec, extras, args.weights), data.Y_train
     print(f"loss {module.loss(params, X, Y):.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
     if data.classification:
         print(f"accuracy {100 * accuracy(module, params, X, Y):.2f}%", file=out)

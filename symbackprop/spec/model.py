@@ -37,6 +37,10 @@ MAX_WIDTH = 1_000_000
 MAX_PARAMETERS = 50_000_000
 """At most this many weights and biases in all (400 MB in float64)."""
 
+MAX_SAMPLES = 10_000_000
+"""At most this many samples drawn for a generated dataset (``data.samples``; 10**7 rows of a
+few columns are hundreds of MB before any training)."""
+
 INT64_MAX = 2**63 - 1
 """Integer settings (epochs, batch size, seed) reach the kernels as int64."""
 
@@ -550,9 +554,13 @@ def _parse_data_options(table: dict[str, Any], where: str) -> dict[str, Any]:
     values["standardize"] = standardize
     samples = table.get("samples")
     if samples is not None and (
-        not isinstance(samples, int) or isinstance(samples, bool) or samples < 2
+        not isinstance(samples, int) or isinstance(samples, bool) or not 2 <= samples <= MAX_SAMPLES
     ):
-        raise SpecError(f"must be an integer >= 2, not {samples!r}", f"{where}: data.samples")
+        big = isinstance(samples, int) and samples.bit_length() > 64
+        shown = "an integer of over 64 bits" if big else repr(samples)
+        raise SpecError(
+            f"must be an integer in 2..{MAX_SAMPLES}, not {shown}", f"{where}: data.samples"
+        )
     values["samples"] = samples
     noise = table.get("noise")
     if noise is not None and (

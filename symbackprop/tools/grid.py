@@ -29,6 +29,13 @@ from ..spec.model import (
 
 _BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+\-/]*$")
 _CLOSING = {"[": "]", "{": "}"}
+_SHOWN = 60
+"""Characters of a --grid item shown in a message (a longer one is cut, with its length)."""
+
+
+def shown(text: str) -> str:
+    """``text`` for a message: whole when short, else its start and its length."""
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN - 20]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -114,17 +121,17 @@ def split_values(text: str, where: str) -> list[str]:
             stack.append(_CLOSING[char])
         elif char in "]}":
             if not stack or stack.pop() != char:
-                raise SymbackpropError(f"unbalanced '{char}' in {text!r}", where)
+                raise SymbackpropError(f"unbalanced '{char}' in {shown(text)!r}", where)
         elif char == "," and not stack:
             parts.append(current.strip())
             current = ""
             continue
         current += char
     if quote or stack:
-        raise SymbackpropError(f"unclosed {quote or 'bracket'} in {text!r}", where)
+        raise SymbackpropError(f"unclosed {quote or 'bracket'} in {shown(text)!r}", where)
     parts.append(current.strip())
     if any(not part for part in parts):
-        raise SymbackpropError(f"empty value in {text!r}", where)
+        raise SymbackpropError(f"empty value in {shown(text)!r}", where)
     return parts
 
 
@@ -134,9 +141,14 @@ def parse_value(text: str, where: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         pass
+    except RecursionError:  # 5,000 nested brackets
+        raise SymbackpropError(f"{shown(text)!r} is nested too deeply", where) from None
+    except ValueError:  # an integer of over 4,300 digits (Python's int conversion limit)
+        message = f"{shown(text)!r} holds an integer of too many digits"
+        raise SymbackpropError(message, where) from None
     if _BARE_WORD.match(text):
         return text
-    raise SymbackpropError(f"{text!r} is neither a TOML value nor a bare word", where)
+    raise SymbackpropError(f"{shown(text)!r} is neither a TOML value nor a bare word", where)
 
 
 def short_names(table: dict[str, Any]) -> dict[str, list[str | None]]:
@@ -171,7 +183,7 @@ def parse_grid(items: list[str], table: dict[str, Any]) -> list[Axis]:
     known = short_names(table)
     axes: list[Axis] = []
     for item in items:
-        where = f"--grid {item}"
+        where = f"--grid {shown(item)}"
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
@@ -221,7 +233,7 @@ def variants(base: SpecTable, axes: list[Axis]) -> list[Variant]:
             try:
                 base.spec({(axis.section, axis.field): value})
             except SpecError as exc:
-                where = f"--grid {axis.key}={label(value)}"
+                where = f"--grid {shown(f'{axis.key}={label(value)}')}"
                 raise SymbackpropError(exc.message, f"{where}: {exc.where or ''}") from None
     out = []
     for index, values in enumerate(itertools.product(*(a.values for a in axes))):
@@ -230,7 +242,7 @@ def variants(base: SpecTable, axes: list[Axis]) -> list[Variant]:
         try:
             spec = base.spec(overrides)
         except SpecError as exc:
-            combo = ", ".join(f"{a.key}={t}" for a, t in zip(axes, labels))
+            combo = shown(", ".join(f"{a.key}={t}" for a, t in zip(axes, labels)))
             raise SymbackpropError(exc.message, f"--grid variant {combo}: {exc.where}") from None
         out.append(Variant(index, values, labels, spec))
     return out

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import SymbackpropError, TrainingDiverged
+from ..run.limits import forced_kernel
 from ..spec.model import INT64_MAX, Spec
 from ..util.escape import plain_line
 from ..util.fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
 from ..util.version import __version__
-from .grid import Axis, Variant, parse_grid, read_table, variants
+from .grid import Axis, Variant, parse_grid, read_table, shown, variants
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
@@ -196,6 +197,63 @@ def _finite(value: float | None) -> float | None:
 # ---------------------------------------------------------------- results
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number symbackprop writes")
+
+
+_NUMBERS = ("final_loss", "accuracy", "seconds", "train_loss", "test_loss", "train_accuracy",
+            "test_accuracy", "load_seconds", "worker_pid")  # fmt: skip
+"""A record's fields that are a number or null."""
+
+
+def _is_number(value: Any) -> bool:  # noqa: ANN401
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def stored_problem(sweep: Any, records: Any, keys: list[str]) -> str | None:  # noqa: ANN401
+    """What is wrong with a results.json's parts (its ``sweep`` and ``trials``), or None: the
+    shapes this module writes, checked before any is used (a tampered file is one line)."""
+    if not isinstance(sweep, dict):
+        return "'sweep' is not an object"
+    for name in ("grid_keys", "data"):
+        value = sweep.get(name)
+        strings = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if not (value is None or strings):
+            return f"'sweep.{name}' is not a list of strings"
+    if not isinstance(records, list):
+        return "'trials' is not a list"
+    for number, record in enumerate(records):
+        problem = _record_problem(record, keys)
+        if problem:
+            return f"trial {number}: {problem}"
+    return None
+
+
+def _record_problem(record: Any, keys: list[str]) -> str | None:  # noqa: ANN401
+    if not isinstance(record, dict):
+        return "not an object"
+    values = record.get("values")
+    if not isinstance(values, dict) or not all(isinstance(values.get(k), str) for k in keys):
+        return f"'values' does not give each of {', '.join(keys) or '(no keys)'} as a string"
+    if not isinstance(record.get("seed"), int) or isinstance(record.get("seed"), bool):
+        return "'seed' is not an integer"
+    if not isinstance(record.get("status"), str):
+        return "'status' is not a string"
+    for name in _NUMBERS:
+        if record.get(name) is not None and not _is_number(record[name]):
+            return f"'{name}' is not a number"
+    if record["status"] != "ok":
+        return None
+    curve, epochs = record.get("losses"), record.get("loss_epochs")
+    if not _is_number(record.get("final_loss")):
+        return "'final_loss' of a finished trial is not a number"
+    if not (isinstance(curve, list) and isinstance(epochs, list) and len(curve) == len(epochs)):
+        return "'losses' and 'loss_epochs' are not lists of one length"
+    if not all(v is None or _is_number(v) for v in curve) or not all(map(_is_number, epochs)):
+        return "'losses' or 'loss_epochs' holds other than numbers"
+    return None
+
+
 def rank_key(record: dict[str, Any]) -> tuple:
     """Best first: finished trials, then higher accuracy, then lower final loss."""
     ok = record.get("status") == "ok"
@@ -255,10 +313,17 @@ class Results:
                 str(path),
             )
         try:
-            stored = json.loads(data)
+            stored = json.loads(data, parse_constant=_no_constant)
             sweep, records = stored["sweep"], stored["trials"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SymbackpropError(f"unreadable results ({one_line(exc)})", str(path)) from None
+        except RecursionError:
+            raise SymbackpropError("unreadable results (nested too deeply)", str(path)) from None
+        problem = stored_problem(sweep, records, [a.key for a in self.axes])
+        if problem:
+            raise SymbackpropError(
+                f"unreadable results ({problem}); choose another --output", str(path)
+            )
         identity = ("spec", "spec_digest", "grid_keys")
         then, now = sweep.get("data"), self.meta.get("data")
         if all(sweep.get(k) == self.meta[k] for k in identity) and then is None and now:
@@ -412,6 +477,23 @@ def hear_scheduler(address: str) -> None:
         raise SymbackpropError(f"cannot connect ({one_line(exc)})", "--scheduler") from None
 
 
+def _check_arguments(seeds: int, workers: int | None, scheduler: str | None) -> None:
+    """--seeds, --workers and $SYMBACKPROP_KERNEL, refused before anything is read."""
+    if seeds < 1:
+        raise SymbackpropError("must be >= 1", "--seeds")
+    if workers is not None and workers < 1:
+        raise SymbackpropError("must be >= 1", "--workers")
+    if workers is not None and workers > MAX_LOCAL_WORKERS:
+        raise SymbackpropError(
+            f"{workers} worker processes; this machine runs at most {MAX_LOCAL_WORKERS} "
+            f"(4 per core)",
+            "--workers",
+        )
+    if workers is not None and scheduler:
+        raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
+    forced_kernel()  # a malformed $SYMBACKPROP_KERNEL: refused here, not in every trial
+
+
 def sweep(
     spec_source: str | Path,
     grid: list[str],
@@ -428,18 +510,7 @@ def sweep(
     Everything the user typed is checked before a cluster starts. ``client`` (an existing Dask
     Client) replaces ``scheduler``/``workers``; the caller keeps it.
     """
-    if seeds < 1:
-        raise SymbackpropError("must be >= 1", "--seeds")
-    if workers is not None and workers < 1:
-        raise SymbackpropError("must be >= 1", "--workers")
-    if workers is not None and workers > MAX_LOCAL_WORKERS:
-        raise SymbackpropError(
-            f"{workers} worker processes; this machine runs at most {MAX_LOCAL_WORKERS} "
-            f"(4 per core)",
-            "--workers",
-        )
-    if workers is not None and scheduler:
-        raise SymbackpropError("is for the local cluster, not with --scheduler", "--workers")
+    _check_arguments(seeds, workers, scheduler)
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
     if scheduler and client is None:
@@ -460,7 +531,7 @@ def sweep(
         )
     seed_list = [base_spec.training.seed + i for i in range(seeds)]
     trials = [Trial(v, s) for v in grid_variants for s in seed_list]
-    data = _check_data_once(trials)
+    data = _check_data_once(trials, axes)
     folder = Path(output) if output is not None else default_output(base_spec)
     meta = _meta(base, axes, seed_list, data)
     if folder.exists() and not folder.is_dir():
@@ -506,13 +577,25 @@ def _meta(base: Any, axes: list[Axis], seeds: list[int], data: list[str]) -> dic
     }
 
 
-def _check_data_once(trials: list[Trial]) -> list[str]:
-    """Load each distinct data setting on the client: bad data fails before any cluster starts.
-    Returns the digests of the data the trials train on (a resumed sweep's data must match)."""
+def _check_data_once(trials: list[Trial], axes: list[Axis]) -> list[str]:
+    """Load each distinct data setting on the client: bad data fails before any cluster starts,
+    and so does a variant ``run`` would refuse (its network or its training over the memory
+    cap, say 10**15 epochs). Returns the digests of the data the trials train on (a resumed
+    sweep's data must match)."""
     from ..run.data import data_digest
+    from ..run.limits import ensure_fits, module_estimate, training_estimate
 
+    checked = set()
     for trial in trials:
-        worker_data(trial.spec)
+        data = worker_data(trial.spec)
+        if trial.variant.index in checked:
+            continue
+        checked.add(trial.variant.index)
+        spec, where = trial.spec, f"--grid variant {shown(_describe(axes, trial.variant.labels))}"
+        epochs, rows = spec.training.epochs, data.X_train.shape[0]
+        ensure_fits(module_estimate(spec), "the network", where)
+        estimate = training_estimate(spec, rows, spec.training.batch_size, epochs)
+        ensure_fits(estimate, f"training for {epochs} epochs", where)
     return sorted({data_digest(trial.spec) for trial in trials})
 
 
