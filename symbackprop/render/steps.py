@@ -9,6 +9,8 @@ differentiates; every right-hand side that is not a definition comes from the de
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -403,7 +405,7 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
                     f,
                     (info.activation.expr.subs(x_sym, u),),
                     f"defined in the spec ({_spec_table(info.activation)})",
-                    label=f"def-{name}",
+                    label=f"def-{_label_name(name)}",
                 )
             )
         steps.append(
@@ -413,13 +415,21 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
                 rhs,
                 reasons[-1],
                 why_math=(f,),
-                label=f"act-{name}",
+                label=f"act-{_label_name(name)}",
                 reasons=reasons,
                 note=info.activation.derivative_note or _from_z_note(info),
                 lecture_reasons=_rows(lecture)[1],
             )
         )
     return tuple(steps)
+
+
+def _label_name(name: str) -> str:
+    """An activation's name as part of a step label (``{eq:act-NAME}``): an expression written
+    in the spec in place of a name (spaces, ``&``, parentheses) becomes a digest of itself."""
+    if re.fullmatch(r"[\w.-]+", name):
+        return name
+    return "expr-" + hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
 def _rules(expr: sp.Basic, var: sp.Basic) -> str:
@@ -474,7 +484,7 @@ def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, .
             rf"by {{eq:dL-da}}, and by {{eq:a{L_index}}} ${{4}} = {{5}}\,\mathbf 1[j = p]$"
         )
         fourth = rf"the indicator keeps only $j = p$; ${out.activation.latex}'$ by " + (
-            f"{{eq:act-{out.activation.name}}}"
+            f"{{eq:act-{_label_name(out.activation.name)}}}"
         )
         third += f"; {INDICATOR}"
     else:
@@ -537,7 +547,7 @@ def backprop_steps(network: SymbolicNetwork, layers: tuple[LayerGradient, ...]) 
         )
         fourth = rf"${act.latex}'$ does not depend on $j$"
         if output_form_derivative(act) is not None:
-            fourth += f"; written through the forward value by {{eq:act-{act.name}}}"
+            fourth += f"; written through the forward value by {{eq:act-{_label_name(act.name)}}}"
         pairs = [
             (partial(L, layer.z[p]), r"definition of ${0}$"),
             (chain, r"chain rule: ${1}$ reaches the loss only through every ${2}$"),
