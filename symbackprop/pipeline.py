@@ -153,6 +153,22 @@ def cached_source(spec: Spec, folder: Path | None = None) -> ModuleSource:
     return ModuleSource(path.stem, unstamp_text(data))
 
 
+def load_cached_source(source: ModuleSource, folder: Path | None = None) -> ModuleType:
+    """Load a module text ``cached_source`` gave (a sweep worker's): the same file, under the
+    same name, as ``cached_module`` keeps, written only where missing or different (a worker
+    that shares the client's cache folder adds no second copy)."""
+    folder = ensure_cache_dir(folder or cache_dir())
+    path = folder / f"{source.name}.py"
+    data = stamp_text(source.text, "python")
+    try:
+        current = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+    except OSError:
+        current = None
+    if current != data:
+        _write_cache(path, data)
+    return _load_file(path, data)
+
+
 def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> tuple[Path, bytes]:
     """The cached module's path and verified bytes, written first on a miss."""
     folder = ensure_cache_dir(folder or cache_dir())

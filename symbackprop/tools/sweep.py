@@ -131,13 +131,13 @@ def one_line(exc: BaseException) -> str:
 def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
     """Train one trial on this process (a Dask worker) and return its record's metrics."""
     from ..codegen.module import ModuleSource
-    from ..pipeline import load_module
+    from ..pipeline import load_cached_source
     from ..run.runner import train
 
     record: dict[str, Any] = {"worker_pid": os.getpid()}
     try:
         start = time.perf_counter()
-        module = load_module(ModuleSource(module_name, module_text))
+        module = load_cached_source(ModuleSource(module_name, module_text))
         data = worker_data(spec)
         # Compile (or load from Numba's cache) on a few samples, so `seconds` is training alone.
         few = replace(
