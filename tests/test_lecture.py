@@ -20,7 +20,9 @@ from symbackprop import derive
 from symbackprop.cli.commands import main
 from symbackprop.render.rules import rules_used
 
-TOOL_WORDS = re.compile(r"sympy|symbackprop|implementation note|note:|the code ", re.IGNORECASE)
+TOOL_WORDS = re.compile(
+    r"sympy|symbackprop|implementation note|note:|the code |module|init\\?_params", re.IGNORECASE
+)
 
 u, a, y = sp.symbols("u a y", real=True)
 
@@ -52,6 +54,7 @@ CASES = {
     "digits-goodfellow": ("digits", {"notation": "goodfellow"}),
     "ce342-weight": (CE342, {"weight": "W1[0,1]"}),
     "own": (OWN, {}),
+    "xor-example": ("xor", {"example": True}),
 }
 
 
@@ -83,6 +86,8 @@ def test_title_is_checked_and_escaped(capsys: pytest.CaptureFixture[str]) -> Non
         assert main(["derive", "xor", "--lecture", "--title", bad], out=io.StringIO()) == 2
         err = capsys.readouterr().err
         assert err.startswith("symbackprop: error: --title: ") and err.count("\n") == 1
+    assert main(["derive", "xor", "--lecture", "--compare", "digits"], out=io.StringIO()) == 2
+    assert capsys.readouterr().err.startswith("symbackprop: error: --compare: has no lecture")
     tex = derive("xor", lecture=True, title=r"50% of \input{x} & $y_1$").document()
     assert r"\title{50\% of \textbackslash{}input\{x\} \& \$y\_1\$}" in tex
 

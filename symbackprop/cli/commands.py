@@ -289,6 +289,11 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     _check_output(args, Path(f"{spec.name}.pdf"))
+    if args.compare and (args.lecture or args.title):
+        raise SymbackpropError(
+            "has no lecture form yet; derive each spec with --lecture instead",
+            "--compare",
+        )
     if args.compare:
         from ..pipeline import derivation_of
         from ..render.compare import compare, compare_document

@@ -146,10 +146,13 @@ def example_section(
             )
         )
     steps += _update_steps(derivation, example, shown)
-    return Section("Worked example", tuple(steps), _intro(example, digits, rtol))
+    intro, lecture = (_intro(example, digits, rtol, lecture=x) for x in (False, True))
+    return Section("Worked example", tuple(steps), intro, lecture_intro=lecture)
 
 
-def _intro(example: WorkedExample, digits: int, rtol: float) -> str:
+def _intro(example: WorkedExample, digits: int, rtol: float, lecture: bool = False) -> str:
+    """The example's first paragraph; ``lecture``: without what the module computed and how
+    the numbers were checked."""
     if example.sample is None:
         which = "a random sample (the spec has no training data)"
     elif example.chosen:
@@ -164,6 +167,14 @@ def _intro(example: WorkedExample, digits: int, rtol: float) -> str:
         if example.weights is not None
         else r"the initial weights of \texttt{init\_params(seed)}"
     )
+    frozen = "; the biases are frozen." if not example.train_biases else "."
+    if lecture:
+        return (
+            f"One forward and backward pass on {which.split(' (')[0]}, rounded to {digits} "
+            "significant digits (the numbers inside a written-out sum carry extra digits so "
+            f"that it reproduces its result). It ends with {_describe(example.optimizer)} on "
+            f"this sample alone (learning rate {example.learning_rate:g}){frozen}"
+        )
     return (
         f"One forward and backward pass on {which}, from {start}, with the numbers the generated "
         f"module computed (rounded to {digits} significant digits; the numbers inside a "
