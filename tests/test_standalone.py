@@ -80,7 +80,11 @@ def _check_without_scipy(folder: Path, name: str, tmp_path: Path, **settings: st
     return without
 
 
-@pytest.mark.parametrize("name", COMMITTED)
+@pytest.mark.parametrize(
+    "name",
+    # digits (its tiles compile twice: 15 s) runs under -m slow, xor (5 s) by default
+    [pytest.param(n, marks=pytest.mark.slow) if n == "digits" else n for n in COMMITTED],
+)
 def test_committed_module_trains_and_predicts_without_scipy(name: str, tmp_path: Path) -> None:
     folder = tmp_path / "modules"
     folder.mkdir()
