@@ -157,16 +157,7 @@ def load_cached_source(source: ModuleSource, folder: Path | None = None) -> Modu
     """Load a module text ``cached_source`` gave (a sweep worker's): the same file, under the
     same name, as ``cached_module`` keeps, written only where missing or different (a worker
     that shares the client's cache folder adds no second copy)."""
-    folder = ensure_cache_dir(folder or cache_dir())
-    path = folder / f"{source.name}.py"
-    data = stamp_text(source.text, "python")
-    try:
-        current = path.read_bytes() if path.is_file() and not path.is_symlink() else None
-    except OSError:
-        current = None
-    if current != data:
-        _write_cache(path, data)
-    return _load_file(path, data)
+    return _write_and_load(source, source.name, folder)
 
 
 def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> tuple[Path, bytes]:
@@ -216,11 +207,16 @@ def _write_cache(path: Path, data: bytes) -> None:
 def load_module(source: ModuleSource, folder: Path | None = None) -> ModuleType:
     """Write a generated module under a name unique to its text and load it from that file (for
     modules not named by a spec's key: a sweep's, a worked example's)."""
+    name = f"{source.name}_{hashlib.sha256(source.text.encode()).hexdigest()[:12]}"
+    return _write_and_load(source, name, folder)
+
+
+def _write_and_load(source: ModuleSource, name: str, folder: Path | None) -> ModuleType:
+    """Write ``source`` as module file ``name`` in the cache where that file is missing or
+    different, and load it from the bytes written."""
     from .codegen.module import module_bytes
 
-    folder = ensure_cache_dir(folder or cache_dir())
-    name = f"{source.name}_{hashlib.sha256(source.text.encode()).hexdigest()[:12]}"
-    path = folder / f"{name}.py"
+    path = ensure_cache_dir(folder or cache_dir()) / f"{name}.py"
     expected = module_bytes(source)
     try:
         current = path.read_bytes() if path.is_file() and not path.is_symlink() else None

@@ -690,7 +690,7 @@ CASES = [
         "SYMBACKPROP_LATEX_TIMEOUT: must be a number of seconds > 0",
         env={"SYMBACKPROP_LATEX_TIMEOUT": "inf"},
     ),
-    # --- x_mean/x_std: required by standardize = true, checked when present -------------------
+    # --- x_mean/x_std: required by standardize = true, checked when present, tampered ------
     *(
         Case(
             f"{command}: {what}",
@@ -725,6 +725,31 @@ CASES = [
                 "x_std NaN",
                 {"x_mean": np.zeros(2), "x_std": np.full(2, np.nan)},
                 "array 'x_std' holds non-finite",
+            ),
+            (
+                "x_mean of strings",
+                {"x_mean": np.array(["a", "b"]), "x_std": np.ones(2)},
+                "array 'x_mean' has shape (2,) and dtype <U1; expected a numeric array",
+            ),
+            (
+                "x_std of booleans",
+                {"x_mean": np.zeros(2), "x_std": np.ones(2, dtype=bool)},
+                "array 'x_std' has shape (2,) and dtype bool",
+            ),
+            (
+                "x_mean of shape (2, 1)",
+                {"x_mean": np.zeros((2, 1)), "x_std": np.ones(2)},
+                "array 'x_mean' has shape (2, 1)",
+            ),
+            (
+                "x_std = 1e-320 (the scaled inputs overflow)",
+                {"x_mean": np.zeros(2), "x_std": np.full(2, 1e-320)},
+                "inputs scaled by its x_mean/x_std: inputs contain NaN or infinity",
+            ),
+            (
+                "x_mean = 1e308, x_std = 1e-300",
+                {"x_mean": np.full(2, 1e308), "x_std": np.full(2, 1e-300)},
+                "inputs scaled by its x_mean/x_std",
             ),
         )
     ),
@@ -1309,47 +1334,6 @@ CASES = [
             f"net.toml: data.samples: must be an integer in 2..10000000, not {shown}",
         )
         for value, shown in ((10**12, "1000000000000"), (2**70, "an integer of over 64 bits"))
-    ),
-    # --- a weights file's x_mean/x_std: tampered ----------------------------------------------
-    *(
-        Case(
-            f"{command}: {what}",
-            both(
-                files(**{"net.toml": STANDARDIZED, "data.csv": XOR_CSV, "x.csv": "0,1\n"}),
-                npz("w.npz", XOR_WEIGHTS | extra),
-            ),
-            (command, "net.toml", "w.npz", "x.csv" if command == "predict" else "data.csv"),
-            2,
-            f"w.npz: {message}",
-        )
-        for command in ("predict", "evaluate")
-        for what, extra, message in (
-            (
-                "x_mean of strings",
-                {"x_mean": np.array(["a", "b"]), "x_std": np.ones(2)},
-                "array 'x_mean' has shape (2,) and dtype <U1; expected a numeric array",
-            ),
-            (
-                "x_std of booleans",
-                {"x_mean": np.zeros(2), "x_std": np.ones(2, dtype=bool)},
-                "array 'x_std' has shape (2,) and dtype bool",
-            ),
-            (
-                "x_mean of shape (2, 1)",
-                {"x_mean": np.zeros((2, 1)), "x_std": np.ones(2)},
-                "array 'x_mean' has shape (2, 1)",
-            ),
-            (
-                "x_std = 1e-320 (the scaled inputs overflow)",
-                {"x_mean": np.zeros(2), "x_std": np.full(2, 1e-320)},
-                "inputs scaled by its x_mean/x_std: inputs contain NaN or infinity",
-            ),
-            (
-                "x_mean = 1e308, x_std = 1e-300",
-                {"x_mean": np.full(2, 1e308), "x_std": np.full(2, 1e-300)},
-                "inputs scaled by its x_mean/x_std",
-            ),
-        )
     ),
     # --- predict's reader: bytes, cells and files a CSV does not hold -------------------------
     *(

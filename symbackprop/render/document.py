@@ -252,7 +252,7 @@ def lecture_section(section: Section) -> Section:
     no implementation notes, the lecture intro where there is one."""
     steps = []
     for step in section.steps:
-        reasons = step.reasons or ("",) * (len(step.rhs) - 1) + (step.why,)
+        reasons = step_reasons(step)
         lecture = ("",) * (len(reasons) - len(step.lecture_reasons)) + step.lecture_reasons
         reasons = tuple(new or old for new, old in zip(lecture, reasons))
         steps.append(replace(step, why=reasons[-1], reasons=reasons, note=""))
@@ -283,10 +283,14 @@ def resolve(text_: str, refs: Callable[[str], str]) -> str:
 def reasons_of(
     step: Step, printer: Callable[[sp.Basic], str], refs: Callable[[str], str]
 ) -> list[str]:
-    """One reason per right-hand side: ``reasons``, or ``why`` beside the last one."""
-    reasons = list(step.reasons) or [""] * (len(step.rhs) - 1) + [step.why]
-    reasons += [""] * (len(step.rhs) - len(reasons))
-    return [math_in(resolve(r, refs), step.why_math, printer) for r in reasons]
+    """One reason per right-hand side, printed (see ``step_reasons``)."""
+    return [math_in(resolve(r, refs), step.why_math, printer) for r in step_reasons(step)]
+
+
+def step_reasons(step: Step) -> tuple[str, ...]:
+    """One reason per right-hand side, as written: ``reasons``, or ``why`` beside the last."""
+    reasons = step.reasons or ("",) * (len(step.rhs) - 1) + (step.why,)
+    return reasons + ("",) * (len(step.rhs) - len(reasons))
 
 
 def math_in(

@@ -1,6 +1,5 @@
 """Built-in datasets, no download: generated ones (seeded, size and noise settable) and
-scikit-learn's bundled ones. ``[data] dataset = "moons"``, ``samples = 500``, ``noise = 0.2``.
-"""
+scikit-learn's bundled ones. ``[data] dataset = "moons"``, ``samples = 500``, ``noise = 0.2``."""
 
 from __future__ import annotations
 
@@ -34,12 +33,7 @@ def register_dataset(dataset: BuiltinDataset) -> BuiltinDataset:
 
 
 def load_builtin(
-    name: str,
-    samples: int | None,
-    noise: float | None,
-    seed: int,
-    n_out: int,
-    where: str,
+    name: str, samples: int | None, noise: float | None, seed: int, n_out: int, where: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets (class labels, or target rows) of a built-in dataset."""
     dataset = DATASETS[name]
@@ -74,9 +68,7 @@ def _moons(samples: int | None, noise: float | None, seed: int, n_out: int):  # 
     from sklearn.datasets import make_moons
 
     X, y = make_moons(
-        n_samples=samples or 500,
-        noise=0.2 if noise is None else noise,
-        random_state=seed,
+        n_samples=samples or 500, noise=0.2 if noise is None else noise, random_state=seed
     )
     return X.astype(np.float64), y.astype(np.int64)
 
@@ -164,10 +156,7 @@ register_dataset(
 )
 register_dataset(
     BuiltinDataset(
-        "spirals",
-        "spiral arms, one class per output (2 inputs, >= 2 classes)",
-        _spirals,
-        True,
+        "spirals", "spiral arms, one class per output (2 inputs, >= 2 classes)", _spirals, True
     )
 )
 register_dataset(

@@ -325,21 +325,22 @@ class Results:
                 f"unreadable results ({problem}); choose another --output", str(path)
             )
         identity = ("spec", "spec_digest", "grid_keys")
+        same = all(sweep.get(k) == self.meta[k] for k in identity)
         then, now = sweep.get("data"), self.meta.get("data")
-        if all(sweep.get(k) == self.meta[k] for k in identity) and then is None and now:
+        if same and then is None and now:
             raise SymbackpropError(
                 "holds results that do not name their data (an earlier symbackprop wrote "
                 "them); choose another --output",
                 str(self.folder),
             )
-        if all(sweep.get(k) == self.meta[k] for k in identity) and then != now:
+        if same and then != now:
             raise SymbackpropError(
                 "holds results trained on other data (the data file changed since: digest "
                 f"{', '.join(then or ['-'])} then, {', '.join(now or ['-'])} now); "
                 "choose another --output",
                 str(self.folder),
             )
-        if any(sweep.get(k) != self.meta[k] for k in identity):
+        if not same:
             raise SymbackpropError(
                 f"holds results of another sweep ({sweep.get('spec')}, grid keys "
                 f"{', '.join(sweep.get('grid_keys') or []) or '-'}); choose another --output",
@@ -415,8 +416,11 @@ NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
-    """A Client of the scheduler at ``scheduler``, or of a LocalCluster shut down at the end."""
+def dask_client(
+    scheduler: str | None, workers: int | None, at_most: int | None = None
+) -> Iterator[Any]:
+    """A Client of the scheduler at ``scheduler``, or of a LocalCluster shut down at the end
+    (``workers`` processes, default one per core, no more than ``at_most``: the trials to run)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -434,7 +438,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             client.close()
         return
     cluster = LocalCluster(
-        n_workers=workers or os.cpu_count() or 1,
+        n_workers=min(workers or os.cpu_count() or 1, at_most or math.inf),
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
@@ -596,7 +600,8 @@ def _check_data_once(trials: list[Trial], axes: list[Axis]) -> list[str]:
         ensure_fits(module_estimate(spec), "the network", where)
         estimate = training_estimate(spec, rows, spec.training.batch_size, epochs)
         ensure_fits(estimate, f"training for {epochs} epochs", where)
-    return sorted({data_digest(trial.spec) for trial in trials})
+    by_data = {trial.spec.data: trial.spec for trial in trials}  # each data file read once
+    return sorted({data_digest(spec) for spec in by_data.values()})
 
 
 def _execute(
@@ -614,7 +619,7 @@ def _execute(
     context = (
         contextlib.nullcontext(client)
         if client is not None
-        else dask_client(scheduler, min(workers or os.cpu_count() or 1, len(todo)))
+        else dask_client(scheduler, workers, at_most=len(todo))
     )
     token = uuid.uuid4().hex[:8]
     by_variant: dict[int, list[Trial]] = {}
