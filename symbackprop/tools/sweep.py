@@ -22,6 +22,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -625,7 +626,11 @@ def _execute(
     by_variant: dict[int, list[Trial]] = {}
     for trial in todo:
         by_variant.setdefault(trial.variant.index, []).append(trial)
-    with context as dask:
+    early = ThreadPoolExecutor(max_workers=1)
+    # the first variant's module is derived while the cluster starts: SymPy on this process, the
+    # workers' start on the other cores (a derivation cannot be interrupted: Ctrl-C waits for it)
+    first = early.submit(_module_source, todo[0].variant.spec)
+    with early, context as dask:
         from distributed import as_completed
 
         futures: dict[Any, Trial] = {}
@@ -647,7 +652,7 @@ def _execute(
         for trials in by_variant.values():
             variant = trials[0].variant
             print(f"module for {_describe(results.axes, variant.labels)}", file=out)
-            source = _module_source(variant.spec)
+            source = first.result() if variant is todo[0].variant else _module_source(variant.spec)
             for trial in trials:
                 future = dask.submit(
                     run_trial,
