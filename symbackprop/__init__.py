@@ -98,10 +98,15 @@ def train(
     spec: object,
     weights: object = None,
     progress: bool = False,
+    X: object = None,
+    y: object = None,
     **training: object,
 ) -> Trained:
     """Train a spec (a Spec, a built-in name or a spec file) on its data, as ``symbackprop run``.
 
+    ``X`` and ``y`` (arrays: one row per sample; ``y`` class labels 0..n-1 or target rows) train
+    on data in memory instead of the spec's ``[data]``, split by its ``test_fraction`` and
+    ``validation_fraction`` and standardised as a file would be.
     ``training`` overrides ``[training]`` fields (``epochs=50``, ``learning_rate=0.05``, ...);
     ``weights`` starts from a saved .npz (or a list of arrays); ``progress`` prints the progress
     lines and the report. Returns a ``Trained``: ``.params``, ``.history`` (per-epoch losses),
@@ -110,4 +115,6 @@ def train(
     """
     from .run.workflow import train_api
 
-    return train_api(spec, weights, progress, training)
+    if (X is None) != (y is None):
+        raise TypeError("symbackprop.train takes X and y together")
+    return train_api(spec, weights, progress, training, None if X is None else (X, y))

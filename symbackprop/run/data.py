@@ -11,6 +11,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,22 @@ def load_data(spec: Spec) -> Dataset:
         where = str(path)
         X, targets = _read_file(path, spec)
     return _prepare(X, targets, spec, where)
+
+
+def dataset_from_arrays(X: Any, y: Any, spec: Spec, where: str = "arrays") -> Dataset:  # noqa: ANN401
+    """Inputs and targets given in memory (``symbackprop.train(X=..., y=...)``, the scikit-learn
+    estimators), checked and split as a data file's columns are: ``y`` holds class labels
+    (integers 0..n_out-1) or target rows, as the file's target column(s) would."""
+    arrays = []
+    for name, values in (("X", X), ("y", y)):
+        try:
+            array = np.asarray(values)
+            if array.dtype.kind not in "biuf":  # complex, strings, objects: no silent cast
+                raise TypeError(f"dtype {array.dtype}")
+            arrays.append(array.astype(np.float64))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{name} must hold real numbers ({exc})", where) from None
+    return _prepare(arrays[0], arrays[1], spec, where)
 
 
 def data_file(spec: Spec) -> Path | None:

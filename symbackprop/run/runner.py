@@ -624,10 +624,11 @@ def fit(
     params: list[np.ndarray] | None = None,
     tty: bool | None = None,
     compile_interrupt: str | None = None,
+    data: Dataset | None = None,
 ) -> tuple[list[np.ndarray], TrainingResult, Prepared]:
-    """Load the spec's data, announce, train, report: the weights, the result, the data used.
-    ``compile_interrupt``: see ``train``."""
-    data = load_data(spec)
+    """Load the spec's data (or take ``data``), announce, train, report: the weights, the
+    result, the data used. ``compile_interrupt``: see ``train``."""
+    data = load_data(spec) if data is None else data
     prepared = prepare(spec, data, module.DTYPE)
     if out is not None:
         val = prepared.X_val.shape[0]

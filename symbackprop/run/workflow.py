@@ -405,11 +405,16 @@ class Trained:
 
 
 def train_api(
-    spec: Any, weights: Any, progress: bool, training: dict[str, Any]  # noqa: ANN401
+    spec: Any,  # noqa: ANN401
+    weights: Any,  # noqa: ANN401
+    progress: bool,
+    training: dict[str, Any],
+    arrays: tuple[Any, Any] | None = None,
 ) -> Trained:
-    """``symbackprop.train``: see its docstring."""
+    """``symbackprop.train``: see its docstring (``arrays``: its X and y)."""
     from ..pipeline import cached_module
     from ..spec.model import with_training
+    from .data import dataset_from_arrays
     from .runner import fit
     from .weights import load_weights
 
@@ -423,5 +428,7 @@ def train_api(
         initial, _ = load_weights(Path(weights), spec, module.DTYPE)
     elif weights is not None:
         initial = [np.ascontiguousarray(p, dtype=module.DTYPE) for p in weights]
-    params, result, prepared = fit(spec, module, sys.stdout if progress else None, params=initial)
+    data = None if arrays is None else dataset_from_arrays(*arrays, spec)
+    out = sys.stdout if progress else None
+    params, result, prepared = fit(spec, module, out, params=initial, data=data)
     return Trained(spec, module, params, result, prepared.extras)
