@@ -23,9 +23,11 @@ STAGES = {
     "pipeline": 4,
     "run": 5,
     "tools": 6,
+    "sklearn": 6,
     "cli": 7,
 }
-"""Stage of each top-level package (``errors.py`` belongs to util); ``__init__`` and ``__main__``
+"""Stage of each top-level package (``errors.py`` belongs to util; ``sklearn.py``, the
+scikit-learn estimators, is a stage of one module beside tools); ``__init__`` and ``__main__``
 sit above all."""
 
 MAX_FUNCTION_LINES = 80
