@@ -131,7 +131,7 @@ def sparse(name: str, size: int, also: Callable[[Path], None] | None = None):  #
     def setup(folder: Path) -> None:
         if also:
             also(folder)
-        with open(folder / name, "wb") as handle:
+        with open(folder / name.replace("__", "/"), "wb") as handle:
             handle.truncate(size)
 
     return setup
@@ -269,6 +269,14 @@ def run_spec(*extra: str) -> tuple[str, ...]:
 
 
 SPEC_AND_DATA = files(**{"net.toml": spec_text(), "data.csv": XOR_CSV})
+WRITE_TARGETS = both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}))
+"""What run --save/--plot and predict -o need, for cases about where they write."""
+
+
+def sweep_into(folder: str) -> tuple[str, ...]:
+    return ("sweep", "xor", "--grid", "epochs=1", "--output", folder)
+
+
 MINE = "print('my own work')\n"
 
 CASES = [
@@ -980,7 +988,49 @@ CASES = [
             ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
             ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
             ("onto /dev/null", "/dev/null", files(real="mine"), "/dev/null: is not a regular"),
+            ("onto /dev/full", "/dev/full", files(real="mine"), "/dev/full: is not a regular"),
         )
+    ),
+    # --- a read-only folder or a 2 GB file at the target: refused before any training ---------
+    *(
+        Case(
+            f"{option} into a read-only folder (before training)",
+            both(WRITE_TARGETS, files(**{"ro__keep": ""}), lambda f: (f / "ro").chmod(0o555)),
+            argv,
+            2,
+            message,
+            not_as_root=True,
+        )
+        for option, argv, message in (
+            ("run --save", run_spec("--save", "ro/w.npz"), "ro/w.npz: the folder ro is not"),
+            ("run --plot", run_spec("--plot", "ro/p.png"), "ro/p.png: the folder ro is not"),
+            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o", "ro/p.csv"), "not writable"),
+            ("init", ("init", "ro/net"), "ro/net.toml: the folder ro is not writable"),
+            ("init (a folder below)", ("init", "ro/sub/net"), "cannot create the folder ro/sub"),
+            ("sweep --output", sweep_into("ro"), "ro: cannot write results (Permission denied)"),
+            ("sweep --output (a folder below)", sweep_into("ro/sub"), "ro/sub: cannot write"),
+        )
+    ),
+    *(
+        Case(
+            f"{option} onto a 2 GB file of the user's (refused unread)",
+            sparse(target, 2 << 30, WRITE_TARGETS),
+            argv,
+            2,
+            f"{target}: exists and was not written by symbackprop",
+        )
+        for option, target, argv in (
+            ("run --save", "w2.npz", run_spec("--save", "w2.npz")),
+            ("run --plot", "p.png", run_spec("--plot", "p.png")),
+            ("predict -o", "p.csv", ("predict", "xor", "w.npz", "x.csv", "-o", "p.csv")),
+        )
+    ),
+    Case(
+        "sweep: a 2 GB results.json (refused unread)",
+        sparse("out__results.json", 2 << 30, files(**{"out__keep": ""})),
+        sweep_into("out"),
+        2,
+        "results.json: is not a regular file of at most",
     ),
     Case(
         "init onto a dangling symbolic link",
@@ -1828,6 +1878,94 @@ def test_escape_functions() -> None:
     assert "-->" not in md and "\\|" in md and "\\$" in md
     assert "\n" not in escape.plain_line(nasty) and "\\n" in escape.plain_line(nasty)
     assert str(SymbackpropError("bad\nthing", "a\nb")) == "a\\nb: bad\\nthing"
+
+
+# --- full disks and big files at the target --------------------------------------------------
+
+FULL_DISK_COMMANDS = {
+    "run --save": run_spec("--save", "out/w.npz"),
+    "run --plot": run_spec("--plot", "out/p.png"),
+    "predict -o": ("predict", "xor", "w.npz", "x.csv", "-o", "out/p.csv"),
+    "init": ("init", "out/net"),
+    "sweep --output": sweep_into("out"),
+}
+
+
+def _tripwire(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("trained or loaded a module before checking where the output goes")
+
+
+@pytest.mark.parametrize("command", list(FULL_DISK_COMMANDS))
+def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    """A full disk at the target (statvfs: no block left): one line, exit 2, before any module
+    is loaded or trial run, so no training is done only to be lost."""
+    import symbackprop.run.runner as runner
+    import symbackprop.run.workflow as workflow
+    import symbackprop.tools.sweep as sweep
+
+    real = os.statvfs
+    full = (tmp_path / "work" / "out").resolve()
+    (tmp_path / "work" / "out").mkdir(parents=True)
+
+    def statvfs(path):  # noqa: ANN001, ANN202
+        values = list(real(path))
+        if Path(path).resolve() == full:
+            values[3:5] = [0, 0]  # f_bfree, f_bavail
+        return os.statvfs_result(values)
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    for owner, name in ((runner, "fit"), (workflow, "_module_and_weights"), (sweep, "_execute")):
+        monkeypatch.setattr(owner, name, _tripwire)
+    case = Case(command, WRITE_TARGETS, FULL_DISK_COMMANDS[command], 2)
+    status, _, err = run_case(case, tmp_path / "work", monkeypatch, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "out is full (no space left)" in err and "Traceback" not in err, err
+    assert [p.name for p in full.iterdir() if p.name != ".sweep.lock"] == []
+
+
+def test_no_space_left_while_saving_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """The disk fills during training (ENOSPC from the write itself): one line, exit 2, no
+    temporary file left, and the user's earlier file at that name unchanged."""
+    import errno
+
+    import symbackprop.util.fileio as fileio
+
+    real = fileio.atomic_write
+
+    def atomic_write(path, data, exclusive=False):  # noqa: ANN001, ANN202
+        if Path(path).name == "w2.npz":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data, exclusive)
+
+    monkeypatch.setattr(fileio, "atomic_write", atomic_write)
+    case = Case("ENOSPC", WRITE_TARGETS, run_spec("--save", "w2.npz"), 2)
+    status, _, err = run_case(case, tmp_path, monkeypatch, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "w2.npz: cannot write (No space left on device)" in err, err
+    assert not list(tmp_path.glob("*w2.npz*")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_ownership_of_a_2_gb_file_is_decided_unread(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A sparse 2 GB file at an output: is it symbackprop's? Decided from its size alone (well
+    under a second, nothing read); refused without --force, accepted with it; a file
+    symbackprop wrote is still accepted."""
+    import symbackprop.util.fileio as fileio
+
+    big = tmp_path / "big.npz"
+    with open(big, "wb") as handle:
+        handle.truncate(2 << 30)
+    reads: list[object] = []
+    real = fileio.read_prefix
+    monkeypatch.setattr(fileio, "read_prefix", lambda p, n=16 << 20: reads.append(p) or real(p, n))
+    started = time.perf_counter()
+    assert not is_owned(big)
+    with pytest.raises(SymbackpropError, match="big.npz: exists and was not written"):
+        fileio.check_target(big)
+    fileio.check_target(big, force=True)  # --force: replaced (a regular file)
+    assert time.perf_counter() - started < 0.5 and reads == []
+    mine = fileio.write_output(tmp_path / "mine.csv", b"class,p0\n", sidecar=True)
+    assert is_owned(mine)
+    fileio.check_target(mine)  # its own output: replaced without --force
 
 
 # --- fuzzed files: exit 0 or one line with exit 2, never a traceback --------------------------

@@ -161,7 +161,13 @@ def _zip_stamp_matches(data: bytes) -> bool:
 
 
 def is_owned(path: Path) -> bool:
-    """Whether ``path`` is a regular file symbackprop wrote and nobody changed since."""
+    """Whether ``path`` is a regular file symbackprop wrote and nobody changed since (a file
+    over OWNED_LIMIT is not: its size says so, and none of it is read)."""
+    try:
+        if os.lstat(path).st_size > OWNED_LIMIT:
+            return False
+    except OSError:
+        return False
     data = read_prefix(path, OWNED_LIMIT)
     if data is None or len(data) > OWNED_LIMIT:
         return False
@@ -250,8 +256,23 @@ def _ensure_folder(folder: Path, where: str) -> None:
         ) from None
     if not folder.is_dir():
         raise SymbackpropError(f"{folder} is not a folder", where)
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not os.access(folder, os.W_OK | os.X_OK):  # a read-only mount too (EROFS), even as root
         raise SymbackpropError(f"the folder {folder} is not writable", where)
+    if _disk_full(folder):
+        raise SymbackpropError(f"the disk holding {folder} is full (no space left)", where)
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has no block or no file entry left for this
+    user (root may use the reserved blocks); False where it does not say (statvfs of 0 blocks)."""
+    try:
+        space = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows): the write itself will tell
+        return False
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    blocks = space.f_bfree if root else space.f_bavail
+    entries = space.f_ffree if root else space.f_favail
+    return bool(space.f_blocks and not blocks) or bool(space.f_files and not entries)
 
 
 def write_output(
