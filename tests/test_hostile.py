@@ -2245,6 +2245,92 @@ def test_tuner_wisdom_is_written_as_every_output_is(tmp_path: Path, monkeypatch)
         assert module._valid_plan(entry) is None
 
 
+TUNED_SPEC = spec_text(name="wisdom_net", dataset="xor", epochs=1).replace(
+    'dtype = "float64"', 'dtype = "float64"\nkernels = "tuned"'
+)
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+def plan_text(key: str, plan: str) -> str:
+    """wisdom.json whose entry for ``key`` has the JSON text ``plan`` as its plan."""
+    return json.dumps({key: {"plan": "PLAN"}}).replace('"PLAN"', plan)
+
+
+WISDOM_TAMPERED = {
+    "nested 10000 deep": lambda key: DEEP,
+    "null": lambda key: "null",
+    "a list": lambda key: "[1, 2]",
+    "a folder": None,
+    "over 16 MiB": lambda key: " " * ((16 << 20) + 1) + "{}",
+    "an overflowing plan": lambda key: json.dumps({key: {"plan": [[10**400] * 3] * 2}}),
+    "an infinite plan": lambda key: json.dumps({key: {"plan": [[1e999] * 3] * 2}}),
+    "a NaN plan": lambda key: json.dumps({key: {"plan": [[float("nan")] * 3] * 2}}),
+    "a ragged plan": lambda key: json.dumps({key: {"plan": [[0], [0, 0]]}}),
+    "a null plan": lambda key: json.dumps({key: {"plan": None}}),
+    "a null entry": lambda key: json.dumps({key: None}),
+    "a plan of the wrong shape": lambda key: json.dumps({key: {"plan": [[1] * 3] * 3}}),
+    "a plan nested 10000 deep": lambda key: plan_text(key, DEEP),
+    "a plan nested 500 deep": lambda key: plan_text(key, "[" * 500 + "]" * 500),
+    "a plan of out-of-range variants": lambda key: json.dumps({key: {"plan": [[99] * 3] * 2}}),
+}
+"""What wisdom.json may hold after tampering; ``key`` is the tuner's key of this network."""
+
+
+WISDOM_DEFAULT = ("nested 10000 deep", "null", "an overflowing plan", "a ragged plan", "a folder")
+"""The default run's tampered shapes (each ``run`` tunes again, ~0.6 s); -m slow runs all."""
+
+
+def test_tampered_wisdom_is_measured_again_at_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    """wisdom.json (the tuner's cache) tampered: overflowing numbers, ragged lists, null, 10,000
+    deep nesting, a folder. By the tuner's design the cache only saves measuring, so ``run``
+    ignores what it cannot use, measures again and writes a good entry: exit 0, no traceback."""
+    _tampered_wisdom(tmp_path, monkeypatch, capsys, WISDOM_DEFAULT)
+
+
+@pytest.mark.slow
+def test_every_tampered_wisdom_is_measured_again_at_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    _tampered_wisdom(tmp_path, monkeypatch, capsys, tuple(WISDOM_TAMPERED))
+
+
+def _tampered_wisdom(tmp_path: Path, monkeypatch, capsys, shapes: tuple[str, ...]) -> None:  # noqa: ANN001
+    import symbackprop.pipeline as pipeline
+
+    shared = pipeline.cache_dir()  # the tests' module cache: the tuned module compiles once
+    monkeypatch.setattr(pipeline, "cache_dir", lambda: shared)
+    cache = tmp_path / "tuning"
+    cache.mkdir()
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(cache))  # where wisdom.json is kept
+    monkeypatch.setenv("SYMBACKPROP_TUNE", "1")
+    monkeypatch.delenv("SYMBACKPROP_KERNEL", raising=False)
+    wisdom = cache / "wisdom.json"
+
+    def run_tuned() -> dict:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("wisdom_net_"):
+                module._PLANS.clear()  # what this process measured: read wisdom.json again
+        case = Case("tuned", files(**{"net.toml": TUNED_SPEC}), run_spec(), 0)
+        status, _, err = run_case(case, tmp_path / "work", monkeypatch, capsys)
+        assert status == 0 and "Traceback" not in err, err
+        return json.loads(wisdom.read_text()) if wisdom.is_file() else {}
+
+    (tmp_path / "work").mkdir()
+    (key,) = run_tuned()  # a clean cache: measured once, one entry
+    for what in shapes:
+        content = WISDOM_TAMPERED[what]
+        if content is None:
+            wisdom.unlink()
+            wisdom.mkdir()
+        else:
+            wisdom.write_text(content(key))
+        found = run_tuned()
+        if content is None:
+            assert wisdom.is_dir(), what  # not replaced: the plan was measured, not kept
+            wisdom.rmdir()
+            continue
+        plan = np.array(found[key]["plan"])
+        assert plan.shape == (2, 3) and ((plan >= 0) & (plan < 4)).all(), (what, found)
+
+
 def test_piecewise_with_and_keeps_the_documents_first_line(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """A Piecewise activation whose condition is an 'and' (issue 18): the document's first line
     is still its comment, and the spec's text in the body has its '&' escaped."""
