@@ -51,6 +51,24 @@ def atomic_write(path, data, exclusive=False):  # noqa: ANN001, ANN201
     return path
 
 
+def append_line(path: Path, line: bytes) -> None:
+    """Append one line (a journal's record) to ``path``, a regular file that already exists
+    (never created, never through a link, no hang on a FIFO): one write with O_APPEND, so the
+    cost is the line's, however long the file. OSError when it cannot."""
+    if not line.endswith(b"\n") or b"\n" in line[:-1]:
+        raise ValueError("append_line writes exactly one line")
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        written = os.write(handle, line)
+        if written != len(line):
+            raise OSError(f"wrote {written} of {len(line)} bytes")
+    finally:
+        os.close(handle)
+
+
 def standalone_source() -> str:
     """``atomic_write`` and ``read_prefix`` as ``_atomic_write`` and ``_read_prefix``: the source
     a generated module carries (it imports nothing of symbackprop) for its weights and wisdom;
