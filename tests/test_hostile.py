@@ -2168,6 +2168,164 @@ def _check_data_bytes(folder: Path, raw: bytes, suffix: str, layers: list[int]) 
     outcome(suffix, lambda: load_data(spec))
 
 
+HOSTILE_DTYPES = ["<f8", "<f4", ">f8", "<i8", "|u1", "|b1", "<c16", "<U3", "|S2", "<m8[s]"]
+
+
+@st.composite
+def hostile_array(draw) -> np.ndarray:  # noqa: ANN001
+    """A small array of any shape and kind, with NaN, infinities and huge values among them."""
+    shape = tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
+    values = draw(
+        st.lists(
+            st.sampled_from([0.0, 1.0, -1.0, 1e-320, 1e300, -1e308, np.inf, np.nan, 0.3]),
+            min_size=int(np.prod(shape)),
+            max_size=int(np.prod(shape)),
+        )
+    )
+    with np.errstate(all="ignore"):
+        return np.array(values).reshape(shape).astype(draw(st.sampled_from(HOSTILE_DTYPES)))
+
+
+WEIGHT_KEYS = [*XOR_WEIGHTS, "x_mean", "x_std", "network", "spec_digest", "W3", "z"]
+
+
+@st.composite
+def weights_bytes(draw) -> bytes:  # noqa: ANN001
+    """A weights .npz as run --save or a module's save_params writes it (stamped or not, with
+    or without x_mean/x_std), then members dropped, replaced or damaged; or random bytes."""
+    from symbackprop.run.weights import save_weights
+    from symbackprop.util.fileio import stamp_zip
+
+    if draw(st.integers(0, 5)) == 0:
+        return draw(npz_bytes())
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    arrays: dict[str, np.ndarray] = {k: v.astype(dtype) for k, v in XOR_WEIGHTS.items()}
+    spec = parse_spec(tomllib.loads(STANDARDIZED), source="net.toml")
+    buffer = io.BytesIO()
+    np.savez(buffer, network=np.array(""))  # replaced below: save_weights' own members
+    if draw(st.booleans()):
+        path = Path(f"/dev/shm/weights-{os.getpid()}.npz")  # save_weights writes to a path
+        extras = {"x_mean": np.zeros(2), "x_std": np.ones(2)} if draw(st.booleans()) else {}
+        save_weights(path, spec, list(arrays.values()), extras, force=True)
+        with np.load(path) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        path.unlink()
+    for _ in range(draw(st.integers(0, 3))):
+        key, action = draw(st.sampled_from(WEIGHT_KEYS)), draw(st.integers(0, 2))
+        if action == 0:
+            arrays.pop(key, None)
+        elif action == 1 or key not in arrays or arrays[key].dtype.kind != "f":
+            arrays[key] = draw(hostile_array())
+        elif arrays[key].size:
+            value = arrays[key].copy()
+            with np.errstate(all="ignore"):
+                value.flat[draw(st.integers(0, value.size - 1))] = draw(
+                    st.sampled_from([np.nan, np.inf, -1.0, 0.0, 1e300])
+                )
+            arrays[key] = value
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = bytearray(stamp_zip(buffer.getvalue()) if draw(st.booleans()) else buffer.getvalue())
+    for _ in range(draw(st.integers(0, 2)) if draw(st.integers(0, 3)) == 0 else 0):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    if draw(st.integers(0, 5)) == 0:
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+HOSTILE_JSON = ["null", "[]", "{}", '"x"', "0", "-1", "1.5", "true", "9" * 400, "NaN",
+                "-Infinity", "1e999", "[1, [2]]", "[" * 5000 + "]" * 5000, '{"a": {}}',
+                '["epochs"]', '"ok"', '"lost: x"', "[0.1]", "[1]"]  # fmt: skip
+RESULT_FIELDS = ["sweep", "trials", "values", "seed", "status", "final_loss", "accuracy",
+                 "losses", "loss_epochs", "grid_keys", "data", "spec", "spec_digest",
+                 "epochs", "seconds", "worker_pid"]  # fmt: skip
+
+
+@st.composite
+def results_bytes(draw, meta: dict) -> bytes:  # noqa: ANN001
+    """A sweep's results.json as it writes one (0-3 trials), then one to three fields given a
+    hostile JSON value (at the top, in ``sweep``, in a trial, in its values); or raw bytes."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=200))
+    trials = [RECORD | {"seed": seed} for seed in range(draw(st.integers(0, 3)))]
+    document = json.loads(json.dumps({"sweep": meta, "trials": trials}))  # a deep copy
+    trials = document["trials"]
+    marks: dict[str, str] = {}
+    for n in range(draw(st.integers(0, 3))):
+        owners = [document, document["sweep"], *trials, *(t["values"] for t in trials)]
+        owner = draw(st.sampled_from(owners))
+        if isinstance(owner, dict):
+            marks[f"@{n}@"] = draw(st.sampled_from(HOSTILE_JSON))
+            owner[draw(st.sampled_from(RESULT_FIELDS))] = f"@{n}@"
+    text = json.dumps(document)
+    for mark, value in marks.items():
+        text = text.replace(f'"{mark}"', value)
+    data = bytearray(text.encode())
+    if draw(st.integers(0, 4)) == 0:
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    if draw(st.integers(0, 5)) == 0:
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+def cli_outcome(kind: str, argv: list[str]) -> int:
+    """``outcome`` of a whole command: exit 0, or 2 with one line on stderr; else fail."""
+    import contextlib
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(argv, io.StringIO())
+    assert status in (0, 2) and "Traceback" not in err.getvalue(), err.getvalue()
+    if status == 2:
+        assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    FUZZ_COUNTS.setdefault(kind, {0: 0, 2: 0})[status] += 1
+    return status
+
+
+def _check_weights_bytes(folder: Path, raw: bytes, command: str, spec: str) -> None:
+    """predict or evaluate (the spec with or without standardize = true) on fuzzed weights;
+    nothing but the weights file may be touched (predict writes to stdout here)."""
+    (folder / "fuzz.npz").write_bytes(raw)
+    before = sorted(p.name for p in folder.iterdir())
+    data = "x.csv" if command == "predict" else "data.csv"
+    cli_outcome("weights", [command, *(str(folder / name) for name in (spec, "fuzz.npz", data))])
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def _sweep_setup() -> tuple[dict, list]:
+    from symbackprop.tools.grid import parse_grid, read_table
+    from symbackprop.tools.sweep import _meta
+
+    base = read_table("xor")
+    axes = parse_grid(["epochs=1,2"], base.table)
+    return _meta(base, axes, [0, 1, 2], ["built-in xor"]), axes
+
+
+def _check_results_bytes(folder: Path, raw: bytes, owned: bool, meta: dict, axes: list) -> None:
+    """A resumed sweep's first steps on a fuzzed results.json (stamped as its own or not): read
+    it, check the folder, write it again; a foreign file is never replaced."""
+    from symbackprop.tools.sweep import OUTPUTS, Results
+    from symbackprop.util.fileio import check_folder, write_output
+
+    out = folder / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    if owned:
+        write_output(out / "results.json", raw, sidecar=True)
+    else:
+        (out / "results.json").write_bytes(raw)
+
+    def resume() -> None:
+        with Results(out, meta, axes) as results:
+            check_folder(out, OUTPUTS, remedy="choose another --output")
+            results.save()
+
+    if outcome("results.json", resume) == 0:
+        json.loads((out / "results.json").read_text())  # what it wrote reads back
+    elif not owned:
+        assert (out / "results.json").read_bytes() == raw, "a foreign results.json was replaced"
+
+
 def _fuzz_all(folder: Path, examples: int) -> None:
     @_fuzz_settings(examples)
     @given(raw=toml_bytes())
@@ -2186,13 +2344,33 @@ def _fuzz_all(folder: Path, examples: int) -> None:
     def npzs(data: st.DataObject, layers: list[int]) -> None:
         _check_data_bytes(folder, data.draw(npz_for(layers)), ".npz", layers)
 
+    @_fuzz_settings(examples)
+    @given(
+        raw=weights_bytes(),
+        command=st.sampled_from(["predict", "evaluate"]),
+        spec=st.sampled_from(["net.toml", "std.toml"]),
+    )
+    def weights(raw: bytes, command: str, spec: str) -> None:
+        _check_weights_bytes(folder, raw, command, spec)
+
+    meta, axes = _sweep_setup()
+
+    @_fuzz_settings(examples)
+    @given(raw=results_bytes(meta), owned=st.booleans())
+    def sweep_results(raw: bytes, owned: bool) -> None:
+        _check_results_bytes(folder, raw, owned, meta, axes)
+
     FUZZ_COUNTS.clear()
     (folder / "data.csv").write_text(XOR_CSV)  # what the fuzzed specs' dataset names
     specs()
     csvs()
     npzs()
+    WRITE_TARGETS(folder)
+    (folder / "std.toml").write_text(STANDARDIZED)
+    weights()
+    sweep_results()
     print("fuzzed inputs (kind: {exit status: count}):", FUZZ_COUNTS)
-    for kind in ("toml", ".csv", ".npz"):
+    for kind in ("toml", ".csv", ".npz", "weights", "results.json"):
         assert FUZZ_COUNTS[kind][2] > 0, f"no {kind} input was refused: the fuzzer is too tame"
         assert FUZZ_COUNTS[kind][0] > 0, f"no {kind} input was accepted: the fuzzer is too wild"
 
