@@ -3,7 +3,9 @@
 The client derives and generates each variant's module once and sends its text with every trial;
 a worker writes it to its local module cache and imports it by name (so Numba's on-disk cache is
 hit: one compile per variant per worker), loads the data (cached per worker) and trains with the
-trial's seed. Results are written atomically as each trial ends; a rerun skips finished trials.
+trial's seed. Each trial's record is appended to the folder's journal as it ends; results.json
+and results.csv are written whole (atomically) at the start and the end; a rerun skips finished
+trials.
 """
 
 from __future__ import annotations
