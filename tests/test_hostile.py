@@ -131,7 +131,7 @@ def sparse(name: str, size: int, also: Callable[[Path], None] | None = None):  #
     def setup(folder: Path) -> None:
         if also:
             also(folder)
-        with open(folder / name, "wb") as handle:
+        with open(folder / name.replace("__", "/"), "wb") as handle:
             handle.truncate(size)
 
     return setup
@@ -269,6 +269,14 @@ def run_spec(*extra: str) -> tuple[str, ...]:
 
 
 SPEC_AND_DATA = files(**{"net.toml": spec_text(), "data.csv": XOR_CSV})
+WRITE_TARGETS = both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}))
+"""What run --save/--plot and predict -o need, for cases about where they write."""
+
+
+def sweep_into(folder: str) -> tuple[str, ...]:
+    return ("sweep", "xor", "--grid", "epochs=1", "--output", folder)
+
+
 MINE = "print('my own work')\n"
 
 CASES = [
@@ -980,7 +988,49 @@ CASES = [
             ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
             ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
             ("onto /dev/null", "/dev/null", files(real="mine"), "/dev/null: is not a regular"),
+            ("onto /dev/full", "/dev/full", files(real="mine"), "/dev/full: is not a regular"),
         )
+    ),
+    # --- a read-only folder or a 2 GB file at the target: refused before any training ---------
+    *(
+        Case(
+            f"{option} into a read-only folder (before training)",
+            both(WRITE_TARGETS, files(**{"ro__keep": ""}), lambda f: (f / "ro").chmod(0o555)),
+            argv,
+            2,
+            message,
+            not_as_root=True,
+        )
+        for option, argv, message in (
+            ("run --save", run_spec("--save", "ro/w.npz"), "ro/w.npz: the folder ro is not"),
+            ("run --plot", run_spec("--plot", "ro/p.png"), "ro/p.png: the folder ro is not"),
+            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o", "ro/p.csv"), "not writable"),
+            ("init", ("init", "ro/net"), "ro/net.toml: the folder ro is not writable"),
+            ("init (a folder below)", ("init", "ro/sub/net"), "cannot create the folder ro/sub"),
+            ("sweep --output", sweep_into("ro"), "ro: cannot write results (Permission denied)"),
+            ("sweep --output (a folder below)", sweep_into("ro/sub"), "ro/sub: cannot write"),
+        )
+    ),
+    *(
+        Case(
+            f"{option} onto a 2 GB file of the user's (refused unread)",
+            sparse(target, 2 << 30, WRITE_TARGETS),
+            argv,
+            2,
+            f"{target}: exists and was not written by symbackprop",
+        )
+        for option, target, argv in (
+            ("run --save", "w2.npz", run_spec("--save", "w2.npz")),
+            ("run --plot", "p.png", run_spec("--plot", "p.png")),
+            ("predict -o", "p.csv", ("predict", "xor", "w.npz", "x.csv", "-o", "p.csv")),
+        )
+    ),
+    Case(
+        "sweep: a 2 GB results.json (refused unread)",
+        sparse("out__results.json", 2 << 30, files(**{"out__keep": ""})),
+        sweep_into("out"),
+        2,
+        "results.json: is not a regular file of at most",
     ),
     Case(
         "init onto a dangling symbolic link",
@@ -1830,6 +1880,94 @@ def test_escape_functions() -> None:
     assert str(SymbackpropError("bad\nthing", "a\nb")) == "a\\nb: bad\\nthing"
 
 
+# --- full disks and big files at the target --------------------------------------------------
+
+FULL_DISK_COMMANDS = {
+    "run --save": run_spec("--save", "out/w.npz"),
+    "run --plot": run_spec("--plot", "out/p.png"),
+    "predict -o": ("predict", "xor", "w.npz", "x.csv", "-o", "out/p.csv"),
+    "init": ("init", "out/net"),
+    "sweep --output": sweep_into("out"),
+}
+
+
+def _tripwire(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("trained or loaded a module before checking where the output goes")
+
+
+@pytest.mark.parametrize("command", list(FULL_DISK_COMMANDS))
+def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    """A full disk at the target (statvfs: no block left): one line, exit 2, before any module
+    is loaded or trial run, so no training is done only to be lost."""
+    import symbackprop.run.runner as runner
+    import symbackprop.run.workflow as workflow
+    import symbackprop.tools.sweep as sweep
+
+    real = os.statvfs
+    full = (tmp_path / "work" / "out").resolve()
+    (tmp_path / "work" / "out").mkdir(parents=True)
+
+    def statvfs(path):  # noqa: ANN001, ANN202
+        values = list(real(path))
+        if Path(path).resolve() == full:
+            values[3:5] = [0, 0]  # f_bfree, f_bavail
+        return os.statvfs_result(values)
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    for owner, name in ((runner, "fit"), (workflow, "_module_and_weights"), (sweep, "_execute")):
+        monkeypatch.setattr(owner, name, _tripwire)
+    case = Case(command, WRITE_TARGETS, FULL_DISK_COMMANDS[command], 2)
+    status, _, err = run_case(case, tmp_path / "work", monkeypatch, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "out is full (no space left)" in err and "Traceback" not in err, err
+    assert [p.name for p in full.iterdir() if p.name != ".sweep.lock"] == []
+
+
+def test_no_space_left_while_saving_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """The disk fills during training (ENOSPC from the write itself): one line, exit 2, no
+    temporary file left, and the user's earlier file at that name unchanged."""
+    import errno
+
+    import symbackprop.util.fileio as fileio
+
+    real = fileio.atomic_write
+
+    def atomic_write(path, data, exclusive=False):  # noqa: ANN001, ANN202
+        if Path(path).name == "w2.npz":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data, exclusive)
+
+    monkeypatch.setattr(fileio, "atomic_write", atomic_write)
+    case = Case("ENOSPC", WRITE_TARGETS, run_spec("--save", "w2.npz"), 2)
+    status, _, err = run_case(case, tmp_path, monkeypatch, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "w2.npz: cannot write (No space left on device)" in err, err
+    assert not list(tmp_path.glob("*w2.npz*")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_ownership_of_a_2_gb_file_is_decided_unread(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A sparse 2 GB file at an output: is it symbackprop's? Decided from its size alone (well
+    under a second, nothing read); refused without --force, accepted with it; a file
+    symbackprop wrote is still accepted."""
+    import symbackprop.util.fileio as fileio
+
+    big = tmp_path / "big.npz"
+    with open(big, "wb") as handle:
+        handle.truncate(2 << 30)
+    reads: list[object] = []
+    real = fileio.read_prefix
+    monkeypatch.setattr(fileio, "read_prefix", lambda p, n=16 << 20: reads.append(p) or real(p, n))
+    started = time.perf_counter()
+    assert not is_owned(big)
+    with pytest.raises(SymbackpropError, match="big.npz: exists and was not written"):
+        fileio.check_target(big)
+    fileio.check_target(big, force=True)  # --force: replaced (a regular file)
+    assert time.perf_counter() - started < 0.5 and reads == []
+    mine = fileio.write_output(tmp_path / "mine.csv", b"class,p0\n", sidecar=True)
+    assert is_owned(mine)
+    fileio.check_target(mine)  # its own output: replaced without --force
+
+
 # --- fuzzed files: exit 0 or one line with exit 2, never a traceback --------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -2030,6 +2168,164 @@ def _check_data_bytes(folder: Path, raw: bytes, suffix: str, layers: list[int]) 
     outcome(suffix, lambda: load_data(spec))
 
 
+HOSTILE_DTYPES = ["<f8", "<f4", ">f8", "<i8", "|u1", "|b1", "<c16", "<U3", "|S2", "<m8[s]"]
+
+
+@st.composite
+def hostile_array(draw) -> np.ndarray:  # noqa: ANN001
+    """A small array of any shape and kind, with NaN, infinities and huge values among them."""
+    shape = tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
+    values = draw(
+        st.lists(
+            st.sampled_from([0.0, 1.0, -1.0, 1e-320, 1e300, -1e308, np.inf, np.nan, 0.3]),
+            min_size=int(np.prod(shape)),
+            max_size=int(np.prod(shape)),
+        )
+    )
+    with np.errstate(all="ignore"):
+        return np.array(values).reshape(shape).astype(draw(st.sampled_from(HOSTILE_DTYPES)))
+
+
+WEIGHT_KEYS = [*XOR_WEIGHTS, "x_mean", "x_std", "network", "spec_digest", "W3", "z"]
+
+
+@st.composite
+def weights_bytes(draw) -> bytes:  # noqa: ANN001
+    """A weights .npz as run --save or a module's save_params writes it (stamped or not, with
+    or without x_mean/x_std), then members dropped, replaced or damaged; or random bytes."""
+    from symbackprop.run.weights import save_weights
+    from symbackprop.util.fileio import stamp_zip
+
+    if draw(st.integers(0, 5)) == 0:
+        return draw(npz_bytes())
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    arrays: dict[str, np.ndarray] = {k: v.astype(dtype) for k, v in XOR_WEIGHTS.items()}
+    spec = parse_spec(tomllib.loads(STANDARDIZED), source="net.toml")
+    buffer = io.BytesIO()
+    np.savez(buffer, network=np.array(""))  # replaced below: save_weights' own members
+    if draw(st.booleans()):
+        path = Path(f"/dev/shm/weights-{os.getpid()}.npz")  # save_weights writes to a path
+        extras = {"x_mean": np.zeros(2), "x_std": np.ones(2)} if draw(st.booleans()) else {}
+        save_weights(path, spec, list(arrays.values()), extras, force=True)
+        with np.load(path) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        path.unlink()
+    for _ in range(draw(st.integers(0, 3))):
+        key, action = draw(st.sampled_from(WEIGHT_KEYS)), draw(st.integers(0, 2))
+        if action == 0:
+            arrays.pop(key, None)
+        elif action == 1 or key not in arrays or arrays[key].dtype.kind != "f":
+            arrays[key] = draw(hostile_array())
+        elif arrays[key].size:
+            value = arrays[key].copy()
+            with np.errstate(all="ignore"):
+                value.flat[draw(st.integers(0, value.size - 1))] = draw(
+                    st.sampled_from([np.nan, np.inf, -1.0, 0.0, 1e300])
+                )
+            arrays[key] = value
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = bytearray(stamp_zip(buffer.getvalue()) if draw(st.booleans()) else buffer.getvalue())
+    for _ in range(draw(st.integers(0, 2)) if draw(st.integers(0, 3)) == 0 else 0):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    if draw(st.integers(0, 5)) == 0:
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+HOSTILE_JSON = ["null", "[]", "{}", '"x"', "0", "-1", "1.5", "true", "9" * 400, "NaN",
+                "-Infinity", "1e999", "[1, [2]]", "[" * 5000 + "]" * 5000, '{"a": {}}',
+                '["epochs"]', '"ok"', '"lost: x"', "[0.1]", "[1]"]  # fmt: skip
+RESULT_FIELDS = ["sweep", "trials", "values", "seed", "status", "final_loss", "accuracy",
+                 "losses", "loss_epochs", "grid_keys", "data", "spec", "spec_digest",
+                 "epochs", "seconds", "worker_pid"]  # fmt: skip
+
+
+@st.composite
+def results_bytes(draw, meta: dict) -> bytes:  # noqa: ANN001
+    """A sweep's results.json as it writes one (0-3 trials), then one to three fields given a
+    hostile JSON value (at the top, in ``sweep``, in a trial, in its values); or raw bytes."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=200))
+    trials = [RECORD | {"seed": seed} for seed in range(draw(st.integers(0, 3)))]
+    document = json.loads(json.dumps({"sweep": meta, "trials": trials}))  # a deep copy
+    trials = document["trials"]
+    marks: dict[str, str] = {}
+    for n in range(draw(st.integers(0, 3))):
+        owners = [document, document["sweep"], *trials, *(t["values"] for t in trials)]
+        owner = draw(st.sampled_from(owners))
+        if isinstance(owner, dict):
+            marks[f"@{n}@"] = draw(st.sampled_from(HOSTILE_JSON))
+            owner[draw(st.sampled_from(RESULT_FIELDS))] = f"@{n}@"
+    text = json.dumps(document)
+    for mark, value in marks.items():
+        text = text.replace(f'"{mark}"', value)
+    data = bytearray(text.encode())
+    if draw(st.integers(0, 4)) == 0:
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    if draw(st.integers(0, 5)) == 0:
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+def cli_outcome(kind: str, argv: list[str]) -> int:
+    """``outcome`` of a whole command: exit 0, or 2 with one line on stderr; else fail."""
+    import contextlib
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(argv, io.StringIO())
+    assert status in (0, 2) and "Traceback" not in err.getvalue(), err.getvalue()
+    if status == 2:
+        assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    FUZZ_COUNTS.setdefault(kind, {0: 0, 2: 0})[status] += 1
+    return status
+
+
+def _check_weights_bytes(folder: Path, raw: bytes, command: str, spec: str) -> None:
+    """predict or evaluate (the spec with or without standardize = true) on fuzzed weights;
+    nothing but the weights file may be touched (predict writes to stdout here)."""
+    (folder / "fuzz.npz").write_bytes(raw)
+    before = sorted(p.name for p in folder.iterdir())
+    data = "x.csv" if command == "predict" else "data.csv"
+    cli_outcome("weights", [command, *(str(folder / name) for name in (spec, "fuzz.npz", data))])
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def _sweep_setup() -> tuple[dict, list]:
+    from symbackprop.tools.grid import parse_grid, read_table
+    from symbackprop.tools.sweep import _meta
+
+    base = read_table("xor")
+    axes = parse_grid(["epochs=1,2"], base.table)
+    return _meta(base, axes, [0, 1, 2], ["built-in xor"]), axes
+
+
+def _check_results_bytes(folder: Path, raw: bytes, owned: bool, meta: dict, axes: list) -> None:
+    """A resumed sweep's first steps on a fuzzed results.json (stamped as its own or not): read
+    it, check the folder, write it again; a foreign file is never replaced."""
+    from symbackprop.tools.sweep import OUTPUTS, Results
+    from symbackprop.util.fileio import check_folder, write_output
+
+    out = folder / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    if owned:
+        write_output(out / "results.json", raw, sidecar=True)
+    else:
+        (out / "results.json").write_bytes(raw)
+
+    def resume() -> None:
+        with Results(out, meta, axes) as results:
+            check_folder(out, OUTPUTS, remedy="choose another --output")
+            results.save()
+
+    if outcome("results.json", resume) == 0:
+        json.loads((out / "results.json").read_text())  # what it wrote reads back
+    elif not owned:
+        assert (out / "results.json").read_bytes() == raw, "a foreign results.json was replaced"
+
+
 def _fuzz_all(folder: Path, examples: int) -> None:
     @_fuzz_settings(examples)
     @given(raw=toml_bytes())
@@ -2048,13 +2344,33 @@ def _fuzz_all(folder: Path, examples: int) -> None:
     def npzs(data: st.DataObject, layers: list[int]) -> None:
         _check_data_bytes(folder, data.draw(npz_for(layers)), ".npz", layers)
 
+    @_fuzz_settings(examples)
+    @given(
+        raw=weights_bytes(),
+        command=st.sampled_from(["predict", "evaluate"]),
+        spec=st.sampled_from(["net.toml", "std.toml"]),
+    )
+    def weights(raw: bytes, command: str, spec: str) -> None:
+        _check_weights_bytes(folder, raw, command, spec)
+
+    meta, axes = _sweep_setup()
+
+    @_fuzz_settings(examples)
+    @given(raw=results_bytes(meta), owned=st.booleans())
+    def sweep_results(raw: bytes, owned: bool) -> None:
+        _check_results_bytes(folder, raw, owned, meta, axes)
+
     FUZZ_COUNTS.clear()
     (folder / "data.csv").write_text(XOR_CSV)  # what the fuzzed specs' dataset names
     specs()
     csvs()
     npzs()
+    WRITE_TARGETS(folder)
+    (folder / "std.toml").write_text(STANDARDIZED)
+    weights()
+    sweep_results()
     print("fuzzed inputs (kind: {exit status: count}):", FUZZ_COUNTS)
-    for kind in ("toml", ".csv", ".npz"):
+    for kind in ("toml", ".csv", ".npz", "weights", "results.json"):
         assert FUZZ_COUNTS[kind][2] > 0, f"no {kind} input was refused: the fuzzer is too tame"
         assert FUZZ_COUNTS[kind][0] > 0, f"no {kind} input was accepted: the fuzzer is too wild"
 
@@ -2105,6 +2421,92 @@ def test_tuner_wisdom_is_written_as_every_output_is(tmp_path: Path, monkeypatch)
     assert found == [{}], "reading a FIFO at wisdom.json hung"
     for entry in ([[1e300] * 3] * 2, [[0], [0, 0]], None):
         assert module._valid_plan(entry) is None
+
+
+TUNED_SPEC = spec_text(name="wisdom_net", dataset="xor", epochs=1).replace(
+    'dtype = "float64"', 'dtype = "float64"\nkernels = "tuned"'
+)
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+def plan_text(key: str, plan: str) -> str:
+    """wisdom.json whose entry for ``key`` has the JSON text ``plan`` as its plan."""
+    return json.dumps({key: {"plan": "PLAN"}}).replace('"PLAN"', plan)
+
+
+WISDOM_TAMPERED = {
+    "nested 10000 deep": lambda key: DEEP,
+    "null": lambda key: "null",
+    "a list": lambda key: "[1, 2]",
+    "a folder": None,
+    "over 16 MiB": lambda key: " " * ((16 << 20) + 1) + "{}",
+    "an overflowing plan": lambda key: json.dumps({key: {"plan": [[10**400] * 3] * 2}}),
+    "an infinite plan": lambda key: json.dumps({key: {"plan": [[1e999] * 3] * 2}}),
+    "a NaN plan": lambda key: json.dumps({key: {"plan": [[float("nan")] * 3] * 2}}),
+    "a ragged plan": lambda key: json.dumps({key: {"plan": [[0], [0, 0]]}}),
+    "a null plan": lambda key: json.dumps({key: {"plan": None}}),
+    "a null entry": lambda key: json.dumps({key: None}),
+    "a plan of the wrong shape": lambda key: json.dumps({key: {"plan": [[1] * 3] * 3}}),
+    "a plan nested 10000 deep": lambda key: plan_text(key, DEEP),
+    "a plan nested 500 deep": lambda key: plan_text(key, "[" * 500 + "]" * 500),
+    "a plan of out-of-range variants": lambda key: json.dumps({key: {"plan": [[99] * 3] * 2}}),
+}
+"""What wisdom.json may hold after tampering; ``key`` is the tuner's key of this network."""
+
+
+WISDOM_DEFAULT = ("nested 10000 deep", "null", "an overflowing plan", "a ragged plan", "a folder")
+"""The default run's tampered shapes (each ``run`` tunes again, ~0.6 s); -m slow runs all."""
+
+
+def test_tampered_wisdom_is_measured_again_at_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    """wisdom.json (the tuner's cache) tampered: overflowing numbers, ragged lists, null, 10,000
+    deep nesting, a folder. By the tuner's design the cache only saves measuring, so ``run``
+    ignores what it cannot use, measures again and writes a good entry: exit 0, no traceback."""
+    _tampered_wisdom(tmp_path, monkeypatch, capsys, WISDOM_DEFAULT)
+
+
+@pytest.mark.slow
+def test_every_tampered_wisdom_is_measured_again_at_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    _tampered_wisdom(tmp_path, monkeypatch, capsys, tuple(WISDOM_TAMPERED))
+
+
+def _tampered_wisdom(tmp_path: Path, monkeypatch, capsys, shapes: tuple[str, ...]) -> None:  # noqa: ANN001
+    import symbackprop.pipeline as pipeline
+
+    shared = pipeline.cache_dir()  # the tests' module cache: the tuned module compiles once
+    monkeypatch.setattr(pipeline, "cache_dir", lambda: shared)
+    cache = tmp_path / "tuning"
+    cache.mkdir()
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(cache))  # where wisdom.json is kept
+    monkeypatch.setenv("SYMBACKPROP_TUNE", "1")
+    monkeypatch.delenv("SYMBACKPROP_KERNEL", raising=False)
+    wisdom = cache / "wisdom.json"
+
+    def run_tuned() -> dict:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("wisdom_net_"):
+                module._PLANS.clear()  # what this process measured: read wisdom.json again
+        case = Case("tuned", files(**{"net.toml": TUNED_SPEC}), run_spec(), 0)
+        status, _, err = run_case(case, tmp_path / "work", monkeypatch, capsys)
+        assert status == 0 and "Traceback" not in err, err
+        return json.loads(wisdom.read_text()) if wisdom.is_file() else {}
+
+    (tmp_path / "work").mkdir()
+    (key,) = run_tuned()  # a clean cache: measured once, one entry
+    for what in shapes:
+        content = WISDOM_TAMPERED[what]
+        if content is None:
+            wisdom.unlink()
+            wisdom.mkdir()
+        else:
+            wisdom.write_text(content(key))
+        found = run_tuned()
+        if content is None:
+            assert wisdom.is_dir(), what  # not replaced: the plan was measured, not kept
+            wisdom.rmdir()
+            continue
+        plan = np.array(found[key]["plan"])
+        assert plan.shape == (2, 3) and ((plan >= 0) & (plan < 4)).all(), (what, found)
 
 
 def test_piecewise_with_and_keeps_the_documents_first_line(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -38,6 +38,7 @@ from symbackprop.tools.grid import (
     variants,
 )
 from symbackprop.tools.sweep import (
+    JOURNAL,
     NO_DASHBOARD,
     RESULTS_CSV,
     RESULTS_JSON,
@@ -381,6 +382,104 @@ def test_results_of_another_sweep_are_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(SymbackpropError, match="holds a loss_curves.png without results.json"):
         sweep("xor", ["epochs=5"], output=foreign, out=io.StringIO())
     assert (foreign / "loss_curves.png").read_text() == "my plot"
+
+
+def _journal_sweep(folder: Path, trials: int) -> tuple[dict, list, list]:
+    """A results folder's Results inputs and ``trials`` Trials of one variant (seeds 0..)."""
+    from symbackprop.tools.sweep import Trial
+
+    table = read_table("xor").table
+    axes = parse_grid(["learning_rate=0.5"], table)
+    meta = {"spec": "xor (built-in)", "spec_digest": "abc", "grid_keys": ["learning_rate"]}
+    (variant,) = variants(read_table("xor"), axes)
+    return meta, axes, [Trial(variant, seed) for seed in range(trials)]
+
+
+def _metrics(seed: int) -> dict:
+    curve = [1.0 / (seed + e + 1) for e in range(1000)]  # a full loss curve: ~24 kB a record
+    return {"status": "ok", "final_loss": curve[-1], "accuracy": 1.0, "seconds": 0.1,
+            "losses": curve, "loss_epochs": list(range(1, 1001))}  # fmt: skip
+
+
+def test_saving_trial_k_writes_one_record_not_k(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Issue 18: results.json was rewritten whole after every trial (24 MB per save at 1,000
+    trials). Each trial now appends its one record to the journal; results.json is written at
+    the start and the end. A resumed sweep reads the journal back (a last line cut short by a
+    kill is dropped), and the final results.json holds every trial."""
+    import symbackprop.tools.sweep as sweep_module
+
+    folder = tmp_path / "r"
+    meta, axes, trials = _journal_sweep(folder, 60)
+    written: list[int] = []
+    real_append, real_write = sweep_module.append_line, sweep_module.write_output
+
+    def count_append(path, line):  # noqa: ANN001, ANN202
+        written.append(len(line))
+        return real_append(path, line)
+
+    def no_whole_file(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("a trial's record rewrote a whole results file")
+
+    monkeypatch.setattr(sweep_module, "append_line", count_append)
+    with Results(folder, meta, axes) as results:
+        results.save()  # as a sweep begins
+        monkeypatch.setattr(sweep_module, "write_output", no_whole_file)
+        for trial in trials[:50]:
+            results.add(trial, _metrics(trial.seed))
+        monkeypatch.setattr(sweep_module, "write_output", real_write)
+    assert len(written) == 50 and max(written) < 1.2 * min(written), written  # O(1), not O(k)
+    saved = json.loads((folder / RESULTS_JSON).read_text())["trials"]  # saved as it ended
+    assert len(saved) == 50 and (folder / JOURNAL).read_bytes().count(b"\n") == 1
+
+    # killed after three more trials (no save), the last line cut short: resumed from the journal
+    results = Results(folder, meta, axes)
+    for trial in trials[50:53]:
+        results.add(trial, _metrics(trial.seed))
+    results.close()  # as a kill leaves it: nothing saved
+    with open(folder / JOURNAL, "ab") as journal:
+        journal.write(b'{"values": {"learning_rate": "0.5"}, "seed": 5')
+    with Results(folder, meta, axes) as resumed:
+        assert len(resumed.records) == 53 and resumed.finished(trials[52])
+    assert len(json.loads((folder / RESULTS_JSON).read_text())["trials"]) == 50  # not yet saved
+    with Results(folder, meta, axes) as resumed:
+        resumed.save()
+    assert len(json.loads((folder / RESULTS_JSON).read_text())["trials"]) == 53
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"mine\n", "is not a sweep's journal"),
+        (b'{"symbackprop sweep journal": 1}\n{"seed": 0}\n', "line 2 ('values' does not give"),
+        (b'{"symbackprop sweep journal": 1}\n[' + b"[" * 100_000 + b"\n", "line 2 (nested too"),
+        (b'{"symbackprop sweep journal": 1}\nNaN\n', "line 2 (ValueError: NaN is not a number"),
+        (b'{"symbackprop sweep journal": 1}\n\xff\n', "unreadable line 2"),
+        (None, "is not a sweep's journal"),  # a FIFO: never opened, no hang
+    ],
+    ids=["foreign", "no values", "deep", "NaN", "bytes", "FIFO"],
+)
+def test_a_tampered_journal_is_one_line(content: bytes | None, message: str, tmp_path: Path) -> None:  # noqa: E501
+    folder = tmp_path / "r"
+    meta, axes, trials = _journal_sweep(folder, 1)
+    with Results(folder, meta, axes) as results:
+        results.save()
+    journal = folder / JOURNAL
+    journal.unlink()
+    if content is None:
+        os.mkfifo(journal)
+    else:
+        journal.write_bytes(content)
+    with pytest.raises(SymbackpropError, match=message.replace("(", "\\(")) as error:
+        Results(folder, meta, axes)
+    assert "\n" not in str(error.value) and str(journal) in str(error.value)
+    if content is not None:
+        assert journal.read_bytes() == content  # never replaced
+    journal.unlink()
+    (folder / RESULTS_JSON).unlink()
+    (folder / RESULTS_CSV).unlink()
+    journal.write_bytes(b'{"symbackprop sweep journal": 1}\n')
+    with pytest.raises(SymbackpropError, match="holds a .trials.jsonl without results.json"):
+        Results(folder, meta, axes)
 
 
 def _csv_spec(folder: Path, rows: str) -> Path:

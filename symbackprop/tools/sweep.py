@@ -3,7 +3,9 @@
 The client derives and generates each variant's module once and sends its text with every trial;
 a worker writes it to its local module cache and imports it by name (so Numba's on-disk cache is
 hit: one compile per variant per worker), loads the data (cached per worker) and trains with the
-trial's seed. Results are written atomically as each trial ends; a rerun skips finished trials.
+trial's seed. Each trial's record is appended to the folder's journal as it ends; results.json
+and results.csv are written whole (atomically) at the start and the end; a rerun skips finished
+trials.
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from ..errors import SymbackpropError, TrainingDiverged
 from ..run.limits import forced_kernel
 from ..spec.model import INT64_MAX, Spec
 from ..util.escape import plain_line
-from ..util.fileio import OWNED_LIMIT, check_folder, read_prefix, stamp_text, write_output
+from ..util.fileio import (
+    OWNED_LIMIT,
+    append_line,
+    atomic_write,
+    check_folder,
+    read_prefix,
+    stamp_text,
+    write_output,
+)
 from ..util.version import __version__
 from .grid import Axis, Variant, parse_grid, read_table, shown, variants
 
@@ -40,6 +50,10 @@ RESULTS_JSON = "results.json"
 PLOT = "loss_curves.png"
 DERIVATIONS = "derivations.md"
 OUTPUTS = (RESULTS_JSON, RESULTS_CSV, PLOT, DERIVATIONS)
+JOURNAL = ".trials.jsonl"
+"""Each trial's record, one JSON line appended as it ends (results.json is written whole only
+when a sweep starts and ends): a killed sweep's trials are read back from it on resume."""
+JOURNAL_HEADER = b'{"symbackprop sweep journal": 1}\n'
 CONNECT_TIMEOUT = "15s"  # to reach a --scheduler and hear it answer
 MAX_LOCAL_WORKERS = max(8, 4 * (os.cpu_count() or 1))
 """Local worker processes at most (each one is a Python process with NumPy and Numba loaded)."""
@@ -268,15 +282,18 @@ def rank_key(record: dict[str, Any]) -> tuple:
 
 
 class Results:
-    """A sweep's output folder: results.json (everything) and results.csv, written atomically.
-    Held by one sweep at a time (a lock on ``.sweep.lock`` until ``close``): two sweeps into one
-    folder would each write its own trials over the other's."""
+    """A sweep's output folder: results.json (everything) and results.csv, written atomically
+    by ``save`` (at the start and the end of a sweep, and at Ctrl-C); each finished trial is
+    appended to ``JOURNAL`` (O(1) per trial, not the whole file again). Held by one sweep at a
+    time (a lock on ``.sweep.lock`` until ``close``): two sweeps into one folder would each
+    write its own trials over the other's."""
 
     def __init__(self, folder: Path, meta: dict[str, Any], axes: list[Axis]) -> None:
         self.folder = folder
         self.meta = meta
         self.axes = axes
         self.records: dict[str, dict[str, Any]] = {}
+        self.unsaved = 0  # trials in the journal only, not yet in results.json
         self._lock = lock_folder(folder)
         try:
             self._load()
@@ -293,13 +310,17 @@ class Results:
     def __enter__(self) -> Results:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type | None, *_exc: object) -> None:
+        try:
+            if self.unsaved and kind in (None, KeyboardInterrupt):
+                self.save()  # results.csv current after Ctrl-C too (the journal has them anyway)
+        finally:
+            self.close()
 
     def _load(self) -> None:
         path = self.folder / RESULTS_JSON
         if not os.path.lexists(path):
-            for name in (RESULTS_CSV, PLOT, DERIVATIONS):
+            for name in (RESULTS_CSV, PLOT, DERIVATIONS, JOURNAL):
                 if os.path.lexists(self.folder / name):
                     raise SymbackpropError(
                         f"holds a {name} without {RESULTS_JSON}: not this sweep's results; "
@@ -347,9 +368,40 @@ class Results:
                 f"{', '.join(sweep.get('grid_keys') or []) or '-'}); choose another --output",
                 str(self.folder),
             )
-        for record in records:
+        for record in [*records, *self._journal()]:  # later lines replace earlier records
             labels = [record["values"][a.key] for a in self.axes]
             self.records[trial_key(labels, record["seed"])] = record
+
+    def _journal(self) -> list[dict[str, Any]]:
+        """The records appended since results.json was last written whole (none when there is
+        no journal); a last line cut short (a killed write) is dropped, anything else wrong is
+        one line."""
+        path = self.folder / JOURNAL
+        if not os.path.lexists(path):
+            return []
+        data = read_prefix(path, OWNED_LIMIT)  # never opens a FIFO, a device or a link
+        if data is None or len(data) > OWNED_LIMIT or not data.startswith(JOURNAL_HEADER):
+            raise SymbackpropError(
+                f"is not a sweep's journal (a regular file of at most {OWNED_LIMIT} bytes "
+                "that symbackprop began); choose another --output",
+                str(path),
+            )
+        lines = data[len(JOURNAL_HEADER) :].split(b"\n")[:-1]  # the last: empty, or cut short
+        keys = [a.key for a in self.axes]
+        records = []
+        for number, line in enumerate(lines, start=2):
+            try:
+                record = json.loads(line, parse_constant=_no_constant)
+            except (ValueError, RecursionError) as exc:
+                problem = one_line(exc) if isinstance(exc, ValueError) else "nested too deeply"
+                raise SymbackpropError(f"unreadable line {number} ({problem})", str(path)) from None
+            problem = _record_problem(record, keys)
+            if problem:
+                raise SymbackpropError(
+                    f"unreadable line {number} ({problem}); choose another --output", str(path)
+                )
+            records.append(record)
+        return records
 
     def finished(self, trial: Trial) -> bool:
         """Recorded as ok or as a failure of the training itself (not a lost worker)."""
@@ -357,15 +409,22 @@ class Results:
         return record is not None and not record["status"].startswith("lost:")
 
     def add(self, trial: Trial, metrics: dict[str, Any]) -> dict[str, Any]:
-        """Record a trial's metrics and write both files."""
+        """Record a trial's metrics: one line appended to the journal (not the whole file)."""
         values = {a.key: t for a, t in zip(self.axes, trial.variant.labels)}
         record = {"values": values, "seed": trial.seed, **metrics}
+        line = json.dumps(record, allow_nan=False).encode() + b"\n"
+        path = self.folder / JOURNAL
+        try:
+            append_line(path, line)
+        except OSError as exc:
+            raise SymbackpropError(f"cannot write ({exc.strerror or exc})", str(path)) from None
         self.records[trial.key] = record
-        self.save()
+        self.unsaved += 1
         return record
 
     def save(self) -> None:
-        """Write results.json, then results.csv (one row per trial, in grid order)."""
+        """Write results.json, then results.csv (one row per trial, in grid order), then begin
+        the journal afresh (what it held is in results.json now)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         ordered = sorted(self.records.values(), key=self._order)
         trials = ",\n  ".join(json.dumps(r, allow_nan=False) for r in ordered)
@@ -380,6 +439,12 @@ class Results:
                 + [_cell(record.get(m)) for m in METRICS]
             )
         write_output(self.folder / RESULTS_CSV, buffer.getvalue().encode(), sidecar=True)
+        try:  # the journal was read (and so checked as this sweep's) before: replaced whole
+            atomic_write(self.folder / JOURNAL, JOURNAL_HEADER)
+        except OSError as exc:
+            where = str(self.folder / JOURNAL)
+            raise SymbackpropError(f"cannot write ({exc.strerror or exc})", where) from None
+        self.unsaved = 0
 
     def _order(self, record: dict[str, Any]) -> tuple:
         position = []
@@ -557,6 +622,7 @@ def sweep(
         if todo:
             done_before = len(trials) - len(todo)
             _execute(todo, results, scheduler, workers, client, done_before, len(trials), out)
+            results.save()  # results.json and results.csv whole, once, with every trial
         current = [results.records[t.key] for t in trials if t.key in results.records]
         _report(current, axes, out)
         extra = len(results.records) - len(current)

@@ -51,6 +51,24 @@ def atomic_write(path, data, exclusive=False):  # noqa: ANN001, ANN201
     return path
 
 
+def append_line(path: Path, line: bytes) -> None:
+    """Append one line (a journal's record) to ``path``, a regular file that already exists
+    (never created, never through a link, no hang on a FIFO): one write with O_APPEND, so the
+    cost is the line's, however long the file. OSError when it cannot."""
+    if not line.endswith(b"\n") or b"\n" in line[:-1]:
+        raise ValueError("append_line writes exactly one line")
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        written = os.write(handle, line)
+        if written != len(line):
+            raise OSError(f"wrote {written} of {len(line)} bytes")
+    finally:
+        os.close(handle)
+
+
 def standalone_source() -> str:
     """``atomic_write`` and ``read_prefix`` as ``_atomic_write`` and ``_read_prefix``: the source
     a generated module carries (it imports nothing of symbackprop) for its weights and wisdom;
@@ -161,7 +179,13 @@ def _zip_stamp_matches(data: bytes) -> bool:
 
 
 def is_owned(path: Path) -> bool:
-    """Whether ``path`` is a regular file symbackprop wrote and nobody changed since."""
+    """Whether ``path`` is a regular file symbackprop wrote and nobody changed since (a file
+    over OWNED_LIMIT is not: its size says so, and none of it is read)."""
+    try:
+        if os.lstat(path).st_size > OWNED_LIMIT:
+            return False
+    except OSError:
+        return False
     data = read_prefix(path, OWNED_LIMIT)
     if data is None or len(data) > OWNED_LIMIT:
         return False
@@ -250,8 +274,23 @@ def _ensure_folder(folder: Path, where: str) -> None:
         ) from None
     if not folder.is_dir():
         raise SymbackpropError(f"{folder} is not a folder", where)
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not os.access(folder, os.W_OK | os.X_OK):  # a read-only mount too (EROFS), even as root
         raise SymbackpropError(f"the folder {folder} is not writable", where)
+    if _disk_full(folder):
+        raise SymbackpropError(f"the disk holding {folder} is full (no space left)", where)
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has no block or no file entry left for this
+    user (root may use the reserved blocks); False where it does not say (statvfs of 0 blocks)."""
+    try:
+        space = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows): the write itself will tell
+        return False
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    blocks = space.f_bfree if root else space.f_bavail
+    entries = space.f_ffree if root else space.f_favail
+    return bool(space.f_blocks and not blocks) or bool(space.f_files and not entries)
 
 
 def write_output(
