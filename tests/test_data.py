@@ -58,7 +58,7 @@ def test_npz(tmp_path: Path) -> None:
         ("1,nan,1\n", "NaN or infinity (sample 0)"),
         ("1,2,1\n3,inf,0\n", "NaN or infinity (sample 1)"),
         ("1,2,1\n3,4\n", "line 2: 2 columns, expected 3"),
-        ("1,2,1\n3,four,0\n", "line 2: 'four' is not a number"),
+        ("1,2,1\n3,four,0\n", "line 2, column 2: 'four' is not a number"),
         ("", "no data rows"),
     ],
 )

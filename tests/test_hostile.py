@@ -485,7 +485,7 @@ CASES = [
         files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,\0,1\n"}),
         run_spec(),
         2,
-        "line 2: '\\x00' is not a number (column 2)",
+        "line 2, column 2: '\\x00' is not a number",
     ),
     Case(
         "CSV not UTF-8",
@@ -499,21 +499,21 @@ CASES = [
         files(**{"net.toml": spec_text(), "data.csv": "0,0x,0\n0,1,1\n"}),
         run_spec(),
         2,
-        "line 1: '0x' is not a number (column 2)",
+        "line 1, column 2: '0x' is not a number",
     ),
     Case(
         "CSV 1_0",
         files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,1_0,1\n"}),
         run_spec(),
         2,
-        "line 2: '1_0' is not a number (column 2)",
+        "line 2, column 2: '1_0' is not a number",
     ),
     Case(
         "CSV Arabic-Indic digit",
         files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,\u0661,1\n"}),
         run_spec(),
         2,
-        "is not a number (column 2)",
+        "column 2: '\u0661' is not a number",
     ),
     Case(
         "CSV hex",
@@ -601,14 +601,14 @@ CASES = [
         both(npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n1_0,1\n"})),
         ("predict", "xor", "w.npz", "x.csv"),
         2,
-        "x.csv: line 2: '1_0' is not a number (column 1)",
+        "x.csv line 2, column 1: '1_0' is not a number",
     ),
     Case(
         "predict: 1_0 after a header",
         both(npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "a,b\n2,1_0\n"})),
         ("predict", "xor", "w.npz", "x.csv"),
         2,
-        "x.csv: line 2: '1_0' is not a number (column 2)",
+        "x.csv line 2, column 'b': '1_0' is not a number",
     ),
     Case(
         "predict: CSV of 300 MB (not read)",
@@ -1858,7 +1858,7 @@ def test_csv_parsing_rules(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load(b"\xef\xbb\xbf1,2,0\n3,4,1\n"), [[1, 2], [3, 4]])
     np.testing.assert_array_equal(load(b"\xef\xbb\xbfa,b,y\n1,2,0\n"), [[1, 2]])
     np.testing.assert_array_equal(load(b" 1e0 , -.5 ,1\n+2.,3E-1,0\n"), [[1, -0.5], [2, 0.3]])
-    with pytest.raises(SymbackpropError, match="line 1: 'one' is not a number \\(column 1\\)"):
+    with pytest.raises(SymbackpropError, match="line 1, column 1: 'one' is not a number"):
         load(b"one,2,0\n1,2,0\n")
 
 

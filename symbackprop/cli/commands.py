@@ -263,6 +263,13 @@ def workflow_parsers(commands: argparse._SubParsersAction, run: argparse.Argumen
         if name == "predict":
             sub.add_argument("-o", "--output", type=Path, help="write the CSV to FILE")
             sub.add_argument("--force", action="store_true", help="overwrite a foreign file")
+        else:
+            sub.add_argument(
+                "--json",
+                action="store_true",
+                help="one JSON object: per-class precision/recall/F1 and the confusion matrix, "
+                "or MSE, MAE and R2",
+            )
     init = commands.add_parser("init", help="write a commented starter spec NAME.toml")
     init.add_argument("name", metavar="NAME", help="spec name (or NAME.toml path)")
     commands.add_parser("list", help="built-in specs, activations, losses, optimizers, datasets")

@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 from ..errors import DataError
 from ..spec.model import Spec, is_classifier
 from ..util.escape import plain_line
-from .datasets import DATASETS, load_builtin
+from .datasets import DATASETS, generated_names, load_builtin
 
 BUILTIN_DATASETS = tuple(DATASETS)
 
@@ -44,19 +45,51 @@ class Dataset:
     X_test: np.ndarray
     Y_test: np.ndarray
     classification: bool
+    classes: tuple[str, ...] | None = None
+    """The CSV's string labels in class order (sorted), or None for numeric labels."""
 
 
-def load_data(spec: Spec) -> Dataset:
-    """Load, validate and split the spec's data."""
+def load_data(spec: Spec, classes: tuple[str, ...] | None = None) -> Dataset:
+    """Load, validate and split the spec's data. ``classes``: the class names saved with the
+    weights (``evaluate``): string labels are mapped through them, not sorted afresh."""
     path = data_file(spec)
     if path is None:
         source = spec.data.dataset or spec.name
         where = f"dataset '{source}'"
+        _csv_only(spec, source)
         X, targets = _builtin(source, spec, where)
     else:
         where = str(path)
-        X, targets = _read_file(path, spec)
-    return _prepare(X, targets, spec, where)
+        _generated_only(spec, path)
+        if path.suffix != ".csv":
+            _csv_only(spec, str(path))
+        X, targets, classes = _read_file(path, spec, classes)
+    return _prepare(X, targets, spec, where, classes)
+
+
+def _generated_only(spec: Spec, path: Path) -> None:
+    """Refuse ``samples`` or ``noise`` beside a data file (they apply to generated data)."""
+    for key in ("samples", "noise"):
+        if getattr(spec.data, key) is not None:
+            raise DataError(
+                f"applies to generated datasets only ({', '.join(generated_names())}), "
+                f"not the data file '{path}'",
+                f"{spec.source}: data.{key}",
+            )
+
+
+def _csv_only(spec: Spec, source: str) -> None:
+    """Refuse column choices for data that has no named columns (.npz, built-ins)."""
+    data = spec.data
+    for key, given in (
+        ("features", data.features is not None),
+        ("drop", bool(data.drop)),
+        ("missing", data.missing != "error"),
+    ):
+        if given:
+            raise DataError(
+                f"applies to .csv files only, not '{source}'", f"{spec.source}: data.{key}"
+            )
 
 
 def dataset_from_arrays(X: Any, y: Any, spec: Spec, where: str = "arrays") -> Dataset:  # noqa: ANN401
@@ -131,7 +164,9 @@ def _builtin(name: str, spec: Spec, where: str) -> tuple[np.ndarray, np.ndarray]
     )
 
 
-def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+def _read_file(
+    path: Path, spec: Spec, classes: tuple[str, ...] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None]:
     if path.suffix not in (".npz", ".csv"):
         check_data_file(path)
         raise DataError("unsupported data file (use .csv or .npz)", str(path))
@@ -143,11 +178,15 @@ def _read_file(path: Path, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
         if target_key is None:
             raise DataError(f"no array 'y' in the archive (has: {sorted(arrays)})", str(path))
         X = real_array(arrays, "X", path)
-        return np.asarray(X, dtype=np.float64), real_array(arrays, target_key, path)
-    header, table = read_csv(path)
-    if spec.data.target is not None:
-        return _target_column(header, table, spec, str(path))
-    return _split_columns(table, spec, str(path))
+        return np.asarray(X, dtype=np.float64), real_array(arrays, target_key, path), None
+    table = read_table(path)
+    inputs, targets = _columns(table, spec)
+    rows = _complete_rows(table, inputs + targets, spec)
+    X = _numbers(table, rows, inputs)
+    if len(targets) == 1:
+        values, classes = _labels(table, rows, targets[0], spec, classes)
+        return X, values, classes
+    return X, _numbers(table, rows, targets), None
 
 
 # --- The one reader of data files: run, predict, evaluate and sweep read through it ----------
@@ -175,10 +214,34 @@ def check_data_file(path: Path, kind: str = "data file") -> int:
     return info.st_size
 
 
-def read_csv(path: Path) -> tuple[list[str] | None, np.ndarray]:
-    """A numeric CSV file: its header (a first row with no number in it; a UTF-8 BOM is dropped)
-    or None, and its rows as float64. Strict: ``1_0``, ``0x1`` or a typo is an error naming line
-    and column; rows of unequal width and files above ``MAX_CSV_BYTES`` are refused."""
+@dataclass(frozen=True)
+class CsvTable:
+    """A CSV file's cells as text: the header (None without one), the rows, each row's line."""
+
+    path: Path
+    header: list[str] | None
+    rows: list[list[str]]
+    lines: list[int]
+
+    @property
+    def width(self) -> int:
+        return len(self.rows[0])
+
+    def column(self, index: int) -> str:
+        """How errors name a column: its header name, else its 1-based number."""
+        if self.header is not None and index < len(self.header):
+            return repr(self.header[index])
+        return str(index + 1)
+
+    def at(self, row: int, column: int) -> str:
+        """Where a cell is: ``data.csv line 2, column 'diagnosis'``."""
+        return f"{self.path} line {self.lines[row]}, column {self.column(column)}"
+
+
+def read_table(path: Path) -> CsvTable:
+    """The one CSV reader: a header (a first row with no number in it; a UTF-8 BOM is dropped)
+    or None, and the rows as text. Rows of unequal width and files above ``MAX_CSV_BYTES`` are
+    refused; cells become numbers (strictly: no ``1_0``, ``0x1``) where they are used."""
     size = check_data_file(path)
     if size > MAX_CSV_BYTES:
         raise DataError(
@@ -196,32 +259,209 @@ def read_csv(path: Path) -> tuple[list[str] | None, np.ndarray]:
         raise DataError(f"cannot read the data file ({exc.strerror or exc})", str(path)) from None
 
 
-def _csv_rows(path: Path) -> tuple[list[str] | None, np.ndarray]:
-    rows: list[list[float]] = []
+def read_csv(path: Path) -> tuple[list[str] | None, np.ndarray]:
+    """A numeric CSV file: its header or None, and every column as float64 (``read_table``)."""
+    table = read_table(path)
+    return table.header, _numbers(table, range(len(table.rows)), list(range(table.width)))
+
+
+def _csv_rows(path: Path) -> CsvTable:
+    rows: list[list[str]] = []
+    lines: list[int] = []
     header: list[str] | None = None
     with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is dropped
         for line_number, row in enumerate(csv.reader(handle), start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue
-            numeric = [_is_float(cell) for cell in row]
-            if not any(numeric) and not rows and header is None:
+            if not rows and header is None and not any(_is_float(cell) for cell in row):
                 header = [cell.strip() for cell in row]  # a first row with no number in it
                 continue
-            if not all(numeric):
-                column = numeric.index(False)
-                raise DataError(
-                    f"line {line_number}: {row[column]!r} is not a number (column {column + 1})",
-                    str(path),
-                )
             width = len(rows[0]) if rows else len(row)
             if len(row) != width:
                 raise DataError(
                     f"line {line_number}: {len(row)} columns, expected {width}", str(path)
                 )
-            rows.append([float(cell) for cell in row])
+            rows.append(row)
+            lines.append(line_number)
     if not rows:
         raise DataError("no data rows", str(path))
-    return header, np.array(rows)
+    return CsvTable(path, header, rows, lines)
+
+
+def _numbers(table: CsvTable, rows: Sequence[int], columns: list[int]) -> np.ndarray:
+    """The cells of these rows and columns as float64; a cell that is not a number is refused
+    naming its file, line and column."""
+    values = np.empty((len(rows), len(columns)))
+    for i, row in enumerate(rows):
+        cells = table.rows[row]
+        for j, column in enumerate(columns):
+            cell = cells[column]
+            if not _is_float(cell):
+                raise DataError(f"{cell!r} is not a number", table.at(row, column))
+            values[i, j] = float(cell)
+    return values
+
+
+def _columns(
+    table: CsvTable, spec: Spec, optional_target: bool = False
+) -> tuple[list[int], list[int]]:
+    """The input columns and the target column(s) by ``[data]`` features, drop and target
+    (names need a header); without a target, the inputs then the targets, as the network's
+    sizes say. ``optional_target``: a file of inputs alone is fine (``predict``)."""
+    data = spec.data
+    named = data.features is not None or data.drop or isinstance(data.target, str)
+    if named and table.header is None:
+        key = "features" if data.features is not None else "drop" if data.drop else "target"
+        raise DataError("names columns, but the file has no header row", _field(table, key))
+    if table.header is not None and named and len(table.header) != table.width:
+        raise DataError(f"the header has {len(table.header)} columns, the rows {table.width}",
+                        str(table.path))  # fmt: skip
+    dropped = {_column_index(table, name, "drop") for name in data.drop}
+    rest = [c for c in range(table.width) if c not in dropped]
+    if data.target is None:
+        return _positional(table, rest, spec, optional_target)
+    target = _target_index(table, spec, optional_target, len(rest) == spec.layers[0])
+    if data.features is not None:
+        inputs = [_column_index(table, name, "features") for name in data.features]
+    else:
+        inputs = [c for c in rest if c != target]
+    return inputs, [] if target is None else [target]
+
+
+def csv_inputs(path: Path, spec: Spec) -> tuple[np.ndarray, int]:
+    """A CSV's input columns (``predict``), chosen as for training, the target column being
+    optional; and how many rows ``missing = "drop"`` left out."""
+    table = read_table(path)
+    inputs, _ = _columns(table, spec, optional_target=True)
+    rows = _complete_rows(table, inputs, spec)
+    return _numbers(table, rows, inputs), len(table.rows) - len(rows)
+
+
+def _field(table: CsvTable, key: str) -> str:
+    return f"{table.path}: data.{key}"
+
+
+def _column_index(table: CsvTable, name: str, key: str) -> int:
+    header = table.header or []
+    if name not in header:
+        known = f" (columns: {', '.join(header)})" if header else " (the file has no header)"
+        raise DataError(f"no column named '{name}'{known}", _field(table, key))
+    return header.index(name)
+
+
+def _target_index(
+    table: CsvTable, spec: Spec, optional: bool, inputs_only: bool
+) -> int | None:
+    """The target column's index; None where it is ``optional`` (``predict``) and the file
+    lacks it: a name not in the header, or an index where the other columns are just the
+    inputs (``inputs_only``)."""
+    target = spec.data.target
+    if isinstance(target, str):
+        if optional and target not in (table.header or []):
+            return None
+        return _column_index(table, target, "target")
+    if optional and inputs_only:
+        return None
+    if int(target) >= table.width:  # type: ignore[arg-type]
+        raise DataError(
+            f"column index {target}, but the file has {table.width} columns", str(table.path)
+        )
+    return int(target)  # type: ignore[arg-type]
+
+
+def _positional(
+    table: CsvTable, columns: list[int], spec: Spec, optional_target: bool
+) -> tuple[list[int], list[int]]:
+    """One row per sample: the inputs, then the target column(s) or one class label."""
+    n_in, n_out = spec.layers[0], spec.layers[-1]
+    width = len(columns)
+    if optional_target and width == n_in:
+        return columns, []
+    if width == n_in + n_out or (width == n_in + 1 and n_out > 1):
+        return columns[:n_in], columns[n_in:]
+    raise DataError(
+        f"{width} columns, but the network takes {n_in} inputs and {n_out} outputs "
+        f"(expected {n_in + n_out} columns, or {n_in + 1} with a class label)",
+        str(table.path),
+    )
+
+
+def _complete_rows(table: CsvTable, columns: list[int], spec: Spec) -> list[int]:
+    """The rows with a value in every used column: a row with an empty cell is refused naming
+    its line and column, or left out under ``missing = "drop"``."""
+    keep = []
+    for row, cells in enumerate(table.rows):
+        empty = next((c for c in columns if not cells[c].strip()), None)
+        if empty is None:
+            keep.append(row)
+        elif spec.data.missing != "drop":
+            raise DataError(
+                'empty cell (fill it, or set data.missing = "drop" to leave such rows out)',
+                table.at(row, empty),
+            )
+    if not keep:
+        raise DataError("no rows left: every row has an empty cell", str(table.path))
+    return keep
+
+
+MAX_LABEL_CHARS = 200
+"""A class name (a CSV label) is at most this long."""
+
+
+def check_label(label: str, where: str) -> None:
+    """A class name: printable text (it is printed by ``predict``) of at most MAX_LABEL_CHARS."""
+    if not label.isprintable() or len(label) > MAX_LABEL_CHARS:
+        raise DataError(
+            f"class name {label[:40]!r} must be printable text of at most "
+            f"{MAX_LABEL_CHARS} characters",
+            where,
+        )
+
+
+def _labels(
+    table: CsvTable, rows: list[int], column: int, spec: Spec, classes: tuple[str, ...] | None
+) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """A single target column: numbers as they are, or string labels (a classifier's) mapped to
+    class indices in sorted order, or in the order ``classes`` gives (saved with the weights)."""
+    texts = [table.rows[row][column].strip() for row in rows]
+    numeric = [_is_float(text) for text in texts]
+    if classes is None and all(numeric):
+        return np.array([float(text) for text in texts]), None
+    if not is_classifier(spec):
+        i = numeric.index(False)
+        raise DataError(f"{texts[i]!r} is not a number", table.at(rows[i], column))
+    where = f"{table.path}, column {table.column(column)}"
+    if classes is None:
+        classes = tuple(sorted(set(texts)))
+        check_classes(classes, spec, where)
+    index = {name: k for k, name in enumerate(classes)}
+    unknown = next((i for i, text in enumerate(texts) if text not in index), None)
+    if unknown is not None:
+        raise DataError(
+            f"{texts[unknown]!r} is not one of the classes the weights know "
+            f"({', '.join(classes)})",
+            table.at(rows[unknown], column),
+        )
+    labels = np.array([index[text] for text in texts])
+    return (labels.reshape(-1, 1).astype(np.float64) if spec.layers[-1] == 1 else labels), classes
+
+
+def check_classes(classes: Sequence[str], spec: Spec, where: str) -> None:
+    """Class names that fit the network: one per output (two for a single output), distinct,
+    each a ``check_label``."""
+    if not is_classifier(spec):
+        raise DataError(f"class names need a softmax or sigmoid output, not '{spec.output}'",
+                        where)  # fmt: skip
+    n_out = spec.layers[-1]
+    expected = 2 if n_out == 1 else n_out
+    for label in classes:
+        check_label(label, where)
+    if len(classes) != expected or len(set(classes)) != len(classes):
+        shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+        takes = "a single output takes 2" if n_out == 1 else f"the network has {n_out} outputs"
+        raise DataError(
+            f"{len(classes)} classes ({shown}), but {takes} (one class per output)", where
+        )
 
 
 def read_npz(path: Path, kind: str = "data file") -> dict[str, np.ndarray]:
@@ -322,55 +562,25 @@ def check_inputs(X: np.ndarray, spec: Spec, where: str) -> None:
     _finite_in_dtype(X, spec.dtype, "inputs", where)
 
 
-def _split_columns(table: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """One row per sample: the inputs, then the target column(s)."""
-    n_in, n_out = spec.layers[0], spec.layers[-1]
-    width = table.shape[1]
-    if width == n_in + n_out:
-        return table[:, :n_in], table[:, n_in:]
-    if width == n_in + 1 and n_out > 1:
-        return table[:, :n_in], table[:, n_in]
-    raise DataError(
-        f"{width} columns, but the network takes {n_in} inputs and {n_out} outputs "
-        f"(expected {n_in + n_out} columns, or {n_in + 1} with a class label)",
-        where,
-    )
-
-
-def _target_column(
-    header: list[str] | None, table: np.ndarray, spec: Spec, where: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """The column ``[data] target`` names (header name or 0-based index) is the target; every
-    other column is an input."""
-    target = spec.data.target
-    width = table.shape[1]
-    if header is not None and len(header) != width:
-        raise DataError(f"the header has {len(header)} columns, the rows {width}", where)
-    if isinstance(target, str):
-        if header is None or target not in header:
-            known = f" (columns: {', '.join(header)})" if header else " (the file has no header)"
-            raise DataError(f"no column named '{target}'{known}", f"{where}: data.target")
-        column = header.index(target)
-    else:
-        column = int(target)
-        if column >= width:
-            raise DataError(f"column index {column}, but the file has {width} columns", where)
-    return np.delete(table, column, axis=1), table[:, column]
-
-
 def _is_float(cell: str) -> bool:
     """A strict decimal number (surrounding spaces allowed; ``1_0``, ``0x1`` are not numbers)."""
     return _NUMBER.fullmatch(cell.strip()) is not None
 
 
-def _prepare(X: np.ndarray, targets: np.ndarray, spec: Spec, where: str) -> Dataset:
+def _prepare(
+    X: np.ndarray,
+    targets: np.ndarray,
+    spec: Spec,
+    where: str,
+    classes: tuple[str, ...] | None = None,
+) -> Dataset:
     check_inputs(X, spec, where)
     Y, classification = _targets(targets, spec, where)
     _finite_in_dtype(Y, spec.dtype, "targets", where)
     if Y.shape[0] != X.shape[0]:
         raise DataError(f"{X.shape[0]} input rows but {Y.shape[0]} target rows", where)
     X_train, Y_train, X_test, Y_test = _split(X, Y, spec)
-    return Dataset(plain_line(where), X_train, Y_train, X_test, Y_test, classification)
+    return Dataset(plain_line(where), X_train, Y_train, X_test, Y_test, classification, classes)
 
 
 def _finite_in_dtype(values: np.ndarray, dtype: str, what: str, where: str) -> None:

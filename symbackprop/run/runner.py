@@ -96,7 +96,8 @@ class Prepared:
     Y_test: np.ndarray
     classification: bool
     extras: dict[str, np.ndarray]
-    """Arrays saved beside the weights (``x_mean``, ``x_std`` when standardising)."""
+    """Arrays saved beside the weights (``x_mean``, ``x_std`` when standardising; ``classes``,
+    the class names, when the labels were strings)."""
 
 
 def prepare(spec: Spec, data: Dataset, dtype: type = np.float64) -> Prepared:
@@ -128,6 +129,8 @@ def prepare(spec: Spec, data: Dataset, dtype: type = np.float64) -> Prepared:
         std = np.where(std > 0, std, 1.0)
         extras = {"x_mean": mean, "x_std": std}
         X, X_val, X_test = (standardize(a, extras) for a in (X, X_val, X_test))
+    if data.classes is not None:
+        extras["classes"] = np.array(data.classes)  # string labels: saved, used by predict
 
     def c(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=dtype)

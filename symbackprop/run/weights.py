@@ -3,7 +3,8 @@
 The file holds ``W1, b1, W2, b2, ...`` (shape ``(n_l, n_{l-1})`` and ``(n_l,)``, as
 ``torch.nn.Linear``), ``network`` (a one-line signature of the architecture the weights fit) and
 ``spec_digest`` (the sha256 prefix of the spec file they were trained from). Optional extra arrays
-(e.g. input standardisation ``x_mean``, ``x_std``) ride along. ``run --save`` writes this format,
+ride along: input standardisation ``x_mean``, ``x_std``, and ``classes``, the class names of
+string labels in class order (files without them load as before). ``run --save`` writes this format,
 ``run --weights``, ``predict``, ``evaluate`` and ``derive --example --weights`` read it; a file
 written by hand needs only the parameter arrays.
 """
@@ -19,7 +20,7 @@ from ..errors import DataError
 from ..spec.model import Spec
 from ..spec.parameters import network_signature, param_names, param_shapes
 from ..util.fileio import stamp_zip, write_output
-from .data import read_npz
+from .data import check_classes, read_npz
 
 META_KEYS = ("network", "spec_digest")
 
@@ -115,3 +116,21 @@ def input_scaling(spec: Spec, extras: dict[str, np.ndarray], where: str) -> dict
     if not np.all(scaling["x_std"] > 0):
         raise DataError(f"array 'x_std' holds {scaling['x_std'].min():g}; must be > 0", where)
     return scaling
+
+
+def saved_classes(spec: Spec, extras: dict[str, np.ndarray], where: str) -> tuple[str, ...] | None:
+    """The ``classes`` of a weights file (the class names of string labels), checked: a 1-D
+    array of strings, one per output (two for a single output), distinct and printable. None
+    when the file has none (numeric labels, or a file from before class names were saved)."""
+    if "classes" not in extras:
+        return None
+    value = extras["classes"]
+    if value.ndim != 1 or value.dtype.kind != "U":
+        raise DataError(
+            f"array 'classes' has shape {value.shape} and dtype {value.dtype}; "
+            "expected a 1-D array of class names",
+            where,
+        )
+    classes = tuple(str(name) for name in value)
+    check_classes(classes, spec, f"{where}: array 'classes'")
+    return classes

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import DataError, SpecError
 from ..spec.model import Spec, is_classifier, load_spec
 from ..util.fileio import check_target, write_output
 from ..util.names import unknown
@@ -209,37 +209,46 @@ def _data_spec(spec: Spec, source: str) -> Spec:
     )
 
 
-def read_inputs(spec: Spec, source: str) -> np.ndarray:
-    """Inputs to predict on: a CSV of exactly the network's input columns (a header row is
-    allowed), an .npz holding ``X`` alone, any data the spec could train on (targets ignored), or
-    a built-in dataset. Files are read by ``data``'s one strict, capped reader."""
-    from .data import check_inputs, load_data, read_csv, read_npz, real_array
+def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, int]:
+    """Inputs to predict on, and how many CSV rows ``missing = "drop"`` left out: a CSV's input
+    columns as the spec chooses them (features, drop, target by name; the target column may be
+    absent), or of exactly the network's input columns; an .npz holding ``X`` alone, any data
+    the spec could train on (targets ignored), or a built-in dataset. Files are read by
+    ``data``'s one strict, capped reader."""
+    from .data import check_inputs, csv_inputs, load_data, read_npz, real_array
 
     path = Path(source)
     if path.suffix == ".csv" and path.is_file():
-        _, table = read_csv(path)
-        if table.shape[1] == spec.layers[0]:
-            check_inputs(table, spec, str(path))
-            return table
+        X, dropped = csv_inputs(path, spec)
+        check_inputs(X, spec, str(path))
+        return X, dropped
     if path.suffix == ".npz" and path.is_file():
         arrays = read_npz(path)
         if "X" in arrays and "y" not in arrays and "Y" not in arrays:
             X = np.asarray(real_array(arrays, "X", path), dtype=np.float64)
             check_inputs(X, spec, str(path))
-            return X
-    return load_data(_data_spec(spec, source)).X_train
+            return X, 0
+    return load_data(_data_spec(spec, source)).X_train, 0
 
 
-def _module_and_weights(
-    spec: Spec, weights: Path
-) -> tuple[ModuleType, list[np.ndarray], dict[str, np.ndarray]]:
-    from ..pipeline import cached_module
-    from .weights import input_scaling, load_weights
+@dataclass(frozen=True)
+class Saved:
+    """Saved weights as ``predict`` and ``evaluate`` use them: the parameters, the input
+    scaling and the class names of string labels (None for numeric labels)."""
+
+    params: list[np.ndarray]
+    scaling: dict[str, np.ndarray]
+    classes: tuple[str, ...] | None
+
+
+def _saved(spec: Spec, weights: Path) -> Saved:
+    """The weights file, checked before any derivation."""
+    from .weights import input_scaling, load_weights, saved_classes
 
     dtype = np.float32 if spec.dtype == "float32" else np.float64
     params, extras = load_weights(weights, spec, dtype)
-    scaling = input_scaling(spec, extras, str(weights))  # refused before any derivation
-    return cached_module(spec), params, scaling
+    where = str(weights)
+    return Saved(params, input_scaling(spec, extras, where), saved_classes(spec, extras, where))
 
 
 def _scaled(X: np.ndarray, spec: Spec, extras: dict[str, np.ndarray], weights: Path) -> np.ndarray:
@@ -256,33 +265,46 @@ def _scaled(X: np.ndarray, spec: Spec, extras: dict[str, np.ndarray], weights: P
     return scaled
 
 
-def predictions_csv(spec: Spec, outputs: np.ndarray) -> str:
-    """One row per sample: the predicted class first for a classifier, then the outputs."""
+def predictions_csv(
+    spec: Spec, outputs: np.ndarray, classes: tuple[str, ...] | None = None
+) -> str:
+    """One row per sample: the predicted class first for a classifier (its name from
+    ``classes`` where the labels were strings, quoted as CSV needs), then the outputs."""
+    import csv
+    import io
+
     digits = 9 if outputs.dtype == np.float32 else 17
     from .runner import predicted_classes
 
-    names = [f"p{j}" for j in range(outputs.shape[1])]
     classifier = is_classifier(spec)
+    names = [f"{'p' if classifier else 'y'}{j}" for j in range(outputs.shape[1])]
+    labels: list[str] = []
     if classifier:
-        classes = predicted_classes(outputs)
-    else:
-        names = [f"y{j}" for j in range(outputs.shape[1])]
-    lines = [",".join((["class"] if classifier else []) + names)]
+        found = predicted_classes(outputs)
+        labels = [classes[k] if classes else str(int(k)) for k in found]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow((["class"] if classifier else []) + names)
     for i, row in enumerate(outputs):
         cells = [f"{float(v):.{digits}g}" for v in row]
-        lines.append(",".join(([str(int(classes[i]))] if classifier else []) + cells))
-    return "\n".join(lines) + "\n"
+        writer.writerow(([labels[i]] if classifier else []) + cells)
+    return text.getvalue()
 
 
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
+    from ..pipeline import cached_module
+
     if args.output:
         check_target(args.output, args.force)
     spec = load_spec(args.spec)
-    inputs = read_inputs(spec, args.data)  # bad data fails before any derivation
-    module, params, extras = _module_and_weights(spec, args.weights)
-    X = _scaled(inputs, spec, extras, args.weights)
-    text = predictions_csv(spec, module.forward(params, X))
+    inputs, dropped = read_inputs(spec, args.data)  # bad data fails before any derivation
+    saved = _saved(spec, args.weights)
+    X = _scaled(inputs, spec, saved.scaling, args.weights)
+    outputs = cached_module(spec).forward(saved.params, X)
+    text = predictions_csv(spec, outputs, saved.classes)
+    if dropped:
+        print(f'left out {dropped} rows with an empty cell (missing = "drop")', file=sys.stderr)
     if args.output:
         write_output(args.output, text.encode(), force=args.force, sidecar=True)
         print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
@@ -292,17 +314,38 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
-    """``symbackprop evaluate SPEC WEIGHTS DATA``: loss, and accuracy for classification."""
+    """``symbackprop evaluate SPEC WEIGHTS DATA [--json]``: loss, and accuracy for
+    classification; with ``--json`` one object with the metrics of ``metrics``."""
+    from ..pipeline import cached_module
     from .data import load_data
-    from .runner import accuracy
+    from .metrics import classification_metrics, regression_metrics
 
     spec = load_spec(args.spec)
-    data = load_data(_data_spec(spec, args.data))  # bad data fails before any derivation
-    module, params, extras = _module_and_weights(spec, args.weights)
-    X, Y = _scaled(data.X_train, spec, extras, args.weights), data.Y_train
-    print(f"loss {module.loss(params, X, Y):.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
+    saved = _saved(spec, args.weights)
+    data = load_data(_data_spec(spec, args.data), saved.classes)  # before any derivation
+    if data.classes is not None and saved.classes is None:
+        raise DataError(
+            "the data has string labels, but the weights file names no classes "
+            "(train on such labels with run --save to keep their names)",
+            str(args.weights),
+        )
+    module = cached_module(spec)
+    X, Y = _scaled(data.X_train, spec, saved.scaling, args.weights), data.Y_train
+    outputs = module.forward(saved.params, X)
+    loss = float(module.loss(saved.params, X, Y))
     if data.classification:
-        print(f"accuracy {100 * accuracy(module, params, X, Y):.2f}%", file=out)
+        report = classification_metrics(outputs, Y, saved.classes)
+    else:
+        report = regression_metrics(outputs, Y)
+    if args.json:
+        head = {"spec": spec.name, "samples": int(X.shape[0]), "loss_name": spec.loss}
+        head["loss"] = loss if math.isfinite(loss) else None
+        head["task"] = "classification" if data.classification else "regression"
+        print(json.dumps({**head, **report}, sort_keys=True), file=out)
+        return 0
+    print(f"loss {loss:.6g} ({X.shape[0]} samples, {spec.loss})", file=out)
+    if data.classification:
+        print(f"accuracy {100 * report['accuracy']:.2f}%", file=out)
     return 0
 
 

@@ -92,6 +92,9 @@ class Data:
     standardize: bool = False  # inputs scaled by the training split's mean and std
     samples: int | None = None  # generated built-in datasets: how many samples
     noise: float | None = None  # generated built-in datasets: noise level
+    features: tuple[str, ...] | None = None  # CSV: the input columns by header name, in order
+    drop: tuple[str, ...] = ()  # CSV: columns that are not inputs (an id), by header name
+    missing: str = "error"  # CSV: a row with an empty cell is refused ("error") or dropped
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,7 @@ def parse_spec(
         loss=loss,
         dtype=dtype,
         training=_parse_training(table.get("training", {}), where),
-        data=_parse_data(table.get("data", {}), where, base_dir),
+        data=_parse_data(table.get("data", {}), where, base_dir, layers[0]),
         source=source,
         digest=digest,
         loss_reduction=network.get("loss_reduction"),
@@ -489,7 +492,7 @@ def _parse_patience(table: dict[str, Any], where: str) -> int | None:
     return patience
 
 
-def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
+def _parse_data(table: Any, where: str, base_dir: Path | None, n_in: int) -> Data:
     if not isinstance(table, dict):
         raise SpecError("must be a table", f"{where}: data")
     _no_unknown(table, _DATA_KEYS, "data.", where)
@@ -513,6 +516,7 @@ def _parse_data(table: Any, where: str, base_dir: Path | None) -> Data:
         test_fraction=float(fraction),
         base_dir=base_dir,
         **_parse_data_options(table, where),
+        **_parse_columns(table, where, n_in),
     )
 
 
@@ -524,7 +528,13 @@ _DATA_KEYS = {
     "standardize",
     "samples",
     "noise",
+    "features",
+    "drop",
+    "missing",
 }
+
+MISSING_CHOICES = ("error", "drop")
+"""Values of ``data.missing``: refuse a CSV row with an empty cell, or drop it."""
 
 
 def _parse_data_options(table: dict[str, Any], where: str) -> dict[str, Any]:
@@ -569,6 +579,53 @@ def _parse_data_options(table: dict[str, Any], where: str) -> dict[str, Any]:
         raise SpecError(f"must be a number >= 0, not {noise!r}", f"{where}: data.noise")
     values["noise"] = None if noise is None else float(noise)
     return values
+
+
+def _parse_columns(table: dict[str, Any], where: str, n_in: int) -> dict[str, Any]:
+    """``data.features``, ``data.drop`` and ``data.missing``: which CSV columns are inputs and
+    what an empty cell does. The names are checked against the file when it is read."""
+    features = _column_names(table, "features", where)
+    drop = _column_names(table, "drop", where) or ()
+    target = table.get("target")
+    if features is not None and drop:
+        raise SpecError(
+            "give data.features or data.drop, not both (features already leaves the rest out)",
+            f"{where}: data.drop",
+        )
+    if features is not None and target is None:
+        raise SpecError("needs data.target beside it (the label column)", f"{where}: data.features")
+    if features is not None and len(features) != n_in:
+        raise SpecError(
+            f"lists {len(features)} columns, but the network takes {n_in} inputs",
+            f"{where}: data.features",
+        )
+    for key, names in (("features", features or ()), ("drop", drop)):
+        if isinstance(target, str) and target in names:
+            raise SpecError(f"the target '{target}' is listed here too", f"{where}: data.{key}")
+    missing = table.get("missing", "error")
+    if missing not in MISSING_CHOICES:
+        raise SpecError(
+            f'must be "error" or "drop", not {missing!r}', f"{where}: data.missing"
+        )
+    return {"features": features, "drop": drop, "missing": missing}
+
+
+def _column_names(table: dict[str, Any], key: str, where: str) -> tuple[str, ...] | None:
+    """A list of distinct, non-empty column names, or None when the key is absent."""
+    names = table.get(key)
+    if names is None:
+        return None
+    if not isinstance(names, list) or not names:
+        raise SpecError("must be a non-empty list of column names", f"{where}: data.{key}")
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise SpecError(
+                f"must list column names (non-empty strings), not {name!r}", f"{where}: data.{key}"
+            )
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise SpecError(f"lists '{twice}' twice", f"{where}: data.{key}")
+    return tuple(names)
 
 
 def _finite(value: float) -> bool:
