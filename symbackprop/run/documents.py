@@ -29,6 +29,7 @@ def document_for(
     digits: int | None = None,
     lecture: bool = False,
     title: str | None = None,
+    indices: int | None = None,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
@@ -36,13 +37,22 @@ def document_for(
     one weight; ``example``: a worked numeric example on one training sample (random data when
     the spec has none): ``weights`` (an .npz), ``sample`` (an index into the training data) and
     ``digits`` (significant digits) choose it. ``lecture``, ``title``: see
-    ``DerivationDocument``.
+    ``DerivationDocument``; ``indices``: count neurons and samples from 0 or 1 (None: as the
+    notation profile does).
     """
     _check_options(example, weights, sample, digits)
     derivation = derivation_of(spec)
     worked = example_for_spec(spec, derivation, weights, sample) if example else None
     return derivation_document(
-        derivation, notation, expand, weight, worked, digits, lecture=lecture, title=title
+        derivation,
+        notation,
+        expand,
+        weight,
+        worked,
+        digits,
+        lecture=lecture,
+        title=title,
+        indices=indices,
     )
 
 
