@@ -112,6 +112,11 @@ def _add_diagram(commands: Any) -> None:
     diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
     diagram.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
     diagram.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    _notation_options(diagram)
+    diagram.add_argument(
+        "--lecture", action="store_true", help="a caption stating the notation, for slides"
+    )
+    diagram.add_argument("--title", help="a caption's title (plain text)")
     diagram.add_argument("--bare", action="store_true", help="a tikzpicture to \\input")
     diagram.add_argument("--pdf", action="store_true", help="compile it to PDF")
     diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
@@ -352,7 +357,17 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
         raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
     _check_output(args, Path(f"{spec.name}-diagram.pdf"))
     text = diagram_for(
-        spec, args.weight, args.example, args.weights, args.sample, args.digits, args.bare
+        spec,
+        args.weight,
+        args.example,
+        args.weights,
+        args.sample,
+        args.digits,
+        args.bare,
+        notation=args.notation,
+        lecture=args.lecture,
+        title=args.title,
+        indices=args.indices,
     )
     if args.pdf:
         target = args.output or Path(f"{spec.name}-diagram.pdf")

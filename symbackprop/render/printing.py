@@ -48,6 +48,23 @@ class Notation:
             layer += self.layer_offset
         return getattr(self, kind).format(l=layer)
 
+    def general(self, kind: str, layer: str) -> str:
+        """A symbol of a general layer (``layer`` a letter or ``l+1``), e.g. ``W^{(l+1)}``:
+        for the forward and backward rules a picture states."""
+        return getattr(self, kind).format(l=layer)
+
+    def letter(self, kind: str) -> str:
+        """A symbol's letter without its layer, e.g. ``\\delta`` (a label beside a neuron)."""
+        return getattr(self, kind).split("^")[0]
+
+    def transpose(self, base: str) -> str:
+        """A printed matrix transposed: ``(W^{(2)})^T``, or ``W^{(2)T}`` (Goodfellow)."""
+        if "^" not in base:
+            return rf"{base}^{{\top}}"
+        if not self.transpose_parens and base.endswith(")}"):
+            return base[:-1] + r"\top}"  # W^{(2)} -> W^{(2)\top}
+        return rf"\bigl({base}\bigr)^{{\top}}"
+
     def index(self, value: int) -> str:
         """A concrete neuron index as printed."""
         return str(value + self.index_offset)
@@ -197,12 +214,7 @@ class BackpropLatexPrinter(LatexPrinter):
         return self._base(expr.name) or super()._print_MatrixSymbol(expr)
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
-        base = self._print(expr.arg)
-        if "^" not in base:
-            return rf"{base}^{{\top}}"
-        if not self.notation.transpose_parens and base.endswith(")}"):
-            return base[:-1] + r"\top}"  # W^{(2)} -> W^{(2)\top}
-        return rf"\bigl({base}\bigr)^{{\top}}"
+        return self.notation.transpose(self._print(expr.arg))
 
     def _helper_print_standard_power(self, expr: sp.Pow, template: str) -> str:
         base = self._print(expr.base)
