@@ -56,6 +56,7 @@ def derive(
     digits: int | None = None,
     lecture: bool = False,
     title: str | None = None,
+    indices: int | None = None,
 ) -> DerivationDocument:
     """The derivation of a spec (a Spec, a built-in name or a spec file's path), for notebooks.
 
@@ -64,7 +65,9 @@ def derive(
     ``example=True``: ``weights`` (an .npz of W1, b1, ...), ``sample`` (an index into the
     training data) and ``digits`` (significant digits, default 4) shape the worked example.
     ``lecture=True``: for slides, notes and exams (no banner, no implementation notes, reasons
-    that name the calculus rules); ``title``: the document's title.
+    that name the calculus rules); ``title``: the document's title; ``indices``: count
+    neurons and samples from 0 or 1 (None: as the notation profile does; ``default`` counts
+    from 0 as the code does, ``nielsen`` and ``goodfellow`` from 1).
     """
     from .pipeline import as_spec
     from .run.documents import document_for
@@ -80,6 +83,7 @@ def derive(
         digits=digits,
         lecture=lecture,
         title=title,
+        indices=indices,
     )
 
 

@@ -97,7 +97,9 @@ def test_inspect() -> None:
     result = run_cli("inspect", "xor", "W2[0,1]")
     assert result.returncode == 0, result.stderr
     assert r"\frac{\partial L}{\partial W^{(2)}_{0,1}}" in result.stdout
-    assert "∂L/∂W2_0_1 =" in result.stdout  # plain (Unicode) text too
+    assert "∂L/∂W2[0, 1] =" in result.stdout  # plain (Unicode) text too, as it writes W2[j, k]
+    nielsen = run_cli("inspect", "xor", "W2[0,1]", "--notation", "nielsen")
+    assert r"\partial w^{3}_{1,2}" in nielsen.stdout and "W2[1, 2] =" in nielsen.stdout
     assert "tanh" in result.stdout  # the closed form reaches the hidden layer
 
 

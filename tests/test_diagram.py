@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
+from test_printed import CE342, LEAKS
 
 from symbackprop.cli.commands import main
 from symbackprop.pipeline import derivation_of
 from symbackprop.render.diagram import MAX_DRAWN, layout, visible
 from symbackprop.render.document import MARKER
+from symbackprop.render.printing import NOTATIONS
 from symbackprop.run.documents import diagram_for
 from symbackprop.run.example import example_for_spec
 from symbackprop.run.weights import save_weights
@@ -191,3 +193,54 @@ def test_cli_writes_refuses_and_fails_in_one_line(
         assert main(argv, out=io.StringIO()) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and words in err, err
+
+
+@pytest.mark.parametrize("notation", sorted(LEAKS))
+def test_labels_are_in_the_profiles_symbols(notation: str) -> None:
+    """Every label, rule, caption and note in one profile's symbols and index convention
+    (issue 19): no symbol of another profile, no index 0 where indices start at 1."""
+    first = NOTATIONS[notation].index_offset
+    for spec, options in ((CE342, {"weight": "W1[0,1]"}), (load_spec("xor"), {"example": True})):
+        tex = diagram_for(spec, notation=notation, lecture=True, **options)
+        math = re.findall(r"\$([^$]*)\$", tex)
+        assert [(p, m) for m in math for p in LEAKS[notation] if re.search(p, m)] == []
+        assert f"${NOTATIONS[notation].cost}$ is the loss and indices start at {first}." in tex
+        assert first == 0 or re.search(r"_\{0\}", tex) is None
+    assert re.search(r"_\{0\}", diagram_for(load_spec("xor"), notation=notation, indices=0))
+    assert not re.search(r"_\{0\}", diagram_for(load_spec("xor"), notation=notation, indices=1))
+
+
+def test_default_rules_and_a_caption_only_when_asked() -> None:
+    plain = diagram_for(load_spec("xor"))
+    assert r"forward pass: $a^{(l)} = f\bigl(W^{(l)} a^{(l-1)} + b^{(l)}\bigr)$" in plain
+    assert r"\delta^{(l)} = \bigl(\bigl(W^{(l+1)}\bigr)^{\top} \delta^{(l+1)}\bigr)" in plain
+    assert "is the loss" not in plain and r"\textbf" not in plain
+    goodfellow = diagram_for(load_spec("xor"), notation="goodfellow")
+    backward = r"g^{(l)} = \bigl(W^{(l+1)\top} g^{(l+1)}\bigr) \odot f'\bigl(a^{(l)}\bigr)"
+    assert backward in goodfellow
+    titled = diagram_for(load_spec("xor"), title="50% & $y_1$")
+    assert r"\textbf{50\% \& \$y\_1\$}" in titled and "is the loss" not in titled
+    nielsen = diagram_for(load_spec("xor"), notation="nielsen")
+    assert "hidden layer 2: tanh" in nielsen and "output layer 3: sigmoid" in nielsen
+
+
+def test_cli_diagram_notation_lecture_title(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    args = ["diagram", "xor", "--notation", "goodfellow", "--lecture", "--title", "Figure 1"]
+    assert main(args, out=out) == 0
+    assert r"\textbf{Figure 1}" in out.getvalue() and "$g^{(1)}$" in out.getvalue()
+    for bad in (["--notation", "bogus"], ["--title", ""], ["--indices", "2"]):
+        try:
+            status = main(["diagram", "xor", *bad], out=io.StringIO())
+        except SystemExit as exc:  # argparse's own usage error
+            status = exc.code
+        assert status == 2
+    err = capsys.readouterr().err
+    assert "--notation: unknown notation 'bogus'" in err and "--title: must be one line" in err
+
+
+@needs_tikz
+def test_a_lecture_diagram_compiles(tmp_path: Path) -> None:
+    tex = diagram_for(CE342, weight="W1[0,1]", notation="nielsen", lecture=True, title="50% & x")
+    log = compile_tex(tex, tmp_path)
+    assert "Overfull" not in log

@@ -21,7 +21,7 @@ from symbackprop.cli.commands import main
 from symbackprop.render.rules import rules_used
 
 TOOL_WORDS = re.compile(
-    r"sympy|symbackprop|implementation note|note:|the code |module|init\\?_params", re.IGNORECASE
+    r"sympy|symbackprop|implementation note|note:|the code\b|module|init\\?_params", re.IGNORECASE
 )
 
 u, a, y = sp.symbols("u a y", real=True)

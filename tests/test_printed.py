@@ -62,6 +62,7 @@ CASES = {
     "xor": ("xor", {}),
     "xor-expand": ("xor", {"expand": True}),
     "xor-weight": ("xor", {"weight": "W1[0,1]"}),
+    "xor-weight-from-1": ("xor", {"weight": "W1[0,1]", "indices": 1}),
     "digits-goodfellow": ("digits", {"notation": "goodfellow"}),
     "ce342-weight-nielsen": (CE342, {"weight": "W1[0,1]", "notation": "nielsen"}),
     "ce342-weight": (CE342, {"weight": "W1[0,1]"}),

@@ -46,8 +46,19 @@ def _spec_command(commands: Any, name: str, help_: str) -> argparse.ArgumentPars
 
 def _derivation_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--expand", action="store_true", help="add every weight's closed form")
+    _notation_options(sub)
+
+
+def _notation_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
+    )
+    sub.add_argument(
+        "--indices",
+        type=int,
+        choices=(0, 1),
+        help="count neurons and samples from 0 or 1 (default: the profile's own: default 0, "
+        "nielsen and goodfellow 1)",
     )
 
 
@@ -101,6 +112,11 @@ def _add_diagram(commands: Any) -> None:
     diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
     diagram.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
     diagram.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    _notation_options(diagram)
+    diagram.add_argument(
+        "--lecture", action="store_true", help="a caption stating the notation, for slides"
+    )
+    diagram.add_argument("--title", help="a caption's title (plain text)")
     diagram.add_argument("--bare", action="store_true", help="a tikzpicture to \\input")
     diagram.add_argument("--pdf", action="store_true", help="compile it to PDF")
     diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
@@ -126,7 +142,7 @@ def _add_inspect(commands: Any) -> None:
         commands, "inspect", "closed-form gradient of one weight (LaTeX and text)"
     )
     inspect.add_argument("weight", metavar="WEIGHT", help="e.g. 'W2[0,1]' or 'b1[3]'")
-    inspect.add_argument("--notation", default="default")
+    _notation_options(inspect)
 
 
 def _add_check(commands: Any) -> None:
@@ -238,6 +254,7 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         digits=getattr(args, "digits", None),
         lecture=getattr(args, "lecture", False),
         title=getattr(args, "title", None),
+        indices=getattr(args, "indices", None),
     )
 
 
@@ -306,7 +323,7 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
         from ..render.compare import compare, compare_document
 
         left, right = derivation_of(spec), derivation_of(load_spec(args.compare))
-        notation = notation_named(args.notation)
+        notation = notation_named(args.notation, args.indices)
         if args.pdf or args.document:
             text = compare_document(left, right, notation)
         else:
@@ -347,7 +364,17 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
         raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
     _check_output(args, Path(f"{spec.name}-diagram.pdf"))
     text = diagram_for(
-        spec, args.weight, args.example, args.weights, args.sample, args.digits, args.bare
+        spec,
+        args.weight,
+        args.example,
+        args.weights,
+        args.sample,
+        args.digits,
+        args.bare,
+        notation=args.notation,
+        lecture=args.lecture,
+        title=args.title,
+        indices=args.indices,
     )
     if args.pdf:
         target = args.output or Path(f"{spec.name}-diagram.pdf")
@@ -392,7 +419,7 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     ref = parse_param(args.weight, spec)
     derivation = derivation_of(spec)
     section = Section(f"Gradient of {ref}", inspect_steps(derivation, ref))
-    document = DerivationDocument(derivation, notation_named(args.notation))
+    document = DerivationDocument(derivation, notation_named(args.notation, args.indices))
     print(document.section_latex(section), file=out)
     print(document.section_text(section), file=out)
     return 0

@@ -16,12 +16,13 @@ import sympy as sp
 from ..symbolic.derivation import Derivation, L
 from ..symbolic.expansion import ParamRef, parse_param
 from ..symbolic.network import p as p_index
+from ..util.escape import latex_text
 from ..util.resources import environment
 from ..util.version import __version__
 from .document import MARKER
 from .example import DIGITS, WorkedExample
 from .numeric import evaluate
-from .printing import latex
+from .printing import NOTATIONS, Notation, latex
 
 MAX_DRAWN = 8
 """Layers wider than this are drawn as their first HEAD and last TAIL neurons with dots between."""
@@ -80,6 +81,12 @@ class Picture:
     left: float = 0.0
     right: float = 0.0
     note: str = ""
+    forward: str = ""
+    """The forward rule written along the top, in the picture's notation."""
+    backward: str = ""
+    """The backward rule written along the bottom."""
+    caption: tuple[str, ...] = ()
+    """Lines under the picture (``--title``, and with ``--lecture`` the notation)."""
 
 
 def visible(n: int, forced: set[int]) -> list[int | None]:
@@ -101,9 +108,17 @@ def diagram(
     example: WorkedExample | None = None,
     digits: int = DIGITS,
     bare: bool = False,
+    notation: Notation | None = None,
+    lecture: bool = False,
+    title: str | None = None,
 ) -> str:
-    """The TikZ source: a complete document cropped to the picture, or a bare tikzpicture."""
-    picture = layout(derivation, weight, example, digits)
+    """The TikZ source: a complete document cropped to the picture, or a bare tikzpicture.
+
+    ``notation``: labels in that profile's symbols and index convention; ``title`` (plain
+    text) and ``lecture`` (the notation stated, for slides and handouts): a caption under it.
+    """
+    picture = layout(derivation, weight, example, digits, notation)
+    picture.caption = _figure_caption(notation or NOTATIONS["default"], lecture, title)
     spec = derivation.network.spec
     return (
         environment()
@@ -123,8 +138,14 @@ def layout(
     weight: str | None = None,
     example: WorkedExample | None = None,
     digits: int = DIGITS,
+    notation: Notation | None = None,
 ) -> Picture:
-    """Where every neuron, edge and label goes."""
+    """Where every neuron, edge and label goes, labelled in ``notation`` (default profile)."""
+    notation = notation or NOTATIONS["default"]
+
+    def tex(expr: sp.Basic) -> str:
+        return latex(expr, notation)
+
     network = derivation.network
     spec = network.spec
     sizes = spec.layers
@@ -141,6 +162,7 @@ def layout(
         return latex(sp.Float(f"{float(value):.{digits - 1}e}", digits))
 
     picture = Picture()
+    picture.forward, picture.backward = _rules(notation)
     columns: list[list[int | None]] = [visible(n, forced[l]) for l, n in enumerate(sizes)]
     tallest = max(len(c) for c in columns)
     dy = DY if values is None and ref is None else DY_NUMBERS  # room for labels
@@ -153,12 +175,13 @@ def layout(
             if i is None:
                 picture.nodes.append(Node(f"d{l}x{k}", x, y, r"\vdots", "dots"))
                 continue
-            node = _neuron(network, l, i, x, y, values, number)
+            node = _neuron(network, l, i, (x, y), values, number, notation)
             picture.nodes.append(node)
-        caption = _caption(network, l)
+        caption = _caption(network, l, tex, l + notation.layer_offset)
         picture.captions.append(Caption(x, caption))
     loss_x = depth * DX + 0.85 * DX
-    loss_text = r"$L$" if values is None else rf"$L = {number(values['loss'])}$"
+    cost = notation.cost
+    loss_text = rf"${cost}$" if values is None else rf"${cost} = {number(values['loss'])}$"
     picture.nodes.append(
         Node("loss", loss_x, 0.0, loss_text, "loss", below=rf"${network.loss.latex}$")
     )
@@ -179,57 +202,95 @@ def layout(
         if p is not None:
             picture.edges.append(Edge(f"n{depth}x{p}", "loss", "edge", pos=0.35))
     if ref is not None:
-        _highlight(picture, derivation, ref, values, number)
-    picture.deltas = _backward_row(network, depth, loss_x, picture.bottom)
+        _highlight(picture, derivation, ref, values, number, notation)
+    picture.deltas = _backward_row(network, depth, loss_x, picture.bottom, notation)
     picture.left = -1.2
     picture.right = loss_x + 1.2
     return picture
 
 
-def _neuron(network, l: int, i: int, x: float, y: float, values, number) -> Node:  # noqa: ANN001
+def _neuron(  # noqa: ANN001
+    network, l: int, i: int, at: tuple[float, float], values, number, notation: Notation
+) -> Node:
     """A neuron: its a (x in the input layer) inside, z above and delta below with numbers."""
+    x, y = at
     if l == 0:
         symbol = network.layers[0].a_in[i]
-        text = f"${latex(symbol)}$" if values is None else f"${number(values['A0'][0, i])}$"
+        text = (
+            f"${latex(symbol, notation)}$"
+            if values is None
+            else f"${number(values['A0'][0, i])}$"
+        )
         return Node(f"n0x{i}", x, y, text, "input")
     layer = network.layers[l - 1]
     if values is None:
-        return Node(f"n{l}x{i}", x, y, f"${latex(layer.a[i])}$")
+        return Node(f"n{l}x{i}", x, y, f"${latex(layer.a[i], notation)}$")
     return Node(
         f"n{l}x{i}",
         x,
         y,
         f"${number(values[f'A{l}'][0, i])}$",
-        above=f"$z = {number(values[f'Z{l}'][0, i])}$",
-        below=rf"$\delta = {number(values[f'delta{l}'][0, i])}$",
+        above=f"${notation.letter('z')} = {number(values[f'Z{l}'][0, i])}$",
+        below=f"${notation.letter('delta')} = {number(values[f'delta{l}'][0, i])}$",
     )
 
 
-def _caption(network, l: int) -> tuple[str, ...]:  # noqa: ANN001
+def _rules(notation: Notation) -> tuple[str, str]:
+    """The forward and backward rules of a general layer l, in the profile's symbols."""
+    W, b, z, a, delta = (
+        notation.general(kind, "l") for kind in ("weight", "bias", "z", "a", "delta")
+    )
+    a_below = notation.general("a", "l-1")
+    W_above, delta_above = (notation.general(kind, "l+1") for kind in ("weight", "delta"))
+    forward = rf"{a} = f\bigl({W} {a_below} + {b}\bigr)"
+    backward = (
+        rf"{delta} = \bigl({notation.transpose(W_above)} {delta_above}\bigr) \odot "
+        rf"f'\bigl({z}\bigr)"
+    )
+    return forward, backward
+
+
+def _figure_caption(notation: Notation, lecture: bool, title: str | None) -> tuple[str, ...]:
+    """The lines under the picture: the title (escaped), and for a lecture what the picture
+    shows and how its symbols read."""
+    lines = [rf"\textbf{{{latex_text(title)}}}"] if title else []
+    if lecture:
+        lines.append(
+            "The forward pass along the top, the backward pass (the deltas) along the bottom; "
+            f"${notation.cost}$ is the loss and {notation.convention(lecture=True)}."
+        )
+    return tuple(lines)
+
+
+def _caption(network, l: int, tex, number: int) -> tuple[str, ...]:  # noqa: ANN001
+    """The text under column ``l``: the layer (numbered ``number`` as the profile numbers it),
+    its activation and its vectors."""
     if l == 0:
-        return ("input", rf"${latex(network.layers[0].vector('a_in'))}$")
+        return ("input", rf"${tex(network.layers[0].vector('a_in'))}$")
     layer = network.layers[l - 1]
-    z, a, delta = (latex(layer.vector(kind)) for kind in ("z", "a", "delta"))
+    z, a, delta = (tex(layer.vector(kind)) for kind in ("z", "a", "delta"))
     kind = "output" if layer is network.output else "hidden"
     return (
-        f"{kind} layer {l}: {layer.activation.name.replace('_', ' ')}",
+        f"{kind} layer {number}: {layer.activation.name.replace('_', ' ')}",
         rf"${z} \to {a}$, ${delta}$",
     )
 
 
-def _backward_row(network, depth: int, loss_x: float, bottom: float) -> list[Node]:  # noqa: ANN001
+def _backward_row(  # noqa: ANN001
+    network, depth: int, loss_x: float, bottom: float, notation: Notation
+) -> list[Node]:
     """delta^(L), ..., delta^(1) under their columns; the template draws arrows leftwards."""
     y = bottom - 1.2
-    a_out = latex(network.output.vector("a"))
-    row = [Node("dLda", loss_x, y, rf"$\partial L / \partial {a_out}$", "flow")]
+    a_out = latex(network.output.vector("a"), notation)
+    row = [Node("dLda", loss_x, y, rf"$\partial {notation.cost} / \partial {a_out}$", "flow")]
     for l in range(depth, 0, -1):
-        layer = network.layers[l - 1]
-        row.append(Node(f"flow{l}", l * DX, y, f"${latex(layer.vector('delta'))}$", "flow"))
+        delta = latex(network.layers[l - 1].vector("delta"), notation)
+        row.append(Node(f"flow{l}", l * DX, y, f"${delta}$", "flow"))
     return row
 
 
 def _highlight(  # noqa: ANN001
-    picture: Picture, derivation: Derivation, ref: ParamRef, values, number
+    picture: Picture, derivation: Derivation, ref: ParamRef, values, number, notation: Notation
 ) -> None:
     """Mark every path from the parameter to the loss; label its edges with their partials."""
     from .paths import enumerate_paths
@@ -246,8 +307,11 @@ def _highlight(  # noqa: ANN001
     param_layer = network.layers[ref.layer - 1]
     param_base = param_layer.W if ref.kind == "W" else param_layer.b
 
+    def tex(expr: sp.Basic) -> str:
+        return latex(expr, notation)
+
     def shown(expr: sp.Expr) -> str:
-        text = latex(expr) if values is None else number(evaluate(expr, values, sizes))
+        text = tex(expr) if values is None else number(evaluate(expr, values, sizes))
         return f"${text}$"
 
     def mark(source: str, target: str, style: str, label: str) -> None:
@@ -277,7 +341,7 @@ def _highlight(  # noqa: ANN001
                 if softmax and l == out.index:
                     annotate(f"n{l}x{i}", "")  # labelled with dL/dz below
                 else:
-                    partial = rf"\partial {latex(top)} / \partial {latex(bottom)}"
+                    partial = rf"\partial {tex(top)} / \partial {tex(bottom)}"
                     annotate(f"n{l}x{i}", f"${partial} = {shown(value)[1:-1]}$")
             else:  # z^(l+1)_k = sum_m W_km a^(l)_m + b_k: dz_k/da_m = W_km
                 source = f"n{layer_of[bottom.base]}x{int(bottom.indices[0])}"
@@ -287,7 +351,7 @@ def _highlight(  # noqa: ANN001
             name = f"n{out.index}x{neuron}"
             if name in nodes and picture.nodes[nodes[name]].style == "onpath":
                 delta = derivation.output.delta.xreplace({p_index: neuron})
-                partial = rf"\partial L / \partial {latex(out.z[neuron])}"
+                partial = rf"\partial {notation.cost} / \partial {tex(out.z[neuron])}"
                 node = picture.nodes[nodes[name]]
                 picture.nodes[nodes[name]] = Node(
                     node.name,
@@ -298,7 +362,8 @@ def _highlight(  # noqa: ANN001
                     f"${partial} = {shown(delta)[1:-1]}$",
                     node.below,
                 )
+        z, a = tex(out.z[sp.Symbol("m")]), tex(out.a[sp.Symbol("j")])
         picture.note = (
-            r"softmax: each $z^{(L)}_m$ reaches every $a^{(L)}_j$; an output neuron on a path "
-            r"shows $\partial L / \partial z^{(L)}_m$, the sum over those paths"
+            f"softmax: each ${z}$ reaches every ${a}$; an output neuron on a path "
+            rf"shows $\partial {notation.cost} / \partial {z}$, the sum over those paths"
         )

@@ -24,6 +24,7 @@ from ..symbolic.derivation import Derivation, L
 from ..symbolic.network import ActivationFunction, ActivationPrime, j, p
 from ..symbolic.optimizers import eta, rule, t, theta
 from .numeric import check_derivation, element_value
+from .printing import Ordinal
 from .steps import Section, Step, partial
 
 DIGITS = 4
@@ -146,22 +147,31 @@ def example_section(
             )
         )
     steps += _update_steps(derivation, example, shown)
+    return _section(example, digits, rtol, steps)
+
+
+def _section(example: WorkedExample, digits: int, rtol: float, steps: list[Step]) -> Section:
+    """The example's section: its steps under both intros (the sample's number in {0})."""
     intro, lecture = (_intro(example, digits, rtol, lecture=x) for x in (False, True))
-    return Section("Worked example", tuple(steps), intro, lecture_intro=lecture)
+    number = () if example.sample is None else (Ordinal(example.sample),)
+    return Section(
+        "Worked example", tuple(steps), intro, intro_math=number, lecture_intro=lecture
+    )
 
 
 def _intro(example: WorkedExample, digits: int, rtol: float, lecture: bool = False) -> str:
     """The example's first paragraph; ``lecture``: without what the module computed and how
-    the numbers were checked."""
+    the numbers were checked. The sample's number is {0}, printed in the document's index
+    convention (``printing.Ordinal``)."""
     if example.sample is None:
         which = "a random sample (the spec has no training data)"
     elif example.chosen:
         which = (
-            f"sample {example.sample} of the training data (the first whose gradients have no "
+            "sample {0} of the training data (the first whose gradients have no "
             "all-zero array)"
         )
     else:
-        which = f"sample {example.sample} of the training data"
+        which = "sample {0} of the training data"
     start = (
         rf"the weights from \texttt{{{_tex_text(example.weights.name)}}}"
         if example.weights is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -48,9 +48,45 @@ class Notation:
             layer += self.layer_offset
         return getattr(self, kind).format(l=layer)
 
+    def general(self, kind: str, layer: str) -> str:
+        """A symbol of a general layer (``layer`` a letter or ``l+1``), e.g. ``W^{(l+1)}``:
+        for the forward and backward rules a picture states."""
+        return getattr(self, kind).format(l=layer)
+
+    def letter(self, kind: str) -> str:
+        """A symbol's letter without its layer, e.g. ``\\delta`` (a label beside a neuron)."""
+        return getattr(self, kind).split("^")[0]
+
+    def transpose(self, base: str) -> str:
+        """A printed matrix transposed: ``(W^{(2)})^T``, or ``W^{(2)T}`` (Goodfellow)."""
+        if "^" not in base:
+            return rf"{base}^{{\top}}"
+        if not self.transpose_parens and base.endswith(")}"):
+            return base[:-1] + r"\top}"  # W^{(2)} -> W^{(2)\top}
+        return rf"\bigl({base}\bigr)^{{\top}}"
+
     def index(self, value: int) -> str:
         """A concrete neuron index as printed."""
         return str(value + self.index_offset)
+
+    def counted_from(self, first: int | None) -> Notation:
+        """The profile with indices (neurons, samples) counted from ``first`` (0 or 1; None:
+        the profile's own convention)."""
+        if first is None:
+            return self
+        if first not in (0, 1):
+            raise ValueError(f"indices start at 0 or 1, not {first!r}")
+        return replace(self, index_offset=first)
+
+    def convention(self, lecture: bool = False) -> str:
+        """Where indices start, as the document says it ("(as in the code)" only outside
+        ``--lecture``: a lecture's reader has no code)."""
+        code = " (as in the code)" if self.index_offset == 0 and not lecture else ""
+        return f"indices start at {self.index_offset}{code}"
+
+    def describe(self, lecture: bool = False) -> str:
+        """The notation paragraph's sentence: the profile and its index convention."""
+        return f"{self.description}; {self.convention(lecture)}"
 
 
 NOTATIONS: dict[str, Notation] = {
@@ -59,7 +95,7 @@ NOTATIONS: dict[str, Notation] = {
         description=(
             r"$W^{(l)}_{jk}$ joins neuron $k$ of layer $l-1$ to neuron $j$ of layer $l$, "
             r"$z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$, $a^{(l)} = f(z^{(l)})$, $a^{(0)} = x$, "
-            r"per-sample loss $L$; indices start at 0 (as in the code)"
+            r"per-sample loss $L$"
         ),
         sample=r"z^{(1)} = W^{(1)} x + b^{(1)}, \quad \delta^{(1)} = "
         r"\bigl((W^{(2)})^{\top} \delta^{(2)}\bigr) \odot f'(z^{(1)})",
@@ -79,7 +115,7 @@ NOTATIONS: dict[str, Notation] = {
         description=(
             r"Nielsen's (\emph{Neural Networks and Deep Learning}, ch.~2): the input layer is "
             r"layer 1 with $a^1 = x$, so the first weights are $w^2$; $w^l_{jk}$ joins neuron $k$ "
-            r"of layer $l-1$ to neuron $j$ of layer $l$; the cost is $C$; indices start at 1"
+            r"of layer $l-1$ to neuron $j$ of layer $l$; the cost is $C$"
         ),
         sample=r"z^{2} = w^{2} a^{1} + b^{2}, \quad \delta^{2} = "
         r"\bigl((w^{3})^{\top} \delta^{3}\bigr) \odot \sigma'(z^{2})",
@@ -98,14 +134,26 @@ NOTATIONS: dict[str, Notation] = {
         description=(
             r"Goodfellow, Bengio and Courville's (\emph{Deep Learning}, 6.5): "
             r"$a^{(k)} = b^{(k)} + W^{(k)} h^{(k-1)}$, $h^{(k)} = f(a^{(k)})$, $h^{(0)} = x$, "
-            r"the cost is $J$ and $g^{(k)} = \partial J / \partial a^{(k)}$; "
-            r"indices start at 1"
+            r"the cost is $J$ and $g^{(k)} = \partial J / \partial a^{(k)}$"
         ),
         index_offset=1,
         sample=r"a^{(1)} = W^{(1)} x + b^{(1)}, \quad g^{(1)} = "
         r"\bigl(W^{(2)\top} g^{(2)}\bigr) \odot f'(a^{(1)})",
     ),
 }
+
+class Ordinal(sp.Basic):
+    """A position counted from 0 (a sample's row in the data) that a document prints in its
+    profile's convention: ``Ordinal(0)`` is "1" where indices start at 1, "0" where at 0."""
+
+    def __new__(cls, value: int) -> Ordinal:
+        return super().__new__(cls, sp.Integer(value))
+
+    @property
+    def value(self) -> int:
+        """The position counted from 0."""
+        return int(self.args[0])
+
 
 _KINDS = {"W": "weight", "b": "bias", "z": "z", "a": "a", "delta": "delta", "n": "size"}
 
@@ -166,12 +214,7 @@ class BackpropLatexPrinter(LatexPrinter):
         return self._base(expr.name) or super()._print_MatrixSymbol(expr)
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
-        base = self._print(expr.arg)
-        if "^" not in base:
-            return rf"{base}^{{\top}}"
-        if not self.notation.transpose_parens and base.endswith(")}"):
-            return base[:-1] + r"\top}"  # W^{(2)} -> W^{(2)\top}
-        return rf"\bigl({base}\bigr)^{{\top}}"
+        return self.notation.transpose(self._print(expr.arg))
 
     def _helper_print_standard_power(self, expr: sp.Pow, template: str) -> str:
         base = self._print(expr.base)
@@ -207,6 +250,9 @@ class BackpropLatexPrinter(LatexPrinter):
             base = self.notation.input if kind == "x" else self.notation.target
             return f"{base}_{{{self.notation.index(int(index))}}}"
         return self._base(name) or super()._print_Symbol(expr, style=style)
+
+    def _print_Ordinal(self, expr: Ordinal) -> str:
+        return self.notation.index(expr.value)
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         numerator = self._print(expr.expr)
@@ -345,6 +391,11 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
 
+    def __init__(self, offset: int = 0, settings: dict | None = None) -> None:
+        super().__init__(settings)
+        self.offset = offset
+        """Added to concrete indices (1: neurons and samples counted from 1)."""
+
     _GREEK = {
         "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
         "theta": "θ", "mu": "μ", "rho": "ρ", "pi": "π", "sigma": "σ", "delta": "δ",
@@ -353,8 +404,18 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         if expr.name in self._NAMES:
             return self._NAMES[expr.name]
+        scalar, vector = _SCALAR.match(expr.name), _VECTOR.match(expr.name)
+        if scalar:  # W1_0_1 -> W1[0, 1], counted from the offset
+            kind, layer, *numbers = scalar.groups()
+            return f"{kind}{layer}[{self._numbers(numbers)}]"
+        if vector:  # x0 -> x[0]
+            kind, index = vector.groups()
+            return f"{kind}[{self._numbers([index])}]"
         head, underscore, rest = expr.name.partition("_")
         return self._GREEK.get(head, head) + underscore + rest
+
+    def _numbers(self, numbers: list[str | None]) -> str:
+        return ", ".join(str(int(n) + self.offset) for n in numbers if n is not None)
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         (variable, _), *_ = expr.variable_count
@@ -367,6 +428,9 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         i, j = (self._print(arg) for arg in expr.args)
         return f"1[{i} = {j}]"
 
+    def _print_Ordinal(self, expr: Ordinal) -> str:
+        return str(expr.value + self.offset)
+
     def _print(self, expr: sp.Basic, **kwargs: object) -> str:
         if isinstance(expr, sp.Indexed):  # Indexed has _sympystr, which would win
             return self._print_Indexed(expr)
@@ -374,7 +438,11 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         name = self._name(str(expr.base.label))
-        return f"{name}[{', '.join(self._print(index) for index in expr.indices)}]"
+        indices = (
+            str(int(index) + self.offset) if index.is_Integer else self._print(index)
+            for index in expr.indices
+        )
+        return f"{name}[{', '.join(indices)}]"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._name(expr.name)
@@ -469,6 +537,7 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         return "·".join(parts)
 
 
-def unicode_text(expr: sp.Basic) -> str:
-    """Plain Unicode text of an expression, for the text format of documents."""
-    return UnicodeTextPrinter().doprint(expr)
+def unicode_text(expr: sp.Basic, offset: int = 0) -> str:
+    """Plain Unicode text of an expression, for the text format of documents (concrete indices
+    counted from ``offset``)."""
+    return UnicodeTextPrinter(offset).doprint(expr)

@@ -12,7 +12,12 @@ from pathlib import Path
 from ..errors import SymbackpropError
 from ..pipeline import derivation_of
 from ..render.diagram import diagram
-from ..render.document import DerivationDocument, derivation_document
+from ..render.document import (
+    DerivationDocument,
+    check_title,
+    derivation_document,
+    notation_named,
+)
 from ..render.example import DIGITS, check_digits
 from ..spec.model import Spec
 from .example import example_for_spec
@@ -29,6 +34,7 @@ def document_for(
     digits: int | None = None,
     lecture: bool = False,
     title: str | None = None,
+    indices: int | None = None,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
@@ -36,13 +42,22 @@ def document_for(
     one weight; ``example``: a worked numeric example on one training sample (random data when
     the spec has none): ``weights`` (an .npz), ``sample`` (an index into the training data) and
     ``digits`` (significant digits) choose it. ``lecture``, ``title``: see
-    ``DerivationDocument``.
+    ``DerivationDocument``; ``indices``: count neurons and samples from 0 or 1 (None: as the
+    notation profile does).
     """
     _check_options(example, weights, sample, digits)
     derivation = derivation_of(spec)
     worked = example_for_spec(spec, derivation, weights, sample) if example else None
     return derivation_document(
-        derivation, notation, expand, weight, worked, digits, lecture=lecture, title=title
+        derivation,
+        notation,
+        expand,
+        weight,
+        worked,
+        digits,
+        lecture=lecture,
+        title=title,
+        indices=indices,
     )
 
 
@@ -54,12 +69,19 @@ def diagram_for(
     sample: int | None = None,
     digits: int | None = None,
     bare: bool = False,
+    notation: str = "default",
+    lecture: bool = False,
+    title: str | None = None,
+    indices: int | None = None,
 ) -> str:
     """A spec's diagram, as ``symbackprop diagram`` writes it (options as for ``derive``)."""
     _check_options(example, weights, sample, digits)
+    profile = notation_named(notation, indices)
+    title = check_title(title)
     derivation = derivation_of(spec)
     worked = example_for_spec(spec, derivation, weights, sample) if example else None
-    return diagram(derivation, weight, worked, DIGITS if digits is None else digits, bare)
+    digits = DIGITS if digits is None else digits
+    return diagram(derivation, weight, worked, digits, bare, profile, lecture, title)
 
 
 def _check_options(

@@ -134,7 +134,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if not (args.quiet_derivation or args.json):  # only the printed derivation needs SymPy
         from .documents import document_for
 
-        document = document_for(spec, args.notation, expand=args.expand)
+        document = document_for(spec, args.notation, expand=args.expand, indices=args.indices)
         print(document.latex(), file=out)
         derivation = document.derivation
     not_yet = _interrupted(0, args.save, args.plot)  # Ctrl-C before training: ends at once
