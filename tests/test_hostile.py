@@ -31,7 +31,7 @@ from symbackprop.pipeline import module_source
 from symbackprop.run.data import load_data
 from symbackprop.spec.model import load_spec, parse_spec
 from symbackprop.util.escape import python_comment
-from symbackprop.util.fileio import is_owned, unstamp_text
+from symbackprop.util.fileio import is_owned, stamp_text, unstamp_text, write_output
 
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -1946,26 +1946,56 @@ def test_no_space_left_while_saving_is_one_line(tmp_path: Path, monkeypatch, cap
 
 
 def test_ownership_of_a_2_gb_file_is_decided_unread(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """A sparse 2 GB file at an output: is it symbackprop's? Decided from its size alone (well
-    under a second, nothing read); refused without --force, accepted with it; a file
-    symbackprop wrote is still accepted."""
+    """A sparse 2 GB file at an output: is it symbackprop's? Decided from its two ends (no stamp,
+    no sidecar: nothing hashed, well under a second); refused without --force, accepted with
+    it; a file symbackprop wrote is still accepted."""
     import symbackprop.util.fileio as fileio
 
     big = tmp_path / "big.npz"
     with open(big, "wb") as handle:
         handle.truncate(2 << 30)
-    reads: list[object] = []
-    real = fileio.read_prefix
-    monkeypatch.setattr(fileio, "read_prefix", lambda p, n=16 << 20: reads.append(p) or real(p, n))
+    hashed: list[object] = []
+    real = fileio._digest
+    monkeypatch.setattr(fileio, "_digest", lambda *a: hashed.append(a[1:3]) or real(*a))
     started = time.perf_counter()
     assert not is_owned(big)
     with pytest.raises(SymbackpropError, match="big.npz: exists and was not written"):
         fileio.check_target(big)
     fileio.check_target(big, force=True)  # --force: replaced (a regular file)
-    assert time.perf_counter() - started < 0.5 and reads == []
+    assert time.perf_counter() - started < 0.5 and hashed == []
     mine = fileio.write_output(tmp_path / "mine.csv", b"class,p0\n", sidecar=True)
     assert is_owned(mine)
     fileio.check_target(mine)  # its own output: replaced without --force
+
+
+@pytest.mark.parametrize("kind", ["text", "sidecar", "pdf", "npz"])
+def test_a_large_output_symbackprop_wrote_stays_its_own(tmp_path: Path, kind: str) -> None:
+    """Ownership has no 16 MiB ceiling: a 40 MB results.json (a sweep of 1,500 trials), a big
+    .tex or weights archive that symbackprop wrote is replaced without --force (hashed in chunks);
+    one changed byte in its middle makes it foreign."""
+    import io
+    import zipfile
+
+    from symbackprop.util.fileio import stamp_binary, stamp_zip
+
+    body = b"0123456789abcdef" * (40 << 16)  # 40 MiB
+    path = tmp_path / f"big.{kind}"
+    if kind == "text":
+        path.write_bytes(stamp_text(body.decode(), "latex"))
+    elif kind == "sidecar":
+        write_output(path, body, sidecar=True)
+    elif kind == "pdf":
+        path.write_bytes(stamp_binary(body))
+    else:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("W1.npy", body)
+        path.write_bytes(stamp_zip(buffer.getvalue()))
+    assert is_owned(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    assert not is_owned(path)
 
 
 # --- fuzzed files: exit 0 or one line with exit 2, never a traceback --------------------------

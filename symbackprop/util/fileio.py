@@ -14,6 +14,7 @@ import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import SymbackpropError
 
@@ -92,10 +93,10 @@ def standalone_source() -> str:
 # the bytes above it; weights (.npz) the archive's comment with the SHA-256 of the archive without
 # it; formats without comments (PNG, JSON, CSV) a sidecar file holding the SHA-256 of the file.
 # Anything but a regular file (folder, FIFO, device, symbolic link) is never replaced, even with
-# --force; a FIFO is never opened and at most OWNED_LIMIT bytes of a file are ever read.
+# --force; a FIFO is never opened, and a file without a stamp is not read beyond its two ends.
 
 OWNED_LIMIT = 16 << 20
-"""Files larger than this are never read to decide ownership (symbackprop writes none)."""
+"""The most bytes of a small output (a benchmark's results) read whole."""
 
 _TEXT_STAMP = "symbackprop wrote this file; sha256 of the lines below: "
 _COMMENTS = {
@@ -167,50 +168,85 @@ def stamp_zip(data: bytes) -> bytes:
     return data[:-2] + len(comment).to_bytes(2, "little") + comment
 
 
-def _zip_stamp_matches(data: bytes) -> bool:
-    match = _ZIP_RE.search(data[-(22 + len(_ZIP_STAMP) + 64) :])
-    if not match:
-        return False
-    offset = len(data) - len(match.group(0))
-    if int.from_bytes(match.group(1), "little") != len(_ZIP_STAMP) + 64:
-        return False
-    original = data[: offset + 20] + b"\0\0"
-    return hashlib.sha256(original).hexdigest() == match.group(2).decode()
-
-
 def is_owned(path: Path) -> bool:
-    """Whether ``path`` is a regular file symbackprop wrote and nobody changed since (a file
-    over OWNED_LIMIT is not: its size says so, and none of it is read)."""
+    """Whether ``path`` is a regular file symbackprop wrote and nobody changed since.
+
+    Decided from the file's two ends (a text stamp in its first line, a PDF or zip stamp in its
+    last bytes) and its sidecar before anything is hashed: a file with none of them is not read
+    beyond 200 bytes at each end, whatever its size; a stamped one is hashed in chunks (constant
+    memory), and one over HASH_LIMIT is not owned (its size says so)."""
     try:
-        if os.lstat(path).st_size > OWNED_LIMIT:
-            return False
+        file = _open_regular(path)
     except OSError:
         return False
-    data = read_prefix(path, OWNED_LIMIT)
-    if data is None or len(data) > OWNED_LIMIT:
+    if file is None:
         return False
-    if _sidecar_matches(path, data) or _zip_stamp_matches(data):
-        return True
-    text = _TEXT_RE.match(data)
+    with file:
+        size = os.fstat(file.fileno()).st_size
+        if size > HASH_LIMIT:
+            return False
+        head = file.read(_END)
+        file.seek(max(0, size - _END))
+        tail = file.read(_END)
+        recorded = read_prefix(sidecar_path(path), 200)
+        if recorded is not None and _digest(file, 0, size) == recorded.strip().decode("latin-1"):
+            return True
+        expected, start, stop, extra = _stamp_of(head, tail, size)
+        return expected is not None and _digest(file, start, stop, extra) == expected
+
+
+_END = 200
+HASH_LIMIT = 4 << 30
+"""Files larger than this are never hashed to decide ownership (4 GiB: weights of a network with
+half a billion float64 parameters)."""
+
+
+def _open_regular(path: Path) -> BinaryIO | None:
+    """``path`` opened for reading if it is a regular file (never a link, FIFO or device)."""
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    file = os.fdopen(os.open(path, flags), "rb")  # swapped for a FIFO since lstat: no hang
+    if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        file.close()
+        return None
+    return file
+
+
+def _stamp_of(head: bytes, tail: bytes, size: int) -> tuple[str | None, int, int, bytes]:
+    """The digest a file's stamp records, and the byte range (plus trailing bytes) it covers."""
+    text = _TEXT_RE.match(head)
     if text:
-        return hashlib.sha256(data[text.end() :]).hexdigest() == text.group(1).decode()
-    tail = data[-200:]
+        return text.group(1).decode(), text.end(), size, b""
     binary = _BINARY_RE.search(tail)
     if binary:
-        body = data[: len(data) - len(tail) + binary.start()]
-        return hashlib.sha256(body).hexdigest() == binary.group(1).decode()
-    return False
+        return binary.group(1).decode(), 0, size - len(tail) + binary.start(), b""
+    archive = _ZIP_RE.search(tail[-(22 + len(_ZIP_STAMP) + 64) :])
+    if archive and int.from_bytes(archive.group(1), "little") == len(_ZIP_STAMP) + 64:
+        # the archive as np.savez wrote it: the comment replaced by an empty one
+        return archive.group(2).decode(), 0, size - len(archive.group(0)) + 20, b"\0\0"
+    return None, 0, 0, b""
+
+
+def _digest(file: BinaryIO, start: int, stop: int, extra: bytes = b"") -> str:
+    """SHA-256 of bytes ``start:stop`` of ``file`` followed by ``extra``, read in chunks."""
+    digest = hashlib.sha256()
+    file.seek(start)
+    left = stop - start
+    while left > 0:
+        chunk = file.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        digest.update(chunk)
+        left -= len(chunk)
+    digest.update(extra)
+    return digest.hexdigest()
 
 
 def sidecar_path(path: Path) -> Path:
     """Where the digest of an output that cannot hold a comment (JSON, PNG) is kept."""
     path = Path(path)
     return path.with_name(f".{path.name}.symbackprop-sha256")
-
-
-def _sidecar_matches(path: Path, data: bytes) -> bool:
-    recorded = read_prefix(sidecar_path(path), 200)
-    return recorded is not None and recorded.strip() == hashlib.sha256(data).hexdigest().encode()
 
 
 def check_target(
