@@ -786,3 +786,22 @@ def test_ctrl_c_stops_promptly_in_one_line_and_leaves_nothing(tmp_path: Path) ->
     records = json.loads((output / "results.json").read_text())["trials"]
     with open(output / "results.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == len(records)
+
+
+def test_curve_points_shrink_so_a_large_sweep_keeps_readable_results() -> None:
+    """1,000 loss-curve points per trial up to 2,000 trials, then fewer (at least 10): a
+    results.json of the largest sweep stays under what a resumed sweep reads back."""
+    from symbackprop.tools.sweep import (
+        CURVE_POINTS,
+        MAX_TRIALS,
+        RESULTS_LIMIT,
+        curve_epochs,
+        curve_points,
+    )
+
+    assert curve_points(1) == curve_points(2000) == CURVE_POINTS
+    assert curve_points(4000) == 500 and curve_points(MAX_TRIALS) == 20
+    assert curve_points(10**9) == 10
+    worst_point = len(", 1.2345678901234567e-300") + len(", 100000")  # a loss and its epoch
+    assert MAX_TRIALS * (curve_points(MAX_TRIALS) * worst_point + 1000) < RESULTS_LIMIT
+    assert len(curve_epochs(5000, curve_points(MAX_TRIALS))) == 20

@@ -34,7 +34,6 @@ from ..run.limits import forced_kernel
 from ..spec.model import INT64_MAX, Spec
 from ..util.escape import plain_line
 from ..util.fileio import (
-    OWNED_LIMIT,
     append_line,
     atomic_write,
     check_folder,
@@ -57,7 +56,9 @@ JOURNAL_HEADER = b'{"symbackprop sweep journal": 1}\n'
 CONNECT_TIMEOUT = "15s"  # to reach a --scheduler and hear it answer
 MAX_LOCAL_WORKERS = max(8, 4 * (os.cpu_count() or 1))
 """Local worker processes at most (each one is a Python process with NumPy and Numba loaded)."""
-CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json
+CURVE_POINTS = 1000  # loss-curve points kept per trial in results.json (at most)
+CURVE_BUDGET = 2_000_000  # loss-curve points kept over all trials: results stay under ~100 MB
+RESULTS_LIMIT = 256 << 20  # the largest results.json or journal a sweep reads back
 MAX_TRIALS = 100_000  # grid combinations x seeds in one sweep
 METRICS = ("seed", "final_loss", "accuracy", "seconds", "status")
 
@@ -143,8 +144,11 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
-def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
-    """Train one trial on this process (a Dask worker) and return its record's metrics."""
+def run_trial(
+    module_name: str, module_text: str, spec: Spec, points: int = CURVE_POINTS
+) -> dict[str, Any]:
+    """Train one trial on this process (a Dask worker) and return its record's metrics, with
+    at most ``points`` points of its loss curve."""
     from ..codegen.module import ModuleSource
     from ..pipeline import load_cached_source
     from ..run.runner import train
@@ -178,7 +182,7 @@ def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
     final = result.test_loss if held_out else result.train_loss
     accuracy = result.test_accuracy if held_out else result.train_accuracy
     losses = [float(v) for v in result.losses]
-    epochs = curve_epochs(len(losses))
+    epochs = curve_epochs(len(losses), points)
     record.update(
         final_loss=_finite(final),
         accuracy=accuracy,
@@ -196,6 +200,12 @@ def run_trial(module_name: str, module_text: str, spec: Spec) -> dict[str, Any]:
         epoch = f"epoch {bad + 1}" if bad is not None else "the end"
         record["status"] = f"diverged: the loss is not finite at {epoch}"
     return record
+
+
+def curve_points(trials: int) -> int:
+    """Loss-curve points kept per trial in a sweep of ``trials``: CURVE_POINTS, fewer (down to
+    10) when that many trials would pass CURVE_BUDGET in all."""
+    return max(10, min(CURVE_POINTS, CURVE_BUDGET // max(trials, 1)))
 
 
 def curve_epochs(n: int, points: int = CURVE_POINTS) -> list[int]:
@@ -328,10 +338,10 @@ class Results:
                         str(self.folder),
                     )
             return
-        data = read_prefix(path, OWNED_LIMIT)  # never opens a FIFO, a device or a link
-        if data is None or len(data) > OWNED_LIMIT:
+        data = read_prefix(path, RESULTS_LIMIT)  # never opens a FIFO, a device or a link
+        if data is None or len(data) > RESULTS_LIMIT:
             raise SymbackpropError(
-                f"is not a regular file of at most {OWNED_LIMIT} bytes; choose another --output",
+                f"is not a regular file of at most {RESULTS_LIMIT} bytes; choose another --output",
                 str(path),
             )
         try:
@@ -379,10 +389,10 @@ class Results:
         path = self.folder / JOURNAL
         if not os.path.lexists(path):
             return []
-        data = read_prefix(path, OWNED_LIMIT)  # never opens a FIFO, a device or a link
-        if data is None or len(data) > OWNED_LIMIT or not data.startswith(JOURNAL_HEADER):
+        data = read_prefix(path, RESULTS_LIMIT)  # never opens a FIFO, a device or a link
+        if data is None or len(data) > RESULTS_LIMIT or not data.startswith(JOURNAL_HEADER):
             raise SymbackpropError(
-                f"is not a sweep's journal (a regular file of at most {OWNED_LIMIT} bytes "
+                f"is not a sweep's journal (a regular file of at most {RESULTS_LIMIT} bytes "
                 "that symbackprop began); choose another --output",
                 str(path),
             )
@@ -725,6 +735,7 @@ def _execute(
                     source.name,
                     source.text,
                     trial.spec,
+                    curve_points(total),
                     key=f"trial-{token}-{len(futures) + done}",
                 )
                 futures[future] = trial
