@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .errors import SymbackpropError
+from .errors import GenerationError, SymbackpropError
 from .spec.model import Data, Spec, load_spec
 from .util.fileio import stamp_text, unstamp_text
 from .util.version import __version__
@@ -169,6 +169,16 @@ def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> t
     if data is None:
         derivation = derivation or derivation_of(spec)
         source = render_module(derivation)
+        # compiled before it is cached: a text that does not compile (this package's files
+        # replaced while it ran, say) must not sit in the cache under a valid key
+        try:
+            compile(source.text, str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise GenerationError(
+                f"the generated module does not compile ({exc.msg}, line {exc.lineno}); were "
+                "symbackprop's files replaced while it ran?",
+                str(path),
+            ) from None
         data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
         _write_cache(path, data)
     return path, data

@@ -148,3 +148,25 @@ def test_planted_numba_in_the_cache_folder_does_not_run(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert not marker.exists()
     assert str(cache / "modules") not in sys.path
+
+
+def test_a_module_text_that_does_not_compile_is_never_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendering by code that changed under the running process can give a text that does not
+    compile (a function's source read from the new file at the old line numbers): it is refused
+    in one line and nothing is written under the module's key."""
+    from symbackprop import pipeline
+    from symbackprop.codegen.module import ModuleSource
+    from symbackprop.errors import GenerationError
+
+    spec = load_spec("xor")
+    good = render_module(pipeline.derivation_of(spec))
+    late = "\nimport math\nfrom __future__ import annotations\n"  # valid syntax, not compilable
+    broken = good.text.replace("\nimport math\n", late, 1)
+    assert broken != good.text
+    monkeypatch.setattr(pipeline, "render_module", lambda *a: ModuleSource(good.name, broken))
+    folder = tmp_path / "modules"
+    with pytest.raises(GenerationError, match="does not compile.*__future__"):
+        cached_module(spec, folder=folder)
+    assert not list(folder.glob("*.py"))
