@@ -8,6 +8,7 @@ below, imported here lazily) happen only on a cache miss.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -169,16 +170,6 @@ def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> t
     if data is None:
         derivation = derivation or derivation_of(spec)
         source = render_module(derivation)
-        # compiled before it is cached: a text that does not compile (this package's files
-        # replaced while it ran, say) must not sit in the cache under a valid key
-        try:
-            compile(source.text, str(path), "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            raise GenerationError(
-                f"the generated module does not compile ({exc.msg}, line {exc.lineno}); were "
-                "symbackprop's files replaced while it ran?",
-                str(path),
-            ) from None
         data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
         _write_cache(path, data)
     return path, data
@@ -267,6 +258,17 @@ def _load_file(path: Path, data: bytes) -> ModuleType:
     sys.modules[name] = module
     try:
         loader.exec_module(module)
+    except SyntaxError as exc:
+        # a text that does not compile (this package's files replaced while it ran: a function's
+        # source read at stale line numbers) must not stay in the cache under a valid key
+        sys.modules.pop(name, None)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise GenerationError(
+            f"the generated module does not compile ({exc.msg}, line {exc.lineno}); removed "
+            "from the cache (were symbackprop's files replaced while it ran?)",
+            str(path),
+        ) from None
     except RuntimeError as exc:  # Numba cannot cache beside the module or in HOME
         sys.modules.pop(name, None)
         if "cache" not in str(exc):

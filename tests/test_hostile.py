@@ -1899,6 +1899,7 @@ def _tripwire(*_args: object, **_kwargs: object) -> None:
 def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
     """A full disk at the target (statvfs: no block left): one line, exit 2, before any module
     is loaded or trial run, so no training is done only to be lost."""
+    import symbackprop.pipeline as pipeline
     import symbackprop.run.runner as runner
     import symbackprop.run.workflow as workflow
     import symbackprop.tools.sweep as sweep
@@ -1914,7 +1915,8 @@ def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, mon
         return os.statvfs_result(values)
 
     monkeypatch.setattr(os, "statvfs", statvfs)
-    for owner, name in ((runner, "fit"), (workflow, "_module_and_weights"), (sweep, "_execute")):
+    loads = (workflow, "_saved"), (pipeline, "cached_module")
+    for owner, name in ((runner, "fit"), *loads, (sweep, "_execute")):
         monkeypatch.setattr(owner, name, _tripwire)
     case = Case(command, WRITE_TARGETS, FULL_DISK_COMMANDS[command], 2)
     status, _, err = run_case(case, tmp_path / "work", monkeypatch, capsys)

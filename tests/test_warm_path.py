@@ -154,8 +154,8 @@ def test_a_module_text_that_does_not_compile_is_never_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rendering by code that changed under the running process can give a text that does not
-    compile (a function's source read from the new file at the old line numbers): it is refused
-    in one line and nothing is written under the module's key."""
+    compile (a function's source read from the new file at the old line numbers): loading it
+    fails in one line and the file is removed, so no later run loads it under its valid key."""
     from symbackprop import pipeline
     from symbackprop.codegen.module import ModuleSource
     from symbackprop.errors import GenerationError
@@ -167,6 +167,8 @@ def test_a_module_text_that_does_not_compile_is_never_cached(
     assert broken != good.text
     monkeypatch.setattr(pipeline, "render_module", lambda *a: ModuleSource(good.name, broken))
     folder = tmp_path / "modules"
-    with pytest.raises(GenerationError, match="does not compile.*__future__"):
+    with pytest.raises(GenerationError, match="does not compile.*__future__.*removed"):
         cached_module(spec, folder=folder)
     assert not list(folder.glob("*.py"))
+    monkeypatch.setattr(pipeline, "render_module", lambda *a: good)
+    assert cached_module(spec, folder=folder).LAYERS == (2, 4, 1)  # rebuilt
