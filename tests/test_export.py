@@ -240,3 +240,46 @@ def test_onnx_gives_the_modules_outputs(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
     again = symbackprop(tmp_path, "export", str(MOONS), "w.npz", "--onnx", "m.onnx")
     assert again.returncode == 0, again.stderr  # its own file (the digest beside it)
+
+
+def test_a_kaggle_csv_trains_predicts_and_exports_to_equal_outputs(tmp_path: Path) -> None:
+    """The issue's "done when": string labels, an id column, standardised inputs; the exported
+    model's outputs on raw inputs equal `predict`'s (printed with 17 digits) to 1e-12."""
+    from test_csv import SPEC, kaggle_rows
+
+    text, _ = kaggle_rows(60)
+    (tmp_path / "train.csv").write_text(text)
+    (tmp_path / "net.toml").write_text(SPEC.format(
+        name="kaggle_export", n_out=2, output="softmax", loss="cross_entropy",
+        target="diagnosis"))  # fmt: skip
+    run = symbackprop(tmp_path, "run", "net.toml", "--quiet-derivation", "--save", "w.npz")
+    assert run.returncode == 0, run.stderr
+    export = symbackprop(tmp_path, "export", "net.toml", "w.npz", "--torch", "net.pt")
+    assert export.returncode == 0, export.stderr
+    assert "folded" in export.stdout and "classes B, M" in export.stdout
+    predict = symbackprop(tmp_path, "predict", "net.toml", "w.npz", "train.csv")
+    assert predict.returncode == 0, predict.stderr
+    rows = [line.split(",") for line in predict.stdout.splitlines()[1:]]
+    expected = np.array([[float(v) for v in row[1:]] for row in rows])
+    X = np.loadtxt(tmp_path / "train.csv", delimiter=",", skiprows=1, usecols=(2, 3, 4))
+    got = torch_outputs(readme_model(str(tmp_path / "net.toml"), tmp_path / "net.pt"), X)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+    labels = np.array(["B", "M"])[np.argmax(got, axis=1)]
+    np.testing.assert_array_equal(labels, [row[0] for row in rows])
+
+
+def test_missing_onnx_packages_are_one_line_naming_pip_install(tmp_path: Path) -> None:
+    spec = load_spec("xor")
+    save_weights(tmp_path / "xor.npz", spec, random_params(module_for(spec), 7))
+    (tmp_path / "onnxscript").mkdir()
+    (tmp_path / "onnxscript" / "__init__.py").write_text("raise ImportError('not here')\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
+    run = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "export", "xor", "xor.npz", "--torch", "x.pt",
+         "--onnx", "x.onnx"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr
+    assert "pip install onnx onnxscript" in run.stderr
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "x.onnx").exists()
