@@ -397,3 +397,20 @@ def test_evaluate_json_for_regression_equals_numbers_computed_here(tmp_path: Pat
     assert "confusion_matrix" not in report
     text = symbackprop(tmp_path, "evaluate", "net.toml", "w.npz", "train.csv")
     assert text.stdout.startswith("loss ") and "{" not in text.stdout
+
+
+@pytest.mark.parametrize("layers", [[3, 4, 2], [3, 4, 1]])
+def test_trained_predict_gives_the_original_labels(tmp_path: Path, layers: list[int]) -> None:
+    import symbackprop
+
+    text, _ = kaggle_rows(24)
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    trained = symbackprop.train(csv_spec(path, layers), epochs=3)
+    assert tuple(trained.extras["classes"]) == ("B", "M")
+    X = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(2, 3, 4))
+    outputs = trained.forward(X)
+    found = np.argmax(outputs, axis=1) if layers[-1] > 1 else (outputs[:, 0] >= 0.5).astype(int)
+    predicted = trained.predict(X)
+    assert predicted.dtype.kind == "U"
+    np.testing.assert_array_equal(predicted, np.array(["B", "M"])[found])

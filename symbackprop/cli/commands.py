@@ -1,4 +1,4 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|export``."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (
         _add_run, _add_derive, _add_diagram, _add_generate, _add_inspect, _add_check,
-        _add_sweep, _add_bench,
+        _add_sweep, _add_bench, _add_export,
     ):
         add(commands)
     return parser
@@ -71,6 +71,17 @@ def _add_run(commands: Any) -> None:
     run.add_argument("--epochs", type=int, help="override the spec's number of epochs")
     run.add_argument("--quiet-derivation", action="store_true", help="do not print the LaTeX")
     workflow_parsers(commands, run)
+
+
+def _add_export(commands: Any) -> None:
+    """symbackprop export."""
+    help_ = "saved weights as a PyTorch nn.Sequential state dict (and ONNX)"
+    sub = commands.add_parser("export", help=help_, description=help_)
+    sub.add_argument("spec", metavar="SPEC", help="built-in spec name or spec file")
+    sub.add_argument("weights", metavar="WEIGHTS", type=Path, help=".npz from run --save")
+    sub.add_argument("--torch", type=Path, metavar="FILE.pt", help="write the state dict here")
+    sub.add_argument("--onnx", type=Path, metavar="FILE.onnx", help="write an ONNX model here")
+    sub.add_argument("--force", action="store_true", help="overwrite a foreign file")
 
 
 def _add_derive(commands: Any) -> None:
@@ -469,6 +480,12 @@ def _report_check(title: str, results: list, tolerance: float, out: TextIO) -> b
     return ok
 
 
+def _export(args: argparse.Namespace, out: TextIO) -> int:
+    from ..run.export import export_command
+
+    return export_command(args, out)
+
+
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
     from ..tools.bench import main as bench_main
 
@@ -503,6 +520,7 @@ _COMMANDS = {
     "evaluate": _workflow("evaluate"),
     "init": _workflow("init"),
     "list": _workflow("list"),
+    "export": _export,
     "sweep": _sweep,
 }
 

@@ -418,7 +418,8 @@ class Trained:
     params: list[np.ndarray]
     result: TrainingResult
     extras: dict[str, np.ndarray]
-    """``x_mean``, ``x_std`` when the spec standardises its inputs."""
+    """``x_mean``, ``x_std`` when the spec standardises its inputs; ``classes`` (the names of
+    string labels, in class order) when the training data had them."""
 
     @property
     def history(self) -> History:
@@ -433,11 +434,17 @@ class Trained:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """What the module's ``predict`` gives for raw inputs X (standardised as in training): the
-        class of each row for a classifier (``spec.is_classifier``), the outputs otherwise."""
+        class of each row for a classifier (``spec.is_classifier``), the outputs otherwise. Where
+        the training data's labels were strings (``classes`` in ``extras``), the classes are
+        those labels, as ``symbackprop predict`` prints them; else class indices."""
         from .runner import predicted_classes
 
         outputs = self.forward(X)
-        return predicted_classes(outputs) if is_classifier(self.spec) else outputs
+        if not is_classifier(self.spec):
+            return outputs
+        found = predicted_classes(outputs)
+        names = self.extras.get("classes")
+        return found if names is None else np.asarray(names)[found]
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Save the weights (and standardisation) as ``run --save`` does (``force`` as its
