@@ -1,4 +1,4 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|exam``."""
 
 from __future__ import annotations
 
