@@ -1,4 +1,5 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|export``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|exam``, and
+``export``."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (
         _add_run, _add_derive, _add_diagram, _add_generate, _add_inspect, _add_check,
-        _add_sweep, _add_bench, _add_export,
+        _add_sweep, _add_bench, _add_exam, _add_export,
     ):
         add(commands)
     return parser
@@ -217,6 +218,21 @@ def _add_bench(commands: Any) -> None:
         help="the generated modules' kernels: fixed (the default module) or tuned (every "
         "variant, chosen by the run-time tuner)",
     )
+
+
+def _add_exam(commands: Any) -> None:
+    """symbackprop exam."""
+    exam = _spec_command(
+        commands, "exam", "exercise and solution sheets with random numbers, one per variant"
+    )
+    exam.add_argument("--variants", type=int, default=1, metavar="N", help="how many (1-200)")
+    exam.add_argument("--seed", type=int, default=0, help="the same seed gives the same files")
+    exam.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder")
+    exam.add_argument("--answers", type=Path, metavar="FILE.json", help="default: DIR/answers.json")
+    exam.add_argument(
+        "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
+    )
+    exam.add_argument("--no-pdf", action="store_true", help="only the .tex (no LaTeX run)")
 
 
 def _positive_float(text: str) -> float:
@@ -486,6 +502,24 @@ def _export(args: argparse.Namespace, out: TextIO) -> int:
     return export_command(args, out)
 
 
+def _exam(args: argparse.Namespace, out: TextIO) -> int:
+    from ..run.exam import write_exam
+    from ..spec.model import load_spec
+
+    spec = load_spec(args.spec)
+    written = write_exam(
+        spec,
+        args.output,
+        args.variants,
+        args.seed,
+        notation=args.notation,
+        answers=args.answers,
+        pdf=False if args.no_pdf else None,
+    )
+    print(f"wrote {len(written)} files to {args.output}", file=out)
+    return 0
+
+
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
     from ..tools.bench import main as bench_main
 
@@ -522,6 +556,7 @@ _COMMANDS = {
     "list": _workflow("list"),
     "export": _export,
     "sweep": _sweep,
+    "exam": _exam,
 }
 
 
