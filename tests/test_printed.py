@@ -13,7 +13,7 @@ import re
 
 import pytest
 import sympy as sp
-from conftest import make_spec
+from conftest import ROOT, make_spec
 from printed import Unparsed, numeric, parse_printed
 
 from symbackprop import parse_expression
@@ -21,6 +21,7 @@ from symbackprop.pipeline import derivation_of
 from symbackprop.render.document import derivation_document
 from symbackprop.render.printing import BackpropLatexPrinter
 from symbackprop.render.steps import Chain
+from symbackprop.run.example import example_for_spec
 from symbackprop.spec.model import load_spec, parse_spec
 
 CE342 = parse_spec(
@@ -56,6 +57,9 @@ OWN = parse_spec(
 )
 """A network of the user's own functions (an expression activation, a Piecewise loss)."""
 
+MAZUR = load_spec(ROOT / "tests" / "fixtures" / "mazur.toml")
+"""Mazur's 2-2-2 sigmoid network (his weights are not needed: the module's init weights)."""
+
 DEEP = make_spec([4, 5, 4, 3], "softmax", "cross_entropy", ["relu", "tanh"], "deep")
 
 CASES = {
@@ -69,6 +73,11 @@ CASES = {
     "ce342-expand": (CE342, {"expand": True}),
     "own-weight": (OWN, {"weight": "W1[1,0]"}),
     "deep-nielsen": (DEEP, {"notation": "nielsen"}),
+    "xor-example": ("xor", {"example": True}),
+    "xor-example-digits": ("xor", {"example": True, "digits": 7, "indices": 1}),
+    "ce342-example-goodfellow": (CE342, {"example": True, "notation": "goodfellow"}),
+    "own-example": (OWN, {"example": True}),
+    "mazur-example-nielsen": (MAZUR, {"example": True, "notation": "nielsen"}),
 }
 
 
@@ -89,6 +98,8 @@ def _checked(case: str) -> tuple[int, list[str]]:
     spec, options = CASES[case]
     spec = load_spec(spec) if isinstance(spec, str) else spec
     derivation = derivation_of(spec)
+    if options.get("example"):  # the worked example's numbers, from the generated module
+        options = options | {"example": example_for_spec(spec, derivation)}
     document = derivation_document(derivation, **options)
     printer = BackpropLatexPrinter(document.notation)
     sizes = derivation.network.concrete_sizes()
@@ -96,7 +107,7 @@ def _checked(case: str) -> tuple[int, list[str]]:
     for section, printed in zip(document.sections(), document.printed(), strict=True):
         for step, line in zip(section.steps, printed.lines, strict=True):
             for rhs, text in zip(step.rhs, _rhs_texts(line), strict=True):
-                if isinstance(rhs, sp.MatrixExpr) or rhs.has(sp.MatrixExpr):
+                if isinstance(rhs, sp.MatrixExpr | sp.MatrixBase) or rhs.has(sp.MatrixExpr):
                     continue  # matrix forms: shapes, not numbers
                 count += 1
                 problems += _compare(rhs, text, printer, sizes)

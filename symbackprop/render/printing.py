@@ -10,6 +10,7 @@ from sympy.printing.latex import LatexPrinter
 
 from ..symbolic.text import BackpropStrPrinter
 from .textbook import split_sign, textbook_product, textbook_terms
+from .written import WRITTEN, Factors, Minus, Terms
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ class BackpropLatexPrinter(LatexPrinter):
 
     def _helper_print_standard_power(self, expr: sp.Pow, template: str) -> str:
         base = self._print(expr.base)
+        if isinstance(expr.base, WRITTEN):
+            return template % (rf"\left({base}\right)", self._print(expr.exp))
         if "^" in base and isinstance(expr.base, (sp.Indexed, sp.Symbol)):
             return template % (rf"\bigl({base}\bigr)", self._print(expr.exp))
         return super()._helper_print_standard_power(expr, template)
@@ -359,6 +362,41 @@ class BackpropLatexPrinter(LatexPrinter):
             tex = rf"\frac{{{top}}}{{{bottom}}}"
         return f"- {tex}" if negative else tex
 
+    def _print_Terms(self, expr: Terms) -> str:
+        tex = ""
+        for position, term in enumerate(expr.args):
+            if isinstance(term, Minus):
+                tex += ("- " if position == 0 else " - ") + self._operand(term.args[0])
+                continue
+            term_tex = self._print(term)
+            if isinstance(term, Terms | sp.Add) or (position and term_tex.startswith("-")):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex if position == 0 else " + " + term_tex
+        return tex
+
+    def _print_Minus(self, expr: Minus) -> str:
+        return "- " + self._operand(expr.args[0])
+
+    def _operand(self, expr: sp.Basic) -> str:
+        """A written-out factor or subtracted term: a sum or a negative number in parentheses
+        (``0.5 \\cdot (-0.3)``, ``- (-0.3)``), so that no sign is folded."""
+        tex = self._print(expr)
+        if isinstance(expr, Terms | Minus | sp.Add) or tex.startswith("-"):
+            return rf"\left({tex}\right)"
+        return tex
+
+    def _print_Factors(self, expr: Factors) -> str:
+        parts: list[str] = []
+        for position, factor in enumerate(expr.args):
+            if position and _numeric(factor):  # 2 a, but a · 2 and 0.5 · 0.3
+                parts.append(r"\cdot")
+            parts.append(self._operand(factor))
+        return " ".join(parts)
+
+    def _print_Ratio(self, expr: sp.Basic) -> str:
+        top, bottom = (self._print(arg) for arg in expr.args)
+        return rf"\frac{{{top}}}{{{bottom}}}"
+
     def _product(self, coefficient: sp.Number, factors: list[sp.Expr]) -> str:
         parts: list[str] = []
         if coefficient != 1 or not factors:
@@ -375,6 +413,11 @@ class BackpropLatexPrinter(LatexPrinter):
                 parts.append(r"\cdot")
             parts.append(tex)
         return " ".join(parts)
+
+
+def _numeric(expr: sp.Basic) -> bool:
+    """A factor with no symbol in it (a number written out): set apart by a multiplication dot."""
+    return not expr.free_symbols and not expr.atoms(sp.Indexed)
 
 
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
@@ -485,6 +528,8 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         return " ⊙ ".join(self.parenthesize(arg, 60) for arg in expr.args)
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if isinstance(expr.base, WRITTEN) and not (expr.exp.is_Integer and 2 <= expr.exp <= 9):
+            return f"({self._print(expr.base)})^{self.parenthesize(expr.exp, 60)}"
         if expr.exp.is_Integer and 2 <= int(expr.exp) <= 9:
             base = self._print(expr.base)
             if not isinstance(expr.base, (sp.Symbol, sp.Indexed, sp.Function)):
@@ -526,6 +571,40 @@ class UnicodeTextPrinter(BackpropStrPrinter):
                 numerator = f"({numerator})"
             out = f"{numerator}/{denominator}"
         return f"-{out}" if negative else out
+
+    def _print_Terms(self, expr: Terms) -> str:
+        out = ""
+        for position, term in enumerate(expr.args):
+            if isinstance(term, Minus):
+                out += ("-" if position == 0 else " - ") + self._operand(term.args[0])
+                continue
+            text_ = self._print(term)
+            if isinstance(term, Terms | sp.Add) or (position and text_.startswith("-")):
+                text_ = f"({text_})"
+            out += text_ if position == 0 else " + " + text_
+        return out
+
+    def _print_Minus(self, expr: Minus) -> str:
+        return "-" + self._operand(expr.args[0])
+
+    def _operand(self, expr: sp.Basic) -> str:
+        """A written-out factor or subtracted term, a sum or negative number in parentheses."""
+        text_ = self._print(expr)
+        if isinstance(expr, Terms | Minus | sp.Add) or text_.startswith("-"):
+            return f"({text_})"
+        return text_
+
+    def _print_Factors(self, expr: Factors) -> str:
+        return "·".join(self._operand(factor) for factor in expr.args)
+
+    def _print_Ratio(self, expr: sp.Basic) -> str:
+        top, bottom = expr.args
+        parts = [self._print(arg) for arg in (top, bottom)]
+        parts = [
+            f"({text_})" if isinstance(arg, WRITTEN + (sp.Add,)) else text_
+            for arg, text_ in zip((top, bottom), parts, strict=True)
+        ]
+        return "/".join(parts)
 
     def _factors(self, coefficient: int, factors: list[sp.Expr]) -> str:
         parts = [str(coefficient)] if coefficient != 1 or not factors else []
