@@ -229,3 +229,26 @@ def test_each_profile_prints_only_its_own_symbols(notation: str) -> None:
             for text_ in texts:
                 found += [(p, text_) for p in LEAKS[notation] if re.search(p, text_)]
     assert found == []
+
+
+TEXT_LEAKS = {
+    "nielsen": [r"\bL\b", r"L̄", r"\bW\d", r"\b[abz]\d\[", r"δ\d", r"\bx\[", r"\bn\d"],
+    "goodfellow": [r"\bL\b", r"L̄", r"\bC\b", r"\bz\d", r"δ", r"\b[ab]\d\["],
+}
+"""The code's names (W1, a1[j], δ2, L) or another profile's letters in a profile's text."""
+
+
+@pytest.mark.parametrize("notation", sorted(TEXT_LEAKS))
+def test_text_format_follows_the_profile(notation: str) -> None:
+    """``--format text`` takes the profile's symbols: Nielsen's w², a¹, δ³, C; Goodfellow's
+    W⁽¹⁾, h⁽¹⁾, a⁽¹⁾ (his pre-activation), g⁽²⁾, J."""
+    spec = load_spec("xor")
+    found = []
+    example = example_for_spec(spec, derivation_of(spec))
+    for options in ({"example": example}, {"weight": "W1[0,1]"}):
+        text = derivation_document(derivation_of(spec), notation=notation, **options).text()
+        body = [line for line in text.splitlines() if not line.lstrip().startswith("note:")]
+        found += [(p, line) for line in body for p in TEXT_LEAKS[notation] if re.search(p, line)]
+    assert found == []
+    symbols = {"nielsen": ("w²[", "a¹[", "δ³[", "∂C/∂"), "goodfellow": ("W⁽¹⁾[", "h⁽¹⁾[", "g⁽²⁾[")}
+    assert all(symbol in text for symbol in symbols[notation])

@@ -434,10 +434,20 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
 
-    def __init__(self, offset: int = 0, settings: dict | None = None) -> None:
+    def __init__(
+        self, offset: int = 0, settings: dict | None = None, notation: Notation | None = None
+    ) -> None:
         super().__init__(settings)
         self.offset = offset
         """Added to concrete indices (1: neurons and samples counted from 1)."""
+        self.notation = notation
+        """A textbook profile whose symbols the text takes (Nielsen's w², C; Goodfellow's
+        h⁽¹⁾, J); None: the code's names (W1, a1, δ2, L), as the default profile prints."""
+        if notation is not None:
+            self._NAMES = self._NAMES | {
+                "L": unicode_symbol(notation.cost),
+                "Lbar": unicode_symbol(notation.cost_batch),
+            }
 
     _GREEK = {
         "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
@@ -450,10 +460,12 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         scalar, vector = _SCALAR.match(expr.name), _VECTOR.match(expr.name)
         if scalar:  # W1_0_1 -> W1[0, 1], counted from the offset
             kind, layer, *numbers = scalar.groups()
-            return f"{kind}{layer}[{self._numbers(numbers)}]"
+            return f"{self._name(kind + layer)}[{self._numbers(numbers)}]"
         if vector:  # x0 -> x[0]
             kind, index = vector.groups()
-            return f"{kind}[{self._numbers([index])}]"
+            return f"{self._name('a0' if kind == 'x' else 'y')}[{self._numbers([index])}]"
+        if self.notation is not None and _LAYERED.match(expr.name):  # n2 -> Nielsen's n₃
+            return self._name(expr.name)
         head, underscore, rest = expr.name.partition("_")
         return self._GREEK.get(head, head) + underscore + rest
 
@@ -490,9 +502,14 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._name(expr.name)
 
-    @staticmethod
-    def _name(name: str) -> str:
-        """a0 is the input x; delta2 is δ2."""
+    def _name(self, name: str) -> str:
+        """a0 is the input x; delta2 is δ2 (in a profile: its symbols, e.g. Nielsen's a¹, δ³)."""
+        layered = _LAYERED.match(name)
+        if self.notation is not None and layered:
+            kind, layer = layered.groups()
+            return unicode_symbol(self.notation.base(_KINDS[kind], int(layer)))
+        if self.notation is not None and name in ("y", "L"):  # the target; L[i] of a batch
+            return unicode_symbol(self.notation.target if name == "y" else self.notation.cost)
         return "x" if name == "a0" else name.replace("delta", "δ", 1)
 
     def _print_MatMul(self, expr: sp.MatrixExpr) -> str:
@@ -528,6 +545,8 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         return " ⊙ ".join(self.parenthesize(arg, 60) for arg in expr.args)
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if isinstance(expr.base, WRITTEN) and expr.exp == sp.S.Half:
+            return f"sqrt({self._print(expr.base)})"
         if isinstance(expr.base, WRITTEN) and not (expr.exp.is_Integer and 2 <= expr.exp <= 9):
             return f"({self._print(expr.base)})^{self.parenthesize(expr.exp, 60)}"
         if expr.exp.is_Integer and 2 <= int(expr.exp) <= 9:
@@ -614,6 +633,22 @@ class UnicodeTextPrinter(BackpropStrPrinter):
                 text_ = f"({text_})"
             parts.append(text_)
         return "·".join(parts)
+
+
+_LAYERED = re.compile(r"^(W|b|z|a|delta|n)(\d+)$")
+_UNICODE = {r"\delta": "δ", r"\sigma": "σ"}
+_SUPERSCRIPT = str.maketrans("0123456789+-()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def unicode_symbol(tex: str) -> str:
+    """A profile's symbol (LaTeX) in Unicode: ``w^{2}`` -> w², ``h^{(1)}`` -> h⁽¹⁾, ``\\bar{C}``
+    -> C̄, ``\\delta^{3}`` -> δ³."""
+    for command, char in _UNICODE.items():
+        tex = tex.replace(command, char)
+    tex = re.sub(r"\\bar\{(\w)\}", lambda m: m.group(1) + "\u0304", tex)
+    tex = re.sub(r"_\{(\d+)\}", lambda m: m.group(1).translate(_SUBSCRIPT), tex)
+    return re.sub(r"\^\{([0-9+\-()]+)\}", lambda m: m.group(1).translate(_SUPERSCRIPT), tex)
 
 
 def unicode_text(expr: sp.Basic, offset: int = 0) -> str:
