@@ -379,6 +379,7 @@ def test_the_example_is_an_exam_solution_in_textbook_order() -> None:
     assert -1 not in positions, [line for line, at in zip(expected, positions) if at < 0]
     assert positions[:10] == sorted(positions[:10])  # textbook order
     assert "- 0.5 \\cdot 0.3" not in example and "0.5 \\cdot 0.0418996 - " not in example
+    assert not re.search(r"(\\bigr\)|\\right\)) ?-?\d", example)  # no number juxtaposed
 
 
 def test_user_activation_derivatives_are_evaluated() -> None:
