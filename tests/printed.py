@@ -19,10 +19,17 @@ import re
 import sympy as sp
 
 from symbackprop.render.steps import Chain
+from symbackprop.render.written import WRITTEN
 from symbackprop.symbolic.network import ActivationFunction, ActivationPrime
 
-LAID_OUT = (sp.Add, sp.Mul, sp.Pow, sp.Sum, Chain, sp.Rational, sp.Integer)
-"""Objects whose printing is the project's own layout (parsed); everything else is a leaf."""
+LAID_OUT = (
+    sp.Add, sp.Mul, sp.Pow, sp.Sum, Chain, *WRITTEN, sp.UnevaluatedExpr, sp.Float, sp.Rational,
+    sp.Integer,
+)  # fmt: skip
+"""Objects whose printing is the project's own layout (parsed); everything else is a leaf.
+The numbers of a worked example are parsed too (as the decimals printed), with the sums and
+products they stand in (``written.Terms``, ``Minus``, ``Factors``, ``Ratio``): a sign folded into
+a number or an operand moved reads back as a different value."""
 
 _SPACE = re.compile(r"(\s|\\[,;!]|\\quad|\\qquad)+")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
@@ -164,7 +171,8 @@ def numeric(expr: sp.Basic, sizes: dict, draws: dict) -> complex:
     """``expr`` at concrete sizes with a random number for each leaf (the same in ``draws``
     for the same leaf, so two forms of one expression get the same numbers)."""
     opaque = {d: draws.setdefault(d, sp.Dummy()) for d in expr.atoms(sp.Derivative)}
-    value = expr.xreplace(opaque).xreplace(sizes).doit()
+    decimals = {f: sp.Rational(str(f)) for f in expr.atoms(sp.Float)}  # as printed, exactly
+    value = expr.xreplace(opaque).xreplace(decimals).xreplace(sizes).doit()
     value = value.replace(
         lambda e: isinstance(e, ActivationFunction | ActivationPrime), lambda e: e.expanded()
     ).doit()

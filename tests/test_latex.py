@@ -101,6 +101,28 @@ def test_comparison_shows_the_cancelled_factor() -> None:
     assert "z1[j]" not in text  # identical steps are left out
 
 
+def test_comparison_states_its_index_convention_and_counts_by_it() -> None:
+    """Issue 19: ``--compare`` says where indices start, in every format, and its text form
+    counts as ``--indices`` (and the profile) say."""
+    from symbackprop.render.printing import NOTATIONS
+
+    xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
+    default, from_1 = NOTATIONS["default"], NOTATIONS["default"].counted_from(1)
+    for fmt in ("latex", "markdown", "text"):
+        assert "Indices start at 0 (as in the code)." in compare(xor, bce, fmt, default)
+        assert "Indices start at 1." in compare(xor, bce, fmt, from_1)
+    nielsen = compare(xor, bce, "text", NOTATIONS["nielsen"])
+    assert "Nielsen's notation; indices start at 1." in nielsen
+    assert "δ³[p]" in nielsen and "δ2[p]" not in nielsen and "\nC\n" in nielsen
+    assert "Indices start at 1." in compare_document(xor, bce, from_1)
+    # concrete indices (a weight's step) are counted from the profile's first index
+    from symbackprop.render.compare import text_printer
+    from symbackprop.symbolic.network import build_network
+
+    w = build_network(load_spec("xor")).layers[0].W[0, 1]
+    assert text_printer(from_1)(w) == "W1[1, 2]" and text_printer(default)(w) == "W1[0, 1]"
+
+
 @pytest.mark.parametrize("name", ["xor", "digits"])
 @pytest.mark.parametrize("fmt", ["latex", "markdown", "text"])
 def test_golden_derivations(name: str, fmt: str) -> None:

@@ -60,9 +60,10 @@ def test_each_profile_states_its_convention_and_prints_by_it(case: str) -> None:
         else:
             assert found is not None
     heading = "Chain rule along every path for "
-    expected = {0: ("_{0,1}", "W1[0, 1]"), 1: ("_{1,2}", "W1[1, 2]")}[first]
+    expected = {0: ("_{0,1}", "[0, 1]"), 1: ("_{1,2}", "[1, 2]")}[first]
     assert heading in latex and expected[0] in latex.split(heading)[1].split("\n")[0]
-    assert f"{heading}{expected[1]}" in text
+    weight = {"default": "W1", "nielsen": "w²", "goodfellow": "W⁽¹⁾"}[notation]  # the text's
+    assert f"{heading}{weight}{expected[1]}" in text
 
 
 def test_the_default_says_as_in_the_code_only_outside_lecture() -> None:

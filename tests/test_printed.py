@@ -13,7 +13,7 @@ import re
 
 import pytest
 import sympy as sp
-from conftest import make_spec
+from conftest import ROOT, make_spec
 from printed import Unparsed, numeric, parse_printed
 
 from symbackprop import parse_expression
@@ -21,6 +21,7 @@ from symbackprop.pipeline import derivation_of
 from symbackprop.render.document import derivation_document
 from symbackprop.render.printing import BackpropLatexPrinter
 from symbackprop.render.steps import Chain
+from symbackprop.run.example import example_for_spec
 from symbackprop.spec.model import load_spec, parse_spec
 
 CE342 = parse_spec(
@@ -56,6 +57,9 @@ OWN = parse_spec(
 )
 """A network of the user's own functions (an expression activation, a Piecewise loss)."""
 
+MAZUR = load_spec(ROOT / "tests" / "fixtures" / "mazur.toml")
+"""Mazur's 2-2-2 sigmoid network (his weights are not needed: the module's init weights)."""
+
 DEEP = make_spec([4, 5, 4, 3], "softmax", "cross_entropy", ["relu", "tanh"], "deep")
 
 CASES = {
@@ -69,6 +73,11 @@ CASES = {
     "ce342-expand": (CE342, {"expand": True}),
     "own-weight": (OWN, {"weight": "W1[1,0]"}),
     "deep-nielsen": (DEEP, {"notation": "nielsen"}),
+    "xor-example": ("xor", {"example": True}),
+    "xor-example-digits": ("xor", {"example": True, "digits": 7, "indices": 1}),
+    "ce342-example-goodfellow": (CE342, {"example": True, "notation": "goodfellow"}),
+    "own-example": (OWN, {"example": True}),
+    "mazur-example-nielsen": (MAZUR, {"example": True, "notation": "nielsen"}),
 }
 
 
@@ -89,6 +98,8 @@ def _checked(case: str) -> tuple[int, list[str]]:
     spec, options = CASES[case]
     spec = load_spec(spec) if isinstance(spec, str) else spec
     derivation = derivation_of(spec)
+    if options.get("example"):  # the worked example's numbers, from the generated module
+        options = options | {"example": example_for_spec(spec, derivation)}
     document = derivation_document(derivation, **options)
     printer = BackpropLatexPrinter(document.notation)
     sizes = derivation.network.concrete_sizes()
@@ -96,7 +107,7 @@ def _checked(case: str) -> tuple[int, list[str]]:
     for section, printed in zip(document.sections(), document.printed(), strict=True):
         for step, line in zip(section.steps, printed.lines, strict=True):
             for rhs, text in zip(step.rhs, _rhs_texts(line), strict=True):
-                if isinstance(rhs, sp.MatrixExpr) or rhs.has(sp.MatrixExpr):
+                if isinstance(rhs, sp.MatrixExpr | sp.MatrixBase) or rhs.has(sp.MatrixExpr):
                     continue  # matrix forms: shapes, not numbers
                 count += 1
                 problems += _compare(rhs, text, printer, sizes)
@@ -218,3 +229,26 @@ def test_each_profile_prints_only_its_own_symbols(notation: str) -> None:
             for text_ in texts:
                 found += [(p, text_) for p in LEAKS[notation] if re.search(p, text_)]
     assert found == []
+
+
+TEXT_LEAKS = {
+    "nielsen": [r"\bL\b", r"L̄", r"\bW\d", r"\b[abz]\d\[", r"δ\d", r"\bx\[", r"\bn\d"],
+    "goodfellow": [r"\bL\b", r"L̄", r"\bC\b", r"\bz\d", r"δ", r"\b[ab]\d\["],
+}
+"""The code's names (W1, a1[j], δ2, L) or another profile's letters in a profile's text."""
+
+
+@pytest.mark.parametrize("notation", sorted(TEXT_LEAKS))
+def test_text_format_follows_the_profile(notation: str) -> None:
+    """``--format text`` takes the profile's symbols: Nielsen's w², a¹, δ³, C; Goodfellow's
+    W⁽¹⁾, h⁽¹⁾, a⁽¹⁾ (his pre-activation), g⁽²⁾, J."""
+    spec = load_spec("xor")
+    found = []
+    example = example_for_spec(spec, derivation_of(spec))
+    for options in ({"example": example}, {"weight": "W1[0,1]"}):
+        text = derivation_document(derivation_of(spec), notation=notation, **options).text()
+        body = [line for line in text.splitlines() if not line.lstrip().startswith("note:")]
+        found += [(p, line) for line in body for p in TEXT_LEAKS[notation] if re.search(p, line)]
+    assert found == []
+    symbols = {"nielsen": ("w²[", "a¹[", "δ³[", "∂C/∂"), "goodfellow": ("W⁽¹⁾[", "h⁽¹⁾[", "g⁽²⁾[")}
+    assert all(symbol in text for symbol in symbols[notation])

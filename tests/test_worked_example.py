@@ -144,8 +144,11 @@ def arithmetic(text: str) -> float:
 
 
 def written_out(text: str) -> list[tuple[str, str, str]]:
-    """(left side, written-out expression, printed result) of every two-line numeric step."""
-    pattern = re.compile(r"^\(\d+\)\s+(\S[^\n]*?) (?:=|←) ([^\n]*)\n\s+= (\S+)$", re.M)
+    """(left side, written-out expression, printed result) of every written-out step (its
+    formula, the formula with numbers, the result)."""
+    pattern = re.compile(
+        r"^\(\d+\)\s+(\S[^\n]*?) (?:=|←) [^\n]*\n\s+= ([^\n]*)\n\s+= (\S+)$", re.M
+    )
     return [m.groups() for m in pattern.finditer(text) if not re.search(r"[a-z]", m.group(2))]
 
 
@@ -163,7 +166,7 @@ def test_written_out_sums_reproduce_their_printed_results(digits: int) -> None:
         section = example_section(derivation, digits=digits, example=example)
         text = DerivationDocument(derivation).section_text(section)
         for lhs, expression, result in written_out(text):
-            got = arithmetic(expression)
+            got = arithmetic(expression) + 0.0  # -0.0 (a negative times 0) is 0
             assert f"{got:.{digits - 1}e}" == f"{float(result):.{digits - 1}e}", (lhs, text)
             assert significant(result.rstrip("0") or "0") <= digits
             checked += 1
@@ -340,7 +343,7 @@ def xor_data() -> tuple[np.ndarray, np.ndarray]:
 
 def written_steps(text: str) -> list[tuple[str, str, str]]:
     """(left side, written-out expression, printed result) of the update's numeric steps."""
-    pattern = re.compile(r"^\(\d+\)\s+(\S[^\n]*?) ← ([^\n]*)\n\s+= (\S+)$", re.M)
+    pattern = re.compile(r"^\(\d+\)\s+(\S[^\n]*?) ← [^\n]*\n\s+= ([^\n]*)\n\s+= (\S+)$", re.M)
     return [m.groups() for m in pattern.finditer(text)]
 
 
@@ -348,3 +351,42 @@ def evaluate(text: str) -> float:
     """A written-out update step (numbers, + - · / ² sqrt max) worked out."""
     text = text.replace("·", "*").replace("²", "**2").replace("sqrt", "math.sqrt")
     return float(eval(text, {"math": math, "max": max, "__builtins__": {}}))
+
+
+def test_the_example_is_an_exam_solution_in_textbook_order() -> None:
+    """Issue 19: forward values, the loss, the output delta, the hidden deltas, the gradients,
+    the step, each written out: the formula with its symbols, then the numbers in the same
+    places (signs kept with their numbers, the bias where the formula has it), then the result;
+    the step as theta - eta g, the old value first."""
+    tex = document_for(load_spec("xor"), example=True, indices=1).latex()
+    example = tex[tex.index(r"\paragraph{Worked example}") :]
+    expected = [
+        r"z^{(1)}_{1} &= W^{(1)}_{1,1} x_{1} + W^{(1)}_{1,2} x_{2} + b^{(1)}_{1}",
+        r"&= 0.193693 \cdot 0.0 + \left(-0.325571\right) \cdot 1.0 + 0.0616951",
+        r"a^{(1)}_{1} &= \tanh\bigl(z^{(1)}_{1}\bigr)",
+        r"L &= \left(a^{(2)}_{1} - y_{1}\right)^{2}",
+        r"&= \left(0.645179 - 1.0\right)^{2}",
+        r"\delta^{(2)}_{1} &= 2 a^{(2)}_{1} \left(1 - a^{(2)}_{1}\right)",
+        r"&= 2 \cdot 0.645179 \cdot \left(1 - 0.645179\right) \cdot \left(0.645179 - 1.0\right)",
+        r"&= \left(1 - \left(-0.257917\right)^{2}\right) \cdot 0.357404 \cdot "
+        r"\left(-0.162454\right)",
+        r"\frac{\partial L}{\partial W^{(1)}_{1,2}} &= \delta^{(1)}_{1} x_{2}",
+        r"W^{(2)}_{1,1} &\leftarrow W^{(2)}_{1,1} - \eta \frac{\partial L}{\partial W^{(2)}_{1,1}}",
+        r"&= 0.357404 - 0.5 \cdot 0.0418996",
+        r"&= -0.325571 - 0.5 \cdot \left(-0.0541993\right)",
+    ]
+    positions = [example.find(line) for line in expected]
+    assert -1 not in positions, [line for line, at in zip(expected, positions) if at < 0]
+    assert positions[:10] == sorted(positions[:10])  # textbook order
+    assert "- 0.5 \\cdot 0.3" not in example and "0.5 \\cdot 0.0418996 - " not in example
+    assert not re.search(r"(\\bigr\)|\\right\)) ?-?\d", example)  # no number juxtaposed
+
+
+def test_user_activation_derivatives_are_evaluated() -> None:
+    """f'(z) of an activation given as an expression gets a step of its own (its derivative
+    with the number in), and the delta uses its value: no f'(number) is left unevaluated."""
+    from test_printed import OWN
+
+    text = document_for(OWN, example=True).text()
+    assert "my_swish'(z1[0]) = " in text
+    assert not re.search(r"my_swish'\(-?\d", text)

@@ -9,8 +9,7 @@ from ..symbolic.derivation import Derivation
 from ..util.resources import environment
 from ..util.version import __version__
 from .document import justification, markdown_text, plain
-from .printing import BackpropLatexPrinter, Notation
-from .printing import unicode_text as text
+from .printing import BackpropLatexPrinter, Notation, UnicodeTextPrinter
 from .steps import Step, derivation_steps
 
 
@@ -30,7 +29,7 @@ def differences(
     left: Derivation, right: Derivation, fmt: str, notation: Notation
 ) -> list[Difference]:
     """The steps whose printed right-hand sides differ, in the left derivation's order."""
-    printer = BackpropLatexPrinter(notation).doprint if fmt != "text" else text
+    printer = BackpropLatexPrinter(notation).doprint if fmt != "text" else text_printer(notation)
 
     def keyed(derivation: Derivation) -> dict[tuple[str, str], Step]:
         return {(s.section, printer(s.lhs)): s for s in derivation_steps(derivation)}
@@ -62,6 +61,20 @@ def differences(
     return out
 
 
+def text_printer(notation: Notation):  # noqa: ANN201 - a printing function
+    """The text format's printer: indices counted as ``notation`` counts them, a textbook
+    profile's own symbols (the default profile keeps the code's names, as documents do)."""
+    textbook = notation if notation.name != "default" else None
+    return UnicodeTextPrinter(notation.index_offset, notation=textbook).doprint
+
+
+def convention(notation: Notation) -> str:
+    """The comparison's sentence on its notation: the profile and where indices start."""
+    profile = "" if notation.name == "default" else f"{notation.name.capitalize()}'s notation; "
+    sentence = profile + notation.convention()
+    return sentence[0].upper() + sentence[1:]
+
+
 def compare(left: Derivation, right: Derivation, fmt: str, notation: Notation) -> str:
     """The two derivations side by side where they differ, in ``fmt`` (latex, markdown, text)."""
     template = {
@@ -76,7 +89,11 @@ def compare(left: Derivation, right: Derivation, fmt: str, notation: Notation) -
         environment()
         .get_template(template)
         .render(
-            left=left.network.spec, right=right.network.spec, rows=rows, version=__version__
+            left=left.network.spec,
+            right=right.network.spec,
+            rows=rows,
+            version=__version__,
+            convention=convention(notation),
         )
     )
 

@@ -173,10 +173,18 @@ class DerivationDocument:
             )
         )
 
+    def text_printer(self) -> UnicodeTextPrinter:
+        """The text format's printer: the code's names (W1, δ2, L) in the default profile, a
+        textbook profile's own symbols (Nielsen's w², C; Goodfellow's h⁽¹⁾, J) otherwise."""
+        textbook = self.notation if self.notation.name != "default" else None
+        return UnicodeTextPrinter(self.notation.index_offset, notation=textbook)
+
     def notation_line(self, fmt: str) -> str:
         """The notation paragraph's sentence in ``fmt``: the profile, the indices' letters and
         where indices start (the text format writes W2[j, k] whatever the profile, its indices
         counted as the profile counts them)."""
+        if fmt == "text" and self.notation.name != "default":
+            return plain(f"{self.notation.describe(self.lecture)}; j, k, p, q index neurons")
         if fmt == "text":
             return (
                 "Wl[j, k] joins neuron k of layer l-1 to neuron j of layer l, zl = Wl a(l-1) + bl, "
@@ -202,7 +210,7 @@ class DerivationDocument:
         self, section: Section, fmt: str, numbers: dict[int | str, int]
     ) -> PrintedSection:
         latex_printer = BackpropLatexPrinter(self.notation)
-        text = UnicodeTextPrinter(self.notation.index_offset).doprint
+        text = self.text_printer().doprint
         labels = {key: value for key, value in numbers.items() if isinstance(key, str)}
 
         def refs(label: str) -> str:

@@ -21,11 +21,12 @@ import sympy as sp
 from ..errors import SymbackpropError
 from ..spec.optimizers import TITLES, OptimizerConfig
 from ..symbolic.derivation import Derivation, L
-from ..symbolic.network import ActivationFunction, ActivationPrime, j, p
-from ..symbolic.optimizers import eta, rule, t, theta
-from .numeric import check_derivation, element_value
-from .printing import Ordinal
+from ..symbolic.network import ActivationFunction, ActivationPrime, j, p, q
+from ..symbolic.optimizers import eta, g, rule, t, theta
+from .numeric import check_derivation, element_value, evaluate
+from .printing import BackpropLatexPrinter, Ordinal
 from .steps import Section, Step, partial
+from .written import in_order
 
 DIGITS = 4
 """Significant digits shown (default)."""
@@ -72,82 +73,107 @@ def check_digits(digits: int) -> int:
 def example_section(
     derivation: Derivation, example: WorkedExample, digits: int = DIGITS
 ) -> Section:
-    """The worked example; fails if any displayed formula disagrees with the module's numbers."""
+    """The worked example, in textbook order (the forward values layer by layer, the loss, the
+    output delta, the hidden deltas, the gradients, the step), each formula written out with
+    its numbers in its own order; fails if any displayed formula disagrees with the module's
+    numbers."""
     digits = check_digits(digits)
-    values = example.values
     rtol = 1e-5 if derivation.network.spec.dtype == "float32" else 1e-9
-    problems = check_derivation(derivation, values, rtol)
+    problems = check_derivation(derivation, example.values, rtol)
     if problems:
         raise SymbackpropError(f"formula and code disagree: {problems[0]}", "--example")
-    shown = _Shown(digits)
-    network = derivation.network
-    sizes = network.concrete_sizes()
-    first = network.layers[0]
+    shown = _Shown(digits, example.values, derivation.network.concrete_sizes())
     steps = [
-        Step("example", first.vector("a_in"), (shown.vector(values["A0"][0]),), "input"),
-        Step(
-            "example",
-            sp.MatrixSymbol("y", network.output.n_out, 1),
-            (shown.vector(values["Y"][0]),),
-            "target",
-        ),
+        *_forward_steps(derivation, shown),
+        *_loss_steps(derivation, shown),
+        *_delta_steps(derivation, shown),
+        *_gradient_steps(derivation, example, shown),
+        *_update_steps(derivation, example, shown),
     ]
+    return _section(example, digits, rtol, steps)
+
+
+def _forward_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
+    """The input and target, then per layer its parameters, z and a (first entries written
+    out where the layer is small)."""
+    network, values = derivation.network, shown.values
+    steps = [
+        Step("example", network.layers[0].vector("a_in"), (shown.vector(values["A0"][0]),),
+             "input"),
+        Step("example", sp.MatrixSymbol("y", network.output.n_out, 1),
+             (shown.vector(values["Y"][0]),), "target"),
+    ]  # fmt: skip
     for layer in network.layers:
         l = layer.index
         steps.append(
             Step("example", layer.vector("W"), (shown.matrix(values[f"W{l}"]),), "weights")
         )
         steps.append(Step("example", layer.vector("b"), (shown.vector(values[f"b{l}"]),), "biases"))
-        if sizes[layer.n_in] <= MAX_SUBSTITUTED:
-            z0 = float(values[f"Z{l}"][0, 0])
-            written = shown.substituted(layer.z_expr.xreplace({j: 0}), values, sizes, z0)
-            steps.append(Step("example", layer.z[0], (written, shown.number(z0)), "first entry"))
+        if shown.sizes[layer.n_in] <= MAX_SUBSTITUTED:
+            steps.append(shown.written(layer.z[0], layer.z_expr.xreplace({j: 0}), "first entry"))
         steps.append(Step("example", layer.vector("z"), (shown.vector(values[f"Z{l}"][0]),), ""))
-        steps.append(
-            Step(
-                "example",
-                layer.vector("a"),
-                (shown.vector(values[f"A{l}"][0]),),
-                layer.activation.name,
+        if layer.activation.elementwise or shown.sizes[layer.n_out] <= MAX_SUBSTITUTED:
+            steps.append(
+                shown.written(layer.a[0], layer.a_expr.xreplace({j: 0}), layer.activation.name)
             )
-        )
-    steps.append(Step("example", L, (shown.number(values["loss"]),), f"${network.loss.latex}$"))
+        steps.append(Step("example", layer.vector("a"), (shown.vector(values[f"A{l}"][0]),), ""))
+    return steps
+
+
+def _loss_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
+    """The loss, written out over the outputs where there are few."""
+    network = derivation.network
+    why = f"${network.loss.latex}$"
+    if shown.sizes[network.output.n_out] > MAX_SUBSTITUTED or network.loss_expr.has(
+        sp.Piecewise
+    ):
+        return [Step("example", L, (shown.number(shown.values["loss"]),), why)]
+    return [shown.written(L, network.loss_expr, why, result=float(shown.values["loss"]))]
+
+
+def _delta_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
+    """The output delta, then the hidden deltas backwards: first entries written out."""
+    network, values = derivation.network, shown.values
+    steps = []
     for gradient in reversed(derivation.layers):
         layer = gradient.layer
         l = layer.index
-        if layer is not network.output and sizes[network.layers[l].n_out] <= MAX_SUBSTITUTED:
-            d0 = float(values[f"delta{l}"][0, 0])
-            written = shown.substituted(gradient.delta.xreplace({p: 0}), values, sizes, d0)
-            steps.append(
-                Step("example", layer.delta[0], (written, shown.number(d0)), "first entry")
-            )
+        last = layer is network.output
+        small = shown.sizes[network.layers[l].n_out if not last else layer.n_out]
+        if small <= MAX_SUBSTITUTED and not gradient.delta.has(sp.Piecewise):
+            formula = gradient.delta.xreplace({p: 0})
+            for prime in sorted(formula.atoms(ActivationPrime), key=str):
+                steps.append(shown.written(prime, prime.expanded(), "its derivative, evaluated"))
+            why = "output delta, first entry" if last else "first entry"
+            steps.append(shown.written(layer.delta[0], formula, why))
         steps.append(
             Step("example", layer.vector("delta"), (shown.vector(values[f"delta{l}"][0]),), "")
         )
-    for layer in network.layers:
+    return steps
+
+
+def _gradient_steps(
+    derivation: Derivation, example: WorkedExample, shown: _Shown
+) -> list[Step]:
+    """Per layer: the weight gradient's entry the step shows, written out, then both arrays."""
+    steps = []
+    for gradient in derivation.layers:
+        layer = gradient.layer
         l = layer.index
         W, b = layer.vector("W"), layer.vector("b")
         delta = layer.vector("delta")
+        row, col = _first_nonzero(example.values[f"dW{l}"])
+        entry = gradient.dW.xreplace({p: row, q: col})
+        steps.append(shown.written(partial(L, layer.W[row, col]), entry, ""))
         steps.append(
-            Step(
-                "example",
-                partial(L, W),
-                (shown.matrix(values[f"dW{l}"]),),
-                r"${0}$",
-                why_math=(delta * layer.vector("a_in").T,),
-            )
-        )
+            Step("example", partial(L, W), (shown.matrix(example.values[f"dW{l}"]),), r"${0}$",
+                 why_math=(delta * layer.vector("a_in").T,))
+        )  # fmt: skip
         steps.append(
-            Step(
-                "example",
-                partial(L, b),
-                (shown.vector(values[f"db{l}"]),),
-                r"${0}$",
-                why_math=(delta,),
-            )
-        )
-    steps += _update_steps(derivation, example, shown)
-    return _section(example, digits, rtol, steps)
+            Step("example", partial(L, b), (shown.vector(example.values[f"db{l}"]),), r"${0}$",
+                 why_math=(delta,))
+        )  # fmt: skip
+    return steps
 
 
 def _section(example: WorkedExample, digits: int, rtol: float, steps: list[Step]) -> Section:
@@ -181,14 +207,14 @@ def _intro(example: WorkedExample, digits: int, rtol: float, lecture: bool = Fal
     if lecture:
         return (
             f"One forward and backward pass on {which.split(' (')[0]}, rounded to {digits} "
-            "significant digits (the numbers inside a written-out sum carry extra digits so "
+            "significant digits (the numbers inside a written-out formula carry extra digits so "
             f"that it reproduces its result). It ends with {_describe(example.optimizer)} on "
             f"this sample alone (learning rate {example.learning_rate:g}){frozen}"
         )
     return (
         f"One forward and backward pass on {which}, from {start}, with the numbers the generated "
         f"module computed (rounded to {digits} significant digits; the numbers inside a "
-        "written-out sum carry extra digits so that it reproduces its result); every formula "
+        "written-out formula carry extra digits so that it reproduces its result); every formula "
         f"above was evaluated with them and agrees to {rtol:g}. It ends with "
         f"{_describe(example.optimizer)} on this sample alone (learning rate "
         f"{example.learning_rate:g}), as the module's training kernel takes it"
@@ -221,15 +247,15 @@ def _describe(optimizer: OptimizerConfig) -> str:
 
 
 def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown) -> list[Step]:
-    """The rule's assignments with numbers, for one entry of every parameter, then the array."""
-    network = derivation.network
+    """The rule's assignments for one entry of every parameter, the symbols first (theta - eta g
+    with the entry's own names), then the numbers in the same places; then the new array."""
     values = example.values
     update = rule(example.optimizer)
+    known = update.hyper | {eta: example.learning_rate}
     steps = []
-    for layer in network.layers:
-        l = layer.index
+    for layer in derivation.network.layers:
         for kind in ("W", "b"):
-            name = f"{kind}{l}"
+            name = f"{kind}{layer.index}"
             symbol = layer.vector(kind)
             new = example.new_params[name]
             if name not in example.traces:
@@ -239,25 +265,20 @@ def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown)
                 continue
             element = _first_nonzero(values["d" + name])
             entry = layer.W[element] if kind == "W" else layer.b[element]
+            names = {theta: entry, g: partial(L, entry)}
             trace = example.traces[name]
             for number, assignment in enumerate(update.assignments):
                 before = {k: float(v[element]) for k, v in trace[number].items()}
                 result = float(trace[number + 1][assignment.lhs.name][element])
-                known = update.hyper | {eta: example.learning_rate}
-                written = shown.assignment(assignment.rhs, before, known, result)
+                formula = shown.ordered(assignment.rhs.xreplace({t: sp.Integer(1)} | names))
+                numbers = {value: sp.Symbol(symbol.name) for symbol, value in names.items()}
+                written = shown.assignment(formula.xreplace(numbers), before, known, result)
                 why = assignment.why + (
                     rf", $\eta = {example.learning_rate:g}$" if assignment.rhs.has(eta) else ""
                 )
-                lhs = entry if assignment.lhs == theta else assignment.lhs
-                steps.append(
-                    Step(
-                        "example",
-                        lhs,
-                        (written, shown.number(result)),
-                        why,
-                        relation=r"\leftarrow",
-                    )
-                )
+                lhs = names.get(assignment.lhs, assignment.lhs)
+                rhs = (formula, written, shown.number(result))
+                steps.append(Step("example", lhs, rhs, why, relation=r"\leftarrow"))
             result = shown.matrix(new) if kind == "W" else shown.vector(new)
             steps.append(
                 Step("example", symbol, (result,), "after the step", relation=r"\leftarrow")
@@ -273,10 +294,15 @@ def _first_nonzero(gradient: np.ndarray) -> tuple[int, ...]:
 
 
 class _Shown:
-    """Numbers as printed: ``digits`` significant digits, guard digits inside written-out sums."""
+    """Numbers as printed: ``digits`` significant digits, guard digits inside written-out
+    formulas; ``values`` and ``sizes`` are the example's arrays and the layer sizes."""
 
-    def __init__(self, digits: int) -> None:
+    def __init__(
+        self, digits: int, values: dict[str, np.ndarray] | None = None, sizes: dict | None = None
+    ) -> None:
         self.digits = digits
+        self.values = values or {}
+        self.sizes = sizes or {}
 
     def number(self, value: float, digits: int | None = None) -> sp.Float:
         """``value`` rounded once, in decimal (sp.Float(value, d) would round in binary first)."""
@@ -296,15 +322,38 @@ class _Shown:
             return sp.Symbol(rf"({values.shape[0]} \times {values.shape[1]}\ \text{{matrix}})")
         return sp.Matrix(values.shape[0], values.shape[1], [self.number(v) for v in values.ravel()])
 
+    @staticmethod
+    def ordered(formula: sp.Expr) -> sp.Expr:
+        """A formula fixed in the order the document prints it (``written.in_order``)."""
+        printer = BackpropLatexPrinter()
+        formula = formula.replace(sp.Max, WrittenMax)
+        return in_order(formula, lambda e: list(printer._as_ordered_terms(e)))
+
+    def written(
+        self, lhs: sp.Basic, formula: sp.Expr, why: str, result: float | None = None
+    ) -> Step:
+        """``lhs = formula = the formula with numbers = result``: an index-form formula (its
+        free indices fixed) in its printed order, then with the numbers in the same places."""
+        formula = self.ordered(formula.xreplace(self.sizes))
+        if result is None:
+            result = evaluate(formula.doit(), self.values, self.sizes)
+        numbers = self.substituted(formula, self.values, self.sizes, result)
+        return Step("example", lhs, (formula, numbers, self.number(result)), why)
+
     def substituted(
         self, expr: sp.Expr, values: dict[str, np.ndarray], sizes: dict, result: float
     ) -> sp.Expr:
         """An index-form expression with the numbers in place, unevaluated, that reproduces
         ``result`` to ``digits`` when worked out (guard digits added until it does)."""
-        expr = expr.xreplace(sizes).doit()
+        expr = expr.xreplace(sizes)
+        primes = {  # f'(z) evaluated in a step of its own: its number here
+            prime: evaluate(prime, values, sizes) for prime in expr.atoms(ActivationPrime)
+        }
 
         def written(guard: int) -> sp.Expr:
-            return expr.replace(
+            digits = self.digits + guard
+            evaluated = {k: sp.UnevaluatedExpr(self.number(v, digits)) for k, v in primes.items()}
+            return expr.xreplace(evaluated).replace(
                 lambda e: isinstance(e, sp.Indexed),
                 lambda e: sp.UnevaluatedExpr(
                     self.number(element_value(e, values), self.digits + guard)
@@ -321,14 +370,15 @@ class _Shown:
         result: float,
     ) -> sp.Expr:
         """An assignment's right side at step t = 1 with numbers for its symbols: the values
-        ``before`` it (shown with guard digits) and the settings ``known`` (exactly)."""
+        ``before`` it and the settings ``known`` (exactly where short, else with the same
+        guard digits)."""
         rhs = rhs.xreplace({t: sp.Integer(1)}).replace(sp.Max, WrittenMax)
 
         def written(guard: int) -> sp.Expr:
             digits = self.digits + guard
             numbers = {
                 symbol: sp.UnevaluatedExpr(
-                    sp.Float(repr(float(known[symbol])), "")
+                    self.setting(known[symbol], digits)
                     if symbol in known
                     else self.number(before[symbol.name], digits)
                 )
@@ -337,6 +387,14 @@ class _Shown:
             return rhs.xreplace(numbers)
 
         return self._reproducing(written, result)
+
+    def setting(self, value: float, digits: int) -> sp.Float:
+        """A setting (learning rate, beta) as written in the spec where that is short, else
+        rounded like the other numbers of its line."""
+        exact = repr(float(value))
+        if len(exact.replace("-", "").replace(".", "").lstrip("0")) <= digits:
+            return sp.Float(exact, "")
+        return self.number(value, digits)
 
     def _reproducing(self, written: Callable[[int], sp.Expr], result: float) -> sp.Expr:
         target = rounded(result, self.digits)

@@ -10,6 +10,7 @@ from sympy.printing.latex import LatexPrinter
 
 from ..symbolic.text import BackpropStrPrinter
 from .textbook import split_sign, textbook_product, textbook_terms
+from .written import WRITTEN, Factors, Minus, Terms
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ class BackpropLatexPrinter(LatexPrinter):
 
     def _helper_print_standard_power(self, expr: sp.Pow, template: str) -> str:
         base = self._print(expr.base)
+        if isinstance(expr.base, WRITTEN):
+            return template % (rf"\left({base}\right)", self._print(expr.exp))
         if "^" in base and isinstance(expr.base, (sp.Indexed, sp.Symbol)):
             return template % (rf"\bigl({base}\bigr)", self._print(expr.exp))
         return super()._helper_print_standard_power(expr, template)
@@ -359,6 +362,41 @@ class BackpropLatexPrinter(LatexPrinter):
             tex = rf"\frac{{{top}}}{{{bottom}}}"
         return f"- {tex}" if negative else tex
 
+    def _print_Terms(self, expr: Terms) -> str:
+        tex = ""
+        for position, term in enumerate(expr.args):
+            if isinstance(term, Minus):
+                tex += ("- " if position == 0 else " - ") + self._operand(term.args[0])
+                continue
+            term_tex = self._print(term)
+            if isinstance(term, Terms | sp.Add) or (position and term_tex.startswith("-")):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex if position == 0 else " + " + term_tex
+        return tex
+
+    def _print_Minus(self, expr: Minus) -> str:
+        return "- " + self._operand(expr.args[0])
+
+    def _operand(self, expr: sp.Basic) -> str:
+        """A written-out factor or subtracted term: a sum or a negative number in parentheses
+        (``0.5 \\cdot (-0.3)``, ``- (-0.3)``), so that no sign is folded."""
+        tex = self._print(expr)
+        if isinstance(expr, Terms | Minus | sp.Add) or tex.startswith("-"):
+            return rf"\left({tex}\right)"
+        return tex
+
+    def _print_Factors(self, expr: Factors) -> str:
+        parts: list[str] = []
+        for position, factor in enumerate(expr.args):
+            if position and _numeric(factor):  # 2 a, but a · 2 and 0.5 · 0.3
+                parts.append(r"\cdot")
+            parts.append(self._operand(factor))
+        return " ".join(parts)
+
+    def _print_Ratio(self, expr: sp.Basic) -> str:
+        top, bottom = (self._print(arg) for arg in expr.args)
+        return rf"\frac{{{top}}}{{{bottom}}}"
+
     def _product(self, coefficient: sp.Number, factors: list[sp.Expr]) -> str:
         parts: list[str] = []
         if coefficient != 1 or not factors:
@@ -377,6 +415,11 @@ class BackpropLatexPrinter(LatexPrinter):
         return " ".join(parts)
 
 
+def _numeric(expr: sp.Basic) -> bool:
+    """A factor with no symbol in it (a number written out): set apart by a multiplication dot."""
+    return not expr.free_symbols and not expr.atoms(sp.Indexed)
+
+
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
     """LaTeX of an expression in a notation profile."""
     return BackpropLatexPrinter(notation, **settings).doprint(expr)
@@ -391,10 +434,20 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
 
-    def __init__(self, offset: int = 0, settings: dict | None = None) -> None:
+    def __init__(
+        self, offset: int = 0, settings: dict | None = None, notation: Notation | None = None
+    ) -> None:
         super().__init__(settings)
         self.offset = offset
         """Added to concrete indices (1: neurons and samples counted from 1)."""
+        self.notation = notation
+        """A textbook profile whose symbols the text takes (Nielsen's w², C; Goodfellow's
+        h⁽¹⁾, J); None: the code's names (W1, a1, δ2, L), as the default profile prints."""
+        if notation is not None:
+            self._NAMES = self._NAMES | {
+                "L": unicode_symbol(notation.cost),
+                "Lbar": unicode_symbol(notation.cost_batch),
+            }
 
     _GREEK = {
         "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
@@ -407,10 +460,12 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         scalar, vector = _SCALAR.match(expr.name), _VECTOR.match(expr.name)
         if scalar:  # W1_0_1 -> W1[0, 1], counted from the offset
             kind, layer, *numbers = scalar.groups()
-            return f"{kind}{layer}[{self._numbers(numbers)}]"
+            return f"{self._name(kind + layer)}[{self._numbers(numbers)}]"
         if vector:  # x0 -> x[0]
             kind, index = vector.groups()
-            return f"{kind}[{self._numbers([index])}]"
+            return f"{self._name('a0' if kind == 'x' else 'y')}[{self._numbers([index])}]"
+        if self.notation is not None and _LAYERED.match(expr.name):  # n2 -> Nielsen's n₃
+            return self._name(expr.name)
         head, underscore, rest = expr.name.partition("_")
         return self._GREEK.get(head, head) + underscore + rest
 
@@ -447,9 +502,14 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._name(expr.name)
 
-    @staticmethod
-    def _name(name: str) -> str:
-        """a0 is the input x; delta2 is δ2."""
+    def _name(self, name: str) -> str:
+        """a0 is the input x; delta2 is δ2 (in a profile: its symbols, e.g. Nielsen's a¹, δ³)."""
+        layered = _LAYERED.match(name)
+        if self.notation is not None and layered:
+            kind, layer = layered.groups()
+            return unicode_symbol(self.notation.base(_KINDS[kind], int(layer)))
+        if self.notation is not None and name in ("y", "L"):  # the target; L[i] of a batch
+            return unicode_symbol(self.notation.target if name == "y" else self.notation.cost)
         return "x" if name == "a0" else name.replace("delta", "δ", 1)
 
     def _print_MatMul(self, expr: sp.MatrixExpr) -> str:
@@ -485,6 +545,10 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         return " ⊙ ".join(self.parenthesize(arg, 60) for arg in expr.args)
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if isinstance(expr.base, WRITTEN) and expr.exp == sp.S.Half:
+            return f"sqrt({self._print(expr.base)})"
+        if isinstance(expr.base, WRITTEN) and not (expr.exp.is_Integer and 2 <= expr.exp <= 9):
+            return f"({self._print(expr.base)})^{self.parenthesize(expr.exp, 60)}"
         if expr.exp.is_Integer and 2 <= int(expr.exp) <= 9:
             base = self._print(expr.base)
             if not isinstance(expr.base, (sp.Symbol, sp.Indexed, sp.Function)):
@@ -527,6 +591,40 @@ class UnicodeTextPrinter(BackpropStrPrinter):
             out = f"{numerator}/{denominator}"
         return f"-{out}" if negative else out
 
+    def _print_Terms(self, expr: Terms) -> str:
+        out = ""
+        for position, term in enumerate(expr.args):
+            if isinstance(term, Minus):
+                out += ("-" if position == 0 else " - ") + self._operand(term.args[0])
+                continue
+            text_ = self._print(term)
+            if isinstance(term, Terms | sp.Add) or (position and text_.startswith("-")):
+                text_ = f"({text_})"
+            out += text_ if position == 0 else " + " + text_
+        return out
+
+    def _print_Minus(self, expr: Minus) -> str:
+        return "-" + self._operand(expr.args[0])
+
+    def _operand(self, expr: sp.Basic) -> str:
+        """A written-out factor or subtracted term, a sum or negative number in parentheses."""
+        text_ = self._print(expr)
+        if isinstance(expr, Terms | Minus | sp.Add) or text_.startswith("-"):
+            return f"({text_})"
+        return text_
+
+    def _print_Factors(self, expr: Factors) -> str:
+        return "·".join(self._operand(factor) for factor in expr.args)
+
+    def _print_Ratio(self, expr: sp.Basic) -> str:
+        top, bottom = expr.args
+        parts = [self._print(arg) for arg in (top, bottom)]
+        parts = [
+            f"({text_})" if isinstance(arg, WRITTEN + (sp.Add,)) else text_
+            for arg, text_ in zip((top, bottom), parts, strict=True)
+        ]
+        return "/".join(parts)
+
     def _factors(self, coefficient: int, factors: list[sp.Expr]) -> str:
         parts = [str(coefficient)] if coefficient != 1 or not factors else []
         for factor in factors:
@@ -535,6 +633,22 @@ class UnicodeTextPrinter(BackpropStrPrinter):
                 text_ = f"({text_})"
             parts.append(text_)
         return "·".join(parts)
+
+
+_LAYERED = re.compile(r"^(W|b|z|a|delta|n)(\d+)$")
+_UNICODE = {r"\delta": "δ", r"\sigma": "σ"}
+_SUPERSCRIPT = str.maketrans("0123456789+-()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def unicode_symbol(tex: str) -> str:
+    """A profile's symbol (LaTeX) in Unicode: ``w^{2}`` -> w², ``h^{(1)}`` -> h⁽¹⁾, ``\\bar{C}``
+    -> C̄, ``\\delta^{3}`` -> δ³."""
+    for command, char in _UNICODE.items():
+        tex = tex.replace(command, char)
+    tex = re.sub(r"\\bar\{(\w)\}", lambda m: m.group(1) + "\u0304", tex)
+    tex = re.sub(r"_\{(\d+)\}", lambda m: m.group(1).translate(_SUBSCRIPT), tex)
+    return re.sub(r"\^\{([0-9+\-()]+)\}", lambda m: m.group(1).translate(_SUPERSCRIPT), tex)
 
 
 def unicode_text(expr: sp.Basic, offset: int = 0) -> str:

@@ -190,7 +190,7 @@ class Nabla(sp.MatrixExpr):
         return rf"\nabla_{{{printer._print(self.args[0])}}} {printer._print(L)}"
 
     def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
-        return f"∇_{printer._print(self.args[0])} L"
+        return f"∇_{printer._print(self.args[0])} {printer._print(L)}"
 
 
 def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...]:
