@@ -1,5 +1,5 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|exam``, and
-``export``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|exam``,
+``slides`` and ``export``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (
         _add_run, _add_derive, _add_diagram, _add_generate, _add_inspect, _add_check,
-        _add_sweep, _add_bench, _add_exam, _add_export,
+        _add_sweep, _add_bench, _add_exam, _add_export, _add_slides,
     ):
         add(commands)
     return parser
@@ -233,6 +233,30 @@ def _add_exam(commands: Any) -> None:
         "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
     )
     exam.add_argument("--no-pdf", action="store_true", help="only the .tex (no LaTeX run)")
+
+
+def _add_slides(commands: Any) -> None:
+    """symbackprop slides."""
+    slides = _spec_command(
+        commands, "slides", "a Beamer deck: one derivation line per overlay, the network beside"
+    )
+    slides.add_argument(
+        "-o", "--output", type=Path, metavar="FILE",
+        help="the PDF (default: SPEC-slides.pdf), or with --tex the .tex (default: stdout)",
+    )
+    slides.add_argument(
+        "--tex", action="store_true", help="write the LaTeX source instead of compiling it"
+    )
+    slides.add_argument("--example", action="store_true", help="add a worked example section")
+    slides.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
+    slides.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
+    slides.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    _notation_options(slides)
+    slides.add_argument(
+        "--lecture", action="store_true", help="no banner, reasons that name the calculus rules"
+    )
+    slides.add_argument("--title", help="the deck's title (plain text)")
+    slides.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
 def _positive_float(text: str) -> float:
@@ -520,6 +544,45 @@ def _exam(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _slides(args: argparse.Namespace, out: TextIO) -> int:
+    from ..render.document import check_pdf_target, check_text_target, compile_pdf, write_tex
+    from ..run.documents import slides_for
+    from ..spec.model import load_spec
+
+    spec = load_spec(args.spec)
+    if args.example:
+        from ..run.limits import ensure_fits, module_estimate
+
+        ensure_fits(module_estimate(spec), "the network", spec.source)
+    target = args.output or (None if args.tex else Path(f"{spec.name}-slides.pdf"))
+    if args.tex and target is not None:
+        if target.suffix.lower() == ".pdf":
+            raise SymbackpropError("--tex writes the LaTeX source: name a .tex file", str(target))
+        check_text_target(target, args.force)
+    elif target is not None:
+        check_pdf_target(target, args.force)
+    text = slides_for(
+        spec,
+        args.notation,
+        args.example,
+        args.weights,
+        args.sample,
+        args.digits,
+        lecture=args.lecture,
+        title=args.title,
+        indices=args.indices,
+    )
+    if target is None:
+        out.write(text)
+        return 0
+    if args.tex:
+        write_tex(text, target, force=args.force, fmt="latex")
+    else:
+        compile_pdf(text, target, force=args.force)
+    print(f"wrote {target}", file=out)
+    return 0
+
+
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
     from ..tools.bench import main as bench_main
 
@@ -557,6 +620,7 @@ _COMMANDS = {
     "export": _export,
     "sweep": _sweep,
     "exam": _exam,
+    "slides": _slides,
 }
 
 

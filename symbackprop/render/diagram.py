@@ -87,6 +87,21 @@ class Picture:
     """The backward rule written along the bottom."""
     caption: tuple[str, ...] = ()
     """Lines under the picture (``--title``, and with ``--lecture`` the notation)."""
+    focused: bool = False
+    """Whether a ``Focus`` restyled it (the template then defines the focus styles)."""
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What one slide overlay lights up (``symbackprop slides``): a layer, some of its
+    quantities, and the edges of the chain-rule factor the equation shown uses."""
+
+    layer: int | None = None
+    """The current layer (0: the input), its neurons and caption highlighted; None: none."""
+    parts: tuple[str, ...] = ()
+    """Which of the layer's ``z``, ``a``, ``delta`` the equation names (set in colour)."""
+    edges: tuple[int, ...] = ()
+    """Edges lit: ``l`` the edges into layer ``l`` (its weights), depth + 1 those into the loss."""
 
 
 def visible(n: int, forced: set[int]) -> list[int | None]:
@@ -111,14 +126,18 @@ def diagram(
     notation: Notation | None = None,
     lecture: bool = False,
     title: str | None = None,
+    focus: Focus | None = None,
 ) -> str:
     """The TikZ source: a complete document cropped to the picture, or a bare tikzpicture.
 
     ``notation``: labels in that profile's symbols and index convention; ``title`` (plain
-    text) and ``lecture`` (the notation stated, for slides and handouts): a caption under it.
+    text) and ``lecture`` (the notation stated, for slides and handouts): a caption under it;
+    ``focus``: a layer, its quantities and some edges highlighted (a slide's overlay).
     """
     picture = layout(derivation, weight, example, digits, notation)
     picture.caption = _figure_caption(notation or NOTATIONS["default"], lecture, title)
+    if focus is not None:
+        focused(picture, focus, derivation, notation or NOTATIONS["default"])
     spec = derivation.network.spec
     return (
         environment()
@@ -367,3 +386,57 @@ def _highlight(  # noqa: ANN001
             f"softmax: each ${z}$ reaches every ${a}$; an output neuron on a path "
             rf"shows $\partial {notation.cost} / \partial {z}$, the sum over those paths"
         )
+
+
+FOCUS_COLOUR = "orange!85!black"
+"""The colour of what a focus lights up (the template's focus styles use it too)."""
+
+
+def focused(picture: Picture, focus: Focus, derivation: Derivation, notation: Notation) -> None:
+    """Restyle ``picture`` in place for ``focus``: the layer's neurons ``current``, the lit
+    edges ``factor``, the layer's caption with the named quantities in colour, and its delta
+    in the backward row ``flowcurrent`` when the equation names it."""
+    picture.focused = True
+    network = derivation.network
+    depth = network.spec.depth
+    column = f"n{focus.layer}x" if focus.layer is not None else None
+    for n, node in enumerate(picture.nodes):
+        lit = (column is not None and node.name.startswith(column)) or (
+            node.name == "loss" and depth + 1 in focus.edges
+        )
+        if lit and node.style != "dots":
+            style = "currentloss" if node.name == "loss" else "current"
+            picture.nodes[n] = Node(node.name, node.x, node.y, node.text, style, node.above,
+                                    node.below)
+    targets = {f"n{l}x" for l in focus.edges if l <= depth}
+    for n, edge in enumerate(picture.edges):
+        into_loss = edge.target == "loss" and depth + 1 in focus.edges
+        if into_loss or any(edge.target.startswith(t) for t in targets):
+            picture.edges[n] = Edge(edge.source, edge.target, "factor", edge.label, edge.pos)
+    if focus.layer is None:
+        return
+    lit_flow = {"flow" + str(focus.layer)} if "delta" in focus.parts else set()
+    if depth + 1 in focus.edges:
+        lit_flow.add("dLda")
+    picture.deltas = [
+        Node(node.name, node.x, node.y, node.text, "flowcurrent") if node.name in lit_flow
+        else node
+        for node in picture.deltas
+    ]
+    caption = picture.captions[focus.layer]
+    lines = _focused_caption(network, focus, notation)
+    picture.captions[focus.layer] = Caption(caption.x, (caption.lines[0], *lines))
+
+
+def _focused_caption(network, focus: Focus, notation: Notation) -> tuple[str, ...]:  # noqa: ANN001
+    """The second caption line of the focus's layer, the quantities it names in colour."""
+
+    def shown(kind: str, symbol: sp.Basic) -> str:
+        text = f"${latex(symbol, notation)}$"
+        return rf"\textcolor{{{FOCUS_COLOUR}}}{{{text}}}" if kind in focus.parts else text
+
+    if focus.layer == 0:
+        return (shown("a", network.layers[0].vector("a_in")),)
+    layer = network.layers[focus.layer - 1]
+    z, a, delta = (shown(kind, layer.vector(kind)) for kind in ("z", "a", "delta"))
+    return (rf"\textbf{{{z} $\to$ {a}, {delta}}}",)

@@ -91,3 +91,29 @@ def _check_options(
     if not example and (weights is not None or sample is not None or digits is not None):
         raise SymbackpropError("--weights, --sample and --digits need --example", "--example")
     check_digits(DIGITS if digits is None else digits)
+
+
+def slides_for(
+    spec: Spec,
+    notation: str = "default",
+    example: bool = False,
+    weights: Path | str | None = None,
+    sample: int | None = None,
+    digits: int | None = None,
+    lecture: bool = False,
+    title: str | None = None,
+    indices: int | None = None,
+) -> str:
+    """A spec's Beamer deck, as ``symbackprop slides`` writes it (options as for ``derive``;
+    with ``example`` the worked example is the deck's last section, its diagrams numbered)."""
+    from ..render.slides import slides
+
+    _check_options(example, weights, sample, digits)
+    derivation = derivation_of(spec)
+    worked = example_for_spec(spec, derivation, weights, sample) if example else None
+    digits = DIGITS if digits is None else digits
+    document = derivation_document(
+        derivation, notation, False, None, worked, digits, lecture=lecture, title=title,
+        indices=indices,
+    )
+    return slides(document, worked, digits)
