@@ -264,3 +264,13 @@ def test_pdf_without_a_latex_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     with pytest.raises(SymbackpropError, match="no LaTeX engine found"):
         document.compile_pdf(document_for(load_spec("xor")).document(), target)
     assert not target.exists()
+
+
+@needs_latex
+@pytest.mark.parametrize(("name", "notation"), [("xor", "default"), ("digits", "nielsen")])
+def test_forms_compile_without_overfull_boxes(name: str, notation: str, tmp_path: Path) -> None:
+    """``derive --forms index,matrix,batch``: the three columns fit the page."""
+    document = document_for(load_spec(name), notation, forms="index,matrix,batch")
+    pdflatex(document.document(), tmp_path)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Overfull" not in log, [line for line in log.splitlines() if "Overfull" in line]
