@@ -105,6 +105,11 @@ def _add_derive(commands: Any) -> None:
     derive.add_argument(
         "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
     )
+    derive.add_argument(
+        "--fd",
+        action="store_true",
+        help="--example: a central finite difference of the loss beside each printed gradient",
+    )
     derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
     derive.add_argument(
         "--forms",
@@ -288,6 +293,7 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         title=getattr(args, "title", None),
         indices=getattr(args, "indices", None),
         forms=getattr(args, "forms", None),
+        fd=getattr(args, "fd", False),
     )
 
 

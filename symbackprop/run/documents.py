@@ -37,6 +37,7 @@ def document_for(
     title: str | None = None,
     indices: int | None = None,
     forms: str | tuple[str, ...] | None = None,
+    fd: bool = False,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
@@ -46,13 +47,16 @@ def document_for(
     ``digits`` (significant digits) choose it. ``lecture``, ``title``: see
     ``DerivationDocument``; ``indices``: count neurons and samples from 0 or 1 (None: as the
     notation profile does); ``forms``: the step in index, matrix and minibatch form side by
-    side (``render.forms``).
+    side (``render.forms``); ``fd``: with ``example``, a central difference of the loss
+    beside each printed gradient.
     """
     _check_options(example, weights, sample, digits)
     if forms is not None:
         check_forms(forms)  # before any work
+    if fd and not example:
+        raise SymbackpropError("needs --example", "--fd")
     derivation = derivation_of(spec)
-    worked = example_for_spec(spec, derivation, weights, sample) if example else None
+    worked = example_for_spec(spec, derivation, weights, sample, fd=fd) if example else None
     return derivation_document(
         derivation,
         notation,
