@@ -57,6 +57,7 @@ def derive(
     lecture: bool = False,
     title: str | None = None,
     indices: int | None = None,
+    forms: object = None,
 ) -> DerivationDocument:
     """The derivation of a spec (a Spec, a built-in name or a spec file's path), for notebooks.
 
@@ -67,7 +68,8 @@ def derive(
     ``lecture=True``: for slides, notes and exams (no banner, no implementation notes, reasons
     that name the calculus rules); ``title``: the document's title; ``indices``: count
     neurons and samples from 0 or 1 (None: as the notation profile does; ``default`` counts
-    from 0 as the code does, ``nielsen`` and ``goodfellow`` from 1).
+    from 0 as the code does, ``nielsen`` and ``goodfellow`` from 1); ``forms``: the step in
+    index, matrix and minibatch form side by side (``"index,matrix,batch"`` or any of them).
     """
     from .pipeline import as_spec
     from .run.documents import document_for
@@ -84,6 +86,7 @@ def derive(
         lecture=lecture,
         title=title,
         indices=indices,
+        forms=forms,  # type: ignore[arg-type]
     )
 
 

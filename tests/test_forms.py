@@ -179,3 +179,122 @@ def test_text_has_no_latex(name: str) -> None:
     )
     assert "KroneckerDelta" not in text and "1[j = p]" in text
     assert unicode_text(sp.Symbol("Lbar")) == "L̄"
+
+
+# --- derive --forms: index, matrix and minibatch forms side by side (issue 20) ---
+
+FORMS_SPECS = ("xor", "digits")
+
+
+def _forms_document(name: str, forms: str = "index,matrix,batch", **options: object):  # noqa: ANN202
+    from symbackprop.render.document import derivation_document
+
+    return derivation_document(derivation_of(load_spec(name)), forms=forms, **options)
+
+
+@pytest.mark.parametrize("name", FORMS_SPECS)
+def test_forms_shapes_match_the_spec_layers(name: str) -> None:
+    """Every matrix's printed shape is the spec's: W^(l) is n_l x n_(l-1), a vector n_l x 1,
+    a minibatch matrix m x n_l; the text and the LaTeX say the same."""
+    layers = load_spec(name).layers
+    text = _forms_document(name).text().split("== Index, matrix and minibatch forms ==")[1]
+    for l in range(1, len(layers)):
+        shape = f"W{l}: {layers[l]}×{layers[l - 1]}"
+        assert text.count(shape) == 2 * (2 + (l > 1)), shape  # z, dW (and the recursion)
+        for vector in (f"z{l}", f"a{l}", f"δ{l}"):
+            assert f"{vector}: {layers[l]}×1" in text
+        for batch in (f"Z{l}", f"A{l}", f"Δ{l}"):
+            assert f"{batch}: m×{layers[l]}" in text
+    assert f"X: m×{layers[0]}" in text and f"x: {layers[0]}×1" in text
+    assert f"j: 0…{layers[1] - 1}" in text  # the index form: where each free index runs
+    tex = _forms_document(name, notation="goodfellow").latex()
+    assert rf"$W^{{(2)}}$: ${layers[2]} \times {layers[1]}$" in tex
+    assert rf"$H^{{(1)}}$: $m \times {layers[1]}$" in tex  # Goodfellow's h, stacked
+
+
+def test_forms_batch_form_is_the_stacked_matrix_form() -> None:
+    """The printed minibatch forms: Z = X W^T + 1 b^T, the recursion with Delta W, and the
+    gradients as Delta^T A / m, in each format."""
+    tex = _forms_document("xor").latex()
+    assert r"Z^{(1)} &= X \bigl(W^{(1)}\bigr)^{\top} + \mathbf{1} \bigl(b^{(1)}\bigr)^{\top}" in tex
+    recursion = r"\Delta^{(1)} &= \left(\Delta^{(2)} W^{(2)}\right) \odot \tanh'\bigl(Z^{(1)}\bigr)"
+    assert recursion in tex
+    assert (
+        r"\frac{\partial \bar{L}}{\partial W^{(2)}} &= \frac{1}{m} "
+        r"\left(\bigl(\Delta^{(2)}\bigr)^{\top} A^{(1)}\right)"
+    ) in tex
+    text = _forms_document("digits").text()
+    assert "Δ2 = A2 - Y" in text and "δ2 = a2 - y" in text  # BP1 cancelled, stacked
+    assert "∂L̄/∂b1 = 1/m (Δ1ᵀ 𝟏)" in text
+    only = _forms_document("xor", "batch,matrix").text()
+    assert "matrix form:" in only and "index form:" not in only
+    assert only.index("matrix form:") < only.index("minibatch form:")  # FORMS order
+    assert "Index, matrix and minibatch" not in symbackprop.derive("xor").text()  # opt-in
+
+
+@pytest.mark.parametrize("name", FORMS_SPECS)
+def test_forms_batch_forms_equal_the_mean_of_the_per_sample_forms(name: str) -> None:
+    """The minibatch forms, evaluated with random numbers at the spec's sizes and m = 3: each
+    row of Z (and of Delta's recursion) is the matrix form of that sample, and Delta^T A / m is
+    the mean of the samples' delta a^T (the stacking rule derives, it is not typed)."""
+    import numpy as np
+
+    from symbackprop.render.forms import Batch, forms_table, m
+    from symbackprop.render.steps import Nabla
+    from symbackprop.symbolic.network import Elementwise
+
+    derivation = derivation_of(load_spec(name))
+    sizes = derivation.network.concrete_sizes() | {m: 3}
+    table = forms_table(derivation, ("matrix", "batch"))
+    rng = np.random.default_rng(0)
+    checked = 0
+    for row in table.rows:
+        matrix, batch = row.cells
+        if not batch.rhs.has(Batch) or any(
+            isinstance(sub, Elementwise | Nabla) for sub in sp.preorder_traversal(batch.rhs)
+        ):
+            continue  # activations (elementwise, by definition)
+        draws = {}
+        for symbol in batch.rhs.atoms(sp.MatrixSymbol):
+            shape = tuple(int(sp.sympify(n).xreplace(sizes)) for n in symbol.shape)
+            draws[symbol] = sp.ImmutableMatrix(rng.standard_normal(shape))
+        ones = {sp.OneMatrix(m, 1): sp.ImmutableMatrix.ones(3, 1), m: 3}
+        stacked = np.array(batch.rhs.xreplace(draws).xreplace(ones).doit(), dtype=float)
+        per_sample = []
+        for sample in range(3):
+            values = {
+                sp.MatrixSymbol(s.name, s.shape[1], 1): draws[s][sample, :].T
+                for s in draws if isinstance(s, Batch)
+            } | {s: v for s, v in draws.items() if not isinstance(s, Batch)}  # fmt: skip
+            per_sample.append(np.array(matrix.rhs.xreplace(values).doit(), dtype=float))
+        if isinstance(batch.lhs, sp.Derivative):  # the mean of the per-sample gradients
+            expected = sum(per_sample) / 3
+        else:  # one sample per row
+            expected = np.hstack(per_sample).T
+        assert np.allclose(stacked, expected), row.what
+        checked += 1
+    assert checked >= 3 * len(derivation.network.layers)  # z, dW, db of every layer
+
+
+def test_forms_are_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from symbackprop.cli.commands import main
+
+    for forms, message in [
+        ("index,tensor", "--forms: unknown form 'tensor' (known: index, matrix, batch)"),
+        ("matrix,matrix", "--forms: each form at most once"),
+    ]:
+        assert main(["derive", "xor", "--forms", forms]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert main(["derive", "xor", "--forms", "index", "--compare", "digits"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["derive", "xor", "--forms", "batch", "--format", "text"]) == 0
+    assert "Z1 = X W1ᵀ + 𝟏 b1ᵀ" in capsys.readouterr().out
+
+
+def test_forms_markdown_table_cells_stay_whole() -> None:
+    markdown = _forms_document("xor").markdown()
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 10 and all(row.count(" | ") == 3 for row in rows), rows
+    md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin)
+    assert len([t for t in md.parse(markdown) if t.type == "td_open"]) == 4 * 10

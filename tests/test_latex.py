@@ -264,3 +264,26 @@ def test_pdf_without_a_latex_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     with pytest.raises(SymbackpropError, match="no LaTeX engine found"):
         document.compile_pdf(document_for(load_spec("xor")).document(), target)
     assert not target.exists()
+
+
+@needs_latex
+@pytest.mark.parametrize(("name", "notation"), [("xor", "default"), ("digits", "nielsen")])
+def test_forms_compile_without_overfull_boxes(name: str, notation: str, tmp_path: Path) -> None:
+    """``derive --forms index,matrix,batch``: the three columns fit the page."""
+    document = document_for(load_spec(name), notation, forms="index,matrix,batch")
+    pdflatex(document.document(), tmp_path)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Overfull" not in log, [line for line in log.splitlines() if "Overfull" in line]
+
+
+@needs_latex
+def test_example_with_fd_adds_no_overfull_box(tmp_path: Path) -> None:
+    """``--example --fd`` compiles, and its difference lines add no overfull box (the worked
+    example's written-out z of layer 2 has one of its own, with or without --fd)."""
+    counts = []
+    for fd in (False, True):
+        folder = tmp_path / str(fd)
+        folder.mkdir()
+        pdflatex(document_for(load_spec("xor"), example=True, fd=fd).document(), folder)
+        counts.append((folder / "doc.log").read_text(errors="replace").count("Overfull"))
+    assert counts[0] == counts[1]

@@ -252,3 +252,28 @@ def test_text_format_follows_the_profile(notation: str) -> None:
     assert found == []
     symbols = {"nielsen": ("w²[", "a¹[", "δ³[", "∂C/∂"), "goodfellow": ("W⁽¹⁾[", "h⁽¹⁾[", "g⁽²⁾[")}
     assert all(symbol in text for symbol in symbols[notation])
+
+
+@pytest.mark.parametrize(
+    ("spec", "notation"), [("xor", "default"), ("digits", "goodfellow"), (DEEP, "nielsen")]
+)
+def test_forms_index_column_reads_back_as_derived(spec, notation: str) -> None:  # noqa: ANN001
+    """``--forms``: each index-form equation, as laid out in its column (broken lines joined),
+    reads back as the derivation's expression (matrix and minibatch forms: shapes, checked by
+    tests/test_forms.py)."""
+    from symbackprop.render.forms import forms_table, printed_forms
+
+    spec = load_spec(spec) if isinstance(spec, str) else spec
+    derivation = derivation_of(spec)
+    document = derivation_document(derivation, notation=notation)
+    printer = BackpropLatexPrinter(document.notation)
+    table = forms_table(derivation, ("index", "matrix", "batch"))
+    printed = printed_forms(table, "latex", printer)
+    problems, count = [], 0
+    for row, (_, cells) in zip(table.rows, printed.rows, strict=True):
+        cell, text = row.cells[0], cells[0]
+        assert text.lines[0] == printer.doprint(cell.lhs)
+        sizes = derivation.network.concrete_sizes()
+        problems += _compare(cell.rhs, " ".join(text.lines[1:]), printer, sizes)
+        count += 1
+    assert count == len(table.rows) >= 8 and problems == []

@@ -390,3 +390,43 @@ def test_user_activation_derivatives_are_evaluated() -> None:
     text = document_for(OWN, example=True).text()
     assert "my_swish'(z1[0]) = " in text
     assert not re.search(r"my_swish'\(-?\d", text)
+
+
+def test_fd_beside_each_printed_gradient() -> None:
+    """``--example --fd``: a central difference of the module's loss beside each printed
+    gradient, equal to it at the printed precision, h and the relative difference stated."""
+    from symbackprop.pipeline import derivation_of
+    from symbackprop.render.example import rounded
+    from symbackprop.run.documents import document_for
+    from symbackprop.run.example import example_for_spec
+
+    text = document_for(load_spec("xor"), example=True, fd=True).text()
+    assert text.count("(L(") == 8 and "h = 1e-05; relative difference" in text
+    spec = load_spec("xor")
+    numbers = example_for_spec(spec, derivation_of(spec), fd=True)
+    for name, fd in numbers.differences.items():
+        analytic = numbers.values["d" + name]
+        mask = ~np.isnan(fd)
+        assert mask.any()
+        for value, exact in zip(fd[mask], analytic[mask]):
+            assert rounded(value, 4) == rounded(exact, 4) or abs(value - exact) < 1e-9
+
+
+def test_fd_uses_the_loss_alone() -> None:
+    """The difference is computed from loss evaluations only: a known loss gives its
+    derivative, and the parameters are left as they were."""
+    from symbackprop.run.gradcheck import central_difference
+
+    params = [np.array([[1.0, 2.0]]), np.array([3.0])]
+    loss = lambda ps: float(ps[0][0, 1] ** 3 + ps[1][0] ** 2)  # noqa: E731
+    assert abs(central_difference(loss, params, 0, (0, 1), 1e-5) - 12.0) < 1e-6
+    assert abs(central_difference(loss, params, 1, (0,), 1e-5) - 6.0) < 1e-6
+    assert params[0].tolist() == [[1.0, 2.0]] and params[1].tolist() == [3.0]
+
+
+def test_fd_needs_example(capsys) -> None:  # noqa: ANN001
+    from symbackprop.cli.commands import main
+
+    assert main(["derive", "xor", "--fd"]) == 2
+    err = capsys.readouterr().err
+    assert err == "symbackprop: error: --fd: needs --example\n"

@@ -105,7 +105,17 @@ def _add_derive(commands: Any) -> None:
     derive.add_argument(
         "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
     )
+    derive.add_argument(
+        "--fd",
+        action="store_true",
+        help="--example: a central finite difference of the loss beside each printed gradient",
+    )
     derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
+    derive.add_argument(
+        "--forms",
+        metavar="FORMS",
+        help="the step side by side in these forms, e.g. index,matrix,batch (shapes written in)",
+    )
     derive.add_argument(
         "--lecture",
         action="store_true",
@@ -306,6 +316,8 @@ def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202
         lecture=getattr(args, "lecture", False),
         title=getattr(args, "title", None),
         indices=getattr(args, "indices", None),
+        forms=getattr(args, "forms", None),
+        fd=getattr(args, "fd", False),
     )
 
 
@@ -364,6 +376,12 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
     if (args.pdf or args.document) and args.format != "latex":
         raise SymbackpropError("--document and --pdf need --format latex", "--format")
     _check_output(args, Path(f"{spec.name}.pdf"))
+    if args.forms is not None:
+        from ..render.forms import check_forms
+
+        check_forms(args.forms)
+        if args.compare:
+            raise SymbackpropError("has no --compare form; derive each spec instead", "--forms")
     if args.compare and (args.lecture or args.title):
         raise SymbackpropError(
             "has no lecture form yet; derive each spec with --lecture instead",

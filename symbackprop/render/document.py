@@ -25,6 +25,7 @@ from ..util.version import __version__
 from .closed_forms import named_closed_form_steps
 from .engine import latex_timeout, run_latex
 from .example import DIGITS, WorkedExample, check_digits, example_section
+from .forms import FormsTable, PrintedForms, check_forms, forms_table, printed_forms
 from .layout import OPERATOR, break_lines, estimate_width
 from .paths import path_section
 from .printing import NOTATIONS, BackpropLatexPrinter, Notation, UnicodeTextPrinter
@@ -95,6 +96,9 @@ class DerivationDocument:
     calculus rules (not the tool that applied them)."""
     title: str | None = None
     """The document's title (plain text) in place of "Backpropagation for NAME"."""
+    forms: FormsTable | None = None
+    """``--forms``: the step in index, matrix and minibatch form side by side, after the
+    sections."""
 
     @property
     def spec_name(self) -> str:
@@ -169,9 +173,17 @@ class DerivationDocument:
                 notation_line=self.notation_line(fmt),
                 lecture=self.lecture,
                 title=self.title,
+                forms=self.printed_forms(fmt) if only is None else None,
                 **extra,
             )
         )
+
+    def printed_forms(self, fmt: str) -> PrintedForms | None:
+        """The forms section (``--forms``) in ``fmt``, or None without one."""
+        if self.forms is None:
+            return None
+        printer = self.text_printer() if fmt == "text" else BackpropLatexPrinter(self.notation)
+        return printed_forms(self.forms, fmt, printer)
 
     def text_printer(self) -> UnicodeTextPrinter:
         """The text format's printer: the code's names (W1, δ2, L) in the default profile, a
@@ -507,13 +519,15 @@ def derivation_document(
     lecture: bool = False,
     title: str | None = None,
     indices: int | None = None,
+    forms: tuple[str, ...] | str | None = None,
 ) -> DerivationDocument:
     """A derivation's document, with the optional sections asked for.
 
     ``expand``: every parameter's closed form (networks of at most EXPAND_LIMIT parameters);
     ``weight``: the chain rule along every path for one weight; ``example``: a worked numeric
     example's numbers (``run.example``), shown with ``digits`` significant digits;
-    ``indices``: neurons and samples counted from 0 or 1 (None: as the profile counts).
+    ``indices``: neurons and samples counted from 0 or 1 (None: as the profile counts);
+    ``forms``: the step in these of index, matrix and minibatch form side by side.
     """
     profile = notation_named(notation, indices)
     extra = []
@@ -524,7 +538,8 @@ def derivation_document(
     if example is not None:
         digits = check_digits(DIGITS if digits is None else digits)
         extra.append(example_section(derivation, example, digits))
-    document = DerivationDocument(derivation, profile, tuple(extra))
+    table = forms_table(derivation, check_forms(forms)) if forms is not None else None
+    document = DerivationDocument(derivation, profile, tuple(extra), forms=table)
     return replace(document, lecture=lecture, title=check_title(title))
 
 

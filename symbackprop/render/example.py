@@ -59,6 +59,11 @@ class WorkedExample:
     traces: dict[str, list[dict[str, np.ndarray]]]
     """Per trained parameter, the rule's values before each assignment and after the last
     (``optimizers.reference_trace`` at step t = 1 from a zero state)."""
+    differences: dict[str, np.ndarray] | None = None
+    """``--fd``: per parameter (W1, b1, ...), the central difference (L(θ+h) - L(θ-h)) / 2h of
+    the module's loss at each entry the example prints (``shown_entries``), NaN elsewhere."""
+    difference_step: float = 0.0
+    """The h of ``differences``."""
 
 
 def check_digits(digits: int) -> int:
@@ -173,6 +178,10 @@ def _gradient_steps(
             Step("example", partial(L, b), (shown.vector(example.values[f"db{l}"]),), r"${0}$",
                  why_math=(delta,))
         )  # fmt: skip
+        if example.differences is not None:
+            steps += _difference_steps(W, layer.W[row, col], f"W{l}", (row, col), example, shown)
+            first = _first_nonzero(example.values[f"db{l}"])
+            steps += _difference_steps(b, layer.b[first], f"b{l}", first, example, shown)
     return steps
 
 
@@ -284,6 +293,59 @@ def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown)
                 Step("example", symbol, (result,), "after the step", relation=r"\leftarrow")
             )
     return steps
+
+
+def shown_entries(gradient: np.ndarray) -> list[tuple[int, ...]]:
+    """The entries of a gradient array the example prints: its written-out entry, and every
+    entry of the array where it is shown (vectors: the first MAX_SHOWN)."""
+    entries = [_first_nonzero(gradient)]
+    if gradient.ndim == 1:
+        entries += [(i,) for i in range(min(len(gradient), MAX_SHOWN))]
+    elif max(gradient.shape) <= MAX_SHOWN:
+        entries += list(np.ndindex(gradient.shape))
+    return list(dict.fromkeys(entries))
+
+
+class CentralDifference(sp.Basic):
+    """(L(θ + h) - L(θ - h)) / 2h for a parameter or one of its entries (display only)."""
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        theta_, loss = printer._print(self.args[0]), printer._print(L)
+        return rf"\frac{{{loss}({theta_} + h) - {loss}({theta_} - h)}}{{2h}}"
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        theta_, loss = printer._print(self.args[0]), printer._print(L)
+        return f"({loss}({theta_} + h) - {loss}({theta_} - h))/2h"
+
+
+def _difference_steps(
+    layer_symbol: sp.Basic, entry_symbol: sp.Basic, name: str, element: tuple[int, ...],
+    example: WorkedExample, shown: _Shown,
+) -> list[Step]:  # fmt: skip
+    """``--fd``: the central difference beside a printed gradient (its written entry, then the
+    array), with the h used and the relative difference from the module's gradient."""
+    fd, analytic = example.differences[name], example.values["d" + name]
+    mask = ~np.isnan(fd)
+    scale = np.maximum(np.maximum(np.abs(fd[mask]), np.abs(analytic[mask])), RELATIVE_FLOOR)
+    worst = float(np.max(np.abs(fd[mask] - analytic[mask]) / scale))
+    h = f"$h = {example.difference_step:g}$"
+    one = abs(fd[element] - analytic[element]) / max(abs(fd[element]), abs(analytic[element]),
+                                                      RELATIVE_FLOOR)  # fmt: skip
+    steps = [
+        Step("example", CentralDifference(entry_symbol), (shown.number(fd[element]),),
+             f"central difference of the loss, {h}; relative difference {one:.1e}")
+    ]  # fmt: skip
+    if mask.all() or fd.ndim == 1:
+        values = shown.matrix(fd) if fd.ndim == 2 else shown.vector(fd)
+        steps.append(
+            Step("example", CentralDifference(layer_symbol), (values,),
+                 f"each entry so, {h}; largest relative difference {worst:.1e}")
+        )  # fmt: skip
+    return steps
+
+
+RELATIVE_FLOOR = 1e-4
+"""Gradients smaller than this count as this in a relative difference (as ``gradcheck``)."""
 
 
 def _first_nonzero(gradient: np.ndarray) -> tuple[int, ...]:

@@ -66,6 +66,13 @@ class Notation:
             return base[:-1] + r"\top}"  # W^{(2)} -> W^{(2)\top}
         return rf"\bigl({base}\bigr)^{{\top}}"
 
+    def batch(self, kind: str, layer: int | None) -> str:
+        """A vector's minibatch matrix (one sample per row), e.g. ``Z^{(2)}`` for ``z^{(2)}``,
+        ``X`` for the input, ``\\Delta^{(1)}`` for ``\\delta^{(1)}`` (Goodfellow: ``G^{(1)}``)."""
+        base = self.target if kind == "target" else self.base(kind, layer)
+        letter, caret, rest = base.partition("^")
+        return BATCH_LETTERS.get(letter, letter.upper()) + caret + rest
+
     def index(self, value: int) -> str:
         """A concrete neuron index as printed."""
         return str(value + self.index_offset)
@@ -89,6 +96,9 @@ class Notation:
         """The notation paragraph's sentence: the profile and its index convention."""
         return f"{self.description}; {self.convention(lecture)}"
 
+
+BATCH_LETTERS = {r"\delta": r"\Delta"}
+"""Letters whose minibatch matrix is not simply the capital (``Notation.batch``)."""
 
 NOTATIONS: dict[str, Notation] = {
     "default": Notation(
@@ -216,6 +226,13 @@ class BackpropLatexPrinter(LatexPrinter):
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         return self.notation.transpose(self._print(expr.arg))
+
+    def _print_Batch(self, expr: sp.MatrixSymbol) -> str:
+        kind, layer = batch_kind(expr.name)
+        return self.notation.batch(kind, layer)
+
+    def _print_OneMatrix(self, expr: sp.MatrixExpr) -> str:
+        return r"\mathbf{1}"
 
     def _helper_print_standard_power(self, expr: sp.Pow, template: str) -> str:
         base = self._print(expr.base)
@@ -415,6 +432,16 @@ class BackpropLatexPrinter(LatexPrinter):
         return " ".join(parts)
 
 
+def batch_kind(name: str) -> tuple[str, int | None]:
+    """The kind and layer of a minibatch matrix's vector name: ``delta2`` -> (delta, 2),
+    ``a0`` -> (a, 0) (the input), ``y`` -> (target, None)."""
+    for prefix, kind in sorted(_KINDS.items(), key=lambda kv: -len(kv[0])):
+        rest = name[len(prefix) :]
+        if name.startswith(prefix) and rest.isdigit():
+            return kind, int(rest)
+    return "target", None
+
+
 def _numeric(expr: sp.Basic) -> bool:
     """A factor with no symbol in it (a number written out): set apart by a multiplication dot."""
     return not expr.free_symbols and not expr.atoms(sp.Indexed)
@@ -501,6 +528,15 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._name(expr.name)
+
+    def _print_Batch(self, expr: sp.MatrixSymbol) -> str:
+        if self.notation is not None:
+            return unicode_symbol(self.notation.batch(*batch_kind(expr.name)))
+        name = self._name(expr.name)
+        return "Δ" + name[1:] if name.startswith("δ") else name.upper()
+
+    def _print_OneMatrix(self, expr: sp.MatrixExpr) -> str:
+        return "𝟏"
 
     def _name(self, name: str) -> str:
         """a0 is the input x; delta2 is δ2 (in a profile: its symbols, e.g. Nielsen's a¹, δ³)."""
@@ -636,7 +672,7 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
 
 _LAYERED = re.compile(r"^(W|b|z|a|delta|n)(\d+)$")
-_UNICODE = {r"\delta": "δ", r"\sigma": "σ"}
+_UNICODE = {r"\delta": "δ", r"\Delta": "Δ", r"\sigma": "σ"}
 _SUPERSCRIPT = str.maketrans("0123456789+-()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 

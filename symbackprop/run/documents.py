@@ -19,6 +19,7 @@ from ..render.document import (
     notation_named,
 )
 from ..render.example import DIGITS, check_digits
+from ..render.forms import check_forms
 from ..spec.model import Spec
 from .example import example_for_spec
 
@@ -35,6 +36,8 @@ def document_for(
     lecture: bool = False,
     title: str | None = None,
     indices: int | None = None,
+    forms: str | tuple[str, ...] | None = None,
+    fd: bool = False,
 ) -> DerivationDocument:
     """A spec's derivation document, with the optional sections asked for.
 
@@ -43,11 +46,17 @@ def document_for(
     the spec has none): ``weights`` (an .npz), ``sample`` (an index into the training data) and
     ``digits`` (significant digits) choose it. ``lecture``, ``title``: see
     ``DerivationDocument``; ``indices``: count neurons and samples from 0 or 1 (None: as the
-    notation profile does).
+    notation profile does); ``forms``: the step in index, matrix and minibatch form side by
+    side (``render.forms``); ``fd``: with ``example``, a central difference of the loss
+    beside each printed gradient.
     """
     _check_options(example, weights, sample, digits)
+    if forms is not None:
+        check_forms(forms)  # before any work
+    if fd and not example:
+        raise SymbackpropError("needs --example", "--fd")
     derivation = derivation_of(spec)
-    worked = example_for_spec(spec, derivation, weights, sample) if example else None
+    worked = example_for_spec(spec, derivation, weights, sample, fd=fd) if example else None
     return derivation_document(
         derivation,
         notation,
@@ -58,6 +67,7 @@ def document_for(
         lecture=lecture,
         title=title,
         indices=indices,
+        forms=forms,
     )
 
 

@@ -9,18 +9,19 @@ numbers are laid out is ``render.example``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SymbackpropError
 from ..pipeline import load_module, render_module
-from ..render.example import WorkedExample
+from ..render.example import WorkedExample, shown_entries
 from ..spec.model import Spec, Training
 from ..spec.optimizers import TITLES, OptimizerConfig
 from ..symbolic.derivation import Derivation
 from ..symbolic.optimizers import epoch, eta_0, reference_trace, rule, schedule_rate
-from .gradcheck import sample_data
+from .gradcheck import central_differences, difference_step, sample_data
 
 MAX_SEARCHED = 1000
 """How many samples the default choice looks through for one with no all-zero gradient."""
@@ -34,8 +35,10 @@ def worked_example(
     params: list[np.ndarray] | None = None,
     sample: int | None = None,
     weights: Path | None = None,
+    fd: bool = False,
 ) -> WorkedExample:
-    """Run the pass and the step; ``sample`` indexes X (default: first with nonzero gradients)."""
+    """Run the pass and the step; ``sample`` indexes X (default: first with nonzero gradients);
+    ``fd``: a central difference of the module's loss at every gradient entry printed."""
 
     spec = derivation.network.spec
     module = load_module(render_module(derivation))
@@ -83,10 +86,27 @@ def worked_example(
     }
     kinds = getattr(module, "STATE", ())
     _check_step(training.optimizer, traces, values, new_params, state, kinds, module.DTYPE)
-    return WorkedExample(
+    example = WorkedExample(
         values, new_params, index, chosen, weights, training.optimizer, rate,
         training.train_biases, traces,
     )  # fmt: skip
+    return with_differences(example, module, params, X[row], Y[row]) if fd else example
+
+
+def with_differences(
+    example: WorkedExample, module, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray  # noqa: ANN001
+) -> WorkedExample:
+    """The example with ``gradcheck.central_difference`` of the module's loss on its sample at
+    each printed gradient entry (the loss alone: no gradient of the module is read)."""
+    h = difference_step(params[0].dtype)
+    moved = [param.copy() for param in params]
+    differences = {
+        name: central_differences(
+            lambda ps: module.loss(ps, X, Y), moved, n, shown_entries(example.values["d" + name]), h
+        )
+        for n, name in enumerate(module.PARAM_NAMES)
+    }
+    return replace(example, differences=differences, difference_step=h)
 
 
 def first_rate(training: Training) -> float:
@@ -151,8 +171,10 @@ def example_for_spec(
     derivation: Derivation,
     weights: Path | str | None = None,
     sample: int | None = None,
+    fd: bool = False,
 ) -> WorkedExample:
-    """The worked example of a spec: its training data, the given weights or init_params."""
+    """The worked example of a spec: its training data, the given weights or init_params;
+    ``fd``: with central differences beside the printed gradients."""
     from ..run.data import BUILTIN_DATASETS, load_data
     from ..run.weights import input_scaling, load_weights
     from .runner import standardize
@@ -178,6 +200,7 @@ def example_for_spec(
         params=params,
         sample=sample,
         weights=Path(weights) if weights is not None else None,
+        fd=fd,
     )
 
 

@@ -6,7 +6,7 @@ truncation error is O(h^4) and the round-off about 1e-11 of the loss.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -194,3 +194,41 @@ def worst_direction(
             return None
         worst = bad
     return worst
+
+
+def difference_step(dtype: type) -> float:
+    """The step h of a central difference: 1e-5 for float64, 1e-2 for float32 (as above)."""
+    return 1e-2 if dtype == np.float32 else 1e-5
+
+
+def central_difference(
+    loss: Callable[[list[np.ndarray]], float],
+    params: list[np.ndarray],
+    index: int,
+    entry: tuple[int, ...],
+    h: float,
+) -> float:
+    """(L(theta + h) - L(theta - h)) / 2h for the entry ``entry`` of ``params[index]``: two
+    evaluations of ``loss`` alone (no gradient is read); ``params`` is left as it was."""
+    array = params[index]
+    old = array[entry]
+    values = []
+    for offset in (h, -h):
+        array[entry] = old + offset
+        values.append(float(loss(params)))
+    array[entry] = old
+    return (values[0] - values[1]) / (2 * h)
+
+
+def central_differences(
+    loss: Callable[[list[np.ndarray]], float],
+    params: list[np.ndarray],
+    index: int,
+    entries: Iterable[tuple[int, ...]],
+    h: float,
+) -> np.ndarray:
+    """``central_difference`` at each of ``entries`` of ``params[index]``; NaN elsewhere."""
+    out = np.full(params[index].shape, np.nan)
+    for entry in entries:
+        out[entry] = central_difference(loss, params, index, entry, h)
+    return out
