@@ -95,9 +95,11 @@ def input_scaling(spec: Spec, extras: dict[str, np.ndarray], where: str) -> dict
         return {}
     if len(present) < 2:
         missing = next(key for key in ("x_mean", "x_std") if key not in extras)
-        why = "the spec says standardize = true" if spec.data.standardize else "x_mean is there"
+        why = f"{present[0]} is there" if present else "the spec says standardize = true"
         raise DataError(
-            f"missing array '{missing}' ({why}; save the weights with run --save)", where
+            f"missing array '{missing}' ({why}; save the weights with run --save, or with the "
+            "module's save_params(path, params, x_mean, x_std))",
+            where,
         )
     n_in = spec.layers[0]
     scaling = {}
