@@ -77,9 +77,14 @@ def load_weights(
                 f"expected a numeric array of shape {shape}",
                 where,
             )
-        value = np.ascontiguousarray(value, dtype=dtype)
+        with np.errstate(over="ignore"):  # 1e39 into float32: inf, refused just below
+            value = np.ascontiguousarray(value, dtype=dtype)
         if not np.all(np.isfinite(value)):
-            raise DataError(f"array '{name}' holds non-finite values", where)
+            raise DataError(
+                f"array '{name}' holds non-finite values (nan, inf, or too large for "
+                f"{np.dtype(dtype).name})",
+                where,
+            )
         params.append(value)
     for key in META_KEYS:
         content.pop(key, None)
