@@ -2476,6 +2476,73 @@ def results_bytes(draw, meta: dict) -> bytes:  # noqa: ANN001
     return bytes(data)
 
 
+JOURNAL_VALUES = [*HOSTILE_JSON, "[" * 100_000 + "]" * 100_000, "[" * 900 + "]" * 900,
+                  '{"a": ' * 900 + "1" + "}" * 900, "9" * 5000, "1e-999", "-0.0", '"\\ud800"',
+                  '"lost: \\u0000"', '{"epochs": 1}', '{"epochs": "1", "extra": []}']  # fmt: skip
+"""Hostile JSON values a journal line may carry: results.json's, plus deeper nesting (one
+line of 200 KB), nesting just shallow enough to parse, integers past Python's digit limit."""
+
+
+JOURNAL_NUMBERS = ["1e999", "-1e999", "9" * 400, "-" + "9" * 309, "NaN", "Infinity", "1e-999",
+                   "-0.0", "true", '"0.1"', "null", "[]", "1.7976931348623157e308"]  # fmt: skip
+JOURNAL_NUMBER_FIELDS = ["final_loss", "accuracy", "seconds", "seed", "worker_pid", "train_loss",
+                         "losses", "loss_epochs"]  # fmt: skip
+
+
+@st.composite
+def journal_line(draw) -> bytes:  # noqa: ANN001
+    """One line of a sweep's journal: a trial's record as ``Results.add`` appends it, with up
+    to three fields given a hostile value; or a bare hostile value, garbage, or nothing."""
+    kind = draw(st.integers(0, 19))  # low (what Hypothesis tries first): a record
+    if kind == 19:
+        return draw(st.binary(max_size=60)).replace(b"\n", b"")
+    if kind == 18:
+        return draw(st.sampled_from(JOURNAL_VALUES)).encode()
+    if kind == 17:
+        return draw(st.sampled_from([b"", b" ", b"\r", b"{", b'{"values"', b"\xff\xfe"]))
+    record = json.loads(json.dumps(RECORD))
+    record["values"]["epochs"] = draw(st.sampled_from(["1", "2", "3"]))
+    record["seed"] = draw(st.integers(0, 3))
+    marks: dict[str, str] = {}
+    for n in range(draw(st.sampled_from([1, 1, 1, 2, 3])) if kind > 5 else 0):
+        if draw(st.booleans()):  # a number field given a number no sweep writes, or a non-number
+            owner, field = record, draw(st.sampled_from(JOURNAL_NUMBER_FIELDS))
+            marks[f"@{n}@"] = draw(st.sampled_from(JOURNAL_NUMBERS))
+        else:
+            owners = [o for o in (record, record["values"]) if isinstance(o, dict)]
+            owner = draw(st.sampled_from(owners))
+            field = draw(st.sampled_from([*RESULT_FIELDS, "train_loss", "z"]))
+            marks[f"@{n}@"] = draw(st.sampled_from(JOURNAL_VALUES))
+        owner[field] = f"@{n}@"
+    text = json.dumps(record)
+    for mark, value in marks.items():
+        text = text.replace(f'"{mark}"', value)
+    return text.encode()
+
+
+@st.composite
+def journal_bytes(draw) -> bytes:  # noqa: ANN001
+    """A sweep's ``.trials.jsonl``: its header (sometimes damaged or missing), then 0-3 lines,
+    the last sometimes cut short (a killed append); bytes flipped now and then; or raw bytes."""
+    from symbackprop.tools.sweep import JOURNAL_HEADER
+
+    if draw(st.integers(0, 14)) == 0:
+        return draw(st.binary(max_size=200))
+    header = JOURNAL_HEADER
+    damage = draw(st.integers(0, 9))
+    if damage == 0:
+        header = b""
+    elif damage == 1:
+        header = header[: draw(st.integers(0, len(header) - 1))]
+    lines = draw(st.lists(journal_line(), max_size=3))
+    data = bytearray(header + b"".join(line + b"\n" for line in lines))
+    if draw(st.integers(0, 5)) == 0 and len(data) > len(header):
+        data = data[: draw(st.integers(len(header), len(data)))]  # the last line cut short
+    if draw(st.integers(0, 9)) == 0 and data:
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
 def cli_outcome(kind: str, argv: list[str]) -> int:
     """``outcome`` of a whole command: exit 0, or 2 with one line on stderr; else fail."""
     import contextlib
@@ -2534,6 +2601,70 @@ def _check_results_bytes(folder: Path, raw: bytes, owned: bool, meta: dict, axes
         assert (out / "results.json").read_bytes() == raw, "a foreign results.json was replaced"
 
 
+def _check_journal_bytes(folder: Path, raw: bytes, trials: int, meta: dict, axes: list) -> None:
+    """A resumed sweep's first steps on a fuzzed journal beside its own results.json: read both,
+    check the folder, write results.json again and begin the journal afresh, report the trials
+    and pick the best variant. Refused: results.json and the journal are left as they were."""
+    from symbackprop.tools import sweep
+    from symbackprop.tools.grid import read_table, variants
+    from symbackprop.util.fileio import check_folder, write_output
+
+    JOURNAL, JOURNAL_HEADER, Results = sweep.JOURNAL, sweep.JOURNAL_HEADER, sweep.Results
+
+    out = folder / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    stored = [RECORD | {"seed": seed} for seed in range(trials)]
+    results_json = json.dumps({"sweep": meta, "trials": stored}).encode()
+    write_output(out / "results.json", results_json, sidecar=True)
+    (out / JOURNAL).write_bytes(raw)
+
+    def resume() -> None:
+        with Results(out, meta, axes) as results:
+            check_folder(out, sweep.OUTPUTS, remedy="choose another --output")
+            results.save()
+            sweep._report(list(results.records.values()), axes, io.StringIO())  # the table
+            grid = [sweep.Trial(v, s) for v in variants(read_table("xor"), axes) for s in (0, 1)]
+            sweep.best_variant(grid, results)
+
+    if outcome("journal", resume) == 0:
+        saved = json.loads((out / "results.json").read_text())["trials"]  # it reads back
+        assert len(saved) >= min(trials, 1), "a trial of results.json was lost"
+        assert (out / JOURNAL).read_bytes() == JOURNAL_HEADER, "the journal was not begun afresh"
+    else:
+        assert (out / "results.json").read_bytes() == results_json, "results.json was replaced"
+        assert (out / JOURNAL).read_bytes() == raw, "a refused journal was replaced"
+
+
+@pytest.mark.parametrize("stored_in", ["results.json", ".trials.jsonl"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("final_loss", "1e999"), ("accuracy", "-1e999"), ("seconds", "9" * 400),
+     ("train_loss", "1e999"), ("worker_pid", "-" + "9" * 309), ("losses", "[1e999]"),
+     ("loss_epochs", "[" + "9" * 400 + "]")],
+)  # fmt: skip
+def test_numbers_no_sweep_writes_are_refused(
+    stored_in: str, field: str, value: str, tmp_path: Path
+) -> None:
+    """A number that reads as inf (1e999) or beyond a float (400 digits) in a trial: one line
+    naming the file and the field, nothing replaced (results.json could not hold inf again:
+    a ValueError traceback; the report could not format the integer: an OverflowError)."""
+    from symbackprop.tools.sweep import JOURNAL, JOURNAL_HEADER, Results
+
+    meta, axes = _sweep_setup()
+    record = json.dumps(RECORD | {field: "@"}).replace('"@"', value)
+    trials = f"[{record}]" if stored_in == "results.json" else "[]"
+    results_json = f'{{"sweep": {json.dumps(meta)}, "trials": {trials}}}'.encode()
+    write_output(tmp_path / "results.json", results_json, sidecar=True)
+    journal = JOURNAL_HEADER + (record.encode() + b"\n" if stored_in == JOURNAL else b"")
+    (tmp_path / JOURNAL).write_bytes(journal)
+    with pytest.raises(SymbackpropError, match=f"'{field}'.*(is not a|holds other than)") as e:
+        Results(tmp_path, meta, axes)
+    assert stored_in in str(e.value) and "\n" not in str(e.value)
+    assert (tmp_path / "results.json").read_bytes() == results_json
+    assert (tmp_path / JOURNAL).read_bytes() == journal
+
+
 def _fuzz_all(folder: Path, examples: int) -> None:
     @_fuzz_settings(examples)
     @given(raw=toml_bytes())
@@ -2568,6 +2699,11 @@ def _fuzz_all(folder: Path, examples: int) -> None:
     def sweep_results(raw: bytes, owned: bool) -> None:
         _check_results_bytes(folder, raw, owned, meta, axes)
 
+    @_fuzz_settings(examples)
+    @given(raw=journal_bytes(), trials=st.integers(0, 2))
+    def sweep_journal(raw: bytes, trials: int) -> None:
+        _check_journal_bytes(folder, raw, trials, meta, axes)
+
     FUZZ_COUNTS.clear()
     (folder / "data.csv").write_text(XOR_CSV)  # what the fuzzed specs' dataset names
     specs()
@@ -2577,8 +2713,9 @@ def _fuzz_all(folder: Path, examples: int) -> None:
     (folder / "std.toml").write_text(STANDARDIZED)
     weights()
     sweep_results()
+    sweep_journal()
     print("fuzzed inputs (kind: {exit status: count}):", FUZZ_COUNTS)
-    for kind in ("toml", ".csv", ".npz", "weights", "results.json"):
+    for kind in ("toml", ".csv", ".npz", "weights", "results.json", "journal"):
         assert FUZZ_COUNTS[kind][2] > 0, f"no {kind} input was refused: the fuzzer is too tame"
         assert FUZZ_COUNTS[kind][0] > 0, f"no {kind} input was accepted: the fuzzer is too wild"
 
