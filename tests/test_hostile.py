@@ -262,6 +262,8 @@ class Case:
     not_as_root: bool = False
     unchanged: tuple[str, ...] = ()
     """Files that must be byte-for-byte the same after the command."""
+    absent: tuple[str, ...] = ()
+    """Paths that must not exist after the command (nor any temporary file beside them)."""
 
 
 def run_spec(*extra: str) -> tuple[str, ...]:
@@ -275,6 +277,47 @@ WRITE_TARGETS = both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv":
 
 def sweep_into(folder: str) -> tuple[str, ...]:
     return ("sweep", "xor", "--grid", "epochs=1", "--output", folder)
+
+
+def unix_socket(name: str, also: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    """A Unix socket at ``name`` (bound from inside the folder: socket paths are short)."""
+
+    def setup(folder: Path) -> None:
+        import socket
+
+        if also:
+            also(folder)
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            with socket.socket(socket.AF_UNIX) as server:
+                server.bind(name)
+        finally:
+            os.chdir(here)
+
+    return setup
+
+
+def export_to(*targets: str, spec: str = "xor") -> tuple[str, ...]:
+    return ("export", spec, "w.npz", *targets)
+
+
+EXPORTED = ("m.pt", "m.onnx")
+EXPORT_BOTH = export_to("--torch", "m.pt", "--onnx", "m.onnx")
+STANDARDIZED_FILES = files(**{"net.toml": STANDARDIZED, "data.csv": XOR_CSV})
+SCALING = {"x_mean": np.zeros(2), "x_std": np.ones(2)}
+
+
+def export_weights(kind: str, setup: Callable[[Path], None], message: str, spec: str = "xor"):  # noqa: ANN201
+    """export of tampered weights (to both formats): one line naming the file, nothing written."""
+    return Case(
+        f"export of weights with {kind}",
+        both(STANDARDIZED_FILES, setup),
+        export_to("--torch", "m.pt", "--onnx", "m.onnx", spec=spec),
+        2,
+        message,
+        absent=EXPORTED,
+    )
 
 
 MINE = "print('my own work')\n"
@@ -1487,6 +1530,131 @@ CASES = [
             ("a chained comparison", "Piecewise((x, 0 < x < 1), (0, True))"),
         )
     ),
+    # --- export: where it writes (issue 18 for issue 21's command) ------------------------------
+    *(
+        Case(
+            f"export {option} {kind}, even with --force",
+            both(WRITE_TARGETS, files(real="mine"), setup),
+            (*export_to(option, target), "--force"),
+            2,
+            message,
+            unchanged=("real",),
+            absent=tuple(name for name in EXPORTED if name != target),
+        )
+        for option, end in (("--torch", "pt"), ("--onnx", "onnx"))
+        for kind, target, setup, message in (
+            ("onto a symbolic link", f"m.{end}", linked(f"m.{end}", "real"), "is a symbolic link"),
+            ("onto a dangling symbolic link", f"m.{end}", linked(f"m.{end}", "gone", False),
+             "is a symbolic link"),
+            ("onto a FIFO (no hang)", f"m.{end}", fifo(f"m.{end}"), "is not a regular file"),
+            ("onto a socket", f"m.{end}", unix_socket(f"m.{end}"), "is not a regular file"),
+            ("onto a device", "/dev/null", files(), f"needs a file name ending in .{end}"),
+            ("onto a folder", f"m.{end}", files(**{f"m.{end}__keep": ""}), "is a folder"),
+            ("below a file", f"real/m.{end}", files(), "real is not a folder"),
+        )
+    ),
+    *(
+        Case(
+            f"export {option} into a read-only folder (before loading anything)",
+            both(WRITE_TARGETS, files(**{"ro__keep": ""}), lambda f: (f / "ro").chmod(0o555)),
+            export_to(option, f"ro/m.{end}"),
+            2,
+            f"ro/m.{end}: the folder ro is not writable",
+            not_as_root=True,
+            absent=(f"ro/m.{end}",),
+        )
+        for option, end in (("--torch", "pt"), ("--onnx", "onnx"), ("--torch", "pth"))
+    ),
+    *(
+        Case(
+            f"export {option} over a user's file{how} (no --force)",
+            both(WRITE_TARGETS, setup),
+            export_to(option, f"m.{end}"),
+            2,
+            f"m.{end}: exists and was not written by symbackprop",
+            unchanged=() if "2 GB" in how else (f"m.{end}",),
+        )
+        for option, end in (("--torch", "pt"), ("--onnx", "onnx"))
+        for how, setup in (
+            ("", files(**{f"m.{end}": "a colleague's model"})),
+            (" with a stale digest file",
+             files(**{f"m.{end}": "mine", f".m.{end}.symbackprop-sha256": "0" * 64 + "\n"})),
+            (" of 2 GB (refused unread)", sparse(f"m.{end}", 2 << 30)),
+        )
+    ),
+    Case(
+        "export --torch fine but --onnx at a FIFO: neither written",
+        both(WRITE_TARGETS, fifo("m.onnx")),
+        (*EXPORT_BOTH, "--force"),
+        2,
+        "m.onnx: is not a regular file",
+        absent=("m.pt",),
+    ),
+    # --- export: the weights it reads ------------------------------------------------------------
+    export_weights("a wrong shape", npz("w.npz", XOR_WEIGHTS | {"W1": np.zeros((4, 3))}),
+                   "w.npz: array 'W1' has shape (4, 3)"),
+    export_weights("a transposed W2", npz("w.npz", XOR_WEIGHTS | {"W2": np.zeros((4, 1))}),
+                   "array 'W2' has shape (4, 1)"),
+    export_weights("NaN", npz("w.npz", XOR_WEIGHTS | {"b1": np.array([0, np.nan, 0, 0])}),
+                   "w.npz: array 'b1' holds non-finite values"),
+    export_weights("-inf", npz("w.npz", XOR_WEIGHTS | {"W2": np.full((1, 4), -np.inf)}),
+                   "array 'W2' holds non-finite values"),
+    export_weights("1e39 in a float32 spec",
+                   both(files(**{"n32.toml": spec_text(dtype="float32")}),
+                        npz("w.npz", XOR_WEIGHTS | {"b2": np.array([1e39])})),
+                   "array 'b2' holds non-finite values (nan, inf, or too large for float32)",
+                   spec="n32.toml"),
+    export_weights("a missing member", npz("w.npz", {k: v for k, v in XOR_WEIGHTS.items()
+                                                     if k != "W2"}),
+                   "w.npz: missing array 'W2' (needs W1, b1, W2, b2)"),
+    export_weights("no members", npz("w.npz", {}), "missing array 'W1'"),
+    export_weights("strings for W1", npz("w.npz", XOR_WEIGHTS | {"W1": np.full((4, 2), "a")}),
+                   "expected a numeric array of shape (4, 2)"),
+    export_weights("complex b1", npz("w.npz", XOR_WEIGHTS | {"b1": np.zeros(4, complex)}),
+                   "array 'b1' has shape (4,) and dtype complex128"),
+    export_weights("another network's signature",
+                   npz("w.npz", XOR_WEIGHTS | {"network": np.array("2-4-1 hidden=relu")}),
+                   "weights were saved for network '2-4-1 hidden=relu'"),
+    export_weights("a pickled member", npz("w.npz", XOR_WEIGHTS | {"W1": b"\x80\x04K\x01."}),
+                   "w.npz"),
+    export_weights("a member claiming 10**10 rows",
+                   npz("w.npz", XOR_WEIGHTS | {"W1": npy_claiming((10**10, 2))}), "w.npz"),
+    export_weights("text, not an archive", files(**{"w.npz": "my weights"}),
+                   "w.npz: not a readable .npz weights file"),
+    export_weights("a folder", files(**{"w.npz__x": ""}), "w.npz"),
+    export_weights("a FIFO (no hang)", fifo("w.npz"), "w.npz"),
+    export_weights("no x_mean/x_std under standardize = true", npz("w.npz", XOR_WEIGHTS),
+                   "w.npz: missing array 'x_mean' (the spec says standardize = true",
+                   spec="net.toml"),
+    export_weights("x_mean only", npz("w.npz", XOR_WEIGHTS | {"x_mean": np.zeros(2)}),
+                   "missing array 'x_std' (x_mean is there", spec="net.toml"),
+    export_weights("x_std of zero", npz("w.npz", XOR_WEIGHTS | SCALING | {"x_std": np.zeros(2)}),
+                   "array 'x_std' holds 0; must be > 0", spec="net.toml"),
+    export_weights("x_std of -1 (spec without standardize)",
+                   npz("w.npz", XOR_WEIGHTS | SCALING | {"x_std": -np.ones(2)}),
+                   "array 'x_std' holds -1; must be > 0"),
+    export_weights("NaN in x_mean",
+                   npz("w.npz", XOR_WEIGHTS | SCALING | {"x_mean": np.array([np.nan, 0])}),
+                   "array 'x_mean' holds non-finite values", spec="net.toml"),
+    export_weights("x_mean of 3 values",
+                   npz("w.npz", XOR_WEIGHTS | SCALING | {"x_mean": np.zeros(3)}),
+                   "array 'x_mean' has shape (3,)", spec="net.toml"),
+    export_weights("strings for x_std",
+                   npz("w.npz", XOR_WEIGHTS | SCALING | {"x_std": np.array(["1", "1"])}),
+                   "array 'x_std' has shape (2,) and dtype <U1", spec="net.toml"),
+    export_weights("x_std of 1e-310 (the folded layer overflows)",
+                   npz("w.npz", XOR_WEIGHTS | SCALING | {"x_std": np.full(2, 1e-310)}),
+                   "w.npz: its x_mean/x_std folded into the first layer give values too large",
+                   spec="net.toml"),
+    export_weights("x_std of 1e-40 in a float32 spec (overflows float32)",
+                   both(files(**{"n32.toml": spec_text(dtype="float32")}),
+                        npz("w.npz", XOR_WEIGHTS | SCALING | {"x_std": np.full(2, 1e-40)})),
+                   "give values too large for float32", spec="n32.toml"),
+    export_weights("duplicate classes",
+                   npz("w.npz", XOR_WEIGHTS | {"classes": np.array(["a", "a"])}),
+                   "w.npz: array 'classes': 2 classes (a, a)"),
+    export_weights("numbers for classes", npz("w.npz", XOR_WEIGHTS | {"classes": np.zeros(2)}),
+                   "array 'classes' has shape (2,) and dtype float64"),
 ]
 
 
@@ -1551,6 +1719,10 @@ def test_hostile_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> None: 
         assert case.message in lines[-1], lines[-1]
     for name, content in before.items():
         assert (folder / name).read_bytes() == content, f"{name} was changed"
+    for name in case.absent:
+        assert not os.path.lexists(folder / name), f"{name} was written"
+    if case.absent:
+        assert not [p for p in folder.rglob(".*.tmp")], "a temporary file was left"
     assert seconds < 30, f"took {seconds:.1f} s"
 
 
@@ -1888,6 +2060,8 @@ FULL_DISK_COMMANDS = {
     "predict -o": ("predict", "xor", "w.npz", "x.csv", "-o", "out/p.csv"),
     "init": ("init", "out/net"),
     "sweep --output": sweep_into("out"),
+    "export --torch": export_to("--torch", "out/m.pt"),
+    "export --onnx": export_to("--onnx", "out/m.onnx"),
 }
 
 
@@ -1900,7 +2074,9 @@ def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, mon
     """A full disk at the target (statvfs: no block left): one line, exit 2, before any module
     is loaded or trial run, so no training is done only to be lost."""
     import symbackprop.pipeline as pipeline
+    import symbackprop.run.export as export
     import symbackprop.run.runner as runner
+    import symbackprop.run.weights as weights
     import symbackprop.run.workflow as workflow
     import symbackprop.tools.sweep as sweep
 
@@ -1915,8 +2091,8 @@ def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, mon
         return os.statvfs_result(values)
 
     monkeypatch.setattr(os, "statvfs", statvfs)
-    loads = (workflow, "_saved"), (pipeline, "cached_module")
-    for owner, name in ((runner, "fit"), *loads, (sweep, "_execute")):
+    loads = (workflow, "_saved"), (pipeline, "cached_module"), (weights, "load_weights")
+    for owner, name in ((runner, "fit"), *loads, (sweep, "_execute"), (export, "import_torch")):
         monkeypatch.setattr(owner, name, _tripwire)
     case = Case(command, WRITE_TARGETS, FULL_DISK_COMMANDS[command], 2)
     status, _, err = run_case(case, tmp_path / "work", monkeypatch, capsys)
@@ -2300,6 +2476,73 @@ def results_bytes(draw, meta: dict) -> bytes:  # noqa: ANN001
     return bytes(data)
 
 
+JOURNAL_VALUES = [*HOSTILE_JSON, "[" * 100_000 + "]" * 100_000, "[" * 900 + "]" * 900,
+                  '{"a": ' * 900 + "1" + "}" * 900, "9" * 5000, "1e-999", "-0.0", '"\\ud800"',
+                  '"lost: \\u0000"', '{"epochs": 1}', '{"epochs": "1", "extra": []}']  # fmt: skip
+"""Hostile JSON values a journal line may carry: results.json's, plus deeper nesting (one
+line of 200 KB), nesting just shallow enough to parse, integers past Python's digit limit."""
+
+
+JOURNAL_NUMBERS = ["1e999", "-1e999", "9" * 400, "-" + "9" * 309, "NaN", "Infinity", "1e-999",
+                   "-0.0", "true", '"0.1"', "null", "[]", "1.7976931348623157e308"]  # fmt: skip
+JOURNAL_NUMBER_FIELDS = ["final_loss", "accuracy", "seconds", "seed", "worker_pid", "train_loss",
+                         "losses", "loss_epochs"]  # fmt: skip
+
+
+@st.composite
+def journal_line(draw) -> bytes:  # noqa: ANN001
+    """One line of a sweep's journal: a trial's record as ``Results.add`` appends it, with up
+    to three fields given a hostile value; or a bare hostile value, garbage, or nothing."""
+    kind = draw(st.integers(0, 19))  # low (what Hypothesis tries first): a record
+    if kind == 19:
+        return draw(st.binary(max_size=60)).replace(b"\n", b"")
+    if kind == 18:
+        return draw(st.sampled_from(JOURNAL_VALUES)).encode()
+    if kind == 17:
+        return draw(st.sampled_from([b"", b" ", b"\r", b"{", b'{"values"', b"\xff\xfe"]))
+    record = json.loads(json.dumps(RECORD))
+    record["values"]["epochs"] = draw(st.sampled_from(["1", "2", "3"]))
+    record["seed"] = draw(st.integers(0, 3))
+    marks: dict[str, str] = {}
+    for n in range(draw(st.sampled_from([1, 1, 1, 2, 3])) if kind > 5 else 0):
+        if draw(st.booleans()):  # a number field given a number no sweep writes, or a non-number
+            owner, field = record, draw(st.sampled_from(JOURNAL_NUMBER_FIELDS))
+            marks[f"@{n}@"] = draw(st.sampled_from(JOURNAL_NUMBERS))
+        else:
+            owners = [o for o in (record, record["values"]) if isinstance(o, dict)]
+            owner = draw(st.sampled_from(owners))
+            field = draw(st.sampled_from([*RESULT_FIELDS, "train_loss", "z"]))
+            marks[f"@{n}@"] = draw(st.sampled_from(JOURNAL_VALUES))
+        owner[field] = f"@{n}@"
+    text = json.dumps(record)
+    for mark, value in marks.items():
+        text = text.replace(f'"{mark}"', value)
+    return text.encode()
+
+
+@st.composite
+def journal_bytes(draw) -> bytes:  # noqa: ANN001
+    """A sweep's ``.trials.jsonl``: its header (sometimes damaged or missing), then 0-3 lines,
+    the last sometimes cut short (a killed append); bytes flipped now and then; or raw bytes."""
+    from symbackprop.tools.sweep import JOURNAL_HEADER
+
+    if draw(st.integers(0, 14)) == 0:
+        return draw(st.binary(max_size=200))
+    header = JOURNAL_HEADER
+    damage = draw(st.integers(0, 9))
+    if damage == 0:
+        header = b""
+    elif damage == 1:
+        header = header[: draw(st.integers(0, len(header) - 1))]
+    lines = draw(st.lists(journal_line(), max_size=3))
+    data = bytearray(header + b"".join(line + b"\n" for line in lines))
+    if draw(st.integers(0, 5)) == 0 and len(data) > len(header):
+        data = data[: draw(st.integers(len(header), len(data)))]  # the last line cut short
+    if draw(st.integers(0, 9)) == 0 and data:
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
 def cli_outcome(kind: str, argv: list[str]) -> int:
     """``outcome`` of a whole command: exit 0, or 2 with one line on stderr; else fail."""
     import contextlib
@@ -2358,6 +2601,70 @@ def _check_results_bytes(folder: Path, raw: bytes, owned: bool, meta: dict, axes
         assert (out / "results.json").read_bytes() == raw, "a foreign results.json was replaced"
 
 
+def _check_journal_bytes(folder: Path, raw: bytes, trials: int, meta: dict, axes: list) -> None:
+    """A resumed sweep's first steps on a fuzzed journal beside its own results.json: read both,
+    check the folder, write results.json again and begin the journal afresh, report the trials
+    and pick the best variant. Refused: results.json and the journal are left as they were."""
+    from symbackprop.tools import sweep
+    from symbackprop.tools.grid import read_table, variants
+    from symbackprop.util.fileio import check_folder, write_output
+
+    JOURNAL, JOURNAL_HEADER, Results = sweep.JOURNAL, sweep.JOURNAL_HEADER, sweep.Results
+
+    out = folder / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    stored = [RECORD | {"seed": seed} for seed in range(trials)]
+    results_json = json.dumps({"sweep": meta, "trials": stored}).encode()
+    write_output(out / "results.json", results_json, sidecar=True)
+    (out / JOURNAL).write_bytes(raw)
+
+    def resume() -> None:
+        with Results(out, meta, axes) as results:
+            check_folder(out, sweep.OUTPUTS, remedy="choose another --output")
+            results.save()
+            sweep._report(list(results.records.values()), axes, io.StringIO())  # the table
+            grid = [sweep.Trial(v, s) for v in variants(read_table("xor"), axes) for s in (0, 1)]
+            sweep.best_variant(grid, results)
+
+    if outcome("journal", resume) == 0:
+        saved = json.loads((out / "results.json").read_text())["trials"]  # it reads back
+        assert len(saved) >= min(trials, 1), "a trial of results.json was lost"
+        assert (out / JOURNAL).read_bytes() == JOURNAL_HEADER, "the journal was not begun afresh"
+    else:
+        assert (out / "results.json").read_bytes() == results_json, "results.json was replaced"
+        assert (out / JOURNAL).read_bytes() == raw, "a refused journal was replaced"
+
+
+@pytest.mark.parametrize("stored_in", ["results.json", ".trials.jsonl"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("final_loss", "1e999"), ("accuracy", "-1e999"), ("seconds", "9" * 400),
+     ("train_loss", "1e999"), ("worker_pid", "-" + "9" * 309), ("losses", "[1e999]"),
+     ("loss_epochs", "[" + "9" * 400 + "]")],
+)  # fmt: skip
+def test_numbers_no_sweep_writes_are_refused(
+    stored_in: str, field: str, value: str, tmp_path: Path
+) -> None:
+    """A number that reads as inf (1e999) or beyond a float (400 digits) in a trial: one line
+    naming the file and the field, nothing replaced (results.json could not hold inf again:
+    a ValueError traceback; the report could not format the integer: an OverflowError)."""
+    from symbackprop.tools.sweep import JOURNAL, JOURNAL_HEADER, Results
+
+    meta, axes = _sweep_setup()
+    record = json.dumps(RECORD | {field: "@"}).replace('"@"', value)
+    trials = f"[{record}]" if stored_in == "results.json" else "[]"
+    results_json = f'{{"sweep": {json.dumps(meta)}, "trials": {trials}}}'.encode()
+    write_output(tmp_path / "results.json", results_json, sidecar=True)
+    journal = JOURNAL_HEADER + (record.encode() + b"\n" if stored_in == JOURNAL else b"")
+    (tmp_path / JOURNAL).write_bytes(journal)
+    with pytest.raises(SymbackpropError, match=f"'{field}'.*(is not a|holds other than)") as e:
+        Results(tmp_path, meta, axes)
+    assert stored_in in str(e.value) and "\n" not in str(e.value)
+    assert (tmp_path / "results.json").read_bytes() == results_json
+    assert (tmp_path / JOURNAL).read_bytes() == journal
+
+
 def _fuzz_all(folder: Path, examples: int) -> None:
     @_fuzz_settings(examples)
     @given(raw=toml_bytes())
@@ -2392,6 +2699,11 @@ def _fuzz_all(folder: Path, examples: int) -> None:
     def sweep_results(raw: bytes, owned: bool) -> None:
         _check_results_bytes(folder, raw, owned, meta, axes)
 
+    @_fuzz_settings(examples)
+    @given(raw=journal_bytes(), trials=st.integers(0, 2))
+    def sweep_journal(raw: bytes, trials: int) -> None:
+        _check_journal_bytes(folder, raw, trials, meta, axes)
+
     FUZZ_COUNTS.clear()
     (folder / "data.csv").write_text(XOR_CSV)  # what the fuzzed specs' dataset names
     specs()
@@ -2401,8 +2713,9 @@ def _fuzz_all(folder: Path, examples: int) -> None:
     (folder / "std.toml").write_text(STANDARDIZED)
     weights()
     sweep_results()
+    sweep_journal()
     print("fuzzed inputs (kind: {exit status: count}):", FUZZ_COUNTS)
-    for kind in ("toml", ".csv", ".npz", "weights", "results.json"):
+    for kind in ("toml", ".csv", ".npz", "weights", "results.json", "journal"):
         assert FUZZ_COUNTS[kind][2] > 0, f"no {kind} input was refused: the fuzzer is too tame"
         assert FUZZ_COUNTS[kind][0] > 0, f"no {kind} input was accepted: the fuzzer is too wild"
 

@@ -319,6 +319,90 @@ def test_standardization_travels_with_the_weights(tmp_path: Path, moons) -> None
     np.testing.assert_array_equal(got, expected)
 
 
+def test_module_save_params_writes_what_run_save_writes(
+    tmp_path: Path, moons, capsys
+) -> None:  # noqa: ANN001
+    """A standardising spec: the module's save_params with the statistics writes the members and
+    values run --save writes, predict gives the same predictions from either file, and each
+    module reads the statistics back (load_scaling) from either."""
+    spec, module = moons
+    saved = tmp_path / "run.npz"
+    assert cli("run", MOONS, "--quiet-derivation", "--epochs", "20", "--save", str(saved))[0] == 0
+    params, extras = load_weights(saved, spec)
+    written = tmp_path / "module.npz"
+    module.save_params(written, params, extras["x_mean"], extras["x_std"])
+    with np.load(saved) as a, np.load(written) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
+            np.testing.assert_array_equal(a[key], b[key])
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "x.npz", X=rng.normal(0.5, 1.0, (7, 2)))
+    outputs = [cli("predict", MOONS, str(w), str(tmp_path / "x.npz")) for w in (saved, written)]
+    assert outputs[0][0] == outputs[1][0] == 0 and outputs[0][1] == outputs[1][1]
+    for path in (saved, written):
+        x_mean, x_std = module.load_scaling(path)
+        assert x_mean.dtype == x_std.dtype == np.float64
+        np.testing.assert_array_equal(x_mean, extras["x_mean"])
+        np.testing.assert_array_equal(x_std, extras["x_std"])
+    bare = tmp_path / "bare.npz"  # the module's file without them: predict names the remedy
+    module.save_params(bare, params)
+    assert cli("predict", MOONS, str(bare), str(tmp_path / "x.npz"))[0] == 2
+    line = one_error_line(capsys)
+    assert "missing array 'x_mean'" in line and "save_params(path, params, x_mean, x_std)" in line
+
+
+def test_module_scaling_round_trip_old_files_and_refusals(
+    tmp_path: Path, xor_module
+) -> None:  # noqa: ANN001
+    params = xor_module.init_params(2)
+    x_mean, x_std = np.array([0.1, -3.0e-7]), np.array([2.5, 1e-3])
+    xor_module.save_params(tmp_path / "s.npz", params, x_mean=x_mean, x_std=x_std)
+    for a, b in zip(xor_module.load_params(tmp_path / "s.npz"), params):
+        np.testing.assert_array_equal(a, b)
+    got = xor_module.load_scaling(tmp_path / "s.npz")
+    np.testing.assert_array_equal(got[0], x_mean)
+    np.testing.assert_array_equal(got[1], x_std)
+    _, extras = load_weights(tmp_path / "s.npz", load_spec("xor"))  # the runner reads them
+    np.testing.assert_array_equal(extras["x_std"], x_std)
+    xor_module.save_params(tmp_path / "i.npz", params, [1, 2], [3, 4])  # integers: as float64
+    assert [v.tolist() for v in xor_module.load_scaling(tmp_path / "i.npz")] == [[1, 2], [3, 4]]
+    # files without statistics: the module's own, and an older file of bare arrays
+    xor_module.save_params(tmp_path / "n.npz", params)
+    np.savez(tmp_path / "old.npz", **dict(zip(xor_module.PARAM_NAMES, params)))
+    for name in ("n.npz", "old.npz"):
+        assert xor_module.load_scaling(tmp_path / name) == (None, None)
+        for a, b in zip(xor_module.load_params(tmp_path / name), params):
+            np.testing.assert_array_equal(a, b)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    refused = [
+        ({"x_mean": x_mean}, ValueError, "x_mean without x_std"),
+        ({"x_std": x_std}, ValueError, "x_std without x_mean"),
+        ({"x_mean": np.zeros(3), "x_std": x_std}, ValueError, r"x_mean must have shape \(2,\)"),
+        ({"x_mean": x_mean, "x_std": np.ones((1, 2))}, ValueError, "x_std must have shape"),
+        ({"x_mean": [0.0, np.nan], "x_std": x_std}, ValueError, "x_mean has non-finite"),
+        ({"x_mean": x_mean, "x_std": [1.0, 0.0]}, ValueError, "x_std holds 0"),
+        ({"x_mean": x_mean, "x_std": [1.0, -1.0]}, ValueError, "x_std holds -1"),
+        ({"x_mean": ["a", "b"], "x_std": x_std}, TypeError, "x_mean must hold real numbers"),
+        ({"x_mean": x_mean, "x_std": [True, True]}, TypeError, "x_std must hold real numbers"),
+    ]
+    for kwargs, error, match in refused:
+        with pytest.raises(error, match=match):
+            xor_module.save_params(tmp_path / "bad.npz", params, **kwargs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no temporary
+    arrays = dict(zip(xor_module.PARAM_NAMES, params))
+    tampered = [
+        ({"x_mean": x_mean}, "x_mean without x_std"),
+        ({"x_mean": x_mean, "x_std": np.array([1.0, np.inf])}, "x_std has non-finite"),
+        ({"x_mean": np.zeros(5), "x_std": x_std}, "x_mean must have shape"),
+        ({"x_mean": x_mean, "x_std": -x_std}, "x_std holds -2.5"),
+    ]
+    for extra, match in tampered:
+        np.savez(tmp_path / "t.npz", **arrays, **extra)
+        with pytest.raises(ValueError, match=f"t.npz: {match}"):
+            xor_module.load_scaling(tmp_path / "t.npz")
+
+
 def test_one_classifier_rule_for_module_cli_and_accuracy() -> None:
     """A sigmoid output with several outputs is a classifier everywhere: the module's predict,
     predict's class column and the accuracy all take the argmax (the module returned outputs)."""

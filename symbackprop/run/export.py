@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..errors import SymbackpropError
+from ..errors import DataError, SymbackpropError
 from ..spec.builtins import ELEMENTWISE
 from ..spec.model import Spec, load_spec
 from ..util.fileio import check_target, stamp_zip, write_output
@@ -110,8 +110,9 @@ def folded(params: list[np.ndarray], scaling: dict[str, np.ndarray]) -> list[np.
     mean = scaling["x_mean"].astype(np.float64)
     std = scaling["x_std"].astype(np.float64)
     W64 = W.astype(np.float64)
-    bias = b.astype(np.float64) - W64 @ (mean / std)
-    return [(W64 / std).astype(W.dtype), bias.astype(b.dtype), *params[2:]]
+    with np.errstate(all="ignore"):  # an overflow is refused by export_command, in one line
+        bias = b.astype(np.float64) - W64 @ (mean / std)
+        return [(W64 / std).astype(W.dtype), bias.astype(b.dtype), *params[2:]]
 
 
 def state_dict_arrays(
@@ -193,21 +194,29 @@ def export_command(args: argparse.Namespace, out: TextIO) -> int:
     for path, suffixes in ((args.torch, (".pt", ".pth")), (args.onnx, (".onnx",))):
         if path:
             check_target(path, args.force, suffixes)
-    import_torch()
-    if args.onnx:
-        import_onnx()
     dtype = np.float32 if spec.dtype == "float32" else np.float64
-    params, extras = load_weights(args.weights, spec, dtype)
+    params, extras = load_weights(args.weights, spec, dtype)  # refused before torch is imported
     scaling = input_scaling(spec, extras, str(args.weights))
     classes = saved_classes(spec, extras, str(args.weights))
     arrays = state_dict_arrays(params, scaling)
+    if not all(np.isfinite(value).all() for value in arrays.values()):
+        raise DataError(
+            f"its x_mean/x_std folded into the first layer give values too large for "
+            f"{spec.dtype} (x_std as small as {scaling['x_std'].min():g})",
+            str(args.weights),
+        )
+    import_torch()
+    if args.onnx:
+        import_onnx()
+    # every file made before any is written: a failure leaves nothing half exported
+    torch_data = torch_bytes(arrays) if args.torch else b""
+    onnx_data = onnx_bytes(spec, arrays) if args.onnx else b""
     if args.torch:
-        write_output(args.torch, torch_bytes(arrays), force=args.force, suffixes=(".pt", ".pth"))
+        write_output(args.torch, torch_data, force=args.force, suffixes=(".pt", ".pth"))
         print(f"wrote {args.torch}: model = {code}", file=out)
         print(f"model.load_state_dict(torch.load({str(args.torch)!r}))", file=out)
     if args.onnx:
-        data = onnx_bytes(spec, arrays)
-        write_output(args.onnx, data, force=args.force, suffixes=(".onnx",), sidecar=True)
+        write_output(args.onnx, onnx_data, force=args.force, suffixes=(".onnx",), sidecar=True)
         print(f"wrote {args.onnx}: input 'input' (n, {spec.layers[0]}), output 'output'", file=out)
     if scaling:
         print("the input standardisation (x_mean, x_std) is folded into the first Linear "

@@ -77,9 +77,14 @@ def load_weights(
                 f"expected a numeric array of shape {shape}",
                 where,
             )
-        value = np.ascontiguousarray(value, dtype=dtype)
+        with np.errstate(over="ignore"):  # 1e39 into float32: inf, refused just below
+            value = np.ascontiguousarray(value, dtype=dtype)
         if not np.all(np.isfinite(value)):
-            raise DataError(f"array '{name}' holds non-finite values", where)
+            raise DataError(
+                f"array '{name}' holds non-finite values (nan, inf, or too large for "
+                f"{np.dtype(dtype).name})",
+                where,
+            )
         params.append(value)
     for key in META_KEYS:
         content.pop(key, None)
@@ -95,9 +100,11 @@ def input_scaling(spec: Spec, extras: dict[str, np.ndarray], where: str) -> dict
         return {}
     if len(present) < 2:
         missing = next(key for key in ("x_mean", "x_std") if key not in extras)
-        why = "the spec says standardize = true" if spec.data.standardize else "x_mean is there"
+        why = f"{present[0]} is there" if present else "the spec says standardize = true"
         raise DataError(
-            f"missing array '{missing}' ({why}; save the weights with run --save)", where
+            f"missing array '{missing}' ({why}; save the weights with run --save, or with the "
+            "module's save_params(path, params, x_mean, x_std))",
+            where,
         )
     n_in = spec.layers[0]
     scaling = {}

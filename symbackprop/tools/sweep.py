@@ -232,7 +232,15 @@ _NUMBERS = ("final_loss", "accuracy", "seconds", "train_loss", "test_loss", "tra
 
 
 def _is_number(value: Any) -> bool:  # noqa: ANN401
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool) within a float's range: what this module writes
+    (``1e999`` reads as inf, which results.json cannot hold again; ``9`` x 400 as an integer
+    that no report can format as a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range
+        return False
 
 
 def stored_problem(sweep: Any, records: Any, keys: list[str]) -> str | None:  # noqa: ANN401
