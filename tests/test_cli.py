@@ -99,7 +99,8 @@ def test_inspect() -> None:
     assert r"\frac{\partial L}{\partial W^{(2)}_{0,1}}" in result.stdout
     assert "∂L/∂W2[0, 1] =" in result.stdout  # plain (Unicode) text too, as it writes W2[j, k]
     nielsen = run_cli("inspect", "xor", "W2[0,1]", "--notation", "nielsen")
-    assert r"\partial w^{3}_{1,2}" in nielsen.stdout and "W2[1, 2] =" in nielsen.stdout
+    # both the LaTeX and the text part in Nielsen's symbols, counted from 1
+    assert r"\partial w^{3}_{1,2}" in nielsen.stdout and "∂C/∂w³[1, 2] =" in nielsen.stdout
     assert "tanh" in result.stdout  # the closed form reaches the hidden layer
 
 
@@ -211,3 +212,17 @@ def test_check_float32_spec(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "float32 gradients vs the float64 module's" in result.stdout
     assert result.stdout.count("OK: worst relative error") == 2
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_traceback(capsys: pytest.CaptureFixture) -> None:
+    """``symbackprop generate xor | head -1``: the reader leaves; the command ends with status 141
+    (as a shell reports SIGPIPE) and says nothing, not a BrokenPipeError traceback. (The pipe
+    is simulated: this sandbox's pipes do not report a closed reader.)"""
+    import io
+
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    assert main(["generate", "xor"], out=Closed()) == 141
+    assert capsys.readouterr().err == ""

@@ -277,13 +277,12 @@ def test_forms_compile_without_overfull_boxes(name: str, notation: str, tmp_path
 
 
 @needs_latex
-def test_example_with_fd_adds_no_overfull_box(tmp_path: Path) -> None:
-    """``--example --fd`` compiles, and its difference lines add no overfull box (the worked
-    example's written-out z of layer 2 has one of its own, with or without --fd)."""
-    counts = []
+def test_example_with_fd_has_no_overfull_box(tmp_path: Path) -> None:
+    """``--example`` and ``--example --fd`` compile with no overfull box: the written-out
+    substitutions break between their terms like any long line."""
     for fd in (False, True):
         folder = tmp_path / str(fd)
         folder.mkdir()
         pdflatex(document_for(load_spec("xor"), example=True, fd=fd).document(), folder)
-        counts.append((folder / "doc.log").read_text(errors="replace").count("Overfull"))
-    assert counts[0] == counts[1]
+        log = (folder / "doc.log").read_text(errors="replace")
+        assert "Overfull" not in log, [line for line in log.splitlines() if "Overfull" in line]

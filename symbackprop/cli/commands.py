@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -299,6 +301,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``symbackprop derive digits | head``): no traceback; stdout
+        # goes to /dev/null so that the interpreter's last flush does not fail again
+        if out is sys.stdout:
+            with contextlib.suppress(OSError, ValueError):  # no file descriptor (a notebook)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a reader that closed the pipe
 
 
 def _document(args: argparse.Namespace, spec):  # noqa: ANN001, ANN202

@@ -14,6 +14,7 @@ import re
 import sympy as sp
 
 from .textbook import split_sign, textbook_product, textbook_terms
+from .written import Factors, Minus, Terms
 
 CHAR = 5.2
 """Width of an ordinary math character (pt)."""
@@ -199,6 +200,8 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
     whole = printer._print(expr)
     if estimate_width(whole) <= budget * 0.5:
         return [whole]
+    if isinstance(expr, Terms | Factors):
+        return _written(expr, printer, budget)
     if isinstance(expr, sp.Add):
         out: list[str] = []
         for position, term in enumerate(textbook_terms(list(printer._as_ordered_terms(expr)))):
@@ -260,6 +263,36 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
                     body = _wrapped(body, "")
                 return [header.strip() + " " + body[0], *body[1:]]
     return [whole]
+
+
+def _written(
+    expr: Terms | Factors, printer: sp.printing.printer.Printer, budget: float
+) -> list[str]:
+    """Pieces of a written-out sum or product (a worked example's substitution) as the printer
+    writes them (``printing``: terms and factors in place, a negative number or a sum in
+    parentheses, a number after a factor set apart by ``\\cdot``)."""
+    out: list[str] = []
+    for position, arg in enumerate(expr.args):
+        if isinstance(expr, Terms):
+            inner = arg.args[0] if isinstance(arg, Minus) else arg
+            text = printer._print(inner)
+            parts = _chunks(inner, printer, budget)
+            if isinstance(inner, Terms | Minus | sp.Add) or (
+                (position or isinstance(arg, Minus)) and text.startswith("-")
+            ):
+                parts = _wrapped(parts, text)
+            sign = "- " if isinstance(arg, Minus) else ("+ " if position else "")
+            out += [sign + parts[0], *parts[1:]]
+            continue
+        text = printer._print(arg)
+        parts = _chunks(arg, printer, budget)
+        if isinstance(arg, Terms | Minus | sp.Add) or text.startswith("-"):
+            parts = _wrapped(parts, text)
+        if position:
+            dot = r"\cdot " if not arg.free_symbols and not arg.atoms(sp.Indexed) else ""
+            parts = [_Factor(dot + parts[0]), *parts[1:]]
+        out += parts
+    return out
 
 
 def _factor(factor: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:

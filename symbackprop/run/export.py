@@ -165,7 +165,7 @@ def onnx_bytes(spec: Spec, arrays: dict[str, np.ndarray]) -> bytes:
     torch = import_torch()
     model = torch_sequential(spec)
     model.load_state_dict({key: torch.from_numpy(value.copy()) for key, value in arrays.items()})
-    model.eval()
+    model.train(False)  # inference mode (what nn.Module.eval() does)
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     example = (torch.zeros(2, spec.layers[0], dtype=dtype),)
     batch = torch.export.Dim("batch")
