@@ -222,8 +222,8 @@ def _matrices(lhs: sp.Basic, rhs: sp.Basic) -> tuple[sp.Basic, ...]:
 
 def shape_of(matrix: sp.Basic, sizes: dict) -> tuple[sp.Expr, sp.Expr]:
     """A matrix's shape at the spec's layer sizes (the minibatch's m stays a symbol)."""
-    rows, cols = matrix.shape
-    return sp.sympify(rows).xreplace(sizes), sp.sympify(cols).xreplace(sizes)
+    rows, cols = sp.Tuple(*matrix.shape).xreplace(sizes)  # ints or symbols, never strings
+    return rows, cols
 
 
 GAP = 0.015
