@@ -284,3 +284,30 @@ def test_train_streams_the_same_order_as_minibatch_order(m, data, monkeypatch) -
     np.testing.assert_array_equal(streamed, whole)
     for got, want in zip(a, b):
         np.testing.assert_array_equal(got, want)
+
+
+def test_epoch_orders_are_shuffles_and_one_stream_however_chunked(m) -> None:  # noqa: ANN001
+    """Each row is a permutation of range(n); drawn in chunks of any sizes from one Generator,
+    the rows are minibatch_order's; C-contiguous int64, as the kernels take it (no recompile)."""
+    whole = m.minibatch_order(N, 9, seed=3)
+    assert whole.dtype == np.int64 and whole.flags["C_CONTIGUOUS"] and whole.shape == (9, N)
+    assert (np.sort(whole, axis=1) == np.arange(N)).all()
+    assert len({tuple(row) for row in whole}) > 1  # reshuffled every epoch
+    rng = np.random.default_rng(3)
+    chunks = [m.epoch_orders(rng, k, N) for k in (2, 1, 4, 2)]
+    np.testing.assert_array_equal(np.vstack(chunks), whole)
+
+
+def test_the_runner_trains_in_the_modules_own_order(tmp_path) -> None:  # noqa: ANN001
+    """``run`` (chunks of epochs, one Generator) and the module's ``train`` give the same
+    weights from the same seed: one rule for the order, the module's."""
+    import symbackprop
+
+    trained = symbackprop.train("xor", epochs=7, learning_rate=0.3)
+    module = trained.module
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    Y = np.array([[0], [1], [1], [0]], dtype=float)
+    params = module.init_params(trained.spec.training.seed)
+    module.train(params, X, Y, 7, 0.3, trained.spec.training.batch_size, trained.spec.training.seed)
+    for got, want in zip(trained.params, params):
+        np.testing.assert_array_equal(got, want)

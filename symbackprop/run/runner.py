@@ -459,7 +459,7 @@ def _loop(
             interrupted = True
             break
         count = 1 if validating else max(1, min(count, epochs - done, ORDER_CHUNK // n))
-        order = np.argsort(rng.random((count, n)), axis=1, kind="stable")
+        order = module.epoch_orders(rng, count, n)  # the module's own order, as its train's
         tick = time.perf_counter()
         losses = _chunk_losses(kernel, params, order, done)
         elapsed = time.perf_counter() - tick
