@@ -605,7 +605,7 @@ def _slides(args: argparse.Namespace, out: TextIO) -> int:
     if args.tex:
         write_tex(text, target, force=args.force, fmt="latex")
     else:
-        compile_pdf(text, target, force=args.force)
+        compile_pdf(text, target, force=args.force, where="slides")
     print(f"wrote {target}", file=out)
     return 0
 
