@@ -2077,7 +2077,6 @@ def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, mon
     import symbackprop.run.export as export
     import symbackprop.run.runner as runner
     import symbackprop.run.weights as weights
-    import symbackprop.run.workflow as workflow
     import symbackprop.tools.sweep as sweep
 
     real = os.statvfs
@@ -2091,7 +2090,7 @@ def test_full_disk_refused_before_any_training(command: str, tmp_path: Path, mon
         return os.statvfs_result(values)
 
     monkeypatch.setattr(os, "statvfs", statvfs)
-    loads = (workflow, "_saved"), (pipeline, "cached_module"), (weights, "load_weights")
+    loads = (weights, "read_saved"), (pipeline, "cached_module"), (weights, "load_weights")
     for owner, name in ((runner, "fit"), *loads, (sweep, "_execute"), (export, "import_torch")):
         monkeypatch.setattr(owner, name, _tripwire)
     case = Case(command, WRITE_TARGETS, FULL_DISK_COMMANDS[command], 2)

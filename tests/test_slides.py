@@ -127,6 +127,20 @@ def test_cli_errors_are_one_line(
     assert not any(tmp_path.iterdir())
 
 
+def test_no_latex_engine_is_said_by_slides_not_by_an_option_it_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """``slides`` has no --pdf: the PDF engine's refusal names the command instead."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["slides", "xor", "-o", str(tmp_path / "deck.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "no LaTeX engine found" in err and err.count("\n") == 1, err
+    assert "--pdf" not in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_foreign_file_is_not_replaced(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -1,5 +1,5 @@
-"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|exam``,
-``slides`` and ``export``."""
+"""Command line: ``symbackprop run|derive|diagram|generate|inspect|check|bench|sweep|predict``,
+``evaluate|init|list|export|exam|slides``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,20 @@ def _notation_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _example_options(sub: argparse.ArgumentParser, example_help: str) -> None:
+    """--example and the options that shape it (derive, diagram, slides)."""
+    sub.add_argument("--example", action="store_true", help=example_help)
+    sub.add_argument(
+        "--weights", metavar="FILE.npz", type=Path, help="--example: initial weights (W1, b1, ...)"
+    )
+    sub.add_argument(
+        "--sample", metavar="N", type=int, help="--example: index of the training sample"
+    )
+    sub.add_argument(
+        "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
+    )
+
+
 def _add_run(commands: Any) -> None:
     """symbackprop run and its workflow commands (predict, evaluate, ...)."""
     run = _spec_command(
@@ -95,18 +109,7 @@ def _add_derive(commands: Any) -> None:
     derive.add_argument("--document", action="store_true", help="a complete .tex document")
     derive.add_argument("--pdf", action="store_true", help="compile the document to PDF")
     derive.add_argument("--weight", metavar="WEIGHT", help="chain of partials for one weight")
-    derive.add_argument(
-        "--example", action="store_true", help="a worked numeric example on one sample"
-    )
-    derive.add_argument(
-        "--weights", metavar="FILE.npz", type=Path, help="--example: initial weights (W1, b1, ...)"
-    )
-    derive.add_argument(
-        "--sample", metavar="N", type=int, help="--example: index of the training sample"
-    )
-    derive.add_argument(
-        "--digits", metavar="D", type=int, help="--example: significant digits (default 4)"
-    )
+    _example_options(derive, "a worked numeric example on one sample")
     derive.add_argument(
         "--fd",
         action="store_true",
@@ -132,10 +135,7 @@ def _add_diagram(commands: Any) -> None:
     """symbackprop diagram."""
     diagram = _spec_command(commands, "diagram", "draw the network as a TikZ picture (LaTeX)")
     diagram.add_argument("--weight", metavar="WEIGHT", help="highlight this weight's paths")
-    diagram.add_argument("--example", action="store_true", help="one sample's numbers")
-    diagram.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
-    diagram.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
-    diagram.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    _example_options(diagram, "one sample's numbers")
     _notation_options(diagram)
     diagram.add_argument(
         "--lecture", action="store_true", help="a caption stating the notation, for slides"
@@ -259,10 +259,7 @@ def _add_slides(commands: Any) -> None:
     slides.add_argument(
         "--tex", action="store_true", help="write the LaTeX source instead of compiling it"
     )
-    slides.add_argument("--example", action="store_true", help="add a worked example section")
-    slides.add_argument("--weights", metavar="FILE.npz", type=Path, help="--example: weights")
-    slides.add_argument("--sample", metavar="N", type=int, help="--example: sample index")
-    slides.add_argument("--digits", metavar="D", type=int, help="--example: significant digits")
+    _example_options(slides, "add a worked example section")
     _notation_options(slides)
     slides.add_argument(
         "--lecture", action="store_true", help="no banner, reasons that name the calculus rules"
@@ -605,7 +602,7 @@ def _slides(args: argparse.Namespace, out: TextIO) -> int:
     if args.tex:
         write_tex(text, target, force=args.force, fmt="latex")
     else:
-        compile_pdf(text, target, force=args.force)
+        compile_pdf(text, target, force=args.force, where="slides")
     print(f"wrote {target}", file=out)
     return 0
 

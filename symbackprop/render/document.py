@@ -472,27 +472,33 @@ def check_pdf_target(path: Path, force: bool = False) -> None:
     check_target(path, force, suffixes=(".pdf",))
 
 
-def compile_pdf(tex: str, pdf_path: Path, force: bool = False) -> Path:
+def latex_engine() -> str | None:
+    """The path of the first LaTeX engine found (``LATEX_ENGINES`` in order), None without one."""
+    return next((shutil.which(e) for e in LATEX_ENGINES if shutil.which(e)), None)
+
+
+def compile_pdf(tex: str, pdf_path: Path, force: bool = False, where: str = "--pdf") -> Path:
     """Compile a complete LaTeX document to PDF with the first LaTeX engine found (run by
-    ``engine.run_latex``: no shell escape, paranoid file access, a time limit)."""
+    ``engine.run_latex``: no shell escape, paranoid file access, a time limit); ``where``: what
+    its errors name (the option or command that asked for the PDF)."""
     timeout = latex_timeout()  # a malformed SYMBACKPROP_LATEX_TIMEOUT: refused first
-    engine = next((shutil.which(e) for e in LATEX_ENGINES if shutil.which(e)), None)
+    engine = latex_engine()
     if engine is None:
         raise SymbackpropError(
             "no LaTeX engine found (install TeX Live: e.g. apt-get install texlive-latex-base "
             "texlive-latex-recommended)",
-            "--pdf",
+            where,
         )
     check_pdf_target(pdf_path, force)  # before the (slow) compilation
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "derivation.tex"
         source.write_text(tex)
-        status, output = run_latex(engine, Path(folder), source.name, timeout)
+        status, output = run_latex(engine, Path(folder), source.name, timeout, where)
         built = Path(folder) / "derivation.pdf"
         if status != 0 or not built.exists():
             errors = [line for line in output.splitlines() if line.startswith("!")]
             detail = errors[0] if errors else f"exit status {status}"
-            raise SymbackpropError(f"{Path(engine).name} failed: {detail}", "--pdf")
+            raise SymbackpropError(f"{Path(engine).name} failed: {detail}", where)
         write_output(pdf_path, stamp_binary(built.read_bytes()), force=force, suffixes=(".pdf",))
     return pdf_path
 

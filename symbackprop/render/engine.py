@@ -43,12 +43,12 @@ def latex_timeout() -> float:
 
 
 def run_latex(
-    engine: str, folder: Path, source: str, timeout: float | None = None
+    engine: str, folder: Path, source: str, timeout: float | None = None, where: str = "--pdf"
 ) -> tuple[int, str]:
     """Run ``engine`` on ``source`` (a file name in ``folder``): (exit status, its output).
 
     A run past ``timeout`` seconds (``latex_timeout()`` by default) is killed with its whole
-    process group and reported in one line; so is Ctrl-C (then re-raised).
+    process group and reported in one line at ``where``; so is Ctrl-C (then re-raised).
     """
     limit = latex_timeout() if timeout is None else timeout
     command = [engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", source]
@@ -68,7 +68,7 @@ def run_latex(
         raise SymbackpropError(
             f"{Path(engine).name} did not finish within {limit:g} s and was stopped "
             f"(a looping document? {TIMEOUT_VARIABLE} sets the limit)",
-            "--pdf",
+            where,
         ) from None
     except BaseException:
         kill_group(process)

@@ -389,7 +389,7 @@ class _Shown:
         """A formula fixed in the order the document prints it (``written.in_order``)."""
         printer = BackpropLatexPrinter()
         formula = formula.replace(sp.Max, WrittenMax)
-        return in_order(formula, lambda e: list(printer._as_ordered_terms(e)))
+        return in_order(formula, printer.ordered_terms)
 
     def written(
         self, lhs: sp.Basic, formula: sp.Expr, why: str, result: float | None = None

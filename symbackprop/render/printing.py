@@ -195,11 +195,14 @@ class BackpropLatexPrinter(LatexPrinter):
         self.inline = False
         """Inline use (in a sentence): derivatives print as a slash, not a stacked fraction."""
 
+    def ordered_terms(self, expr: sp.Expr) -> list[sp.Expr]:
+        """An Add's terms in the order this printer prints them (before ``textbook_terms``)."""
+        return list(self._as_ordered_terms(expr))
+
     def _base(self, name: str) -> str | None:
-        for prefix, kind in sorted(_KINDS.items(), key=lambda kv: -len(kv[0])):
-            rest = name[len(prefix) :]
-            if name.startswith(prefix) and rest.isdigit():
-                return self.notation.base(kind, int(rest))
+        found = layered(name)
+        if found is not None:
+            return self.notation.base(*found)
         if name == "y":
             return self.notation.target
         return None
@@ -432,14 +435,20 @@ class BackpropLatexPrinter(LatexPrinter):
         return " ".join(parts)
 
 
-def batch_kind(name: str) -> tuple[str, int | None]:
-    """The kind and layer of a minibatch matrix's vector name: ``delta2`` -> (delta, 2),
-    ``a0`` -> (a, 0) (the input), ``y`` -> (target, None)."""
+def layered(name: str) -> tuple[str, int] | None:
+    """The profile kind and layer of a layer symbol's name: ``W2`` -> (weight, 2), ``delta1``
+    -> (delta, 1), ``n2`` -> (size, 2); None for any other name."""
     for prefix, kind in sorted(_KINDS.items(), key=lambda kv: -len(kv[0])):
         rest = name[len(prefix) :]
         if name.startswith(prefix) and rest.isdigit():
             return kind, int(rest)
-    return "target", None
+    return None
+
+
+def batch_kind(name: str) -> tuple[str, int | None]:
+    """The kind and layer of a minibatch matrix's vector name: ``delta2`` -> (delta, 2),
+    ``a0`` -> (a, 0) (the input), ``y`` -> (target, None)."""
+    return layered(name) or ("target", None)
 
 
 def _numeric(expr: sp.Basic) -> bool:
@@ -491,7 +500,7 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         if vector:  # x0 -> x[0]
             kind, index = vector.groups()
             return f"{self._name('a0' if kind == 'x' else 'y')}[{self._numbers([index])}]"
-        if self.notation is not None and _LAYERED.match(expr.name):  # n2 -> Nielsen's n₃
+        if self.notation is not None and layered(expr.name):  # n2 -> Nielsen's n₃
             return self._name(expr.name)
         head, underscore, rest = expr.name.partition("_")
         return self._GREEK.get(head, head) + underscore + rest
@@ -540,10 +549,9 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     def _name(self, name: str) -> str:
         """a0 is the input x; delta2 is δ2 (in a profile: its symbols, e.g. Nielsen's a¹, δ³)."""
-        layered = _LAYERED.match(name)
-        if self.notation is not None and layered:
-            kind, layer = layered.groups()
-            return unicode_symbol(self.notation.base(_KINDS[kind], int(layer)))
+        found = layered(name)
+        if self.notation is not None and found is not None:
+            return unicode_symbol(self.notation.base(*found))
         if self.notation is not None and name in ("y", "L"):  # the target; L[i] of a batch
             return unicode_symbol(self.notation.target if name == "y" else self.notation.cost)
         return "x" if name == "a0" else name.replace("delta", "δ", 1)
@@ -671,7 +679,6 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         return "·".join(parts)
 
 
-_LAYERED = re.compile(r"^(W|b|z|a|delta|n)(\d+)$")
 _UNICODE = {r"\delta": "δ", r"\Delta": "Δ", r"\sigma": "σ"}
 _SUPERSCRIPT = str.maketrans("0123456789+-()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from ..errors import SymbackpropError
 from ..pipeline import cached_module, derivation_of
-from ..render.document import LATEX_ENGINES, compile_pdf, notation_named
+from ..render.document import compile_pdf, latex_engine, notation_named
 from ..render.exam import ExamVariant, exercise_tex, numbers_in, questions, solution_tex
 from ..render.example import DIGITS, MAX_SHOWN, check_digits
 from ..spec.model import Spec
@@ -231,19 +230,14 @@ def _npz(variant: ExamVariant) -> bytes:
     return stamp_zip(buffer.getvalue())
 
 
-def exam_files(variants: int, pdf: bool, answers: str = "answers.json") -> list[str]:
-    """The names an exam kit writes in its folder."""
-    names = [answers]
+def exam_files(variants: int, pdf: bool) -> list[str]:
+    """The names an exam kit writes in its folder (answers.json aside: it may go elsewhere)."""
+    names = []
     for number in range(1, variants + 1):
         for stem in ("exercise", "solution"):
             names += [f"{stem}-{number}.tex"] + ([f"{stem}-{number}.pdf"] if pdf else [])
         names.append(f"variant-{number}.npz")
     return names
-
-
-def latex_available() -> bool:
-    """Whether a LaTeX engine is installed (the sheets are then compiled to PDF too)."""
-    return any(shutil.which(engine) for engine in LATEX_ENGINES)
 
 
 def write_exam(
@@ -258,12 +252,12 @@ def write_exam(
     """Make an exam kit and write it to ``folder`` (``answers``: the JSON elsewhere); refuses,
     before any work, a folder holding a file of these names that symbackprop did not write."""
     check_exam(spec, variants)
-    pdf = latex_available() if pdf is None else pdf
+    pdf = latex_engine() is not None if pdf is None else pdf  # a LaTeX engine: PDFs too
     folder = Path(folder)
     answers_path = answers if answers is not None else folder / "answers.json"
     if answers_path.suffix.lower() != ".json":
         raise SymbackpropError("the answers file's name must end in .json", str(answers_path))
-    check_folder(folder, exam_files(variants, pdf)[1:])
+    check_folder(folder, exam_files(variants, pdf))
     check_folder(answers_path.parent, [answers_path.name])
     exam = make_exam(spec, variants, seed, notation)
     written = []
@@ -271,7 +265,8 @@ def write_exam(
         written.append(write_output(folder / name, data))
     if pdf:
         for name, tex in exam.sheets.items():
-            written.append(compile_pdf(tex, folder / name.replace(".tex", ".pdf")))
+            sheet = folder / name
+            written.append(compile_pdf(tex, sheet.with_suffix(".pdf"), where=str(sheet)))
     text = json.dumps(exam.answers, indent=1, sort_keys=False) + "\n"
     written.append(write_output(answers_path, text.encode(), sidecar=True))
     return written

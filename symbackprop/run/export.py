@@ -185,7 +185,7 @@ def onnx_bytes(spec: Spec, arrays: dict[str, np.ndarray]) -> bytes:
 
 def export_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop export SPEC WEIGHTS --torch FILE.pt [--onnx FILE.onnx] [--force]``."""
-    from .weights import input_scaling, load_weights, saved_classes
+    from .weights import read_saved
 
     if not (args.torch or args.onnx):
         raise SymbackpropError("give --torch FILE.pt and/or --onnx FILE.onnx", "export")
@@ -194,11 +194,9 @@ def export_command(args: argparse.Namespace, out: TextIO) -> int:
     for path, suffixes in ((args.torch, (".pt", ".pth")), (args.onnx, (".onnx",))):
         if path:
             check_target(path, args.force, suffixes)
-    dtype = np.float32 if spec.dtype == "float32" else np.float64
-    params, extras = load_weights(args.weights, spec, dtype)  # refused before torch is imported
-    scaling = input_scaling(spec, extras, str(args.weights))
-    classes = saved_classes(spec, extras, str(args.weights))
-    arrays = state_dict_arrays(params, scaling)
+    saved = read_saved(spec, args.weights)  # refused before torch is imported
+    scaling, classes = saved.scaling, saved.classes
+    arrays = state_dict_arrays(saved.params, scaling)
     if not all(np.isfinite(value).all() for value in arrays.values()):
         raise DataError(
             f"its x_mean/x_std folded into the first layer give values too large for "

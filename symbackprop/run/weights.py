@@ -12,6 +12,7 @@ written by hand needs only the parameter arrays.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,22 @@ def saved_classes(spec: Spec, extras: dict[str, np.ndarray], where: str) -> tupl
     classes = tuple(str(name) for name in value)
     check_classes(classes, spec, f"{where}: array 'classes'")
     return classes
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Saved weights as ``predict``, ``evaluate`` and ``export`` use them: the parameters, the
+    input scaling and the class names of string labels (None for numeric labels)."""
+
+    params: list[np.ndarray]
+    scaling: dict[str, np.ndarray]
+    classes: tuple[str, ...] | None
+
+
+def read_saved(spec: Spec, path: Path) -> Saved:
+    """A weights file for ``spec``, every part checked (``load_weights``, ``input_scaling``,
+    ``saved_classes``), in the spec's dtype."""
+    dtype = np.float32 if spec.dtype == "float32" else np.float64
+    params, extras = load_weights(path, spec, dtype)
+    where = str(path)
+    return Saved(params, input_scaling(spec, extras, where), saved_classes(spec, extras, where))

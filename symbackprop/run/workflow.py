@@ -231,26 +231,6 @@ def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, int]:
     return load_data(_data_spec(spec, source)).X_train, 0
 
 
-@dataclass(frozen=True)
-class Saved:
-    """Saved weights as ``predict`` and ``evaluate`` use them: the parameters, the input
-    scaling and the class names of string labels (None for numeric labels)."""
-
-    params: list[np.ndarray]
-    scaling: dict[str, np.ndarray]
-    classes: tuple[str, ...] | None
-
-
-def _saved(spec: Spec, weights: Path) -> Saved:
-    """The weights file, checked before any derivation."""
-    from .weights import input_scaling, load_weights, saved_classes
-
-    dtype = np.float32 if spec.dtype == "float32" else np.float64
-    params, extras = load_weights(weights, spec, dtype)
-    where = str(weights)
-    return Saved(params, input_scaling(spec, extras, where), saved_classes(spec, extras, where))
-
-
 def _scaled(X: np.ndarray, spec: Spec, extras: dict[str, np.ndarray], weights: Path) -> np.ndarray:
     """Inputs standardised with the weights file's x_mean/x_std, checked as inputs are (a tiny
     x_std such as 1e-320 overflows them): one line naming the file, not the module's error."""
@@ -294,12 +274,13 @@ def predictions_csv(
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
     from ..pipeline import cached_module
+    from .weights import read_saved
 
     if args.output:
         check_target(args.output, args.force)
     spec = load_spec(args.spec)
     inputs, dropped = read_inputs(spec, args.data)  # bad data fails before any derivation
-    saved = _saved(spec, args.weights)
+    saved = read_saved(spec, args.weights)  # checked before any derivation
     X = _scaled(inputs, spec, saved.scaling, args.weights)
     outputs = cached_module(spec).forward(saved.params, X)
     text = predictions_csv(spec, outputs, saved.classes)
@@ -319,9 +300,10 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
     from ..pipeline import cached_module
     from .data import load_data
     from .metrics import classification_metrics, regression_metrics
+    from .weights import read_saved
 
     spec = load_spec(args.spec)
-    saved = _saved(spec, args.weights)
+    saved = read_saved(spec, args.weights)  # checked before any derivation
     data = load_data(_data_spec(spec, args.data), saved.classes)  # before any derivation
     if data.classes is not None and saved.classes is None:
         raise DataError(
