@@ -160,13 +160,13 @@ def measure(repeats: int, epochs: int) -> tuple[dict[str, list[float]], dict[str
                 if line.startswith("{"):
                     summaries.setdefault(name, json.loads(line))
                 print(f"{name}: {seconds:.2f} s", file=sys.stderr, flush=True)
-        metrics["sequential"] = _sequential(summaries)
+        metrics["sequential"] = sequential_baseline(summaries)
         return times, metrics
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _sequential(summaries: dict[str, dict]) -> str:
+def sequential_baseline(summaries: dict[str, dict]) -> str:
     """The sweep's baseline in seconds (as text): 2 x 4 trials of the warm run's training time
     plus the cold run's compile time."""
     training = summaries["run warm"]["seconds"]

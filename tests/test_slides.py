@@ -172,13 +172,15 @@ def test_decks_compile_one_page_per_line(name: str, tmp_path: Path) -> None:
 @needs_latex
 @pytest.mark.slow
 def test_lecture_nielsen_and_example_decks_compile(tmp_path: Path) -> None:
-    for n, options in enumerate(
-        [dict(notation="nielsen", lecture=True, title="Backprop, week 3"), dict(example=True)]
-    ):
+    cases = [
+        (dict(notation="nielsen", lecture=True, title="Backprop, week 3"), "Backprop, week 3"),
+        (dict(example=True), "Worked example"),
+    ]
+    for n, (options, shown) in enumerate(cases):
         folder = tmp_path / str(n)
         folder.mkdir()
         tex = slides_for(load_spec("xor"), **options)
-        assert "Worked example" in tex or "Backprop, week 3" in tex
+        assert shown in tex
         pdflatex(tex, folder)
         log = (folder / "doc.log").read_text(errors="replace")
         assert "Overfull" not in log

@@ -23,7 +23,7 @@ def test_the_report_computes_each_target_from_the_best_times() -> None:
     times["run warm"] = [0.4, 0.5]
     times[bench.SWEEP] = [9.0, 8.0]
     summaries = {"run warm": {"seconds": 0.25}, "run cold": {"compile_seconds": 4.0}}
-    metrics = {"sequential": bench._sequential(summaries)}
+    metrics = {"sequential": bench.sequential_baseline(summaries)}
     assert metrics["sequential"] == "6.000"  # 2 x 4 x 0.25 + 4.0
     report = bench.table(times, metrics, 300)
     assert "| warm `run` / scikit-learn | 0.40 | 0.5 | yes |" in report
