@@ -230,6 +230,7 @@ def test_interrupt_keeps_weights(moons) -> None:  # noqa: ANN001
     class Interrupting:
         DTYPE = module.DTYPE
         forward, loss = module.forward, module.loss
+        epoch_orders = staticmethod(module.epoch_orders)
 
         @staticmethod
         def init_params(seed: int):  # noqa: ANN205
