@@ -221,6 +221,7 @@ def test_a_missing_torch_is_one_line_naming_pip_install(tmp_path: Path) -> None:
     assert not (tmp_path / "x.pt").exists()
 
 
+@pytest.mark.slow  # 25 s: torch.onnx's exporter (the default run keeps the .pt round trips)
 def test_onnx_gives_the_modules_outputs(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
