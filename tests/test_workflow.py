@@ -178,6 +178,28 @@ def test_overrides_reach_the_spec_and_are_validated(capsys) -> None:  # noqa: AN
     assert "unknown optimizer 'adma'" in one_error_line(capsys)
 
 
+def test_every_optimizer_is_an_override_and_listed(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """``--optimizer adam`` was refused (known: sgd) while a spec file took adam: the CLI looked
+    for the optimizers in a module that does not exist; ``list`` and ``init`` showed sgd alone."""
+    import argparse
+
+    from symbackprop.run.workflow import load_with_overrides, overrides_of
+    from symbackprop.spec.optimizers import INITS, OPTIMIZERS, SCHEDULES
+
+    for name in OPTIMIZERS:
+        args = argparse.Namespace(optimizer=name)
+        assert load_with_overrides("xor", overrides_of(args)).training.optimizer.name == name
+    status, text = cli("list")
+    assert status == 0
+    for line, names in [("optimizers:", OPTIMIZERS), ("schedules:", SCHEDULES),
+                        ("inits:", INITS)]:  # fmt: skip
+        listed = next(row for row in text.splitlines() if row.startswith(line))
+        assert all(name in listed for name in names), listed
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "starter")[0] == 0
+    assert all(name in (tmp_path / "starter.toml").read_text() for name in OPTIMIZERS)
+
+
 def test_json_summary(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     weights = tmp_path / "w.npz"
     status, text = cli("run", "xor", "--json", "--epochs", "300", "--save", str(weights))

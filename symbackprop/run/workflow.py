@@ -53,12 +53,9 @@ def overrides_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None
     }
     if "optimizer" in training:
-        registered = optimizer_names()
-        known = registered or ["sgd"]
+        known = optimizer_names()
         if training["optimizer"] not in known:
             raise SpecError(unknown("optimizer", training["optimizer"], known), "--optimizer")
-        if not registered:
-            del training["optimizer"]  # plain SGD is all there is: nothing to override
     return {"training": training} if training else {}
 
 
@@ -75,32 +72,18 @@ def load_with_overrides(source: str, overrides: dict[str, dict[str, Any]]) -> Sp
         raise
 
 
-def _registry(*names: str) -> dict[str, Any] | None:
-    """The first registry of that name in symbackprop's modules (optimizers come with 11A)."""
-    import importlib
-
-    for module_name in ("optimizers", "optim", "schedules", "spec", "functions"):
-        try:
-            module = importlib.import_module(f"symbackprop.{module_name}")
-        except ImportError:
-            continue
-        for name in names:
-            found = getattr(module, name, None)
-            if isinstance(found, (dict, tuple, list, set, frozenset)):
-                return found  # type: ignore[return-value]
-    return None
-
-
 def optimizer_names() -> list[str]:
-    """The optimizers the spec accepts (just SGD before optimizers are registered)."""
-    found = _registry("OPTIMIZERS")
-    return sorted(found) if found else []
+    """The optimizers a spec and ``--optimizer`` accept."""
+    from ..spec.optimizers import OPTIMIZERS
+
+    return sorted(OPTIMIZERS)
 
 
 def schedule_names() -> list[str]:
     """The learning-rate schedules the spec accepts."""
-    found = _registry("SCHEDULES")
-    return sorted(found) if found else []
+    from ..spec.optimizers import SCHEDULES
+
+    return sorted(SCHEDULES)
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -384,7 +367,7 @@ def catalog() -> dict[str, list[str]]:
         "specs": sorted(builtin_specs()),
         "activations": sorted(ACTIVATIONS),
         "losses": sorted(LOSSES),
-        "optimizers": optimizer_names() or ["sgd"],
+        "optimizers": optimizer_names(),
         "schedules": schedule_names(),
         "datasets": list(DATASETS),
     }
@@ -400,9 +383,9 @@ def list_command(args: argparse.Namespace, out: TextIO) -> int:
     print("losses:         " + ", ".join(names["losses"]), file=out)
     print("optimizers:     " + ", ".join(names["optimizers"]), file=out)
     print("schedules:      " + (", ".join(names["schedules"]) or "none (constant rate)"), file=out)
-    inits = _registry("INITS")
-    if inits:
-        print("inits:          " + ", ".join(inits), file=out)
+    from ..spec.optimizers import INITS
+
+    print("inits:          " + ", ".join(INITS), file=out)
     print("datasets:", file=out)
     for dataset in DATASETS.values():
         print(f"  {dataset.name:<14} {dataset.description}", file=out)
