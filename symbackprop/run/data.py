@@ -332,13 +332,15 @@ def _columns(
     return inputs, [] if target is None else [target]
 
 
-def csv_inputs(path: Path, spec: Spec) -> tuple[np.ndarray, int]:
+def csv_inputs(path: Path, spec: Spec) -> tuple[np.ndarray, tuple[int, ...]]:
     """A CSV's input columns (``predict``), chosen as for training, the target column being
-    optional; and how many rows ``missing = "drop"`` left out."""
+    optional; and the file's line numbers of the rows ``missing = "drop"`` left out."""
     table = read_table(path)
     inputs, _ = _columns(table, spec, optional_target=True)
     rows = _complete_rows(table, inputs, spec)
-    return _numbers(table, rows, inputs), len(table.rows) - len(rows)
+    kept = set(rows)
+    dropped = tuple(table.lines[row] for row in range(len(table.rows)) if row not in kept)
+    return _numbers(table, rows, inputs), dropped
 
 
 def _field(table: CsvTable, key: str) -> str:

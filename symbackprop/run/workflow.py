@@ -192,8 +192,8 @@ def _data_spec(spec: Spec, source: str) -> Spec:
     )
 
 
-def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, int]:
-    """Inputs to predict on, and how many CSV rows ``missing = "drop"`` left out: a CSV's input
+def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Inputs to predict on, and the CSV lines ``missing = "drop"`` left out: a CSV's input
     columns as the spec chooses them (features, drop, target by name; the target column may be
     absent), or of exactly the network's input columns; an .npz holding ``X`` alone, any data
     the spec could train on (targets ignored), or a built-in dataset. Files are read by
@@ -210,8 +210,8 @@ def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, int]:
         if "X" in arrays and "y" not in arrays and "Y" not in arrays:
             X = np.asarray(real_array(arrays, "X", path), dtype=np.float64)
             check_inputs(X, spec, str(path))
-            return X, 0
-    return load_data(_data_spec(spec, source)).X_train, 0
+            return X, ()
+    return load_data(_data_spec(spec, source)).X_train, ()
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,19 @@ def predictions_csv(
     return text.getvalue()
 
 
+def dropped_note(lines: tuple[int, ...], kept: int) -> str:
+    """What ``predict`` says of the rows ``missing = "drop"`` left out: which lines they were,
+    so that the predictions can be matched to the rows they are of."""
+    shown = ", ".join(str(line) for line in lines[:10])
+    more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+    rows = "row" if len(lines) == 1 else "rows"
+    where = "line" if len(lines) == 1 else "lines"
+    return (
+        f'left out {len(lines)} {rows} with an empty cell ({where} {shown}{more}; missing = '
+        f'"drop"): {kept} predictions, one per other row, in file order'
+    )
+
+
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
     from ..pipeline import cached_module
@@ -287,7 +300,7 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     outputs = cached_module(spec).forward(saved.params, X)
     text = predictions_csv(spec, outputs, saved.classes)
     if dropped:
-        print(f'left out {dropped} rows with an empty cell (missing = "drop")', file=sys.stderr)
+        print(dropped_note(dropped, X.shape[0]), file=sys.stderr)
     if args.output:
         write_output(args.output, text.encode(), force=args.force, sidecar=True)
         print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
