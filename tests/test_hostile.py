@@ -1562,6 +1562,41 @@ CASES = [
             ("a chained comparison", "Piecewise((x, 0 < x < 1), (0, True))"),
         )
     ),
+    # --- expressions whose exact values are astronomically large ---------------------------------
+    *(
+        Case(
+            f"activation {expression} derives in seconds",
+            files(**{"net.toml": spec_text().replace('"tanh"', json.dumps(expression))}),
+            ("derive", "net.toml", "--format", "text"),
+            0,
+        )
+        for expression in ("exp(exp(exp(exp(x))))", "sin(exp(exp(x)))", "x**(x**(x**x))")
+    ),
+    # --- exam: bad options refused before any work --------------------------------------------
+    Case("exam --seed -1", files(), ("exam", "xor", "--seed", "-1", "--no-pdf", "-o", "kit"), 2,
+         "--seed: must be an integer >= 0, not -1", absent=("kit",)),
+    Case("exam --variants 0", files(), ("exam", "xor", "--variants", "0", "--no-pdf", "-o", "kit"),
+         2, "--variants: must be from 1 to 200, not 0", absent=("kit",)),
+    Case("exam --variants 201", files(),
+         ("exam", "xor", "--variants", "201", "--no-pdf", "-o", "kit"), 2,
+         "--variants: must be from 1 to 200, not 201", absent=("kit",)),
+    Case("exam of a 64-input network", files(), ("exam", "digits", "--no-pdf", "-o", "kit"), 2,
+         "layers of at most 8 neurons fit an exam sheet", absent=("kit",)),
+    Case("exam -o a file", files(kit="mine"), ("exam", "xor", "--no-pdf", "-o", "kit"), 2,
+         "kit: is not a folder", unchanged=("kit",)),
+    Case("exam --answers not .json", files(), ("exam", "xor", "--no-pdf", "-o", "kit",
+                                               "--answers", "a.txt"), 2,
+         "a.txt: the answers file's name must end in .json", absent=("kit", "a.txt")),
+    Case("exam onto a sheet of the user's (exam has no --force to suggest)",
+         files(**{"kit__exercise-1.tex": "my sheet"}),
+         ("exam", "xor", "--variants", "1", "--no-pdf", "-o", "kit"), 2,
+         "exercise-1.tex: exists and was not written by symbackprop, or was changed since (exam "
+         "never replaces a file it did not write", unchanged=("kit/exercise-1.tex",),
+         absent=("kit/solution-1.tex", "kit/answers.json")),
+    Case("exam --answers onto the user's JSON", files(**{"a.json": "{}"}),
+         ("exam", "xor", "--variants", "1", "--no-pdf", "-o", "kit", "--answers", "a.json"), 2,
+         "a.json: exists and was not written by symbackprop", unchanged=("a.json",),
+         absent=("kit",)),
     # --- export: where it writes (issue 18 for issue 21's command) ------------------------------
     *(
         Case(
