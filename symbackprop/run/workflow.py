@@ -179,17 +179,20 @@ def summary(spec: Spec, result: Any, weights: Path | None) -> dict[str, Any]:  #
 
 def _data_spec(spec: Spec, source: str) -> Spec:
     """The spec reading ``source`` (a file relative to the working folder, or a built-in name)
-    whole: no test or validation split."""
-    return replace(
-        spec,
-        data=replace(
-            spec.data,
-            dataset=source,
-            test_fraction=0.0,
-            validation_fraction=0.0,
-            base_dir=Path("."),
-        ),
+    whole: no test or validation split. Settings that do not apply to ``source`` are left out,
+    not refused: the starter spec's ``samples`` and ``noise`` (for its moons) beside a CSV to
+    evaluate on, or a CSV's ``drop`` beside a built-in dataset."""
+    from .data import data_file
+
+    data = replace(
+        spec.data, dataset=source, test_fraction=0.0, validation_fraction=0.0, base_dir=Path(".")
     )
+    path = data_file(replace(spec, data=data))
+    if path is not None:
+        data = replace(data, samples=None, noise=None)
+    if path is None or path.suffix != ".csv":
+        data = replace(data, features=None, drop=(), missing="error")
+    return replace(spec, data=data)
 
 
 def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, tuple[int, ...]]:
