@@ -1048,22 +1048,27 @@ CASES = [
     *(
         Case(
             f"{option} {kind}, even with --force",
-            both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}), setup),
-            (*argv, target, "--force"),
+            both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}),
+                 setup(end)),
+            (*argv, target if target.startswith("/") else target + end, "--force"),
             2,
-            message,
+            message if not (end and target.startswith("/")) else "needs a file name ending in .png",
             unchanged=("real",),
         )
-        for option, argv in (
-            ("run --save", run_spec("--save")),
-            ("run --plot", run_spec("--plot")),
-            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o")),
+        for option, argv, end in (
+            ("run --save", run_spec("--save"), ""),
+            ("run --plot", run_spec("--plot"), ".png"),  # --plot takes only a .png
+            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o"), ""),
         )
         for kind, target, setup, message in (
-            ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
-            ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
-            ("onto /dev/null", "/dev/null", files(real="mine"), "/dev/null: is not a regular"),
-            ("onto /dev/full", "/dev/full", files(real="mine"), "/dev/full: is not a regular"),
+            ("onto a symbolic link", "link", lambda end: linked("link" + end, "real"),
+             "is a symbolic link"),
+            ("onto a FIFO (no hang)", "pipe", lambda end: fifo("pipe" + end, files(real="mine")),
+             "not a regular"),
+            ("onto /dev/null", "/dev/null", lambda end: files(real="mine"),
+             "/dev/null: is not a regular"),
+            ("onto /dev/full", "/dev/full", lambda end: files(real="mine"),
+             "/dev/full: is not a regular"),
         )
     ),
     # --- a read-only folder or a 2 GB file at the target: refused before any training ---------
@@ -1562,6 +1567,9 @@ CASES = [
             ("a chained comparison", "Piecewise((x, 0 < x < 1), (0, True))"),
         )
     ),
+    Case("run --plot onto a .txt (a PNG under another name)", SPEC_AND_DATA,
+         run_spec("--plot", "x.txt"), 2, "x.txt: this output needs a file name ending in .png",
+         absent=("x.txt",)),
     # --- expressions whose exact values are astronomically large ---------------------------------
     *(
         Case(

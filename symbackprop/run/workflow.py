@@ -106,7 +106,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.save:
         check_target(args.save, args.force)
     if args.plot:
-        check_target(args.plot, args.force)
+        check_target(args.plot, args.force, suffixes=(".png",))
         check_plotting()
     initial = None
     if args.weights:
