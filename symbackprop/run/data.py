@@ -568,7 +568,13 @@ _NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, NotI
 def check_inputs(X: np.ndarray, spec: Spec, where: str) -> None:
     """Inputs the network can take: (n, n_in), some rows, finite after the cast to its dtype."""
     n_in = spec.layers[0]
-    if X.ndim != 2 or X.shape[1] != n_in:
+    if X.ndim != 2:
+        raise DataError(
+            f"inputs must be 2-D, one row of {n_in} inputs per sample, not of shape {X.shape} "
+            f"(one sample: reshape it to (1, {n_in}))",
+            where,
+        )
+    if X.shape[1] != n_in:
         raise DataError(
             f"inputs have shape {X.shape}, but the network takes {n_in} inputs per sample",
             where,
