@@ -76,7 +76,8 @@ class _Network(BaseEstimator):
         table = {
             "name": type(self).__name__.lower(),
             "network": {
-                "layers": [n_in, *(int(h) for h in hidden), n_out],
+                "layers": [n_in, *(int(h) if isinstance(h, np.integer) else h for h in hidden),
+                           n_out],  # fmt: skip  (3.7 or "a" are refused by the parser, not cut)
                 "activation": self.activation,
                 "output": self._output,
                 "loss": self.loss or self._loss,
@@ -154,7 +155,7 @@ class MLPClassifier(ClassifierMixin, _Network):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"MLPClassifier needs samples of at least 2 classes; y has 1 class: "
-                f"{self.classes_[0]!r}"
+                f"{self.classes_[0].item()!r}"
             )
         self._train(X, encoded, len(self.classes_))
         return self

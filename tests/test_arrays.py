@@ -39,6 +39,8 @@ def test_training_from_arrays_gives_the_weights_training_from_the_same_file_give
     ("X", "y", "message"),
     [
         (np.ones((4, 3)), np.zeros(4), "inputs have shape (4, 3), but the network takes 2"),
+        (np.ones(2), np.zeros(1), "inputs must be 2-D, one row of 2 inputs per sample, not of "
+         "shape (2,) (one sample: reshape it to (1, 2))"),  # was: has shape (2,), takes 2
         (np.full((4, 2), np.nan), np.zeros(4), "inputs contain NaN or infinity (sample 0)"),
         (np.ones((4, 2)) + 1j, np.zeros(4), "X must hold real numbers"),
         (np.ones((4, 2)), np.array(["a"] * 4), "y must hold real numbers"),

@@ -67,7 +67,7 @@ def test_features_choose_the_inputs_in_their_order(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_data(spec).X_train, [[3.5, 1.5], [6, 4]])
     X, dropped = csv_inputs(path, spec)  # predict: the same columns
     np.testing.assert_array_equal(X, [[3.5, 1.5], [6, 4]])
-    assert dropped == 0
+    assert dropped == ()
 
 
 def test_predict_reads_a_file_without_the_target_column(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_missing_drop_leaves_rows_with_an_empty_cell_out(tmp_path: Path) -> None
     data = load_data(csv_spec(path, missing="drop"))
     # the empty id is in a dropped column: that row stays; the others go
     np.testing.assert_array_equal(data.X_train, [[1, 2, 3], [7, 8, 9]])
-    assert csv_inputs(path, csv_spec(path, missing="drop"))[1] == 2  # predict: no target needed
+    assert csv_inputs(path, csv_spec(path, missing="drop"))[1] == (3, 6)  # no target needed
     everything = tmp_path / "gaps.csv"
     everything.write_text("id,diagnosis,f1,f2,f3\n1,M,,2,3\n")
     with pytest.raises(DataError, match="no rows left: every row has an empty cell"):
@@ -414,3 +414,16 @@ def test_trained_predict_gives_the_original_labels(tmp_path: Path, layers: list[
     predicted = trained.predict(X)
     assert predicted.dtype.kind == "U"
     np.testing.assert_array_equal(predicted, np.array(["B", "M"])[found])
+
+
+def test_predict_says_which_lines_missing_drop_left_out() -> None:
+    """``predict`` under ``missing = "drop"`` printed only a count ("left out 1 rows"), so with
+    the id column dropped its rows could not be matched to the file's."""
+    from symbackprop.run.workflow import dropped_note
+
+    assert dropped_note((4,), 4) == (
+        'left out 1 row with an empty cell (line 4; missing = "drop"): 4 predictions, one per '
+        "other row, in file order"
+    )
+    note = dropped_note(tuple(range(2, 14)), 7)
+    assert "12 rows" in note and "lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more" in note

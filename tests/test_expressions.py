@@ -232,3 +232,36 @@ def test_no_spec_path_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch) -
         table["network"]["activation"] = hostile.format(canary="/tmp/never")
         with pytest.raises(SymbackpropError):
             parse_spec(table)
+
+
+@pytest.mark.parametrize(
+    ("text", "point", "expected"),
+    [
+        ("exp(exp(exp(exp(x))))", 700.0, math.inf),
+        ("exp(-exp(exp(x)))", 700.0, 0.0),
+        ("tanh(exp(exp(x)))", 700.0, 1.0),
+        ("erfc(-exp(exp(x)))", 700.0, 2.0),
+        ("sin(exp(exp(x)))", 700.0, math.nan),
+        ("x**(x**(x**x))", 700.0, math.inf),
+        ("(1/x)**(x**(x**x))", 700.0, 0.0),
+        ("exp(exp(x))", 5.0, math.exp(math.exp(5.0))),  # within range: the value itself
+    ],
+)
+def test_exact_values_past_float_range_are_limits_not_hangs(
+    text: str, point: float, expected: float
+) -> None:
+    """exp(exp(exp(exp(x)))) at x = 700 made the derivation compute ln 2 to 10^303 bits (a spec
+    that never finished deriving): an argument past float64's range gets the limit instead."""
+    import mpmath
+
+    from symbackprop.spec.calculus import mp_value
+
+    expr = parse_expression(text, variables=("x",))
+    started = time.perf_counter()
+    with mpmath.workdps(30):
+        value = mpmath.mpmathify(mp_value(expr, {sp.Symbol("x", real=True): mpmath.mpf(point)}))
+    assert time.perf_counter() - started < 2
+    if math.isnan(expected):
+        assert mpmath.isnan(value)
+    else:
+        assert float(value) == pytest.approx(expected, rel=1e-12)

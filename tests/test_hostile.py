@@ -566,6 +566,38 @@ CASES = [
         "'0x1' is not a number",
     ),
     Case(
+        "CSV nan cell names its line and column",
+        files(**{"net.toml": spec_text(), "data.csv": "a,b,y\n0,0,0\nnan,1,1\n"}),
+        run_spec(),
+        2,
+        "data.csv line 3, column 'a': 'nan' is NaN or infinity (sample 1)",
+    ),
+    Case(
+        "CSV 1e400 overflows at its line and column",
+        files(**{"net.toml": spec_text(), "data.csv": "0,0,0\n0,1e400,1\n"}),
+        run_spec(),
+        2,
+        "data.csv line 2, column 2: '1e400' is NaN or infinity (sample 1)",
+    ),
+    Case(
+        "CSV class label out of range names its line",
+        files(**{"net.toml": spec_text(layers="[2, 4, 2]", output="softmax",
+                                       loss="cross_entropy"),
+                 "data.csv": "a,b,y\n0,0,0\n0,1,7\n"}),
+        run_spec(),
+        2,
+        "data.csv line 3, column 'y': '7': class labels must be integers in 0..1 for 2 outputs",
+    ),
+    Case(
+        "CSV class label inf",
+        files(**{"net.toml": spec_text(layers="[2, 4, 2]", output="softmax",
+                                       loss="cross_entropy"),
+                 "data.csv": "a,b,y\n0,0,inf\n0,1,1\n"}),
+        run_spec(),
+        2,
+        "data.csv line 2, column 'y': 'inf' is NaN or infinity (sample 0)",
+    ),
+    Case(
         "CSV only a header",
         files(**{"net.toml": spec_text(), "data.csv": "a,b,y\n"}),
         run_spec(),
@@ -1016,22 +1048,27 @@ CASES = [
     *(
         Case(
             f"{option} {kind}, even with --force",
-            both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}), setup),
-            (*argv, target, "--force"),
+            both(SPEC_AND_DATA, npz("w.npz", XOR_WEIGHTS), files(**{"x.csv": "0,1\n"}),
+                 setup(end)),
+            (*argv, target if target.startswith("/") else target + end, "--force"),
             2,
-            message,
+            message if not (end and target.startswith("/")) else "needs a file name ending in .png",
             unchanged=("real",),
         )
-        for option, argv in (
-            ("run --save", run_spec("--save")),
-            ("run --plot", run_spec("--plot")),
-            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o")),
+        for option, argv, end in (
+            ("run --save", run_spec("--save"), ""),
+            ("run --plot", run_spec("--plot"), ".png"),  # --plot takes only a .png
+            ("predict -o", ("predict", "xor", "w.npz", "x.csv", "-o"), ""),
         )
         for kind, target, setup, message in (
-            ("onto a symbolic link", "link", linked("link", "real"), "link: is a symbolic link"),
-            ("onto a FIFO (no hang)", "pipe", fifo("pipe", files(real="mine")), "not a regular"),
-            ("onto /dev/null", "/dev/null", files(real="mine"), "/dev/null: is not a regular"),
-            ("onto /dev/full", "/dev/full", files(real="mine"), "/dev/full: is not a regular"),
+            ("onto a symbolic link", "link", lambda end: linked("link" + end, "real"),
+             "is a symbolic link"),
+            ("onto a FIFO (no hang)", "pipe", lambda end: fifo("pipe" + end, files(real="mine")),
+             "not a regular"),
+            ("onto /dev/null", "/dev/null", lambda end: files(real="mine"),
+             "/dev/null: is not a regular"),
+            ("onto /dev/full", "/dev/full", lambda end: files(real="mine"),
+             "/dev/full: is not a regular"),
         )
     ),
     # --- a read-only folder or a 2 GB file at the target: refused before any training ---------
@@ -1530,6 +1567,44 @@ CASES = [
             ("a chained comparison", "Piecewise((x, 0 < x < 1), (0, True))"),
         )
     ),
+    Case("run --plot onto a .txt (a PNG under another name)", SPEC_AND_DATA,
+         run_spec("--plot", "x.txt"), 2, "x.txt: this output needs a file name ending in .png",
+         absent=("x.txt",)),
+    # --- expressions whose exact values are astronomically large ---------------------------------
+    *(
+        Case(
+            f"activation {expression} derives in seconds",
+            files(**{"net.toml": spec_text().replace('"tanh"', json.dumps(expression))}),
+            ("derive", "net.toml", "--format", "text"),
+            0,
+        )
+        for expression in ("exp(exp(exp(exp(x))))", "sin(exp(exp(x)))", "x**(x**(x**x))")
+    ),
+    # --- exam: bad options refused before any work --------------------------------------------
+    Case("exam --seed -1", files(), ("exam", "xor", "--seed", "-1", "--no-pdf", "-o", "kit"), 2,
+         "--seed: must be an integer >= 0, not -1", absent=("kit",)),
+    Case("exam --variants 0", files(), ("exam", "xor", "--variants", "0", "--no-pdf", "-o", "kit"),
+         2, "--variants: must be from 1 to 200, not 0", absent=("kit",)),
+    Case("exam --variants 201", files(),
+         ("exam", "xor", "--variants", "201", "--no-pdf", "-o", "kit"), 2,
+         "--variants: must be from 1 to 200, not 201", absent=("kit",)),
+    Case("exam of a 64-input network", files(), ("exam", "digits", "--no-pdf", "-o", "kit"), 2,
+         "layers of at most 8 neurons fit an exam sheet", absent=("kit",)),
+    Case("exam -o a file", files(kit="mine"), ("exam", "xor", "--no-pdf", "-o", "kit"), 2,
+         "kit: is not a folder", unchanged=("kit",)),
+    Case("exam --answers not .json", files(), ("exam", "xor", "--no-pdf", "-o", "kit",
+                                               "--answers", "a.txt"), 2,
+         "a.txt: the answers file's name must end in .json", absent=("kit", "a.txt")),
+    Case("exam onto a sheet of the user's (exam has no --force to suggest)",
+         files(**{"kit__exercise-1.tex": "my sheet"}),
+         ("exam", "xor", "--variants", "1", "--no-pdf", "-o", "kit"), 2,
+         "exercise-1.tex: exists and was not written by symbackprop, or was changed since (exam "
+         "never replaces a file it did not write", unchanged=("kit/exercise-1.tex",),
+         absent=("kit/solution-1.tex", "kit/answers.json")),
+    Case("exam --answers onto the user's JSON", files(**{"a.json": "{}"}),
+         ("exam", "xor", "--variants", "1", "--no-pdf", "-o", "kit", "--answers", "a.json"), 2,
+         "a.json: exists and was not written by symbackprop", unchanged=("a.json",),
+         absent=("kit",)),
     # --- export: where it writes (issue 18 for issue 21's command) ------------------------------
     *(
         Case(

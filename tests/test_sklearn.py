@@ -91,6 +91,27 @@ def test_a_bad_setting_is_refused_naming_the_spec_field() -> None:
         MLPClassifier(learning_rate=-1.0).fit(IRIS_X, IRIS_Y)
 
 
+@pytest.mark.parametrize(
+    ("sizes", "words"),
+    [
+        ("ab", "layer size 'a' at position 1"),  # was int('a'): no field named
+        ((3.7,), "layer size 3.7 at position 1"),  # was cut to 3 without a word
+        ((True,), "layer size True at position 1"),
+    ],
+)
+def test_bad_hidden_layer_sizes_are_refused_by_the_spec_parser(sizes: object, words: str) -> None:
+    X, y = np.random.default_rng(0).random((20, 3)), np.arange(20) % 2
+    with pytest.raises(symbackprop.SpecError, match="network.layers") as info:
+        MLPClassifier(hidden_layer_sizes=sizes, epochs=1).fit(X, y)
+    assert words in str(info.value)
+
+
+def test_one_class_is_named_plainly() -> None:
+    X = np.random.default_rng(0).random((20, 3))
+    with pytest.raises(ValueError, match="y has 1 class: 0.0$"):
+        MLPClassifier(epochs=1).fit(X, np.zeros(20))
+
+
 def test_an_expression_activation_trains() -> None:
     model = MLPClassifier(**{**SMALL, "activation": "x/(1 + exp(-x))"}).fit(IRIS_X, IRIS_Y)
     assert model.score(IRIS_X, IRIS_Y) > 0.6

@@ -178,6 +178,28 @@ def test_overrides_reach_the_spec_and_are_validated(capsys) -> None:  # noqa: AN
     assert "unknown optimizer 'adma'" in one_error_line(capsys)
 
 
+def test_every_optimizer_is_an_override_and_listed(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """``--optimizer adam`` was refused (known: sgd) while a spec file took adam: the CLI looked
+    for the optimizers in a module that does not exist; ``list`` and ``init`` showed sgd alone."""
+    import argparse
+
+    from symbackprop.run.workflow import load_with_overrides, overrides_of
+    from symbackprop.spec.optimizers import INITS, OPTIMIZERS, SCHEDULES
+
+    for name in OPTIMIZERS:
+        args = argparse.Namespace(optimizer=name)
+        assert load_with_overrides("xor", overrides_of(args)).training.optimizer.name == name
+    status, text = cli("list")
+    assert status == 0
+    for line, names in [("optimizers:", OPTIMIZERS), ("schedules:", SCHEDULES),
+                        ("inits:", INITS)]:  # fmt: skip
+        listed = next(row for row in text.splitlines() if row.startswith(line))
+        assert all(name in listed for name in names), listed
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "starter")[0] == 0
+    assert all(name in (tmp_path / "starter.toml").read_text() for name in OPTIMIZERS)
+
+
 def test_json_summary(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     weights = tmp_path / "w.npz"
     status, text = cli("run", "xor", "--json", "--epochs", "300", "--save", str(weights))
@@ -676,3 +698,30 @@ def test_ctrl_c_while_compiling_ends_at_once_and_keeps_the_weights(tmp_path: Pat
     finally:
         process.kill()
     assert target.read_bytes() == before
+
+
+def test_the_starter_spec_evaluates_and_predicts_on_files(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The README's ``evaluate mynet.toml mynet.npz test.csv`` failed on ``init``'s spec: its
+    ``samples`` and ``noise`` (for moons) were refused beside the CSV. Settings that do not
+    apply to the data evaluated on are left out; a CSV's ``drop`` beside a built-in too."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "mynet")[0] == 0
+    spec = load_spec("mynet.toml")
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal((16, 2)), np.zeros(16), rng.standard_normal((2, 16)), np.zeros(2)]
+    save_weights(tmp_path / "mynet.npz", spec, params)
+    (tmp_path / "test.csv").write_text("1,2,0\n3,4,1\n-1,0.5,0\n")
+    np.savez(tmp_path / "t.npz", X=np.array([[1.0, 2.0], [3.0, 4.0]]), y=np.array([0, 1]))
+    status, text = cli("evaluate", "mynet.toml", "mynet.npz", "test.csv", "--json")
+    assert status == 0 and json.loads(text)["samples"] == 3
+    status, text = cli("predict", "mynet.toml", "mynet.npz", "t.npz")
+    assert status == 0 and text.startswith("class,p0,p1") and len(text.splitlines()) == 3
+    status, text = cli("evaluate", "mynet.toml", "mynet.npz", "moons", "--json")
+    assert status == 0 and json.loads(text)["samples"] == 500  # the spec's samples still hold
+    (tmp_path / "csv.toml").write_text(
+        (tmp_path / "mynet.toml").read_text().split("[data]")[0]
+        + '[data]\ndataset = "d.csv"\ndrop = ["id"]\nmissing = "drop"\n'
+    )
+    save_weights(tmp_path / "csv.npz", load_spec("csv.toml"), params)
+    status, text = cli("evaluate", "csv.toml", "csv.npz", "moons", "--json")
+    assert status == 0 and json.loads(text)["samples"] == 500

@@ -299,6 +299,10 @@ def _numbers(table: CsvTable, rows: Sequence[int], columns: list[int]) -> np.nda
             if not _is_float(cell):
                 raise DataError(f"{cell!r} is not a number", table.at(row, column))
             values[i, j] = float(cell)
+            if not math.isfinite(values[i, j]):
+                raise DataError(
+                    f"{cell.strip()!r} is NaN or infinity (sample {i})", table.at(row, column)
+                )
     return values
 
 
@@ -328,13 +332,15 @@ def _columns(
     return inputs, [] if target is None else [target]
 
 
-def csv_inputs(path: Path, spec: Spec) -> tuple[np.ndarray, int]:
+def csv_inputs(path: Path, spec: Spec) -> tuple[np.ndarray, tuple[int, ...]]:
     """A CSV's input columns (``predict``), chosen as for training, the target column being
-    optional; and how many rows ``missing = "drop"`` left out."""
+    optional; and the file's line numbers of the rows ``missing = "drop"`` left out."""
     table = read_table(path)
     inputs, _ = _columns(table, spec, optional_target=True)
     rows = _complete_rows(table, inputs, spec)
-    return _numbers(table, rows, inputs), len(table.rows) - len(rows)
+    kept = set(rows)
+    dropped = tuple(table.lines[row] for row in range(len(table.rows)) if row not in kept)
+    return _numbers(table, rows, inputs), dropped
 
 
 def _field(table: CsvTable, key: str) -> str:
@@ -426,7 +432,20 @@ def _labels(
     texts = [table.rows[row][column].strip() for row in rows]
     numeric = [_is_float(text) for text in texts]
     if classes is None and all(numeric):
-        return np.array([float(text) for text in texts]), None
+        values = np.array([float(text) for text in texts])
+        n_out = spec.layers[-1]
+        bad = ~np.isfinite(values)
+        if n_out > 1:  # class labels: refused here, where the line and column are known
+            bad |= (values != np.round(values)) | (values < 0) | (values >= n_out)
+        if bad.any():
+            i = int(np.argmax(bad))
+            what = (
+                f": class labels must be integers in 0..{n_out - 1} for {n_out} outputs"
+                if n_out > 1 and np.isfinite(values[i])
+                else " is NaN or infinity"
+            )
+            raise DataError(f"{texts[i]!r}{what} (sample {i})", table.at(rows[i], column))
+        return values, None
     if not is_classifier(spec):
         i = numeric.index(False)
         raise DataError(f"{texts[i]!r} is not a number", table.at(rows[i], column))
@@ -549,7 +568,13 @@ _NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, NotI
 def check_inputs(X: np.ndarray, spec: Spec, where: str) -> None:
     """Inputs the network can take: (n, n_in), some rows, finite after the cast to its dtype."""
     n_in = spec.layers[0]
-    if X.ndim != 2 or X.shape[1] != n_in:
+    if X.ndim != 2:
+        raise DataError(
+            f"inputs must be 2-D, one row of {n_in} inputs per sample, not of shape {X.shape} "
+            f"(one sample: reshape it to (1, {n_in}))",
+            where,
+        )
+    if X.shape[1] != n_in:
         raise DataError(
             f"inputs have shape {X.shape}, but the network takes {n_in} inputs per sample",
             where,
@@ -612,8 +637,11 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
     if targets.ndim == 1 and n_out > 1:
         labels = targets.astype(np.float64)
         if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= n_out:
+            bad = (labels != np.round(labels)) | (labels < 0) | (labels >= n_out)
+            row = int(np.argmax(bad))
             raise DataError(
-                f"class labels must be integers in 0..{n_out - 1} for {n_out} outputs",
+                f"class labels must be integers in 0..{n_out - 1} for {n_out} outputs "
+                f"(sample {row} holds {labels[row]:g})",
                 where,
             )
         return np.eye(n_out)[labels.astype(np.int64)], True

@@ -252,13 +252,17 @@ def write_exam(
     """Make an exam kit and write it to ``folder`` (``answers``: the JSON elsewhere); refuses,
     before any work, a folder holding a file of these names that symbackprop did not write."""
     check_exam(spec, variants)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SymbackpropError(f"must be an integer >= 0, not {seed!r}", "--seed")
     pdf = latex_engine() is not None if pdf is None else pdf  # a LaTeX engine: PDFs too
     folder = Path(folder)
     answers_path = answers if answers is not None else folder / "answers.json"
     if answers_path.suffix.lower() != ".json":
         raise SymbackpropError("the answers file's name must end in .json", str(answers_path))
-    check_folder(folder, exam_files(variants, pdf))
-    check_folder(answers_path.parent, [answers_path.name])
+    remedy = "exam never replaces a file it did not write: move it, or write to another folder"
+    # the answers file first: refusing it leaves no empty -o folder behind
+    check_folder(answers_path.parent, [answers_path.name], remedy=remedy)
+    check_folder(folder, exam_files(variants, pdf), remedy=remedy)
     exam = make_exam(spec, variants, seed, notation)
     written = []
     for name, data in exam.files.items():

@@ -67,4 +67,5 @@ def write_plot(result: Any, path: Path, title: str, force: bool = False) -> Path
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(figure)
-    return write_output(Path(path), buffer.getvalue(), force=force, sidecar=True)
+    data = buffer.getvalue()
+    return write_output(Path(path), data, force=force, suffixes=(".png",), sidecar=True)

@@ -346,7 +346,8 @@ def ensure_gradients_agree(
         raise SymbackpropError(
             f"the loss or the gradient of {bad.name} is not finite on the first batch "
             f"({bad.analytic:.6g} vs {bad.numeric:.6g}): a function of the spec is undefined "
-            "there (log or sqrt of a negative value?); not training",
+            "or overflows there (log or sqrt of a negative value, exp of a large one?); not "
+            "training",
             where,
         )
     if bad is not None:

@@ -53,12 +53,9 @@ def overrides_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None
     }
     if "optimizer" in training:
-        registered = optimizer_names()
-        known = registered or ["sgd"]
+        known = optimizer_names()
         if training["optimizer"] not in known:
             raise SpecError(unknown("optimizer", training["optimizer"], known), "--optimizer")
-        if not registered:
-            del training["optimizer"]  # plain SGD is all there is: nothing to override
     return {"training": training} if training else {}
 
 
@@ -75,32 +72,18 @@ def load_with_overrides(source: str, overrides: dict[str, dict[str, Any]]) -> Sp
         raise
 
 
-def _registry(*names: str) -> dict[str, Any] | None:
-    """The first registry of that name in symbackprop's modules (optimizers come with 11A)."""
-    import importlib
-
-    for module_name in ("optimizers", "optim", "schedules", "spec", "functions"):
-        try:
-            module = importlib.import_module(f"symbackprop.{module_name}")
-        except ImportError:
-            continue
-        for name in names:
-            found = getattr(module, name, None)
-            if isinstance(found, (dict, tuple, list, set, frozenset)):
-                return found  # type: ignore[return-value]
-    return None
-
-
 def optimizer_names() -> list[str]:
-    """The optimizers the spec accepts (just SGD before optimizers are registered)."""
-    found = _registry("OPTIMIZERS")
-    return sorted(found) if found else []
+    """The optimizers a spec and ``--optimizer`` accept."""
+    from ..spec.optimizers import OPTIMIZERS
+
+    return sorted(OPTIMIZERS)
 
 
 def schedule_names() -> list[str]:
     """The learning-rate schedules the spec accepts."""
-    found = _registry("SCHEDULES")
-    return sorted(found) if found else []
+    from ..spec.optimizers import SCHEDULES
+
+    return sorted(SCHEDULES)
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -123,7 +106,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.save:
         check_target(args.save, args.force)
     if args.plot:
-        check_target(args.plot, args.force)
+        check_target(args.plot, args.force, suffixes=(".png",))
         check_plotting()
     initial = None
     if args.weights:
@@ -196,21 +179,24 @@ def summary(spec: Spec, result: Any, weights: Path | None) -> dict[str, Any]:  #
 
 def _data_spec(spec: Spec, source: str) -> Spec:
     """The spec reading ``source`` (a file relative to the working folder, or a built-in name)
-    whole: no test or validation split."""
-    return replace(
-        spec,
-        data=replace(
-            spec.data,
-            dataset=source,
-            test_fraction=0.0,
-            validation_fraction=0.0,
-            base_dir=Path("."),
-        ),
+    whole: no test or validation split. Settings that do not apply to ``source`` are left out,
+    not refused: the starter spec's ``samples`` and ``noise`` (for its moons) beside a CSV to
+    evaluate on, or a CSV's ``drop`` beside a built-in dataset."""
+    from .data import data_file
+
+    data = replace(
+        spec.data, dataset=source, test_fraction=0.0, validation_fraction=0.0, base_dir=Path(".")
     )
+    path = data_file(replace(spec, data=data))
+    if path is not None:
+        data = replace(data, samples=None, noise=None)
+    if path is None or path.suffix != ".csv":
+        data = replace(data, features=None, drop=(), missing="error")
+    return replace(spec, data=data)
 
 
-def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, int]:
-    """Inputs to predict on, and how many CSV rows ``missing = "drop"`` left out: a CSV's input
+def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Inputs to predict on, and the CSV lines ``missing = "drop"`` left out: a CSV's input
     columns as the spec chooses them (features, drop, target by name; the target column may be
     absent), or of exactly the network's input columns; an .npz holding ``X`` alone, any data
     the spec could train on (targets ignored), or a built-in dataset. Files are read by
@@ -227,8 +213,8 @@ def read_inputs(spec: Spec, source: str) -> tuple[np.ndarray, int]:
         if "X" in arrays and "y" not in arrays and "Y" not in arrays:
             X = np.asarray(real_array(arrays, "X", path), dtype=np.float64)
             check_inputs(X, spec, str(path))
-            return X, 0
-    return load_data(_data_spec(spec, source)).X_train, 0
+            return X, ()
+    return load_data(_data_spec(spec, source)).X_train, ()
 
 
 def _scaled(X: np.ndarray, spec: Spec, extras: dict[str, np.ndarray], weights: Path) -> np.ndarray:
@@ -271,6 +257,19 @@ def predictions_csv(
     return text.getvalue()
 
 
+def dropped_note(lines: tuple[int, ...], kept: int) -> str:
+    """What ``predict`` says of the rows ``missing = "drop"`` left out: which lines they were,
+    so that the predictions can be matched to the rows they are of."""
+    shown = ", ".join(str(line) for line in lines[:10])
+    more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+    rows = "row" if len(lines) == 1 else "rows"
+    where = "line" if len(lines) == 1 else "lines"
+    return (
+        f'left out {len(lines)} {rows} with an empty cell ({where} {shown}{more}; missing = '
+        f'"drop"): {kept} predictions, one per other row, in file order'
+    )
+
+
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
     from ..pipeline import cached_module
@@ -285,7 +284,7 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     outputs = cached_module(spec).forward(saved.params, X)
     text = predictions_csv(spec, outputs, saved.classes)
     if dropped:
-        print(f'left out {dropped} rows with an empty cell (missing = "drop")', file=sys.stderr)
+        print(dropped_note(dropped, X.shape[0]), file=sys.stderr)
     if args.output:
         write_output(args.output, text.encode(), force=args.force, sidecar=True)
         print(f"wrote {X.shape[0]} predictions to {args.output}", file=sys.stderr)
@@ -366,7 +365,7 @@ def catalog() -> dict[str, list[str]]:
         "specs": sorted(builtin_specs()),
         "activations": sorted(ACTIVATIONS),
         "losses": sorted(LOSSES),
-        "optimizers": optimizer_names() or ["sgd"],
+        "optimizers": optimizer_names(),
         "schedules": schedule_names(),
         "datasets": list(DATASETS),
     }
@@ -382,9 +381,9 @@ def list_command(args: argparse.Namespace, out: TextIO) -> int:
     print("losses:         " + ", ".join(names["losses"]), file=out)
     print("optimizers:     " + ", ".join(names["optimizers"]), file=out)
     print("schedules:      " + (", ".join(names["schedules"]) or "none (constant rate)"), file=out)
-    inits = _registry("INITS")
-    if inits:
-        print("inits:          " + ", ".join(inits), file=out)
+    from ..spec.optimizers import INITS
+
+    print("inits:          " + ", ".join(INITS), file=out)
     print("datasets:", file=out)
     for dataset in DATASETS.values():
         print(f"  {dataset.name:<14} {dataset.description}", file=out)

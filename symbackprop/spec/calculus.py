@@ -108,6 +108,41 @@ _MPMATH = {
 }
 
 
+_BEYOND = mpmath.mpf("1e308")
+"""An argument this large (past float64's range) gets a function's limit, not its value: exp of
+exp(700) ~ 10^304 has a 10^(10^303)-sized value, and the exp or sin of that needs ln 2 or pi to
+as many bits (mpmath would compute for ever)."""
+
+_INF = mpmath.mpf("inf")
+_AT_INFINITY = {  # the value towards +infinity, towards -infinity
+    sp.exp: (_INF, mpmath.mpf(0)),
+    expm1: (_INF, mpmath.mpf(-1)),
+    sp.sinh: (_INF, -_INF),
+    sp.cosh: (_INF, _INF),
+    sp.tanh: (mpmath.mpf(1), mpmath.mpf(-1)),
+    sp.erf: (mpmath.mpf(1), mpmath.mpf(-1)),
+    sp.erfc: (mpmath.mpf(0), mpmath.mpf(2)),
+    sp.sin: (mpmath.nan, mpmath.nan),
+    sp.cos: (mpmath.nan, mpmath.nan),
+}
+
+
+def _at_infinity(expr: sp.Basic, args: list) -> object | None:
+    """The limit that stands for a function of an argument beyond :data:`_BEYOND`, else None."""
+    if expr.func in _AT_INFINITY and len(args) == 1 and abs(args[0]) > _BEYOND:
+        if not isinstance(args[0], mpmath.mpf):
+            return mpmath.nan
+        return _AT_INFINITY[expr.func][0 if args[0] > 0 else 1]
+    if isinstance(expr, sp.Pow) and abs(args[1]) > _BEYOND:
+        base, power = args
+        if not isinstance(base, mpmath.mpf) or not isinstance(power, mpmath.mpf) or base < 0:
+            return mpmath.nan
+        if base in (0, 1):
+            return None
+        return _INF if (base > 1) == (power > 0) else mpmath.mpf(0)
+    return None
+
+
 def mp_value(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
     """An expression's value in mpmath at its working precision (fixed, unlike ``evalf``, which
     raises the precision until a tiny result such as 1 + erf(-500) has its digits, for minutes).
@@ -131,6 +166,9 @@ def _mp_node(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
                 return mp_value(value, values)
         raise ValueError("no Piecewise branch holds")
     args = [mp_value(arg, values) for arg in expr.args]
+    limit = _at_infinity(expr, args)
+    if limit is not None:
+        return limit
     if isinstance(expr, sp.Add):
         return mpmath.fsum(args)
     if isinstance(expr, sp.Mul):
