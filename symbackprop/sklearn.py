@@ -11,7 +11,7 @@
 cache (refitting one architecture derives and compiles nothing again) and trains the generated
 module on the arrays: the same code path as ``symbackprop.train(spec, X=..., y=...)``. The
 derivation is ``derivation_`` (it renders in Jupyter), the generated module's file
-``module_path_``. Needs scikit-learn (``pip install 'symbackprop[sklearn]'``).
+``module_path_``.
 """
 
 from __future__ import annotations
