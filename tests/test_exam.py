@@ -71,7 +71,7 @@ def test_same_seed_same_bytes(tmp_path: Path, xor_kit: Path) -> None:
     assert (other / "variant-1.npz").read_bytes() != (xor_kit / "variant-1.npz").read_bytes()
 
 
-@pytest.mark.parametrize("kit", ["xor_kit", "softmax_kit"])
+@pytest.mark.parametrize("kit", ["xor_kit", pytest.param("softmax_kit", marks=pytest.mark.slow)])
 def test_exercises_hold_no_answer(kit: str, request: pytest.FixtureRequest) -> None:
     folder = request.getfixturevalue(kit)
     answers = json.loads((folder / "answers.json").read_text())
@@ -156,7 +156,9 @@ def _check_recomputed(folder: Path, spec) -> None:  # noqa: ANN001
         assert all(abs(v) >= 1e-2 for v in _flat(record))  # no near-zero answer
 
 
-@pytest.mark.parametrize("kit, spec", [("xor_kit", "xor"), ("softmax_kit", SOFTMAX)])
+@pytest.mark.parametrize(
+    "kit, spec", [("xor_kit", "xor"), pytest.param("softmax_kit", SOFTMAX, marks=pytest.mark.slow)]
+)
 def test_answers_recomputed_from_the_npz(
     kit: str, spec, request: pytest.FixtureRequest  # noqa: ANN001
 ) -> None:
@@ -172,7 +174,7 @@ def test_many_variants_recomputed(spec, tmp_path: Path) -> None:  # noqa: ANN001
 
 
 @needs_latex
-@pytest.mark.parametrize("kit", ["xor_kit", "softmax_kit"])
+@pytest.mark.parametrize("kit", ["xor_kit", pytest.param("softmax_kit", marks=pytest.mark.slow)])
 def test_sheets_fit_the_page(kit: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     folder = request.getfixturevalue(kit)
     for name in ("exercise-1.tex", "solution-1.tex"):

@@ -173,6 +173,7 @@ def symbackprop(folder: Path, *argv: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # end to end; the hostile table and the state-dict tests stay
 def test_the_cli_writes_refuses_foreign_files_and_replaces_its_own(tmp_path: Path) -> None:
     spec = load_spec("xor")
     params = random_params(module_for(spec), 7)
@@ -243,6 +244,7 @@ def test_onnx_gives_the_modules_outputs(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr  # its own file (the digest beside it)
 
 
+@pytest.mark.slow  # end to end; the hostile table and the state-dict tests stay
 def test_a_kaggle_csv_trains_predicts_and_exports_to_equal_outputs(tmp_path: Path) -> None:
     """The issue's "done when": string labels, an id column, standardised inputs; the exported
     model's outputs on raw inputs equal `predict`'s (printed with 17 digits) to 1e-12."""

@@ -2873,19 +2873,11 @@ WISDOM_TAMPERED = {
 """What wisdom.json may hold after tampering; ``key`` is the tuner's key of this network."""
 
 
-WISDOM_DEFAULT = ("nested 10000 deep", "null", "an overflowing plan", "a ragged plan", "a folder")
-"""The default run's tampered shapes (each ``run`` tunes again, ~0.6 s); -m slow runs all."""
-
-
-def test_tampered_wisdom_is_measured_again_at_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
-    """wisdom.json (the tuner's cache) tampered: overflowing numbers, ragged lists, null, 10,000
-    deep nesting, a folder. By the tuner's design the cache only saves measuring, so ``run``
-    ignores what it cannot use, measures again and writes a good entry: exit 0, no traceback."""
-    _tampered_wisdom(tmp_path, monkeypatch, capsys, WISDOM_DEFAULT)
-
-
-@pytest.mark.slow
+@pytest.mark.slow  # a tuned module to compile and one tuning run per shape (~14 s)
 def test_every_tampered_wisdom_is_measured_again_at_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001, E501
+    """wisdom.json (the tuner's cache) tampered: overflowing numbers, ragged lists, null, 10,000
+    deep nesting, a folder, ... By the tuner's design the cache only saves measuring, so ``run``
+    ignores what it cannot use, measures again and writes a good entry: exit 0, no traceback."""
     _tampered_wisdom(tmp_path, monkeypatch, capsys, tuple(WISDOM_TAMPERED))
 
 

@@ -71,6 +71,7 @@ def test_refitting_one_architecture_derives_nothing_again(monkeypatch: pytest.Mo
     MLPClassifier(**{**SMALL, "learning_rate": 0.05, "random_state": 3}).fit(IRIS_X, IRIS_Y)
 
 
+@pytest.mark.slow  # two more architectures to derive and compile
 def test_regressor_fits_a_smooth_function_and_keeps_the_shape_of_y() -> None:
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, size=(200, 2))
@@ -112,6 +113,7 @@ def test_one_class_is_named_plainly() -> None:
         MLPClassifier(epochs=1).fit(X, np.zeros(20))
 
 
+@pytest.mark.slow  # two more architectures to derive and compile
 def test_an_expression_activation_trains() -> None:
     model = MLPClassifier(**{**SMALL, "activation": "x/(1 + exp(-x))"}).fit(IRIS_X, IRIS_Y)
     assert model.score(IRIS_X, IRIS_Y) > 0.6
