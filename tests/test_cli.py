@@ -67,6 +67,7 @@ def test_run_spec_file_with_csv(tmp_path: Path) -> None:
     assert "epoch 5/5" in result.stdout and r"\begin{flalign" not in result.stdout
 
 
+@pytest.mark.slow  # covered in the default run by the hostile table / float32 example
 def test_generate_writes_and_refuses_foreign_files(tmp_path: Path) -> None:
     result = run_cli("generate", "xor", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -200,6 +201,7 @@ def test_bad_weight_reference() -> None:
         assert result.returncode == 2 and words in result.stderr, result.stderr
 
 
+@pytest.mark.slow  # covered in the default run by the hostile table / float32 example
 def test_check_float32_spec(tmp_path: Path) -> None:
     """A float32 spec: the float64 twin against finite differences, float32 against float64."""
     spec = write(

@@ -371,6 +371,7 @@ def test_cli_refuses_an_empty_cell_and_samples_beside_a_file_in_one_line(tmp_pat
     assert "net.toml: data.drop: must be a non-empty list of column names" in run.stderr
 
 
+@pytest.mark.slow  # end to end through the CLI; the metrics' unit tests stay
 def test_evaluate_json_for_regression_equals_numbers_computed_here(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     X = rng.normal(size=(40, 3))
@@ -399,7 +400,7 @@ def test_evaluate_json_for_regression_equals_numbers_computed_here(tmp_path: Pat
     assert text.stdout.startswith("loss ") and "{" not in text.stdout
 
 
-@pytest.mark.parametrize("layers", [[3, 4, 2], [3, 4, 1]])
+@pytest.mark.parametrize("layers", [[3, 4, 2], pytest.param([3, 4, 1], marks=pytest.mark.slow)])
 def test_trained_predict_gives_the_original_labels(tmp_path: Path, layers: list[int]) -> None:
     import symbackprop
 

@@ -2255,7 +2255,7 @@ def test_a_large_output_symbackprop_wrote_stays_its_own(tmp_path: Path, kind: st
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-FUZZ_EXAMPLES = 60
+FUZZ_EXAMPLES = 30
 """Per input kind in the default (deterministic) run; ``-m slow`` runs SLOW_FUZZ_EXAMPLES."""
 SLOW_FUZZ_EXAMPLES = 3000
 FUZZ_COUNTS: dict[str, dict[int, int]] = {}
