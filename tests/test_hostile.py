@@ -2739,6 +2739,28 @@ def test_numbers_no_sweep_writes_are_refused(
     assert (tmp_path / JOURNAL).read_bytes() == journal
 
 
+@pytest.mark.parametrize("stored_in", ["results.json", ".trials.jsonl"])
+def test_a_field_no_sweep_writes_that_json_cannot_hold_is_refused(
+    stored_in: str, tmp_path: Path
+) -> None:
+    """A field the sweep does not know (``"sweep": 1e999``, found by the -m slow file fuzz) that
+    results.json could not hold again: one line, nothing replaced, not a ValueError at the
+    next save."""
+    from symbackprop.tools.sweep import JOURNAL, JOURNAL_HEADER, Results
+
+    meta, axes = _sweep_setup()
+    record = json.dumps(RECORD | {"sweep": "@"}).replace('"@"', "1e999")
+    trials = f"[{record}]" if stored_in == "results.json" else "[]"
+    results_json = f'{{"sweep": {json.dumps(meta)}, "trials": {trials}}}'.encode()
+    write_output(tmp_path / "results.json", results_json, sidecar=True)
+    journal = JOURNAL_HEADER + (record.encode() + b"\n" if stored_in == JOURNAL else b"")
+    (tmp_path / JOURNAL).write_bytes(journal)
+    with pytest.raises(SymbackpropError, match="results.json cannot hold") as e:
+        Results(tmp_path, meta, axes)
+    assert stored_in in str(e.value) and "\n" not in str(e.value)
+    assert (tmp_path / "results.json").read_bytes() == results_json
+
+
 def _fuzz_all(folder: Path, examples: int) -> None:
     @_fuzz_settings(examples)
     @given(raw=toml_bytes())

@@ -263,6 +263,16 @@ def stored_problem(sweep: Any, records: Any, keys: list[str]) -> str | None:  # 
 
 
 def _record_problem(record: Any, keys: list[str]) -> str | None:  # noqa: ANN401
+    problem = _field_problem(record, keys)
+    if problem is None:
+        try:  # the record is written again, whole, with every field it holds (known or not)
+            json.dumps(record, allow_nan=False)
+        except (ValueError, RecursionError):
+            problem = "holds a value results.json cannot hold (inf, nan, or nested too deeply)"
+    return problem
+
+
+def _field_problem(record: Any, keys: list[str]) -> str | None:  # noqa: ANN401
     if not isinstance(record, dict):
         return "not an object"
     values = record.get("values")
