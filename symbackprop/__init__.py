@@ -58,6 +58,7 @@ def derive(
     title: str | None = None,
     indices: int | None = None,
     forms: object = None,
+    fd: bool = False,
 ) -> DerivationDocument:
     """The derivation of a spec (a Spec, a built-in name or a spec file's path), for notebooks.
 
@@ -69,7 +70,9 @@ def derive(
     that name the calculus rules); ``title``: the document's title; ``indices``: count
     neurons and samples from 0 or 1 (None: as the notation profile does; ``default`` counts
     from 0 as the code does, ``nielsen`` and ``goodfellow`` from 1); ``forms``: the step in
-    index, matrix and minibatch form side by side (``"index,matrix,batch"`` or any of them).
+    index, matrix and minibatch form side by side (``"index,matrix,batch"`` or any of them);
+    ``fd=True`` (with ``example=True``): a central finite difference of the generated module's
+    loss printed beside every gradient of the worked example.
     """
     from .pipeline import as_spec
     from .run.documents import document_for
@@ -87,6 +90,7 @@ def derive(
         title=title,
         indices=indices,
         forms=forms,  # type: ignore[arg-type]
+        fd=fd,
     )
 
 

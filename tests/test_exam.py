@@ -212,6 +212,25 @@ def test_cli_errors_are_one_line(
     assert not (tmp_path / "out" / "answers.json").exists()
 
 
+@pytest.mark.parametrize("notation, indices", [("default", "1"), ("nielsen", "0")])
+def test_sheets_count_indices_as_asked(notation: str, indices: str, tmp_path: Path) -> None:
+    """``--indices`` overrides the profile's own count on both sheets: the asked-for weight, the
+    sums' bounds and the notation paragraph; the answers file keeps the code's 0-based names."""
+    argv = ["exam", "xor", "-o", str(tmp_path), "--no-pdf", "--seed", "3"]
+    assert main([*argv, "--notation", notation, "--indices", indices]) == 0
+    first = int(indices)
+    for sheet in ("exercise-1.tex", "solution-1.tex"):
+        tex = (tmp_path / sheet).read_text()
+        assert f"indices start at {first}" in tex, sheet
+        subscripts = [int(i) for i in re.findall(r"_\{(\d+)(?:,\d+)?\}", tex)]
+        subscripts += [int(i) for i in re.findall(r"_\{\d+,(\d+)\}", tex)]
+        assert subscripts and min(subscripts) == first, (sheet, sorted(set(subscripts)))
+    exercise = (tmp_path / "exercise-1.tex").read_text().replace(" ", "")
+    assert f"sum_{{j={first}}}" in exercise  # the loss's sum, among the formulas to use
+    record = json.loads((tmp_path / "answers.json").read_text())["variants"][0]
+    assert all("[" in name for name in record["gradients"]), record["gradients"]
+
+
 def test_a_users_file_is_never_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "solution-1.tex").write_text("my own notes\n")
     code = main(["exam", "xor", "-o", str(tmp_path), "--no-pdf"])

@@ -394,13 +394,14 @@ def test_user_activation_derivatives_are_evaluated() -> None:
 
 def test_fd_beside_each_printed_gradient() -> None:
     """``--example --fd``: a central difference of the module's loss beside each printed
-    gradient, equal to it at the printed precision, h and the relative difference stated."""
+    gradient, equal to it at the printed precision, h and the relative difference stated;
+    the notebook API's ``derive(..., fd=True)`` as the CLI's flag."""
+    import symbackprop
     from symbackprop.pipeline import derivation_of
     from symbackprop.render.example import rounded
-    from symbackprop.run.documents import document_for
     from symbackprop.run.example import example_for_spec
 
-    text = document_for(load_spec("xor"), example=True, fd=True).text()
+    text = symbackprop.derive("xor", example=True, fd=True).text()
     assert text.count("(L(") == 8 and "h = 1e-05; relative difference" in text
     spec = load_spec("xor")
     numbers = example_for_spec(spec, derivation_of(spec), fd=True)

@@ -241,9 +241,7 @@ def _add_exam(commands: Any) -> None:
     exam.add_argument("--seed", type=int, default=0, help="the same seed gives the same files")
     exam.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="folder")
     exam.add_argument("--answers", type=Path, metavar="FILE.json", help="default: DIR/answers.json")
-    exam.add_argument(
-        "--notation", default="default", help="notation profile: default | nielsen | goodfellow"
-    )
+    _notation_options(exam)
     exam.add_argument("--no-pdf", action="store_true", help="only the .tex (no LaTeX run)")
 
 
@@ -563,6 +561,7 @@ def _exam(args: argparse.Namespace, out: TextIO) -> int:
         notation=args.notation,
         answers=args.answers,
         pdf=False if args.no_pdf else None,
+        indices=args.indices,
     )
     print(f"wrote {len(written)} files to {args.output}", file=out)
     return 0

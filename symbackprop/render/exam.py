@@ -17,9 +17,9 @@ import sympy as sp
 from ..symbolic.derivation import Derivation, L
 from ..util.resources import environment
 from ..util.version import __version__
-from .document import DerivationDocument, lecture_section, notation_named
+from .document import DerivationDocument, lecture_section
 from .example import WorkedExample, example_section
-from .printing import BackpropLatexPrinter
+from .printing import BackpropLatexPrinter, Notation
 from .steps import Chain, Section, Step, partial
 
 FORMULA_SECTIONS = ("Forward pass, matrix form", "Loss", "Activation derivatives")
@@ -102,9 +102,9 @@ def questions(derivation: Derivation, variant: ExamVariant) -> list[tuple[str, S
     return asked
 
 
-def exercise_tex(derivation: Derivation, variant: ExamVariant, notation: str = "default") -> str:
+def exercise_tex(derivation: Derivation, variant: ExamVariant, notation: Notation) -> str:
     """The exercise sheet of a variant: the numbers, the formulas and blanks, no answer."""
-    document = DerivationDocument(derivation, notation_named(notation), lecture=True)
+    document = DerivationDocument(derivation, notation, lecture=True)
     printer = BackpropLatexPrinter(document.notation)
     tasks = [
         {"what": step.why, "lhs": printer.doprint(step.lhs), "relation": step.relation,
@@ -134,9 +134,9 @@ def formula_section(document: DerivationDocument) -> Section:
     return Section("Formulas to use", steps)
 
 
-def solution_tex(derivation: Derivation, variant: ExamVariant, notation: str = "default") -> str:
+def solution_tex(derivation: Derivation, variant: ExamVariant, notation: Notation) -> str:
     """The solution sheet: every substitution of the worked example, the answers boxed."""
-    document = DerivationDocument(derivation, notation_named(notation), lecture=True)
+    document = DerivationDocument(derivation, notation, lecture=True)
     worked = lecture_section(example_section(derivation, variant.example, variant.digits))
     boxed = {str(step.lhs) for _, step in questions(derivation, variant)}
     steps = [

@@ -68,10 +68,11 @@ def check_exam(spec: Spec, variants: int, digits: int = DIGITS) -> Spec:
 
 
 def make_exam(spec: Spec, variants: int, seed: int, notation: str = "default",
-              digits: int = DIGITS) -> Exam:  # fmt: skip
-    """Draw and lay out every variant; the files an exam kit holds."""
+              digits: int = DIGITS, indices: int | None = None) -> Exam:  # fmt: skip
+    """Draw and lay out every variant; the files an exam kit holds. ``indices``: the sheets
+    count neurons from 0 or 1 (None: as the notation profile does)."""
     spec = check_exam(spec, variants, digits)
-    notation_named(notation)
+    profile = notation_named(notation, indices)
     derivation = derivation_of(spec)
     module = cached_module(spec, derivation)
     files: dict[str, bytes] = {}
@@ -79,10 +80,10 @@ def make_exam(spec: Spec, variants: int, seed: int, notation: str = "default",
     records = []
     drawn: set[bytes] = set()
     for number in range(1, variants + 1):
-        variant, exercise = _variant(spec, derivation, module, seed, number, notation, digits,
+        variant, exercise = _variant(spec, derivation, module, seed, number, profile, digits,
                                      drawn)  # fmt: skip
         sheets[f"exercise-{number}.tex"] = exercise
-        sheets[f"solution-{number}.tex"] = solution_tex(derivation, variant, notation)
+        sheets[f"solution-{number}.tex"] = solution_tex(derivation, variant, profile)
         files[f"variant-{number}.npz"] = _npz(variant)
         records.append(_answers(derivation, variant))
     answers = {
@@ -248,6 +249,7 @@ def write_exam(
     notation: str = "default",
     answers: Path | None = None,
     pdf: bool | None = None,
+    indices: int | None = None,
 ) -> list[Path]:
     """Make an exam kit and write it to ``folder`` (``answers``: the JSON elsewhere); refuses,
     before any work, a folder holding a file of these names that symbackprop did not write."""
@@ -263,7 +265,7 @@ def write_exam(
     # the answers file first: refusing it leaves no empty -o folder behind
     check_folder(answers_path.parent, [answers_path.name], remedy=remedy)
     check_folder(folder, exam_files(variants, pdf), remedy=remedy)
-    exam = make_exam(spec, variants, seed, notation)
+    exam = make_exam(spec, variants, seed, notation, indices=indices)
     written = []
     for name, data in exam.files.items():
         written.append(write_output(folder / name, data))
