@@ -23,8 +23,9 @@ SAMPLE = 2
 LATEX_ZERO = re.compile(r"(?<!n)_\{0[,}]|_\{\d+,0\}|_\{[a-z]=0\}")
 """An index 0 in LaTeX: x_{0}, W_{0,1}, W_{1,0}, \\sum_{j=0} (n_{0} is layer 0's width: layers
 are numbered as the profile numbers them, whatever the indices)."""
-TEXT_ZERO = re.compile(r"\[0[,\]]|, 0\]")
-"""An index 0 in text: x[0], W1[0, 1], W1[1, 0] (floats print as 0.0, never 0])."""
+TEXT_ZERO = re.compile(r"\w\[(?:0[,\]]|\d+, 0\])")
+"""An index 0 in text: x[0], W1[0, 1], W1[1, 0], right after the name (a vector of numbers,
+``a = [1, 0]ᵀ``, follows an equals sign)."""
 
 PROFILES = {
     "default": ("default", None, 0),

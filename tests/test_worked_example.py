@@ -178,9 +178,9 @@ def test_default_sample_is_the_first_with_no_all_zero_gradient() -> None:
     doc = document_for(load_spec("xor"), example=True)
     text = doc.text()
     assert "sample 1 of the training data (the first whose gradients" in text
-    assert "x = [0.0, 1.0]ᵀ" in text
+    assert "x = [0, 1]ᵀ" in text
     chosen = document_for(load_spec("xor"), example=True, sample=0).text()
-    assert "on sample 0 of the training data," in chosen and "x = [0.0, 0.0]ᵀ" in chosen
+    assert "on sample 0 of the training data," in chosen and "x = [0, 0]ᵀ" in chosen
 
 
 def test_one_step_matches_torch_sgd(tmp_path: Path) -> None:
@@ -362,23 +362,23 @@ def test_the_example_is_an_exam_solution_in_textbook_order() -> None:
     example = tex[tex.index(r"\paragraph{Worked example}") :]
     expected = [
         r"z^{(1)}_{1} &= W^{(1)}_{1,1} x_{1} + W^{(1)}_{1,2} x_{2} + b^{(1)}_{1}",
-        r"&= 0.193693 \cdot 0.0 + \left(-0.325571\right) \cdot 1.0 + 0.0616951",
+        r"&= 0.1937 \cdot 0 + \left(-0.3256\right) \cdot 1 + 0.06170",
         r"a^{(1)}_{1} &= \tanh\bigl(z^{(1)}_{1}\bigr)",
         r"L &= \left(a^{(2)}_{1} - y_{1}\right)^{2}",
-        r"&= \left(0.645179 - 1.0\right)^{2}",
+        r"&= \left(0.6452 - 1\right)^{2}",
         r"\delta^{(2)}_{1} &= 2 a^{(2)}_{1} \left(1 - a^{(2)}_{1}\right)",
-        r"&= 2 \cdot 0.645179 \cdot \left(1 - 0.645179\right) \cdot \left(0.645179 - 1.0\right)",
-        r"&= \left(1 - \left(-0.257917\right)^{2}\right) \cdot 0.357404 \cdot "
-        r"\left(-0.162454\right)",
+        r"&= 2 \cdot 0.64518 \cdot \left(1 - 0.64518\right) \cdot \left(0.64518 - 1\right)",
+        r"&= \left(1 - \left(-0.25792\right)^{2}\right) \cdot 0.35740 \cdot "
+        r"\left(-0.16245\right)",
         r"\frac{\partial L}{\partial W^{(1)}_{1,2}} &= \delta^{(1)}_{1} x_{2}",
         r"W^{(2)}_{1,1} &\leftarrow W^{(2)}_{1,1} - \eta \frac{\partial L}{\partial W^{(2)}_{1,1}}",
-        r"&= 0.357404 - 0.5 \cdot 0.0418996",
-        r"&= -0.325571 - 0.5 \cdot \left(-0.0541993\right)",
+        r"&= 0.3574 - 0.5 \cdot 0.04190",
+        r"&= -0.3256 - 0.5 \cdot \left(-0.05420\right)",
     ]
     positions = [example.find(line) for line in expected]
     assert -1 not in positions, [line for line, at in zip(expected, positions) if at < 0]
     assert positions[:10] == sorted(positions[:10])  # textbook order
-    assert "- 0.5 \\cdot 0.3" not in example and "0.5 \\cdot 0.0418996 - " not in example
+    assert "- 0.5 \\cdot 0.3" not in example and "0.5 \\cdot 0.04190 - " not in example
     assert not re.search(r"(\\bigr\)|\\right\)) ?-?\d", example)  # no number juxtaposed
 
 

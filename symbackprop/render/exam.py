@@ -18,17 +18,22 @@ from ..symbolic.derivation import Derivation, L
 from ..util.resources import environment
 from ..util.version import __version__
 from .document import DerivationDocument, lecture_section
-from .example import WorkedExample, example_section
+from .example import (
+    MORE_DIGITS,
+    Shown,
+    WorkedExample,
+    example_section,
+    gradient_entry,
+    update_entry,
+)
 from .printing import BackpropLatexPrinter, Notation
-from .steps import Chain, Section, Step, partial
+from .steps import Section, Step, partial
 
 FORMULA_SECTIONS = ("Forward pass, matrix form", "Loss", "Activation derivatives")
 """Sections of the lecture derivation an exercise sheet prints as the formulas to use (then the
 four equations of backpropagation and the update)."""
 SUMMARY = "Summary: the four equations of backpropagation (BP1 to BP4)"
 UPDATE = "The update"
-GUARD = 2
-"""Extra digits on the numbers inside a written-out product."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +54,6 @@ class Boxed(sp.Basic):
 
     def _latex(self, printer: sp.printing.printer.Printer) -> str:
         return rf"\boxed{{{printer._print(self.args[0])}}}"
-
-
-class Minus(sp.Basic):
-    """``a - b`` written in that order (``b`` a product, parenthesised where negative)."""
-
-    def _latex(self, printer: sp.printing.printer.Printer) -> str:
-        return f"{printer._print(self.args[0])} - {printer._print(self.args[1])}"
-
-
-def shown(value: float, digits: int) -> sp.Float:
-    """``value`` rounded once, in decimal, to ``digits`` significant digits."""
-    return sp.Float(f"{float(value):.{digits - 1}e}", digits)
 
 
 def numbers_in(text: str) -> set[float]:
@@ -147,8 +140,7 @@ def solution_tex(derivation: Derivation, variant: ExamVariant, notation: Notatio
     ]
     steps += _named_steps(derivation, variant)
     intro = (
-        f"Every number rounded to {variant.digits} significant digits (the numbers inside a "
-        "written-out sum or product carry extra digits, so that it reproduces its result); the "
+        f"Every number rounded to {variant.digits} significant digits ({MORE_DIGITS}); the "
         "answers asked for are boxed."
     )
     section = Section("Solution", tuple(steps), intro)
@@ -159,33 +151,17 @@ def solution_tex(derivation: Derivation, variant: ExamVariant, notation: Notatio
 
 
 def _named_steps(derivation: Derivation, variant: ExamVariant) -> list[Step]:
-    """The named gradients (BP4 with numbers) and their SGD step, boxed."""
-    values, example = variant.example.values, variant.example
-    digits = variant.digits
+    """The named gradients (BP4 with numbers) and their gradient-descent step, as the worked
+    example writes an entry out, the results boxed."""
+    example = variant.example
+    shown = Shown(variant.digits, example.values, derivation.network.concrete_sizes())
     steps = []
     for l, row, col in variant.named:
-        layer = derivation.network.layers[l - 1]
-        delta, a_in = values[f"delta{l}"][0, row], values[f"A{l - 1}"][0, col]
-        written = Chain(shown(delta, digits + GUARD), shown(a_in, digits + GUARD))
-        gradient = values[f"dW{l}"][row, col]
-        steps.append(Step(
-            "exam", partial(L, layer.W[row, col]),
-            (layer.delta[row] * layer.a_in[col], written, Boxed(shown(gradient, digits))), "BP4",
-        ))  # fmt: skip
+        step = gradient_entry(derivation, shown, l, row, col)
+        steps.append(replace(step, why="BP4" + (f"; {step.why}" if step.why else "")))
     for l, row, col in variant.named:
-        layer = derivation.network.layers[l - 1]
-        old, gradient = values[f"W{l}"][row, col], values[f"dW{l}"][row, col]
-        written = Minus(
-            shown(old, digits + GUARD),
-            Chain(sp.Float(repr(example.learning_rate)), shown(gradient, digits + GUARD)),
-        )
-        new = example.new_params[f"W{l}"][row, col]
-        steps.append(Step(
-            "exam", layer.W[row, col], (written, Boxed(shown(new, digits))),
-            rf"one gradient-descent step, $\eta = {example.learning_rate:g}$",
-            relation=r"\leftarrow",
-        ))  # fmt: skip
-    return steps
+        steps += update_entry(example, shown, derivation.network.layers[l - 1], "W", (row, col))
+    return [replace(step, rhs=step.rhs[:-1] + (Boxed(step.rhs[-1]),)) for step in steps]
 
 
 def _render(

@@ -21,10 +21,10 @@ import sympy as sp
 from ..errors import SymbackpropError
 from ..spec.optimizers import TITLES, OptimizerConfig
 from ..symbolic.derivation import Derivation, L
-from ..symbolic.network import ActivationFunction, ActivationPrime, j, p, q
+from ..symbolic.network import ActivationFunction, ActivationPrime, Layer, j, p, q
 from ..symbolic.optimizers import eta, g, rule, t, theta
 from .numeric import check_derivation, element_value, evaluate
-from .printing import BackpropLatexPrinter, Ordinal
+from .printing import BackpropLatexPrinter, Ordinal, decimal_number
 from .steps import Section, Step, partial
 from .written import in_order
 
@@ -32,8 +32,11 @@ DIGITS = 4
 """Significant digits shown (default)."""
 MAX_DIGITS = 15
 """More than a float64 holds would be noise."""
-GUARD_DIGITS = 2
-"""Extra digits on the numbers inside a written-out sum, so that the sum reproduces its result."""
+
+MORE_DIGITS = (
+    "a written-out line whose rounded numbers would not give its result carries more, and says so"
+)
+"""How the example rounds, in its intro (``Shown.guarded`` says it at each such line)."""
 MAX_SHOWN = 8
 """Vectors longer than this are cut (with a final ellipsis); matrices larger are left out."""
 MAX_SUBSTITUTED = 4
@@ -87,7 +90,7 @@ def example_section(
     problems = check_derivation(derivation, example.values, rtol)
     if problems:
         raise SymbackpropError(f"formula and code disagree: {problems[0]}", "--example")
-    shown = _Shown(digits, example.values, derivation.network.concrete_sizes())
+    shown = Shown(digits, example.values, derivation.network.concrete_sizes())
     steps = [
         *_forward_steps(derivation, shown),
         *_loss_steps(derivation, shown),
@@ -98,7 +101,7 @@ def example_section(
     return _section(example, digits, rtol, steps)
 
 
-def _forward_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
+def _forward_steps(derivation: Derivation, shown: Shown) -> list[Step]:
     """The input and target, then per layer its parameters, z and a (first entries written
     out where the layer is small)."""
     network, values = derivation.network, shown.values
@@ -125,7 +128,7 @@ def _forward_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
     return steps
 
 
-def _loss_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
+def _loss_steps(derivation: Derivation, shown: Shown) -> list[Step]:
     """The loss, written out over the outputs where there are few."""
     network = derivation.network
     why = f"${network.loss.latex}$"
@@ -136,7 +139,7 @@ def _loss_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
     return [shown.written(L, network.loss_expr, why, result=float(shown.values["loss"]))]
 
 
-def _delta_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
+def _delta_steps(derivation: Derivation, shown: Shown) -> list[Step]:
     """The output delta, then the hidden deltas backwards: first entries written out."""
     network, values = derivation.network, shown.values
     steps = []
@@ -158,7 +161,7 @@ def _delta_steps(derivation: Derivation, shown: _Shown) -> list[Step]:
 
 
 def _gradient_steps(
-    derivation: Derivation, example: WorkedExample, shown: _Shown
+    derivation: Derivation, example: WorkedExample, shown: Shown
 ) -> list[Step]:
     """Per layer: the weight gradient's entry the step shows, written out, then both arrays."""
     steps = []
@@ -168,8 +171,7 @@ def _gradient_steps(
         W, b = layer.vector("W"), layer.vector("b")
         delta = layer.vector("delta")
         row, col = _first_nonzero(example.values[f"dW{l}"])
-        entry = gradient.dW.xreplace({p: row, q: col})
-        steps.append(shown.written(partial(L, layer.W[row, col]), entry, ""))
+        steps.append(gradient_entry(derivation, shown, l, row, col))
         steps.append(
             Step("example", partial(L, W), (shown.matrix(example.values[f"dW{l}"]),), r"${0}$",
                  why_math=(delta * layer.vector("a_in").T,))
@@ -215,15 +217,14 @@ def _intro(example: WorkedExample, digits: int, rtol: float, lecture: bool = Fal
     frozen = "; the biases are frozen." if not example.train_biases else "."
     if lecture:
         return (
-            f"One forward and backward pass on {which.split(' (')[0]}, rounded to {digits} "
-            "significant digits (the numbers inside a written-out formula carry extra digits so "
-            f"that it reproduces its result). It ends with {_describe(example.optimizer)} on "
-            f"this sample alone (learning rate {example.learning_rate:g}){frozen}"
+            f"One forward and backward pass on {which.split(' (')[0]}, every number rounded to "
+            f"{digits} significant digits ({MORE_DIGITS}). It ends with "
+            f"{_describe(example.optimizer)} on this sample alone (learning rate "
+            f"{example.learning_rate:g}){frozen}"
         )
     return (
         f"One forward and backward pass on {which}, from {start}, with the numbers the generated "
-        f"module computed (rounded to {digits} significant digits; the numbers inside a "
-        "written-out formula carry extra digits so that it reproduces its result); every formula "
+        f"module computed (rounded to {digits} significant digits; {MORE_DIGITS}); every formula "
         f"above was evaluated with them and agrees to {rtol:g}. It ends with "
         f"{_describe(example.optimizer)} on this sample alone (learning rate "
         f"{example.learning_rate:g}), as the module's training kernel takes it"
@@ -255,12 +256,10 @@ def _describe(optimizer: OptimizerConfig) -> str:
     )
 
 
-def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown) -> list[Step]:
+def _update_steps(derivation: Derivation, example: WorkedExample, shown: Shown) -> list[Step]:
     """The rule's assignments for one entry of every parameter, the symbols first (theta - eta g
     with the entry's own names), then the numbers in the same places; then the new array."""
     values = example.values
-    update = rule(example.optimizer)
-    known = update.hyper | {eta: example.learning_rate}
     steps = []
     for layer in derivation.network.layers:
         for kind in ("W", "b"):
@@ -273,25 +272,47 @@ def _update_steps(derivation: Derivation, example: WorkedExample, shown: _Shown)
                 )
                 continue
             element = _first_nonzero(values["d" + name])
-            entry = layer.W[element] if kind == "W" else layer.b[element]
-            names = {theta: entry, g: partial(L, entry)}
-            trace = example.traces[name]
-            for number, assignment in enumerate(update.assignments):
-                before = {k: float(v[element]) for k, v in trace[number].items()}
-                result = float(trace[number + 1][assignment.lhs.name][element])
-                formula = shown.ordered(assignment.rhs.xreplace({t: sp.Integer(1)} | names))
-                numbers = {value: sp.Symbol(symbol.name) for symbol, value in names.items()}
-                written = shown.assignment(formula.xreplace(numbers), before, known, result)
-                why = assignment.why + (
-                    rf", $\eta = {example.learning_rate:g}$" if assignment.rhs.has(eta) else ""
-                )
-                lhs = names.get(assignment.lhs, assignment.lhs)
-                rhs = (formula, written, shown.number(result))
-                steps.append(Step("example", lhs, rhs, why, relation=r"\leftarrow"))
+            steps += update_entry(example, shown, layer, kind, element)
             result = shown.matrix(new) if kind == "W" else shown.vector(new)
             steps.append(
                 Step("example", symbol, (result,), "after the step", relation=r"\leftarrow")
             )
+    return steps
+
+
+def gradient_entry(derivation: Derivation, shown: Shown, l: int, row: int, col: int) -> Step:
+    """The gradient of the weight ``W{l}[row, col]``: its formula (BP4 in index form), the
+    numbers in the same places, the result."""
+    gradient = derivation.layers[l - 1]
+    entry = gradient.dW.xreplace({p: row, q: col})
+    return shown.written(partial(L, gradient.layer.W[row, col]), entry, "")
+
+
+def update_entry(
+    example: WorkedExample, shown: Shown, layer: Layer, kind: str, element: tuple[int, ...]
+) -> list[Step]:
+    """The optimizer's assignments for one entry of ``layer``'s W or b (``kind``): each with
+    the entry's own names (theta - eta g), then the numbers in the same places, the result."""
+    update = rule(example.optimizer)
+    known = update.hyper | {eta: example.learning_rate}
+    entry = layer.W[element] if kind == "W" else layer.b[element]
+    names = {theta: entry, g: partial(L, entry)}
+    trace = example.traces[f"{kind}{layer.index}"]
+    steps = []
+    for number, assignment in enumerate(update.assignments):
+        before = {k: float(v[element]) for k, v in trace[number].items()}
+        result = float(trace[number + 1][assignment.lhs.name][element])
+        formula = shown.ordered(assignment.rhs.xreplace({t: sp.Integer(1)} | names))
+        numbers = {value: sp.Symbol(symbol.name) for symbol, value in names.items()}
+        written, digits = shown.assignment(formula.xreplace(numbers), before, known, result)
+        why = assignment.why + (
+            rf", $\eta = {example.learning_rate:g}$" if assignment.rhs.has(eta) else ""
+        )
+        lhs = names.get(assignment.lhs, assignment.lhs)
+        rhs = (formula, written, shown.number(result))
+        steps.append(
+            Step("example", lhs, rhs, shown.guarded(why, digits), relation=r"\leftarrow")
+        )
     return steps
 
 
@@ -320,7 +341,7 @@ class CentralDifference(sp.Basic):
 
 def _difference_steps(
     layer_symbol: sp.Basic, entry_symbol: sp.Basic, name: str, element: tuple[int, ...],
-    example: WorkedExample, shown: _Shown,
+    example: WorkedExample, shown: Shown,
 ) -> list[Step]:  # fmt: skip
     """``--fd``: the central difference beside a printed gradient (its written entry, then the
     array), with the h used and the relative difference from the module's gradient."""
@@ -355,7 +376,7 @@ def _first_nonzero(gradient: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, gradient.shape))
 
 
-class _Shown:
+class Shown:
     """Numbers as printed: ``digits`` significant digits, guard digits inside written-out
     formulas; ``values`` and ``sizes`` are the example's arrays and the layer sizes."""
 
@@ -367,9 +388,9 @@ class _Shown:
         self.sizes = sizes or {}
 
     def number(self, value: float, digits: int | None = None) -> sp.Float:
-        """``value`` rounded once, in decimal (sp.Float(value, d) would round in binary first)."""
-        digits = digits or self.digits
-        return sp.Float(f"{float(value):.{digits - 1}e}", digits)
+        """``value`` rounded once, in decimal (sp.Float(value, d) would round in binary first),
+        printed with all its digits where rounding changed it (``printing.decimal_number``)."""
+        return decimal_number(value, digits or self.digits)
 
     def vector(self, values: np.ndarray) -> sp.Basic:
         """A column vector of rounded numbers, written as a transposed row (cut after MAX_SHOWN)."""
@@ -399,14 +420,23 @@ class _Shown:
         formula = self.ordered(formula.xreplace(self.sizes))
         if result is None:
             result = evaluate(formula.doit(), self.values, self.sizes)
-        numbers = self.substituted(formula, self.values, self.sizes, result)
-        return Step("example", lhs, (formula, numbers, self.number(result)), why)
+        numbers, digits = self.substituted(formula, self.values, self.sizes, result)
+        return Step("example", lhs, (formula, numbers, self.number(result)),
+                    self.guarded(why, digits))  # fmt: skip
+
+    def guarded(self, why: str, digits: int) -> str:
+        """A line's reason, saying so where its numbers carry more than ``self.digits``."""
+        if digits == self.digits:
+            return why
+        said = f"numbers to {digits} digits: with {self.digits} the line misses its result"
+        return f"{why}; {said}" if why else said
 
     def substituted(
         self, expr: sp.Expr, values: dict[str, np.ndarray], sizes: dict, result: float
-    ) -> sp.Expr:
+    ) -> tuple[sp.Expr, int]:
         """An index-form expression with the numbers in place, unevaluated, that reproduces
-        ``result`` to ``digits`` when worked out (guard digits added until it does)."""
+        ``result`` to ``digits`` when worked out, and the digits its numbers carry: ``digits``,
+        or more where the line needs them to reproduce its result."""
         expr = expr.xreplace(sizes)
         primes = {  # f'(z) evaluated in a step of its own: its number here
             prime: evaluate(prime, values, sizes) for prime in expr.atoms(ActivationPrime)
@@ -430,10 +460,10 @@ class _Shown:
         before: dict[str, float],
         known: dict[sp.Symbol, float],
         result: float,
-    ) -> sp.Expr:
+    ) -> tuple[sp.Expr, int]:
         """An assignment's right side at step t = 1 with numbers for its symbols: the values
-        ``before`` it and the settings ``known`` (exactly where short, else with the same
-        guard digits)."""
+        ``before`` it and the settings ``known`` (exactly where short, else rounded as the
+        values), and the digits they carry (as ``substituted``)."""
         rhs = rhs.xreplace({t: sp.Integer(1)}).replace(sp.Max, WrittenMax)
 
         def written(guard: int) -> sp.Expr:
@@ -458,13 +488,17 @@ class _Shown:
             return sp.Float(exact, "")
         return self.number(value, digits)
 
-    def _reproducing(self, written: Callable[[int], sp.Expr], result: float) -> sp.Expr:
+    def _reproducing(
+        self, written: Callable[[int], sp.Expr], result: float
+    ) -> tuple[sp.Expr, int]:
+        """The line at ``digits``, else with the fewest extra (guard) digits that reproduce
+        ``result``; and the digits used."""
         target = rounded(result, self.digits)
-        for guard in range(GUARD_DIGITS, MAX_DIGITS - self.digits + 1):
+        for guard in range(MAX_DIGITS - self.digits + 1):
             shown = written(guard)
             if rounded(worked_out(shown), self.digits) == target:
-                return shown
-        return written(MAX_DIGITS - self.digits)
+                return shown, self.digits + guard
+        return written(MAX_DIGITS - self.digits), MAX_DIGITS
 
 
 class WrittenMax(sp.Function):

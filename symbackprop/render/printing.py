@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 import sympy as sp
+from mpmath.libmp import prec_to_dps
 from sympy.printing.latex import LatexPrinter
 
 from ..symbolic.text import BackpropStrPrinter
@@ -198,6 +200,15 @@ class BackpropLatexPrinter(LatexPrinter):
     def ordered_terms(self, expr: sp.Expr) -> list[sp.Expr]:
         """An Add's terms in the order this printer prints them (before ``textbook_terms``)."""
         return list(self._as_ordered_terms(expr))
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        """A whole number without its ``.0`` (a worked example's input 1, target 0)."""
+        whole = integral(expr)
+        return self._print(whole) if whole is not None else super()._print_Float(expr)
+
+    def _print_Rounded(self, expr: Rounded) -> str:
+        mantissa, exponent = expr.fixed()
+        return mantissa if exponent is None else rf"{mantissa} \cdot 10^{{{exponent}}}"
 
     def _base(self, name: str) -> str | None:
         found = layered(name)
@@ -464,6 +475,38 @@ def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
+class Rounded(sp.Float):
+    """A number rounded to its precision's significant digits, printed with every one of them,
+    trailing zeros kept (``1.420``, ``0.04190``), as a worked example states a rounded value."""
+
+    def fixed(self) -> tuple[str, int | None]:
+        """The digits as written: positional from 1e-4 to 1e7, else (mantissa, power of ten)."""
+        digits = prec_to_dps(self._prec)
+        text = f"{float(self):.{digits - 1}e}"
+        if float(self) == 0 or 1e-4 <= abs(float(self)) < 1e7:
+            return format(Decimal(text), "f"), None
+        mantissa, exponent = text.split("e")
+        return mantissa, int(exponent)
+
+
+def decimal_number(value: float, digits: int) -> sp.Float:
+    """``value`` rounded once, in decimal, to ``digits`` significant digits: a ``Rounded``
+    (printed with all of them) where rounding changed it, else the exact value (``0.5``, 1)."""
+    text = f"{float(value):.{digits - 1}e}"
+    if float(text) == float(value):
+        return sp.Float(text, digits)
+    return Rounded(text, digits)
+
+
+def integral(number: sp.Float) -> sp.Integer | None:
+    """A float's value as an Integer where it is a whole number short enough to print whole
+    (``1.0`` -> 1), else None."""
+    value = float(number)
+    if value.is_integer() and abs(value) < 1e6:
+        return sp.Integer(int(value))
+    return None
+
+
 class UnicodeTextPrinter(BackpropStrPrinter):
     """Plain text for documents, in Unicode and textbook order: ``Σ_j W2[j, p]·δ2[j]``,
     ``∂L/∂a2[p]``, ``1[j = p]``, ``a1[p]²``; no LaTeX.  (Generated modules keep ``text``.)"""
@@ -484,6 +527,17 @@ class UnicodeTextPrinter(BackpropStrPrinter):
                 "L": unicode_symbol(notation.cost),
                 "Lbar": unicode_symbol(notation.cost_batch),
             }
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        """An exact number in its shortest form (``0.5``, ``1``), at any nesting level."""
+        whole = integral(expr)
+        if whole is not None:
+            return self._print(whole)
+        return BackpropStrPrinter({"full_prec": False})._print_Float(expr)
+
+    def _print_Rounded(self, expr: Rounded) -> str:
+        mantissa, exponent = expr.fixed()
+        return mantissa if exponent is None else f"{mantissa}e{exponent}"
 
     _GREEK = {
         "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
