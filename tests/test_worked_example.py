@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 from conftest import ROOT, import_torch
 
 from symbackprop.cli.commands import main
@@ -431,3 +432,37 @@ def test_fd_needs_example(capsys) -> None:  # noqa: ANN001
     assert main(["derive", "xor", "--fd"]) == 2
     err = capsys.readouterr().err
     assert err == "symbackprop: error: --fd: needs --example\n"
+
+
+def test_a_piecewise_loss_is_written_out_on_the_branch_its_numbers_take() -> None:
+    """Issue 19: a Huber loss written as a Piecewise printed only its value. Now the loss and
+    the output delta are written out on the branch the sample takes, the reason names that
+    branch's condition, and NumPy agrees the condition holds and the branch gives the loss."""
+    from test_printed import OWN
+
+    from symbackprop.run.example import example_for_spec
+
+    text = document_for(OWN, example=True).text()
+    assert "(a3[0] - y[0])²/2\n" in text.split("Worked example")[1]
+    assert text.count("the branch where |a3[0] - y[0]| ≤ 1 holds") == 2
+    derivation = derivation_of(OWN)
+    values = example_for_spec(OWN, derivation).values
+    residual = float(values["A3"][0, 0] - values["Y"][0, 0])
+    assert abs(residual) <= 1 and math.isclose(float(values["loss"]), residual**2 / 2)
+
+
+def test_the_otherwise_branch_states_the_negated_condition() -> None:
+    """Where no listed condition holds, the ``True`` branch is taken and the reason states
+    the earlier conditions negated (|a - y| > 1), computed from the numbers."""
+    from test_printed import OWN
+
+    from symbackprop.render.example import Shown
+    from symbackprop.render.printing import UnicodeTextPrinter
+
+    network = derivation_of(OWN).network
+    sizes = network.concrete_sizes()
+    shown = Shown(4, {"A3": np.array([[3.5]]), "Y": np.array([[0.5]])}, sizes)
+    step = shown.written(sp.Symbol("L"), network.loss_expr, "huber", result=2.5)
+    assert [str(c) for c in step.why_math] == ["Abs(a3[0] - y[0]) > 1"]
+    text = UnicodeTextPrinter().doprint
+    assert [text(rhs) for rhs in step.rhs] == ["|a3[0] - y[0]| - 1/2", "|3.5 - 0.5| - 1/2", "2.5"]

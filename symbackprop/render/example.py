@@ -132,9 +132,7 @@ def _loss_steps(derivation: Derivation, shown: Shown) -> list[Step]:
     """The loss, written out over the outputs where there are few."""
     network = derivation.network
     why = f"${network.loss.latex}$"
-    if shown.sizes[network.output.n_out] > MAX_SUBSTITUTED or network.loss_expr.has(
-        sp.Piecewise
-    ):
+    if shown.sizes[network.output.n_out] > MAX_SUBSTITUTED:
         return [Step("example", L, (shown.number(shown.values["loss"]),), why)]
     return [shown.written(L, network.loss_expr, why, result=float(shown.values["loss"]))]
 
@@ -148,7 +146,7 @@ def _delta_steps(derivation: Derivation, shown: Shown) -> list[Step]:
         l = layer.index
         last = layer is network.output
         small = shown.sizes[network.layers[l].n_out if not last else layer.n_out]
-        if small <= MAX_SUBSTITUTED and not gradient.delta.has(sp.Piecewise):
+        if small <= MAX_SUBSTITUTED:
             formula = gradient.delta.xreplace({p: 0})
             for prime in sorted(formula.atoms(ActivationPrime), key=str):
                 steps.append(shown.written(prime, prime.expanded(), "its derivative, evaluated"))
@@ -417,12 +415,44 @@ class Shown:
     ) -> Step:
         """``lhs = formula = the formula with numbers = result``: an index-form formula (its
         free indices fixed) in its printed order, then with the numbers in the same places."""
-        formula = self.ordered(formula.xreplace(self.sizes))
+        formula, conditions = self.branch(formula.xreplace(self.sizes))
+        formula = self.ordered(formula)
         if result is None:
             result = evaluate(formula.doit(), self.values, self.sizes)
         numbers, digits = self.substituted(formula, self.values, self.sizes, result)
+        if conditions:  # the branch of a Piecewise the numbers take
+            held = ", ".join(f"${{{n}}}$" for n in range(len(conditions)))
+            why = f"{why}; the branch where {held} holds" if why else f"where {held} holds"
         return Step("example", lhs, (formula, numbers, self.number(result)),
-                    self.guarded(why, digits))  # fmt: skip
+                    self.guarded(why, digits), why_math=conditions)  # fmt: skip
+
+    def branch(self, formula: sp.Expr) -> tuple[sp.Expr, tuple[sp.Basic, ...]]:
+        """A formula with each Piecewise replaced by the branch the example's numbers take
+        (sums over a few outputs written out first, so each has its own numbers), and the
+        conditions that chose them (an ``otherwise`` branch: the earlier conditions negated)."""
+        if not formula.has(sp.Piecewise):
+            return formula, ()
+        formula = formula.replace(
+            lambda e: isinstance(e, sp.Sum), lambda e: e.doit(deep=False)
+        )
+        chosen, conditions = {}, []
+        for piecewise in sorted(formula.atoms(sp.Piecewise), key=sp.default_sort_key):
+            failed = []
+            for piece, condition in piecewise.args:
+                if condition == sp.true or self.holds(condition):
+                    chosen[piecewise] = piece
+                    held = condition if condition != sp.true else sp.And(*failed)
+                    conditions += [held] if held != sp.true else []
+                    break
+                failed.append(sp.Not(condition))
+        return formula.xreplace(chosen), tuple(conditions)
+
+    def holds(self, condition: sp.Basic) -> bool:
+        """Whether a Piecewise condition holds at the example's numbers."""
+        numbers = {
+            e: sp.Float(element_value(e, self.values)) for e in condition.atoms(sp.Indexed)
+        }
+        return bool(condition.xreplace(numbers) == sp.true)
 
     def guarded(self, why: str, digits: int) -> str:
         """A line's reason, saying so where its numbers carry more than ``self.digits``."""

@@ -539,6 +539,9 @@ class UnicodeTextPrinter(BackpropStrPrinter):
         mantissa, exponent = expr.fixed()
         return mantissa if exponent is None else f"{mantissa}e{exponent}"
 
+    def _print_Abs(self, expr: sp.Abs) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
     _GREEK = {
         "alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "epsilon": "ε", "eta": "η",
         "theta": "θ", "mu": "μ", "rho": "ρ", "pi": "π", "sigma": "σ", "delta": "δ",
