@@ -13,6 +13,7 @@ import re
 
 import sympy as sp
 
+from .printing import numeric, parenthesised
 from .textbook import split_sign, textbook_product, textbook_terms
 from .written import Factors, Minus, Terms
 
@@ -204,7 +205,7 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
         return _written(expr, printer, budget)
     if isinstance(expr, sp.Add):
         out: list[str] = []
-        for position, term in enumerate(textbook_terms(list(printer._as_ordered_terms(expr)))):
+        for position, term in enumerate(textbook_terms(printer.ordered_terms(expr))):
             negative, magnitude = split_sign(term)
             parts = _chunks(magnitude, printer, budget)
             if isinstance(magnitude, sp.Add):
@@ -277,19 +278,19 @@ def _written(
             inner = arg.args[0] if isinstance(arg, Minus) else arg
             text = printer._print(inner)
             parts = _chunks(inner, printer, budget)
-            if isinstance(inner, Terms | Minus | sp.Add) or (
-                (position or isinstance(arg, Minus)) and text.startswith("-")
-            ):
+            if (position or isinstance(arg, Minus)) and parenthesised(inner, text):
+                parts = _wrapped(parts, text)
+            elif isinstance(inner, Terms | Minus | sp.Add):  # the first term, a sum itself
                 parts = _wrapped(parts, text)
             sign = "- " if isinstance(arg, Minus) else ("+ " if position else "")
             out += [sign + parts[0], *parts[1:]]
             continue
         text = printer._print(arg)
         parts = _chunks(arg, printer, budget)
-        if isinstance(arg, Terms | Minus | sp.Add) or text.startswith("-"):
+        if parenthesised(arg, text):
             parts = _wrapped(parts, text)
         if position:
-            dot = r"\cdot " if not arg.free_symbols and not arg.atoms(sp.Indexed) else ""
+            dot = r"\cdot " if numeric(arg) else ""
             parts = [_Factor(dot + parts[0]), *parts[1:]]
         out += parts
     return out

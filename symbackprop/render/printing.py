@@ -412,14 +412,12 @@ class BackpropLatexPrinter(LatexPrinter):
         """A written-out factor or subtracted term: a sum or a negative number in parentheses
         (``0.5 \\cdot (-0.3)``, ``- (-0.3)``), so that no sign is folded."""
         tex = self._print(expr)
-        if isinstance(expr, Terms | Minus | sp.Add) or tex.startswith("-"):
-            return rf"\left({tex}\right)"
-        return tex
+        return rf"\left({tex}\right)" if parenthesised(expr, tex) else tex
 
     def _print_Factors(self, expr: Factors) -> str:
         parts: list[str] = []
         for position, factor in enumerate(expr.args):
-            if position and _numeric(factor):  # 2 a, but a · 2 and 0.5 · 0.3
+            if position and numeric(factor):  # 2 a, but a · 2 and 0.5 · 0.3
                 parts.append(r"\cdot")
             parts.append(self._operand(factor))
         return " ".join(parts)
@@ -462,9 +460,15 @@ def batch_kind(name: str) -> tuple[str, int | None]:
     return layered(name) or ("target", None)
 
 
-def _numeric(expr: sp.Basic) -> bool:
+def numeric(expr: sp.Basic) -> bool:
     """A factor with no symbol in it (a number written out): set apart by a multiplication dot."""
     return not expr.free_symbols and not expr.atoms(sp.Indexed)
+
+
+def parenthesised(expr: sp.Basic, printed: str) -> bool:
+    """Whether a written-out factor or subtracted term (printed as ``printed``) takes
+    parentheses: a sum, or a negative number, so that no sign is folded into its neighbour."""
+    return isinstance(expr, Terms | Minus | sp.Add) or printed.startswith("-")
 
 
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
@@ -710,9 +714,7 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     def _operand(self, expr: sp.Basic) -> str:
         """A written-out factor or subtracted term, a sum or negative number in parentheses."""
         text_ = self._print(expr)
-        if isinstance(expr, Terms | Minus | sp.Add) or text_.startswith("-"):
-            return f"({text_})"
-        return text_
+        return f"({text_})" if parenthesised(expr, text_) else text_
 
     def _print_Factors(self, expr: Factors) -> str:
         return "·".join(self._operand(factor) for factor in expr.args)
