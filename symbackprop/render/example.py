@@ -67,6 +67,9 @@ class WorkedExample:
     the module's loss at each entry the example prints (``shown_entries``), NaN elsewhere."""
     difference_step: float = 0.0
     """The h of ``differences``."""
+    relative_differences: dict[str, np.ndarray] | None = None
+    """Each difference's relative difference from the module's gradient (``gradcheck``'s
+    measure; NaN where no difference was taken)."""
 
 
 def check_digits(digits: int) -> int:
@@ -343,13 +346,11 @@ def _difference_steps(
 ) -> list[Step]:  # fmt: skip
     """``--fd``: the central difference beside a printed gradient (its written entry, then the
     array), with the h used and the relative difference from the module's gradient."""
-    fd, analytic = example.differences[name], example.values["d" + name]
+    fd, relative = example.differences[name], example.relative_differences[name]
     mask = ~np.isnan(fd)
-    scale = np.maximum(np.maximum(np.abs(fd[mask]), np.abs(analytic[mask])), RELATIVE_FLOOR)
-    worst = float(np.max(np.abs(fd[mask] - analytic[mask]) / scale))
+    worst = float(np.max(relative[mask]))
     h = f"$h = {example.difference_step:g}$"
-    one = abs(fd[element] - analytic[element]) / max(abs(fd[element]), abs(analytic[element]),
-                                                      RELATIVE_FLOOR)  # fmt: skip
+    one = float(relative[element])
     steps = [
         Step("example", CentralDifference(entry_symbol), (shown.number(fd[element]),),
              f"central difference of the loss, {h}; relative difference {one:.1e}")
@@ -361,10 +362,6 @@ def _difference_steps(
                  f"each entry so, {h}; largest relative difference {worst:.1e}")
         )  # fmt: skip
     return steps
-
-
-RELATIVE_FLOOR = 1e-4
-"""Gradients smaller than this count as this in a relative difference (as ``gradcheck``)."""
 
 
 def _first_nonzero(gradient: np.ndarray) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from ..spec.model import Spec, Training
 from ..spec.optimizers import TITLES, OptimizerConfig
 from ..symbolic.derivation import Derivation
 from ..symbolic.optimizers import epoch, eta_0, reference_trace, rule, schedule_rate
-from .gradcheck import central_differences, difference_step, sample_data
+from .gradcheck import central_differences, difference_step, relative_difference, sample_data
 
 MAX_SEARCHED = 1000
 """How many samples the default choice looks through for one with no all-zero gradient."""
@@ -106,7 +106,13 @@ def with_differences(
         )
         for n, name in enumerate(module.PARAM_NAMES)
     }
-    return replace(example, differences=differences, difference_step=h)
+    relative = {
+        name: relative_difference(fd, example.values["d" + name])
+        for name, fd in differences.items()
+    }
+    return replace(
+        example, differences=differences, difference_step=h, relative_differences=relative
+    )
 
 
 def first_rate(training: Training) -> float:
