@@ -141,6 +141,15 @@ def _add_diagram(commands: Any) -> None:
         "--lecture", action="store_true", help="a caption stating the notation, for slides"
     )
     diagram.add_argument("--title", help="a caption's title (plain text)")
+    diagram.add_argument(
+        "--graph",
+        nargs="?",
+        const="auto",
+        choices=("auto", "scalar", "layer"),
+        help="the computational graph instead: one node per operation, each edge's local "
+        "derivative (scalar: one node per scalar operation, small networks; layer: one per "
+        "layer operation; default: scalar where it fits)",
+    )
     diagram.add_argument("--bare", action="store_true", help="a tikzpicture to \\input")
     diagram.add_argument("--pdf", action="store_true", help="compile it to PDF")
     diagram.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
@@ -435,7 +444,8 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
     spec = load_spec(args.spec)
     if args.bare and args.pdf:
         raise SymbackpropError("--bare makes a picture to \\input, not a document", "--pdf")
-    _check_output(args, Path(f"{spec.name}-diagram.pdf"))
+    default_pdf = Path(f"{spec.name}-{'graph' if args.graph else 'diagram'}.pdf")
+    _check_output(args, default_pdf)
     text = diagram_for(
         spec,
         args.weight,
@@ -448,9 +458,10 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
         lecture=args.lecture,
         title=args.title,
         indices=args.indices,
+        graph=args.graph,
     )
     if args.pdf:
-        target = args.output or Path(f"{spec.name}-diagram.pdf")
+        target = args.output or default_pdf
         compile_pdf(text, target, force=args.force)
         print(f"wrote {target}", file=out)
     elif args.output:

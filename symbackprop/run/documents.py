@@ -20,6 +20,8 @@ from ..render.document import (
 )
 from ..render.example import DIGITS, check_digits
 from ..render.forms import check_forms
+from ..render.graph import graph as computational_graph
+from ..render.graph import graph_kind
 from ..spec.model import Spec
 from .example import example_for_spec
 
@@ -83,15 +85,35 @@ def diagram_for(
     lecture: bool = False,
     title: str | None = None,
     indices: int | None = None,
+    graph: str | None = None,
 ) -> str:
-    """A spec's diagram, as ``symbackprop diagram`` writes it (options as for ``derive``)."""
+    """A spec's diagram, as ``symbackprop diagram`` writes it (options as for ``derive``);
+    ``graph``: the computational graph instead ("scalar", "layer" or "auto")."""
     _check_options(example, weights, sample, digits)
     profile = notation_named(notation, indices)
     title = check_title(title)
+    if graph is not None:
+        return _graph_for(spec, graph, weight, example, bare, profile, lecture, title)
     derivation = derivation_of(spec)
     worked = example_for_spec(spec, derivation, weights, sample) if example else None
     digits = DIGITS if digits is None else digits
     return diagram(derivation, weight, worked, digits, bare, profile, lecture, title)
+
+
+def _graph_for(  # noqa: ANN001 - the options diagram_for checked
+    spec: Spec, graph: str, weight, example, bare, profile, lecture, title
+) -> str:
+    """The computational graph: its kind checked before any work; a weight's paths and a
+    worked example belong to the network picture."""
+    if weight is not None or example:
+        raise SymbackpropError(
+            "the computational graph takes no --weight or --example (they are for the network "
+            "picture)",
+            "--graph",
+        )
+    kind = None if graph == "auto" else graph
+    graph_kind(spec, kind)
+    return computational_graph(derivation_of(spec), kind, bare, profile, lecture, title)
 
 
 def _check_options(
