@@ -165,7 +165,7 @@ def test_generated_settings_and_column_choices_beside_other_data_are_refused(
         ({"features": ["a", 1], "target": "y"}, "data.features: must list column names"),
         ({"features": ["a", "a"], "target": "y"}, "data.features: lists 'a' twice"),
         ({"features": ["a", "b"]}, "data.features: needs data.target"),
-        ({"features": ["a"], "target": "y"}, "lists 1 columns, but the network takes 2 inputs"),
+        ({"features": ["a"], "target": "y"}, "lists 1 column, but the network takes 2 inputs"),
         ({"features": ["a", "b"], "drop": ["c"], "target": "y"}, "data.drop: give data.features"),
         ({"drop": ["id", "y"], "target": "y"}, "data.drop: the target 'y' is listed here too"),
         ({"features": ["a", "y"], "target": "y"}, "data.features: the target 'y' is listed"),

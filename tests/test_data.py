@@ -54,7 +54,7 @@ def test_npz(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        ("1,2,3,4\n", "4 columns, but the network takes 2 inputs and 1 outputs"),
+        ("1,2,3,4\n", "4 columns, but the network takes 2 inputs and 1 output "),
         ("1,nan,1\n", "NaN or infinity (sample 0)"),
         ("1,2,1\n3,inf,0\n", "NaN or infinity (sample 1)"),
         ("1,2,1\n3,4\n", "line 2: 2 columns, expected 3"),

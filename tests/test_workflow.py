@@ -658,9 +658,8 @@ def test_ctrl_c_before_the_first_epoch_ends_replaces_nothing(
     status = main(["run", "xor", "--quiet-derivation", "--save", str(target), "--plot", str(plot)])
     err = capsys.readouterr().err
     assert status == 130
-    assert err.strip().splitlines()[-1] == (
-        f"interrupted before the first epoch ended; nothing saved ({target}, {plot} "
-        "left as they were)"
+    assert err.strip().splitlines()[-1] == (  # the plot never existed: nothing to say of it
+        f"interrupted before the first epoch ended; nothing saved ({target} left as it was)"
     )
     assert target.read_bytes() == before and not plot.exists()
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import DataError
 from ..spec.model import Spec, is_classifier
 from ..util.escape import plain_line
+from ..util.names import counted
 from .datasets import DATASETS, generated_names, load_builtin
 
 BUILTIN_DATASETS = tuple(DATASETS)
@@ -279,7 +280,8 @@ def _csv_rows(path: Path) -> CsvTable:
             width = len(rows[0]) if rows else len(row)
             if len(row) != width:
                 raise DataError(
-                    f"line {line_number}: {len(row)} columns, expected {width}", str(path)
+                    f"line {line_number}: {counted(len(row), 'column')}, expected {width}",
+                    str(path),
                 )
             rows.append(row)
             lines.append(line_number)
@@ -318,8 +320,8 @@ def _columns(
         key = "features" if data.features is not None else "drop" if data.drop else "target"
         raise DataError("names columns, but the file has no header row", _field(table, key))
     if table.header is not None and named and len(table.header) != table.width:
-        raise DataError(f"the header has {len(table.header)} columns, the rows {table.width}",
-                        str(table.path))  # fmt: skip
+        header = counted(len(table.header), "column")
+        raise DataError(f"the header has {header}, the rows {table.width}", str(table.path))
     dropped = {_column_index(table, name, "drop") for name in data.drop}
     rest = [c for c in range(table.width) if c not in dropped]
     if data.target is None:
@@ -370,7 +372,8 @@ def _target_index(
         return None
     if int(target) >= table.width:  # type: ignore[arg-type]
         raise DataError(
-            f"column index {target}, but the file has {table.width} columns", str(table.path)
+            f"column index {target}, but the file has {counted(table.width, 'column')}",
+            str(table.path),
         )
     return int(target)  # type: ignore[arg-type]
 
@@ -386,7 +389,8 @@ def _positional(
     if width == n_in + n_out or (width == n_in + 1 and n_out > 1):
         return columns[:n_in], columns[n_in:]
     raise DataError(
-        f"{width} columns, but the network takes {n_in} inputs and {n_out} outputs "
+        f"{counted(width, 'column')}, but the network takes {counted(n_in, 'input')} and "
+        f"{counted(n_out, 'output')} "
         f"(expected {n_in + n_out} columns, or {n_in + 1} with a class label)",
         str(table.path),
     )
@@ -648,7 +652,9 @@ def _targets(targets: np.ndarray, spec: Spec, where: str) -> tuple[np.ndarray, b
     Y = targets.astype(np.float64).reshape(len(targets), -1)
     if Y.shape[1] != n_out:
         raise DataError(
-            f"targets have {Y.shape[1]} columns, the network has {n_out} outputs", where
+            f"targets have {counted(Y.shape[1], 'column')}, the network has "
+            f"{counted(n_out, 'output')}",
+            where,
         )
     kind = spec.loss_targets
     if kind == "one_hot":

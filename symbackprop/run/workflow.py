@@ -146,7 +146,7 @@ def _interrupted(epochs: int, save: Path | None, plot: Path | None) -> str:
     if epochs:
         kept = f"; weights kept in {save}" if save else "; weights kept"
         return f"interrupted at epoch {epochs}{kept}"
-    left = [str(path) for path in (save, plot) if path]
+    left = [str(path) for path in (save, plot) if path and Path(path).exists()]
     were = "it was" if len(left) == 1 else "they were"
     unchanged = f" ({', '.join(left)} left as {were})" if left else ""
     return f"interrupted before the first epoch ended; nothing saved{unchanged}"

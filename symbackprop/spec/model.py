@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
-from ..util.names import did_you_mean
+from ..util.names import counted, did_you_mean
 from .builtins import TARGETS, plain_names
 from .optimizers import ALL_SETTINGS, OptimizerConfig, Schedule, parse_training_extras
 
@@ -596,7 +596,8 @@ def _parse_columns(table: dict[str, Any], where: str, n_in: int) -> dict[str, An
         raise SpecError("needs data.target beside it (the label column)", f"{where}: data.features")
     if features is not None and len(features) != n_in:
         raise SpecError(
-            f"lists {len(features)} columns, but the network takes {n_in} inputs",
+            f"lists {counted(len(features), 'column')}, but the network takes "
+            f"{counted(n_in, 'input')}",
             f"{where}: data.features",
         )
     for key, names in (("features", features or ()), ("drop", drop)):

@@ -1,4 +1,4 @@
-"""Unknown names: suggest the closest known one ("did you mean 'tanh'?")."""
+"""Names in messages: the closest known one ("did you mean 'tanh'?"), counts ("1 column")."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ def unknown(kind: str, name: object, known: Iterable[str]) -> str:
     """The message for an unknown name: what it is, a suggestion, and the known names."""
     options = sorted(known)
     return f"unknown {kind} {name!r}{did_you_mean(name, options)} (known: {', '.join(options)})"
+
+
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless one: "1 column", "3 columns"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
