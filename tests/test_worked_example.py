@@ -466,3 +466,27 @@ def test_the_otherwise_branch_states_the_negated_condition() -> None:
     assert [str(c) for c in step.why_math] == ["Abs(a3[0] - y[0]) > 1"]
     text = UnicodeTextPrinter().doprint
     assert [text(rhs) for rhs in step.rhs] == ["|a3[0] - y[0]| - 1/2", "|3.5 - 0.5| - 1/2", "2.5"]
+
+
+def test_a_wide_softmax_layer_still_writes_its_output_delta_out() -> None:
+    """Issue 19: layers wider than 4 were never substituted. A delta that takes few numbers
+    whatever the width (softmax with cross-entropy: a - y) is written out for digits' ten
+    outputs; the hidden delta's 10-term sum is not; a cut vector ends in … in text."""
+    text = document_for(load_spec("digits"), example=True, sample=0).text()
+    example = text.split("== Worked example ==")[1]
+    values = example_for_spec_values("digits", 0)
+    a, y = values["A2"][0, 0], values["Y"][0, 0]
+    line = re.search(r"δ2\[0\] = a2\[0\] - y\[0\]\n\s+= (\S+) - (\S+)\n\s+= (\S+)", example)
+    assert line, example[:2000]
+    printed = [float(v) for v in line.groups()]
+    assert printed[1] == y and math.isclose(printed[0], a, rel_tol=1e-3)
+    assert math.isclose(printed[2], a - y, rel_tol=1e-3)
+    assert "δ1[0] = " not in example and "\\dots" not in text and "…]ᵀ" in example
+
+
+def example_for_spec_values(name: str, sample: int) -> dict:
+    """The worked example's numbers (the generated module's pass) for a built-in spec."""
+    from symbackprop.run.example import example_for_spec
+
+    spec = load_spec(name)
+    return example_for_spec(spec, derivation_of(spec), sample=sample).values

@@ -41,6 +41,9 @@ MAX_SHOWN = 8
 """Vectors longer than this are cut (with a final ellipsis); matrices larger are left out."""
 MAX_SUBSTITUTED = 4
 """Layers with at most this many inputs show their first weighted sum with the numbers in it."""
+MAX_NUMBERS = 9
+"""A wider layer's delta is still written out where it takes at most this many numbers (a
+softmax with cross-entropy: a - y, whatever the width)."""
 @dataclass(frozen=True)
 class WorkedExample:
     """One sample's pass through the generated module and one optimizer step on it."""
@@ -149,8 +152,8 @@ def _delta_steps(derivation: Derivation, shown: Shown) -> list[Step]:
         l = layer.index
         last = layer is network.output
         small = shown.sizes[network.layers[l].n_out if not last else layer.n_out]
-        if small <= MAX_SUBSTITUTED:
-            formula = gradient.delta.xreplace({p: 0})
+        formula = gradient.delta.xreplace({p: 0})
+        if small <= MAX_SUBSTITUTED or shown.numbers_in(formula) <= MAX_NUMBERS:
             for prime in sorted(formula.atoms(ActivationPrime), key=str):
                 steps.append(shown.written(prime, prime.expanded(), "its derivative, evaluated"))
             why = "output delta, first entry" if last else "first entry"
@@ -450,6 +453,13 @@ class Shown:
             e: sp.Float(element_value(e, self.values)) for e in condition.atoms(sp.Indexed)
         }
         return bool(condition.xreplace(numbers) == sp.true)
+
+    def numbers_in(self, formula: sp.Expr) -> int:
+        """How many numbers the formula takes when written out (its sums expanded)."""
+        sums = [s.xreplace(self.sizes) for s in formula.atoms(sp.Sum)]
+        outside = formula.replace(lambda e: isinstance(e, sp.Sum), lambda e: sp.Integer(1))
+        inside = sum(len(s.doit(deep=False).atoms(sp.Indexed)) for s in sums)
+        return len(outside.atoms(sp.Indexed)) + inside
 
     def guarded(self, why: str, digits: int) -> str:
         """A line's reason, saying so where its numbers carry more than ``self.digits``."""

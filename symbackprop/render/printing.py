@@ -515,7 +515,7 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     """Plain text for documents, in Unicode and textbook order: ``Σ_j W2[j, p]·δ2[j]``,
     ``∂L/∂a2[p]``, ``1[j = p]``, ``a1[p]²``; no LaTeX.  (Generated modules keep ``text``.)"""
 
-    _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η"}
+    _NAMES = {"Lbar": "L̄", "theta": "θ", "eta": "η", r"\dots": "…"}
 
     def __init__(
         self, offset: int = 0, settings: dict | None = None, notation: Notation | None = None
