@@ -30,7 +30,7 @@ GRID = ["learning_rate=0.05,0.1,0.2,0.5", "activation=tanh,relu"]
 SEEDS = 3
 sys.path.insert(0, str(ROOT))  # this checkout's symbackprop, installed or not
 
-from symbackprop.tools.cpu import cpu_model, isa_level  # noqa: E402
+from symbackprop.tools.cpu import machine  # noqa: E402
 from symbackprop.tools.sweep import trial_key  # noqa: E402
 
 
@@ -122,7 +122,7 @@ def main() -> int:
     best = min(baselines) / min(sweeps)
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{cpu_model()} ({isa_level()}), {os.cpu_count()} cores",
+        "machine": machine(),
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "trials": 24,

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's symbackprop, installed or not
 
-from symbackprop.tools.cpu import cpu_model, isa_level  # noqa: E402
+from symbackprop.tools.cpu import machine  # noqa: E402
 from symbackprop.util.fileio import stamp_text, write_output  # noqa: E402
 
 SKLEARN = """
@@ -180,8 +180,8 @@ def table(times: dict[str, list[float]], metrics: dict[str, str], epochs: int) -
     lines = [
         f"Time to result on digits (64-32-10 tanh, SGD 0.1, batch 32, {epochs} epochs), "
         f"{time.strftime('%Y-%m-%d %H:%M')}",
-        f"on {cpu_model()} ({isa_level() or 'no AVX'}), {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.2f}; best of {repeats}, process start to exit.",
+        f"on {machine()}, load average {os.getloadavg()[0]:.2f}; best of {repeats}, "
+        "process start to exit.",
         "",
         "| case | best (s) | all (s) | final metric |",
         "|---|---|---|---|",

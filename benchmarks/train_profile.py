@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's symbackprop, installed or not
 
 from symbackprop.tools.bench import SEED, WORKLOADS, _generated_module  # noqa: E402
-from symbackprop.tools.cpu import cpu_model, isa_level  # noqa: E402
+from symbackprop.tools.cpu import machine  # noqa: E402
 
 
 def best(fn: Callable[[], object], repeats: int) -> float:
@@ -74,9 +74,8 @@ def profile(name: str, dtype: str, repeats: int) -> dict[str, float]:
 
 def table(results: dict[str, dict[str, float]], dtype: str, repeats: int) -> str:
     lines = [
-        f"Public `train` of the generated module ({dtype}, fixed kernels) on {cpu_model()} "
-        f"({isa_level() or 'no AVX'}), {os.cpu_count()} cores, load average "
-        f"{os.getloadavg()[0]:.2f}; best of {repeats}, milliseconds.",
+        f"Public `train` of the generated module ({dtype}, fixed kernels) on {machine()}, "
+        f"load average {os.getloadavg()[0]:.2f}; best of {repeats}, milliseconds.",
         "",
         "| workload | train | train_with_order | order | checks | order + checks share |",
         "|---|---:|---:|---:|---:|---:|",

@@ -84,6 +84,11 @@ def numba_target() -> str:
         return "host"
 
 
+def machine() -> str:
+    """The machine in one phrase, for a benchmark's header: "AMD EPYC 9B14 (avx512), 2 cores"."""
+    return f"{cpu_model()} ({isa_level() or 'no AVX'}), {os.cpu_count()} cores"
+
+
 def details() -> dict[str, Any]:
     """Everything above, for a results file."""
     return {
