@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SymbackpropError
-from ..pipeline import load_module, render_module
+from ..pipeline import cached_module
 from ..render.example import WorkedExample, shown_entries
 from ..spec.model import Spec, Training
 from ..spec.optimizers import TITLES, OptimizerConfig
@@ -41,7 +41,7 @@ def worked_example(
     ``fd``: a central difference of the module's loss at every gradient entry printed."""
 
     spec = derivation.network.spec
-    module = load_module(render_module(derivation))
+    module = cached_module(derivation.network.spec, derivation)
     if params is None:
         params = module.init_params(seed)
     params = [np.array(param, dtype=module.DTYPE) for param in params]
@@ -215,7 +215,7 @@ def example_values(
 ) -> dict[str, np.ndarray]:
     """One sample's pass through the generated module: every array by name, params and Y too."""
 
-    module = load_module(render_module(derivation))
+    module = cached_module(derivation.network.spec, derivation)
     if X is None or Y is None:
         X, Y = sample_data(module, 1, seed)
     params = module.init_params(seed)
