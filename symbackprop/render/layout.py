@@ -136,16 +136,17 @@ def break_lines(
     first: float | None = None,
 ) -> list[str]:
     """The printed expression as lines of at most ``budget`` points where it can be split
-    (the first line ``first`` points, where it has more room than the indented others)."""
+    (the first line ``first`` points, where its room differs from the others')."""
+    first = budget if first is None else first
     whole = printer.doprint(expr)
-    if estimate_width(whole) <= max(budget, first or 0.0):
+    if estimate_width(whole) <= first:
         return [whole]
     lines: list[str] = []
 
     def room() -> float:
-        return first if first is not None and len(lines) == 1 else budget
+        return first if len(lines) == 1 else budget
 
-    for group in _terms(_chunks(expr, printer, budget)):
+    for group in _terms(_chunks(expr, printer, min(budget, first))):
         whole = " ".join(group)
         if lines and estimate_width(f"{lines[-1]} {whole}") > room() and (
             budget >= estimate_width(whole)
@@ -278,7 +279,8 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
                 if isinstance(expr.function, sp.Add):
                     body = _wrapped(body, "")
                 return [header.strip() + " " + body[0], *body[1:]]
-    if isinstance(expr, sp.Piecewise) and estimate_width(whole) > budget:
+    if isinstance(expr, sp.Piecewise) and estimate_width(whole) > budget - OPERATOR:
+        # (the room left once an operator starts its line)
         return [stacked_cases(expr, printer)] if whole.startswith(r"\begin{cases}") else [whole]
     return [whole]
 
