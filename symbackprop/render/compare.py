@@ -35,7 +35,7 @@ TEXT_WIDTH = {False: 483.7, True: 731.3}
 GAP = 0.02
 """The space between two columns, a fraction of the line."""
 QUAD = 10.0
-"""A ``\\quad`` (pt): a continued right-hand side is indented by one more than its first line."""
+"""A ``\\quad`` (pt), the indent of a continued right-hand side."""
 ESTIMATE = 1.15
 """How much wider than ``layout.estimate_width`` a printed side may set (measured on the
 steps of xor, digits and softmax/MSE, BCE, 4-layer and own-function specs: at most 1.13)."""
@@ -213,13 +213,14 @@ def _width(cell: Cell) -> float:
 def _broken(
     cell: Cell, lhs: float, points: float, printer: BackpropLatexPrinter, beside: bool
 ) -> Cell:
-    """The cell's right-hand side broken beside its left-hand side (further lines after a
-    ``\\quad``), or under it (after a ``\\quad``, further lines after a ``\\qquad``)."""
-    before = lhs + OPERATOR if beside else QUAD
-    budget, first = (points - before - QUAD) / ESTIMATE, (points - before) / ESTIMATE
-    lines = tuple(break_lines(cell.rhs, printer, budget, first if beside else budget))
+    """The cell's right-hand side broken beside its left-hand side (``lhs &= ...``, further
+    lines ``&\\quad ...``), or under it (``& lhs = \\\\ &\\quad ...``, every line after a
+    ``\\quad``)."""
+    start, further = (lhs + OPERATOR, lhs + QUAD) if beside else (QUAD, QUAD)
+    budget, first = (points - further) / ESTIMATE, (points - start) / ESTIMATE
+    lines = tuple(break_lines(cell.rhs, printer, budget, first))
     widths = [ESTIMATE * estimate_width(line) for line in lines]
-    width = max([before + widths[0], *(before + QUAD + w for w in widths[1:])])
+    width = max([start + widths[0], *(further + w for w in widths[1:])])
     width = width if beside else max(width, lhs + OPERATOR)
     return replace(cell, lines=lines, alone=not beside, width=width)
 
