@@ -201,10 +201,13 @@ def _product(factors: list[list[str]], texts: list[str]) -> list[str]:
 
 
 def _wrapped(parts: list[str], single: str) -> list[str]:
-    """Parentheses around a factor: paired ``\\left( \\right)`` on one line, else ``\\bigl``."""
+    """Parentheses around a factor: paired ``\\left( \\right)`` on one line, else ``\\bigl``
+    (``\\Bigl`` around a sum or fraction, which stands taller than a line of symbols)."""
     if len(parts) == 1:
         return [rf"\left({single}\right)"]
-    return [rf"\bigl({parts[0]}", *parts[1:-1], _like(parts[-1], rf"{parts[-1]}\bigr)")]
+    tall = any(r"\sum" in part or r"\frac" in part for part in parts)
+    opening, closing = (r"\Bigl(", r"\Bigr)") if tall else (r"\bigl(", r"\bigr)")
+    return [opening + parts[0], *parts[1:-1], _like(parts[-1], parts[-1] + closing)]
 
 
 def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
