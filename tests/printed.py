@@ -18,6 +18,7 @@ import re
 
 import sympy as sp
 
+from symbackprop.render.layout import stacked_cases
 from symbackprop.render.steps import Chain
 from symbackprop.render.written import WRITTEN
 from symbackprop.symbolic.network import ActivationFunction, ActivationPrime
@@ -42,11 +43,14 @@ class Unparsed(ValueError):
 
 def leaves(expr: sp.Basic, printer: sp.printing.printer.Printer) -> dict[str, sp.Basic]:
     """Printed text -> object, for every leaf of ``expr`` (and each power of a function
-    application, which SymPy prints as ``\\tanh^{2}{\\left(u \\right)}``)."""
+    application, which SymPy prints as ``\\tanh^{2}{\\left(u \\right)}``, and each piecewise
+    expression as ``layout.stacked_cases`` writes it too)."""
     table: dict[str, sp.Basic] = {}
     for sub in sp.preorder_traversal(expr):
         if isinstance(sub, sp.Pow) and isinstance(sub.base, sp.Function):
             table[printer.doprint(sub)] = sub
+        if isinstance(sub, sp.Piecewise):  # as the layout stacks it in a narrow column
+            table[stacked_cases(sub, printer)] = sub
         if not isinstance(sub, LAID_OUT):
             table[printer.doprint(sub)] = sub
     return table

@@ -160,7 +160,7 @@ def test_markdown_renders(options: dict) -> None:
 
 def test_comparison_table_cells_stay_whole() -> None:
     xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
-    table = compare(xor, bce, "markdown", NOTATIONS["default"])
+    table = compare([xor, bce], "markdown", NOTATIONS["default"])
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert all(row.count("|") - row.count(r"\|") == 3 for row in rows), rows
     md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin)
@@ -173,7 +173,7 @@ def test_text_has_no_latex(name: str) -> None:
     weight = {"xor": "W1[0,1]", "digits": "W2[3,1]"}[name]
     text = document_for(load_spec(name), weight=weight).text()
     xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
-    text += compare(xor, bce, "text", NOTATIONS["default"])
+    text += compare([xor, bce], "text", NOTATIONS["default"])
     assert not re.search(r"\\[A-Za-z]|[{}$]|\^\{|\[\]", text), re.search(
         r".{30}(\\[A-Za-z]|[{}$]|\^\{|\[\]).{30}", text
     )
@@ -218,7 +218,7 @@ def test_forms_batch_form_is_the_stacked_matrix_form() -> None:
     tex = _forms_document("xor").latex()
     assert r"Z^{(1)} &= X \bigl(W^{(1)}\bigr)^{\top} + \mathbf{1} \bigl(b^{(1)}\bigr)^{\top}" in tex
     recursion = r"\Delta^{(1)} &= \left(\Delta^{(2)} W^{(2)}\right) \odot \tanh'\bigl(Z^{(1)}\bigr)"
-    assert recursion in tex
+    assert recursion in tex.replace(r" \\ &\qquad \odot", r" \odot")  # (a line may break at ⊙)
     assert (
         r"\frac{\partial \bar{L}}{\partial W^{(2)}} &= \frac{1}{m} "
         r"\left(\bigl(\Delta^{(2)}\bigr)^{\top} A^{(1)}\right)"

@@ -84,8 +84,7 @@ def test_documents_compile(case: str, tmp_path: Path) -> None:
 def test_comparison_compiles(tmp_path: Path) -> None:
     pdflatex(
         compare_document(
-            derivation_of(load_spec("xor")),
-            derivation_of(BCE),
+            [derivation_of(load_spec("xor")), derivation_of(BCE)],
             symbackprop.render.document.NOTATIONS["default"],
         ),
         tmp_path,
@@ -94,7 +93,7 @@ def test_comparison_compiles(tmp_path: Path) -> None:
 
 def test_comparison_shows_the_cancelled_factor() -> None:
     notation = symbackprop.render.document.NOTATIONS["default"]
-    text = compare(derivation_of(load_spec("xor")), derivation_of(BCE), "text", notation)
+    text = compare([derivation_of(load_spec("xor")), derivation_of(BCE)], "text", notation)
     delta_rows = text.split("δ2[p]")[1]
     assert "2·a2[p]·(1 - a2[p])·(a2[p] - y[p])/n2" in delta_rows  # MSE keeps sigma'
     assert "(a2[p] - y[p])/n2" in delta_rows and "cancels" in delta_rows  # BCE cancels it
@@ -109,12 +108,12 @@ def test_comparison_states_its_index_convention_and_counts_by_it() -> None:
     xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
     default, from_1 = NOTATIONS["default"], NOTATIONS["default"].counted_from(1)
     for fmt in ("latex", "markdown", "text"):
-        assert "Indices start at 0 (as in the code)." in compare(xor, bce, fmt, default)
-        assert "Indices start at 1." in compare(xor, bce, fmt, from_1)
-    nielsen = compare(xor, bce, "text", NOTATIONS["nielsen"])
+        assert "Indices start at 0 (as in the code)." in compare([xor, bce], fmt, default)
+        assert "Indices start at 1." in compare([xor, bce], fmt, from_1)
+    nielsen = compare([xor, bce], "text", NOTATIONS["nielsen"])
     assert "Nielsen's notation; indices start at 1." in nielsen
     assert "δ³[p]" in nielsen and "δ2[p]" not in nielsen and "\nC\n" in nielsen
-    assert "Indices start at 1." in compare_document(xor, bce, from_1)
+    assert "Indices start at 1." in compare_document([xor, bce], from_1)
     # concrete indices (a weight's step) are counted from the profile's first index
     from symbackprop.render.compare import text_printer
     from symbackprop.symbolic.network import build_network

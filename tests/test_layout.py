@@ -79,7 +79,7 @@ def test_more_documents_fit_the_page(case: str, tmp_path: Path) -> None:
 @needs_latex
 def test_comparison_fits_the_page(tmp_path: Path) -> None:
     xor, bce = derivation_of(load_spec("xor")), derivation_of(BCE)
-    tex = compare_document(xor, bce, NOTATIONS["default"])
+    tex = compare_document([xor, bce], NOTATIONS["default"])
     assert overfull_boxes(tex, tmp_path) == []
 
 

@@ -277,3 +277,48 @@ def test_forms_index_column_reads_back_as_derived(spec, notation: str) -> None: 
         problems += _compare(cell.rhs, " ".join(text.lines[1:]), printer, sizes)
         count += 1
     assert count == len(table.rows) >= 8 and problems == []
+
+
+DIGITS_MSE = parse_spec(
+    {
+        "name": "digitsmse",
+        "network": {"layers": [64, 32, 10], "activation": "tanh", "output": "softmax",
+                    "loss": "mse"},
+    }
+)  # fmt: skip
+"""digits with MSE (issue 19's digitsmse.toml): its output delta breaks over several lines."""
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        ("xor", "digits", DIGITS_MSE),
+        pytest.param((OWN, "xor", CE342, DIGITS_MSE), marks=pytest.mark.slow),
+    ],
+    ids=["three", "four-own"],
+)
+def test_comparison_columns_read_back_as_derived(specs: tuple) -> None:
+    """``derive --compare`` with three (and four) specs: each cell's equation, as laid out in
+    its column (broken lines joined; a piecewise loss stacked), reads back as that spec's
+    expression."""
+    from symbackprop.render.compare import compare, fitting
+    from symbackprop.render.printing import NOTATIONS
+
+    derivations = [derivation_of(load_spec(s) if isinstance(s, str) else s) for s in specs]
+    notation = NOTATIONS["default"]
+    printer = BackpropLatexPrinter(notation)
+    _, rows = fitting(derivations, notation)
+    tex = compare(derivations, "latex", notation)
+    problems, count, broken = [], 0, 0
+    for row in rows:
+        for derivation, cell in zip(derivations, row.cells, strict=True):
+            if cell is None or cell.rhs.has(sp.MatrixExpr) or isinstance(cell.rhs, sp.MatrixBase):
+                continue
+            assert all(line in tex for line in cell.lines)
+            sizes = derivation.network.concrete_sizes()
+            problems += _compare(cell.rhs, " ".join(cell.lines), printer, sizes)
+            count, broken = count + 1, broken + (len(cell.lines) > 1)
+    assert count >= 12 and broken >= 2 and problems == []
+    if OWN in specs:
+        assert any(r"\text{otherwise}" in line for row in rows for c in row.cells if c
+                   for line in c.lines)  # fmt: skip

@@ -10,10 +10,14 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import SymbackpropError, TrainingDiverged
 from ..util.version import __version__
+
+if TYPE_CHECKING:
+    from ..render.printing import Notation
+    from ..spec.model import Spec
 
 EXIT_USAGE = 2
 """Exit status for bad input (and argparse's usage errors)."""
@@ -115,7 +119,13 @@ def _add_derive(commands: Any) -> None:
         action="store_true",
         help="--example: a central finite difference of the loss beside each printed gradient",
     )
-    derive.add_argument("--compare", metavar="OTHER_SPEC", help="show where two specs differ")
+    derive.add_argument(
+        "--compare",
+        nargs="+",
+        action="extend",
+        metavar="OTHER_SPEC",
+        help="show where SPEC and these specs differ, one column each",
+    )
     derive.add_argument(
         "--forms",
         metavar="FORMS",
@@ -377,6 +387,56 @@ def _workflow(name: str):  # noqa: ANN202
     return command
 
 
+def _comparison(args: argparse.Namespace, spec: Spec, notation: Notation) -> str:
+    """derive --compare: SPEC and the other specs side by side, each spec once."""
+    from ..pipeline import derivation_of
+    from ..render.compare import check_count, compare, compare_document
+
+    check_count(1 + len(args.compare), args.format)
+    derivations = [derivation_of(s) for s in _compared(args, spec)]
+    if args.pdf or args.document:
+        return compare_document(derivations, notation)
+    return compare(derivations, args.format, notation)
+
+
+def _compared(args: argparse.Namespace, spec: Spec) -> list[Spec]:
+    """SPEC and the --compare specs, loaded; refused where one is given twice (as SPEC, or as
+    another path to one file) or describes a network another already does."""
+    from ..spec.model import load_spec, resolve
+
+    given = [args.spec, *args.compare]
+    files = [resolve(args.spec).resolve()]
+    specs = [spec]
+    for source in args.compare:
+        specs.append(load_spec(source))
+        path = resolve(source).resolve()
+        if path in files:
+            index = files.index(path)
+            first = given[index]
+            if source == first:
+                said = "is SPEC as well" if index == 0 else "is given twice"
+            else:
+                said = f"is the same spec file as {'SPEC, ' if index == 0 else ''}{first}"
+            raise SymbackpropError(f"{source} {said}; compare each spec once", "--compare")
+        files.append(path)
+        networks = [_network(other) for other in specs[:-1]]
+        if _network(specs[-1]) in networks:
+            first = given[networks.index(_network(specs[-1]))]
+            raise SymbackpropError(
+                f"{source} describes the same network as {first} (they differ in training, "
+                "data or precision only, which a derivation does not show); compare each "
+                "network once",
+                "--compare",
+            )
+    return specs
+
+
+def _network(spec: Spec) -> tuple:
+    """What a derivation depends on: the layers, their functions (bodies too) and the loss."""
+    return (spec.layers, spec.activations, spec.output, spec.loss, spec.loss_reduction,
+            spec.functions)  # fmt: skip
+
+
 def _derive(args: argparse.Namespace, out: TextIO) -> int:
     from ..render.document import compile_pdf, notation_named, write_tex
     from ..spec.model import load_spec
@@ -400,16 +460,12 @@ def _derive(args: argparse.Namespace, out: TextIO) -> int:
             "has no lecture form yet; derive each spec with --lecture instead",
             "--compare",
         )
+    for flag, given in (("--weight", args.weight), ("--example", args.example),
+                        ("--expand", args.expand)):  # fmt: skip
+        if args.compare and given:
+            raise SymbackpropError(f"has no {flag} form; derive each spec with {flag}", "--compare")
     if args.compare:
-        from ..pipeline import derivation_of
-        from ..render.compare import compare, compare_document
-
-        left, right = derivation_of(spec), derivation_of(load_spec(args.compare))
-        notation = notation_named(args.notation, args.indices)
-        if args.pdf or args.document:
-            text = compare_document(left, right, notation)
-        else:
-            text = compare(left, right, args.format, notation)
+        text = _comparison(args, spec, notation_named(args.notation, args.indices))
     else:
         document = _document(args, spec)
         text = document.document() if args.pdf or args.document else document.render(args.format)

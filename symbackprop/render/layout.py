@@ -98,6 +98,8 @@ def estimate_width(text: str) -> float:
                     width += 4.5
             elif name in _OPERATORS:
                 width += OPERATOR
+            elif name == "qquad":
+                width += 2 * OPERATOR
             elif name in _WORDS:
                 width += CHAR * len(name)
             elif name in (",", ":", ";", "!", " "):
@@ -128,19 +130,32 @@ def _matrix_width(body: str) -> float:
     return sum(widths) + 10.0 * (columns - 1)
 
 
-def break_lines(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
-    """The printed expression as lines of at most ``budget`` points where it can be split."""
+def break_lines(
+    expr: sp.Basic,
+    printer: sp.printing.printer.Printer,
+    budget: float,
+    first: float | None = None,
+) -> list[str]:
+    """The printed expression as lines of at most ``budget`` points where it can be split
+    (the first line ``first`` points, where its room differs from the others')."""
+    first = budget if first is None else first
     whole = printer.doprint(expr)
-    if estimate_width(whole) <= budget:
+    if estimate_width(whole) <= first:
         return [whole]
     lines: list[str] = []
-    for group in _terms(_chunks(expr, printer, budget)):
+
+    def room() -> float:
+        return first if len(lines) == 1 else budget
+
+    for group in _terms(_chunks(expr, printer, min(budget, first))):
         whole = " ".join(group)
-        if lines and estimate_width(f"{lines[-1]} {whole}") > budget >= estimate_width(whole):
+        if lines and estimate_width(f"{lines[-1]} {whole}") > room() and (
+            budget >= estimate_width(whole)
+        ):
             lines.append(whole)  # a term that fits on a line of its own is not split
             continue
         for chunk in group:
-            if lines and estimate_width(f"{lines[-1]} {chunk}") <= budget:
+            if lines and estimate_width(f"{lines[-1]} {chunk}") <= room():
                 lines[-1] = f"{lines[-1]} {chunk}"
             elif lines and isinstance(chunk, _Factor) and not chunk.startswith(r"\cdot"):
                 lines.append(rf"\cdot {chunk}")  # a break inside a product shows the product
@@ -187,10 +202,13 @@ def _product(factors: list[list[str]], texts: list[str]) -> list[str]:
 
 
 def _wrapped(parts: list[str], single: str) -> list[str]:
-    """Parentheses around a factor: paired ``\\left( \\right)`` on one line, else ``\\bigl``."""
+    """Parentheses around a factor: paired ``\\left( \\right)`` on one line, else ``\\bigl``
+    (``\\Bigl`` around a sum or fraction, which stands taller than a line of symbols)."""
     if len(parts) == 1:
         return [rf"\left({single}\right)"]
-    return [rf"\bigl({parts[0]}", *parts[1:-1], _like(parts[-1], rf"{parts[-1]}\bigr)")]
+    tall = any(r"\sum" in part or r"\frac" in part for part in parts)
+    opening, closing = (r"\Bigl(", r"\Bigr)") if tall else (r"\bigl(", r"\bigr)")
+    return [opening + parts[0], *parts[1:-1], _like(parts[-1], parts[-1] + closing)]
 
 
 def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float) -> list[str]:
@@ -221,6 +239,8 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
         entries = [printer._print(value) + "," for value in expr.arg]
         entries[-1] = entries[-1][:-1]
         return [rf"\bigl[{entries[0]}", *entries[1:-1], rf"{entries[-1]}\bigr]^{{\top}}"]
+    if isinstance(expr, sp.HadamardProduct):
+        return _hadamard(expr, printer, budget)
     if isinstance(expr, Chain):
         texts = [printer._print(arg) for arg in expr.args]
         return _product([_factor(arg, printer, budget) for arg in expr.args], texts)
@@ -257,13 +277,29 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
     if isinstance(expr, sp.Sum) and len(expr.limits) == 1:
         negative, magnitude = split_sign(expr)
         if not negative:
-            body = _chunks(expr.function, printer, budget)
-            if len(body) > 1:
-                header = printer._print(sp.Sum(sp.Symbol("BODY"), *expr.limits)).replace("BODY", "")
+            header = printer._print(sp.Sum(sp.Symbol("BODY"), *expr.limits)).replace("BODY", "")
+            body = _chunks(expr.function, printer, budget - estimate_width(header))
+            if len(body) > 1 or body[0] != printer._print(expr.function):
                 if isinstance(expr.function, sp.Add):
                     body = _wrapped(body, "")
                 return [header.strip() + " " + body[0], *body[1:]]
+    if isinstance(expr, sp.Piecewise) and estimate_width(whole) > budget - OPERATOR:
+        # (the room left once an operator starts its line)
+        return [stacked_cases(expr, printer)] if whole.startswith(r"\begin{cases}") else [whole]
     return [whole]
+
+
+def stacked_cases(expr: sp.Piecewise, printer: sp.printing.printer.Printer) -> str:
+    """A piecewise expression too wide for its line, each condition on the row under its value
+    (``cases`` in SymPy's words: "value," then "for condition" or "otherwise")."""
+    rows = []
+    for value, condition in expr.args:
+        rows.append(printer._print(value) + ",")
+        if condition == sp.true:
+            rows.append(r"\text{otherwise}")
+        else:
+            rows.append(rf"\text{{for}}\: {printer._print(condition)}")
+    return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
 
 
 def _written(
@@ -293,6 +329,21 @@ def _written(
             dot = r"\cdot " if numeric(arg) else ""
             parts = [_Factor(dot + parts[0]), *parts[1:]]
         out += parts
+    return out
+
+
+def _hadamard(
+    expr: sp.HadamardProduct, printer: sp.printing.printer.Printer, budget: float
+) -> list[str]:
+    """Pieces of an elementwise product: a line may break before each ``\\odot`` (which then
+    starts the line), operands parenthesised as the printer parenthesises them."""
+    out: list[str] = []
+    for arg in expr.args:
+        text = printer._print(arg)
+        parts = _chunks(arg, printer, budget)
+        if printer.parenthesize(arg, 60) != text:
+            parts = _wrapped(parts, text)
+        out += [rf"\odot {parts[0]}" if out else parts[0], *parts[1:]]
     return out
 
 

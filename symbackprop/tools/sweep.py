@@ -944,7 +944,7 @@ def _derivations(
         print("note: no trial finished, no derivation diff", file=out)
         return
     notation = notation_named("default")
-    text = compare(derivation_of(base), derivation_of(best.spec), "markdown", notation)
+    text = compare([derivation_of(base), derivation_of(best.spec)], "markdown", notation)
     write_output(path, stamp_text(text, "markdown"))
     what = _describe(results.axes, best.labels)
     if network_of(best.spec) != network_of(base):

@@ -8,6 +8,7 @@ comment, open a command or start a new line:
 - ``python_comment``: safe inside a ``#`` comment (one line; control characters escaped);
 - ``python_string``: a Python string literal (``repr``, ASCII only);
 - ``latex_text``: safe in LaTeX text mode and in ``%`` comments (specials escaped, one line);
+  ``latex_breakable`` the same, free to wrap anywhere (a narrow column's heading);
 - ``markdown_text``: safe in Markdown text and inside ``<!-- -->`` comments (one line);
 - ``plain_line``: one printable line of plain text (error messages, .txt output).
 
@@ -75,6 +76,16 @@ def latex_text(text: object) -> str:
     return "".join(parts)
 
 
+def latex_breakable(text: object) -> str:
+    """``latex_text`` that may break after any character, rather after ``_ / . -``: a name or
+    path in a narrow column wraps where it would run past the column's edge."""
+    parts = []
+    for char in plain_line(text):
+        parts.append(latex_text(char))
+        parts.append(r"\allowbreak{}" if char in "_/.-" else r"\penalty300{}")
+    return "".join(parts[:-1])
+
+
 def markdown_text(text: object) -> str:
     """Inline Markdown text (and ``<!-- -->`` comments): its syntax characters backslash-escaped.
 
@@ -94,6 +105,7 @@ FILTERS = {
     "python_comment": python_comment,
     "python_string": python_string,
     "latex_text": latex_text,
+    "latex_breakable": latex_breakable,
     "markdown_text": markdown_text,
     "plain_line": plain_line,
     "shell_word": shell_word,
