@@ -381,13 +381,14 @@ LABEL_CASES = {
     "mazur-weight": (MAZUR, dict(weight="W1[0,1]")),
     "digits-example": ("digits", dict(example=True)),
     "deep-weight-nielsen": (DEEP, dict(weight="W1[0,1]", notation="nielsen")),
+    "xor-example-9-digits": ("xor", dict(example=True, digits=9, weight="W1[1,0]")),
 }
 """Issue 19's pictures: xor's overprinted weights, Mazur's, a highlighted path in each
 notation, the Huber spec (a Piecewise loss) whose label covered the output neuron; the
-softmax paths of CE342 and DEEP, whose labels crowd the last layers."""
+softmax paths of CE342 and DEEP, whose labels crowd the last layers; neurons 2 cm wide."""
 SLOW_LABEL_CASES = {
     "xor-weight-example", "huber-example", "ce342-weight", "mazur-weight", "digits-example",
-    "deep-weight-nielsen",
+    "deep-weight-nielsen", "xor-example-9-digits",
 }
 
 

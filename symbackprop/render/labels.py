@@ -518,21 +518,46 @@ def _side_boxes(node: Any, radius: float) -> list[Box]:
     return boxes
 
 
+def _footprint(node: Any, radius: float) -> tuple[list[Box], tuple[float, float, float] | None]:
+    """What a node covers: its labels' boxes (and the loss's or the dots' own box), and its
+    circle (x, y, r) if it is a neuron."""
+    boxes = _side_boxes(node, radius)
+    if node.style in ("dots", "loss"):
+        return [*boxes, _node_box(node, radius)], None
+    return boxes, (node.x, node.y, radius + OUTER)
+
+
+def _clash(one: tuple, other: tuple) -> bool:
+    """Whether two footprints overlap."""
+    (boxes, circle), (other_boxes, other_circle) = one, other
+    if any(a.meets(b) for a in boxes for b in other_boxes):
+        return True
+    if circle and any(box.meets_circle(*circle) for box in other_boxes):
+        return True
+    if other_circle and any(box.meets_circle(*other_circle) for box in boxes):
+        return True
+    if circle and other_circle:
+        (x, y, r), (u, v, q) = circle, other_circle
+        return math.hypot(x - u, y - v) < r + q + GAP
+    return False
+
+
 def _clashes(picture: Any) -> list[tuple[int, int]]:
-    """The pairs of nodes (indices) whose labels above and below would overlap."""
-    boxes = [_side_boxes(node, picture.radius) for node in picture.nodes]
+    """The pairs of nodes (indices) that overlap: a neuron and another, or a label above or
+    below one and another node or its labels."""
+    footprints = [_footprint(node, picture.radius) for node in picture.nodes]
     return [
         (m, n)
-        for n in range(len(boxes))
+        for n in range(len(footprints))
         for m in range(n)
-        if any(a.meets(b) for a in boxes[n] for b in boxes[m])
+        if _clash(footprints[n], footprints[m])
     ]
 
 
 def _apart(picture: Any) -> None:
-    """Move the rows apart (every node's y, the top and the bottom) until no column's labels
-    above and below its neurons overlap."""
-    for _ in range(8):
+    """Move the rows apart (every node's y, the top and the bottom) until no column's neurons
+    and labels above and below them overlap."""
+    for _ in range(12):
         if not any(picture.nodes[m].x == picture.nodes[n].x for m, n in _clashes(picture)):
             return
         picture.nodes = [replace(node, y=round(node.y * 1.15, 3)) for node in picture.nodes]
