@@ -387,8 +387,8 @@ LABEL_CASES = {
 notation, the Huber spec (a Piecewise loss) whose label covered the output neuron; the
 softmax paths of CE342 and DEEP, whose labels crowd the last layers; neurons 2 cm wide."""
 SLOW_LABEL_CASES = {
-    "xor-weight-example", "huber-example", "ce342-weight", "mazur-weight", "digits-example",
-    "deep-weight-nielsen", "xor-example-9-digits",
+    "mazur-example-nielsen", "xor-weight-example", "huber-example", "ce342-weight",
+    "mazur-weight", "digits-example", "deep-weight-nielsen", "xor-example-9-digits",
 }
 
 
