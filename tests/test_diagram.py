@@ -12,17 +12,20 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ROOT
-from test_printed import CE342, LEAKS
+from test_printed import CE342, DEEP, LEAKS, OWN
 
 from symbackprop.cli.commands import main
 from symbackprop.pipeline import derivation_of
-from symbackprop.render.diagram import MAX_DRAWN, layout, visible
+from symbackprop.render.diagram import MAX_DRAWN, Picture, layout, visible
 from symbackprop.render.document import MARKER
+from symbackprop.render.labels import SCRIPT, SMALL, TINY, Box, label_box, measure
 from symbackprop.render.printing import NOTATIONS
 from symbackprop.run.documents import diagram_for
 from symbackprop.run.example import example_for_spec
@@ -244,3 +247,276 @@ def test_a_lecture_diagram_compiles(tmp_path: Path) -> None:
     tex = diagram_for(CE342, weight="W1[0,1]", notation="nielsen", lecture=True, title="50% & x")
     log = compile_tex(tex, tmp_path)
     assert "Overfull" not in log
+
+
+# --- Labels never overlap (issue 19): read back from the compiled PDF -------------------------
+
+_WORD = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
+)
+_NODE = re.compile(r"^\\node\[[^\n]*\] \((n\d+x\d+|loss)\) at \([^)]*\) \{(.*)\};$", re.M)
+_POSITION = re.compile(r"^SBP (\S+) (\S+) (-?\d+) (-?\d+)$", re.M)
+SP_PER_BP = 65536 * 72.27 / 72
+OVERLAP = 0.3
+"""How far (bp) two word boxes may run into each other, or a word into a neuron's circle: the
+rounding of pdftotext's boxes, which touch within a label."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of the PDF (pdftotext -bbox-layout), in bp from the page's top left."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def meets(self, other: Word) -> bool:
+        return (
+            min(self.x1, other.x1) - max(self.x0, other.x0) > OVERLAP
+            and min(self.y1, other.y1) - max(self.y0, other.y0) > OVERLAP
+        )
+
+
+def _with_positions(tex: str) -> tuple[str, dict[str, str]]:
+    """The picture with each neuron's and the loss's centre and border written to the log
+    at shipout (\\pdfsavepos: exactly where TikZ put them), and each one's printed text."""
+    texts = dict(_NODE.findall(tex))
+    anchors = {"c": "center", "e": "east", "ne": "north east", "sw": "south west"}
+    marks = "".join(
+        rf"\path ({name}.{anchor}) node[inner sep=0pt, outer sep=0pt] {{\pdfsavepos"
+        rf"\write-1{{SBP {name} {key} \the\pdflastxpos\space\the\pdflastypos}}}};" + "\n"
+        for name in texts
+        for key, anchor in anchors.items()
+    )
+    return tex.replace(r"\end{tikzpicture}", marks + r"\end{tikzpicture}"), texts
+
+
+def _read_back(tex: str, folder: Path) -> tuple[list[Word], dict, dict[str, str]]:
+    """The PDF's words and each node's shape: ("circle", x, y, r) or ("box", x0, y0, x1, y1)."""
+    marked, texts = _with_positions(tex)
+    log = compile_tex(marked, folder)
+    html = subprocess.run(
+        ["pdftotext", "-bbox-layout", "d.pdf", "-"], cwd=folder, capture_output=True,
+        text=True, check=True, timeout=60,
+    ).stdout
+    height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', html).group(1))
+    words = [Word(unescape(m[5]), *map(float, m.groups()[:4])) for m in _WORD.finditer(html)]
+    at: dict[tuple[str, str], tuple[float, float]] = {}
+    for name, key, x, y in _POSITION.findall(log.replace("\n\n", "\n")):
+        at[(name, key)] = (int(x) / SP_PER_BP, height - int(y) / SP_PER_BP)
+    shapes = {}
+    for name in texts:
+        (x, y), (east, _) = at[(name, "c")], at[(name, "e")]
+        if name == "loss":
+            (x1, y0), (x0, y1) = at[(name, "ne")], at[(name, "sw")]
+            shapes[name] = ("box", x0, y0, x1, y1)
+        else:
+            shapes[name] = ("circle", x, y, east - x)
+    return words, shapes, texts
+
+
+def _inside(word: Word, shape: tuple) -> tuple[bool, bool]:
+    """Whether the word lies wholly inside the shape, and whether it meets it at all."""
+    corners = [(word.x0, word.y0), (word.x1, word.y0), (word.x0, word.y1), (word.x1, word.y1)]
+    if shape[0] == "box":
+        _, x0, y0, x1, y1 = shape
+        wholly = all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in corners)
+        meets = Word("", x0, y0, x1, y1).meets(word)
+        return wholly, meets
+    _, cx, cy, r = shape
+    wholly = all(math.hypot(x - cx, y - cy) <= r for x, y in corners)
+    nearest = math.hypot(
+        min(max(cx, word.x0), word.x1) - cx, min(max(cy, word.y0), word.y1) - cy
+    )
+    return wholly, nearest < r - OVERLAP
+
+
+def _letters(text: str) -> list[str]:
+    """A printed text's letters and digits, for comparing LaTeX with the PDF's words."""
+    plain = re.sub(r"\\[A-Za-z]+", "", text)
+    return sorted(c for c in plain if c.isalnum() or c == ".")
+
+
+def _stacked(a: Word, b: Word) -> bool:
+    """Whether two words are one symbol's superscript and subscript (they start together, one
+    above the other, their boxes grazing: a tenth of a line) or the dots of one \\vdots."""
+    if set(a.text) == set(b.text) == {"."}:
+        return True
+    grazing = min(a.y1, b.y1) - max(a.y0, b.y0) < 0.25 * min(a.y1 - a.y0, b.y1 - b.y0)
+    return abs(a.x0 - b.x0) < 1.5 and grazing
+
+
+def _overlaps(words: list[Word], shapes: dict, texts: dict[str, str]) -> list[str]:
+    """Every pair of words that overprint, every word that runs into a neuron or the loss, and
+    every neuron holding a word other than its own text."""
+    found = [
+        f"{a.text!r} overprints {b.text!r}"
+        for n, a in enumerate(words)
+        for b in words[n + 1 :]
+        if a.meets(b) and not _stacked(a, b)
+    ]
+    for name, shape in shapes.items():
+        held = []
+        for word in words:
+            wholly, meets = _inside(word, shape)
+            if wholly:
+                held.append(word.text)
+            elif meets:
+                found.append(f"{word.text!r} runs into {name}")
+        if _letters("".join(held)) != _letters(texts[name]):
+            found.append(f"{name} holds {held}, not {texts[name]!r}")
+    return found
+
+
+LABEL_CASES = {
+    "xor-example": ("xor", dict(example=True)),
+    "xor-weight-goodfellow": ("xor", dict(weight="W1[0,1]", notation="goodfellow")),
+    "mazur-example-nielsen": (MAZUR, dict(example=True, notation="nielsen")),
+    "huber-weight-nielsen": (OWN, dict(weight="W1[0,1]", notation="nielsen")),
+    "xor-weight-example": ("xor", dict(weight="W1[0,1]", example=True)),
+    "huber-example": (OWN, dict(example=True)),
+    "ce342-weight": (CE342, dict(weight="W1[0,1]")),
+    "mazur-weight": (MAZUR, dict(weight="W1[0,1]")),
+    "digits-example": ("digits", dict(example=True)),
+    "deep-weight-nielsen": (DEEP, dict(weight="W1[0,1]", notation="nielsen")),
+    "xor-example-9-digits": ("xor", dict(example=True, digits=9, weight="W1[1,0]")),
+}
+"""Issue 19's pictures: xor's overprinted weights, Mazur's, a highlighted path in each
+notation, the Huber spec (a Piecewise loss) whose label covered the output neuron; the
+softmax paths of CE342 and DEEP, whose labels crowd the last layers; neurons 2 cm wide."""
+SLOW_LABEL_CASES = {
+    "mazur-example-nielsen", "xor-weight-example", "huber-example", "ce342-weight",
+    "mazur-weight", "digits-example", "deep-weight-nielsen", "xor-example-9-digits",
+}
+
+
+@needs_tikz
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=[pytest.mark.slow] if case in SLOW_LABEL_CASES else [])
+        for case in LABEL_CASES
+    ],
+)
+def test_no_label_overprints_another_or_a_neuron(case: str, tmp_path: Path) -> None:
+    """From the compiled PDF: no two words' boxes overlap, no word runs into a neuron's circle
+    or the loss's box, and each neuron holds its own text and nothing else."""
+    spec, options = LABEL_CASES[case]
+    spec = load_spec(spec) if isinstance(spec, (str, Path)) else spec
+    words, shapes, texts = _read_back(diagram_for(spec, **options), tmp_path)
+    assert len(shapes) >= 5 and len(words) > 20
+    assert _overlaps(words, shapes, texts) == []
+
+
+def _labels(picture: Picture) -> list[tuple[str, float]]:
+    """Every string a picture prints beside or inside a neuron, with its font size (pt)."""
+    found = [(edge.label, TINY) for edge in picture.edges if edge.label]
+    for node in picture.nodes:
+        found += [(text, TINY) for text in (node.above, node.below) if text]
+        if node.style != "dots":
+            found.append((node.text, SMALL if node.style == "loss" else SCRIPT))
+    return found
+
+
+@needs_tikz
+def test_label_sizes_are_never_less_than_tex_sets_them(tmp_path: Path) -> None:
+    """The boxes the placement works with hold what TeX sets: every label of these pictures
+    (numbers, partials, Nielsen's and Goodfellow's symbols, fractions, a Piecewise's cases),
+    measured by TeX, is no wider and no taller than its estimate, and not much smaller."""
+    xor = load_spec("xor")
+    pictures = [
+        layout(derivation_of(CE342), weight="W1[0,1]", notation=NOTATIONS["nielsen"]),
+        layout(derivation_of(OWN), weight="W1[0,1]", notation=NOTATIONS["goodfellow"]),
+        layout(derivation_of(xor), example=example_for_spec(xor, derivation_of(xor), sample=1)),
+    ]
+    texts = sorted({label for picture in pictures for label in _labels(picture)})
+    texts.append((OWN_HUBER_PARTIAL, TINY))
+    font = {TINY: r"\tiny", SCRIPT: r"\scriptsize", SMALL: r"\small"}
+    body = "\n".join(
+        rf"\setbox0\hbox{{{font[size]} {text}}}\typeout{{SBPBOX {n} \the\wd0/\the\ht0/\the\dp0}}"
+        for n, (text, size) in enumerate(texts)
+    )
+    log = compile_tex(
+        "\\documentclass{article}\\usepackage{amsmath}\\begin{document}\n"
+        + body + "\nx\\end{document}\n",
+        tmp_path,
+    )
+    found = re.findall(r"SBPBOX (\d+) ([\d.]+)pt/([\d.]+)pt/([\d.]+)pt", log)
+    assert len(found) == len(texts)
+    for n, width, height, depth in found:
+        text, size = texts[int(n)]
+        estimate = measure(text, size)
+        assert float(width) <= estimate.width <= 1.35 * float(width) + 2, (text, width)
+        assert float(height) + float(depth) <= estimate.height + estimate.depth, (text, height)
+
+
+OWN_HUBER_PARTIAL = (
+    r"$\begin{cases} a^{(3)}_{0} - y_{0} & \text{for}\: \left|{a^{(3)}_{0} - y_{0}}\right| "
+    r"\leq 1 \\\operatorname{sign}{\left(a^{(3)}_{0} - y_{0} \right)} & \text{otherwise} "
+    r"\end{cases}$"
+)
+"""The Huber loss's dL/da as SymPy prints it (the picture writes it in its note)."""
+
+
+def _meets_a_neuron(box: Box, picture: Picture) -> bool:
+    neurons = [n for n in picture.nodes if n.style not in ("dots", "loss")]
+    return any(box.meets_circle(n.x, n.y, picture.radius, gap=0.0) for n in neurons)
+
+
+@pytest.mark.parametrize(
+    "spec, options",
+    [
+        ("xor", dict(example=True)),
+        (MAZUR, dict(weight="W1[0,1]")),
+        (OWN, dict(weight="W1[0,1]", notation="nielsen")),
+        (DEEP, dict(weight="W1[0,1]")),
+    ],
+)
+def test_placed_labels_meet_no_neuron_no_label_and_stay_on_their_edge(
+    spec: object, options: dict
+) -> None:
+    """The view model, without TeX: every edge label has a place on its own edge, and its box
+    (as estimated) meets no neuron and no other label."""
+    spec = load_spec(spec) if isinstance(spec, (str, Path)) else spec
+    options = dict(options)
+    derivation = derivation_of(spec)
+    example = example_for_spec(spec, derivation) if options.pop("example", False) else None
+    notation = NOTATIONS[options.pop("notation", "default")]
+    picture = layout(derivation, example=example, notation=notation, **options)
+    nodes = {node.name: node for node in picture.nodes}
+    labelled = [edge for edge in picture.edges if edge.label]
+    assert labelled and all(edge.at is not None for edge in labelled)
+    boxes = [label_box(edge.label, *edge.at) for edge in labelled]
+    for edge in labelled:  # on the line between its neurons' centres
+        (x0, y0), (x1, y1) = ((nodes[n].x, nodes[n].y) for n in (edge.source, edge.target))
+        x, y = edge.at
+        off = abs((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)) / math.hypot(x1 - x0, y1 - y0)
+        assert off < 0.02, edge
+    for n, box in enumerate(boxes):
+        assert not _meets_a_neuron(box, picture), labelled[n]
+        assert not any(box.meets(other, gap=0.0) for other in boxes[n + 1 :]), labelled[n]
+
+
+def test_a_piecewise_partial_is_named_on_its_edge_and_stated_in_the_note() -> None:
+    """Huber's dL/da (two cases) is wider than an edge: the edge names it, the note states it;
+    a layer whose weights have no room has them listed in the note, not drawn over each other."""
+    picture = layout(derivation_of(OWN), weight="W1[0,1]")
+    into_loss = next(edge for edge in picture.edges if edge.target == "loss")
+    assert into_loss.label == r"$\partial L / \partial a^{(3)}_{0}$"
+    assert r"\partial L / \partial a^{(3)}_{0} = \begin{cases}" in picture.note
+    tex = diagram_for(OWN, weight="W1[0,1]")
+    assert r"\mbox{$\partial L / \partial a^{(3)}_{0} = \begin{cases}" in tex
+
+
+def test_labels_are_drawn_on_white_after_every_edge() -> None:
+    """An edge drawn after a label would run through it: every label (beside a neuron or on an
+    edge) comes after the last edge, on an opaque white box."""
+    tex = diagram_for(load_spec("xor"), example=True, weight="W1[0,1]")
+    lines = tex.splitlines()
+    edges = [n for n, line in enumerate(lines) if re.match(r"\\draw\[(edge|path|weight)\]", line)]
+    labels = [n for n, line in enumerate(lines) if re.match(r"\\node\[(side|edgelabel)", line)]
+    assert edges and len(labels) > 10 and max(edges) < min(labels)
+    assert "edgelabel/.style={font=\\tiny, fill=white, inner sep=1pt}" in tex
+    assert "side/.style={font=\\tiny, fill=white, inner sep=1pt}" in tex

@@ -9,7 +9,7 @@ neuron (and on the path edges).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -21,6 +21,7 @@ from ..util.resources import environment
 from ..util.version import __version__
 from .document import MARKER
 from .example import DIGITS, WorkedExample
+from .labels import settle
 from .numeric import evaluate
 from .printing import NOTATIONS, Notation, latex
 
@@ -31,6 +32,8 @@ DX, DY, DY_NUMBERS = 3.6, 1.25, 1.9
 """Column and row spacing (cm); rows further apart when labels sit above and below neurons."""
 MAX_WEIGHT_LABELS = 4
 """With numbers, weights are written on the edges between layers at most this wide."""
+LOSS_GAP = 0.85 * DX
+"""The least distance from the output layer to the loss (more where its edges' labels need it)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class Edge:
     style: str = "edge"
     label: str = ""
     pos: float = 0.5
+    """Where along the edge the label sits (0: its source, 1: its target)."""
+    symbol: str = ""
+    """What the label's value is, in LaTeX (``W^{(1)}_{0,1}``, a partial): the note names it
+    where the picture has no room for the label."""
+    at: tuple[float, float] | None = None
+    """The label's centre (cm), once placed."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,10 @@ class Picture:
     """Lines under the picture (``--title``, and with ``--lecture`` the notation)."""
     focused: bool = False
     """Whether a ``Focus`` restyled it (the template then defines the focus styles)."""
+    radius: float = 0.45
+    """Every neuron's radius (cm)."""
+    moved: list[str] = field(default_factory=list)
+    """Labels written in the note for want of room on the picture (``$symbol = value$``)."""
 
 
 @dataclass(frozen=True)
@@ -198,34 +211,47 @@ def layout(
             picture.nodes.append(node)
         caption = _caption(network, l, tex, l + notation.layer_offset)
         picture.captions.append(Caption(x, caption))
-    loss_x = depth * DX + 0.85 * DX
     cost = notation.cost
     loss_text = rf"${cost}$" if values is None else rf"${cost} = {number(values['loss'])}$"
     picture.nodes.append(
-        Node("loss", loss_x, 0.0, loss_text, "loss", below=rf"${network.loss.latex}$")
+        Node("loss", depth * DX + LOSS_GAP, 0.0, loss_text, "loss", below=f"${network.loss.latex}$")
     )
     for l in range(1, depth + 1):
-        below, above = columns[l - 1], columns[l]
         label_weights = (
             values is not None
             and ref is None
             and max(sizes[l - 1], sizes[l]) <= MAX_WEIGHT_LABELS
         )
-        for q in below:
-            for p in above:
+        for q in columns[l - 1]:
+            for p in columns[l]:
                 if p is None or q is None:
                     continue
-                label = number(values[f"W{l}"][p, q]) if label_weights else ""
-                picture.edges.append(Edge(f"n{l - 1}x{q}", f"n{l}x{p}", "edge", label, 0.3))
+                label = f"${number(values[f'W{l}'][p, q])}$" if label_weights else ""
+                symbol = tex(network.layers[l - 1].W[p, q])
+                edge = Edge(f"n{l - 1}x{q}", f"n{l}x{p}", "edge", label, 0.3, symbol)
+                picture.edges.append(edge)
     for p in columns[depth]:
         if p is not None:
-            picture.edges.append(Edge(f"n{depth}x{p}", "loss", "edge", pos=0.35))
+            picture.edges.append(Edge(f"n{depth}x{p}", "loss", "edge", pos=0.5))
     if ref is not None:
         _highlight(picture, derivation, ref, values, number, notation)
-    picture.deltas = _backward_row(network, depth, loss_x, picture.bottom, notation)
+    _finish(picture, network, notation)
+    return picture
+
+
+def _finish(picture: Picture, network, notation: Notation) -> None:  # noqa: ANN001
+    """Place the labels (``labels.settle``), then the backward row under the columns where
+    they ended, the picture's sides, and a note stating what had no room on the picture."""
+    settle(picture)
+    loss_x = next(node.x for node in picture.nodes if node.name == "loss")
+    columns_x = [caption.x for caption in picture.captions]
+    picture.deltas = _backward_row(network, columns_x, loss_x, picture.bottom, notation)
     picture.left = -1.2
     picture.right = loss_x + 1.2
-    return picture
+    if picture.moved:
+        moved = ", ".join(rf"\mbox{{{text}}}" for text in picture.moved)
+        room = f"Written here for want of room on the picture: {moved}."
+        picture.note = f"{picture.note}. {room}" if picture.note else room
 
 
 def _neuron(  # noqa: ANN001
@@ -296,15 +322,16 @@ def _caption(network, l: int, tex, number: int) -> tuple[str, ...]:  # noqa: ANN
 
 
 def _backward_row(  # noqa: ANN001
-    network, depth: int, loss_x: float, bottom: float, notation: Notation
+    network, columns_x: list[float], loss_x: float, bottom: float, notation: Notation
 ) -> list[Node]:
-    """delta^(L), ..., delta^(1) under their columns; the template draws arrows leftwards."""
+    """delta^(L), ..., delta^(1) under their columns (at ``columns_x``); the template draws
+    arrows leftwards."""
     y = bottom - 1.2
     a_out = latex(network.output.vector("a"), notation)
     row = [Node("dLda", loss_x, y, rf"$\partial {notation.cost} / \partial {a_out}$", "flow")]
-    for l in range(depth, 0, -1):
+    for l in range(len(columns_x) - 1, 0, -1):
         delta = latex(network.layers[l - 1].vector("delta"), notation)
-        row.append(Node(f"flow{l}", l * DX, y, f"${delta}$", "flow"))
+        row.append(Node(f"flow{l}", columns_x[l], y, f"${delta}$", "flow"))
     return row
 
 
@@ -333,10 +360,10 @@ def _highlight(  # noqa: ANN001
         text = tex(expr) if values is None else number(evaluate(expr, values, sizes))
         return f"${text}$"
 
-    def mark(source: str, target: str, style: str, label: str) -> None:
+    def mark(source: str, target: str, style: str, label: str, symbol: str) -> None:
         if (source, target) in edges:
             n = edges[(source, target)]
-            picture.edges[n] = Edge(source, target, style, label, picture.edges[n].pos)
+            picture.edges[n] = replace(picture.edges[n], style=style, label=label, symbol=symbol)
 
     def annotate(name: str, text: str) -> None:
         if name in nodes:
@@ -347,12 +374,13 @@ def _highlight(  # noqa: ANN001
 
     for path in enumerate_paths(derivation, ref):
         for top, bottom, value in path:
+            symbol = rf"\partial {notation.cost if top == L else tex(top)} / \partial {tex(bottom)}"
             if top == L:  # into the loss: dL/da_j
-                mark(f"n{out.index}x{int(bottom.indices[0])}", "loss", "path", shown(value))
+                mark(f"n{out.index}x{int(bottom.indices[0])}", "loss", "path", shown(value), symbol)
             elif bottom.base == param_base:  # the parameter: dz_p/dW_pq = a_q, dz_p/db_p = 1
                 neuron = f"n{ref.layer}x{ref.index[0]}"
                 if ref.kind == "W":
-                    mark(f"n{ref.layer - 1}x{ref.index[1]}", neuron, "weight", shown(value))
+                    mark(f"n{ref.layer - 1}x{ref.index[1]}", neuron, "weight", shown(value), symbol)
                 else:
                     annotate(neuron, "")
             elif layer_of[top.base] == layer_of[bottom.base]:  # a = f(z) inside one neuron
@@ -364,7 +392,8 @@ def _highlight(  # noqa: ANN001
                     annotate(f"n{l}x{i}", f"${partial} = {shown(value)[1:-1]}$")
             else:  # z^(l+1)_k = sum_m W_km a^(l)_m + b_k: dz_k/da_m = W_km
                 source = f"n{layer_of[bottom.base]}x{int(bottom.indices[0])}"
-                mark(source, f"n{layer_of[top.base]}x{int(top.indices[0])}", "path", shown(value))
+                target = f"n{layer_of[top.base]}x{int(top.indices[0])}"
+                mark(source, target, "path", shown(value), symbol)
     if softmax:
         for neuron in range(sizes[out.n_out]):
             name = f"n{out.index}x{neuron}"
@@ -406,13 +435,12 @@ def focused(picture: Picture, focus: Focus, derivation: Derivation, notation: No
         )
         if lit and node.style != "dots":
             style = "currentloss" if node.name == "loss" else "current"
-            picture.nodes[n] = Node(node.name, node.x, node.y, node.text, style, node.above,
-                                    node.below)
+            picture.nodes[n] = replace(node, style=style)
     targets = {f"n{l}x" for l in focus.edges if l <= depth}
     for n, edge in enumerate(picture.edges):
         into_loss = edge.target == "loss" and depth + 1 in focus.edges
         if into_loss or any(edge.target.startswith(t) for t in targets):
-            picture.edges[n] = Edge(edge.source, edge.target, "factor", edge.label, edge.pos)
+            picture.edges[n] = replace(edge, style="factor")
     if focus.layer is None:
         return
     lit_flow = {"flow" + str(focus.layer)} if "delta" in focus.parts else set()
