@@ -1,7 +1,8 @@
 """``symbackprop bench``: generated training modules against PyTorch, JAX and NumPy.
 
 Every implementation trains the same network on the same data from the same initial weights in
-the same minibatch order (the generated module's ``init_params`` and ``minibatch_order``), so
+the same minibatch order (the generated module's ``init_params`` and ``minibatch_order``; the
+module itself is timed through its public ``train``, which draws that order from the seed), so
 their final losses must agree: the table shows that they do, so a fast but wrong kernel cannot
 win.  Implementations alternate within one run; only the training call is timed, after a
 warm-up (compile) call that is reported on its own.  Peers are optional and imported lazily.
@@ -212,14 +213,16 @@ def fixed_plan(layers: tuple[int, ...]) -> list[str]:
 
 
 def _generated(problem: Problem, module: ModuleType) -> Trainer:
-    """The generated module's own ``train_with_order``."""
+    """The generated module's public ``train``, as a user calls it: its argument checks, its
+    own minibatch order (from SEED: the order every peer is given) and its divergence stop."""
     w = problem.workload
 
     def train() -> list[np.ndarray]:
         params = [p.copy() for p in problem.init]
-        module.train_with_order(
-            params, problem.X, problem.Y, problem.order, w.learning_rate, w.batch_size, True
-        )
+        module.train(
+            params, problem.X, problem.Y, problem.epochs, w.learning_rate, w.batch_size,
+            seed=SEED, drop_last=True,
+        )  # fmt: skip
         return params
 
     return Trainer("generated", train, lambda params: module.loss(params, problem.X, problem.Y))
