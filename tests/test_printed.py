@@ -169,6 +169,51 @@ def test_the_softmax_path_keeps_its_minus_inside_the_product() -> None:
     assert r"} - a^{3}_{1} a^{3}_{2} w" not in tex  # the defect: a difference for a product
 
 
+def test_a_number_among_chain_factors_is_set_apart_by_dots() -> None:
+    """Issue 19: id' = 1 on a path printed as ``\\cdot 1 W`` (read: 1W). A number among the
+    chain-rule factors has a dot on both sides, in LaTeX (whole and broken lines) and text."""
+    document = derivation_document(derivation_of(OWN), weight="W1[1,0]")
+    tex, text = document.latex(), document.text()
+    assert r"\cdot 1 \cdot W" in tex
+    assert not re.search(r"\\cdot 1 [^\\&]", tex) and not re.search(r"\b1 W", tex)
+    assert "·1·W3[0, 0]" in text and " * " not in text
+    printer = BackpropLatexPrinter()
+    w = sp.Symbol("w")
+    assert printer.doprint(Chain(sp.Integer(2), sp.Integer(1), w)) == r"2 \cdot 1 \cdot w"
+
+
+def test_every_broken_product_line_starts_with_an_operator() -> None:
+    """Issue 19: a line break inside a product shows an operator. Every continuation row of
+    a broken equation starts with ``=``, ``+``, ``-``, ``\\cdot``, ``\\odot`` or closes a
+    bracket, never with a bare factor (which would read as a new term)."""
+    rows = 0
+    for spec, options in (
+        (CE342, {"weight": "W1[0,1]"}), (OWN, {"weight": "W1[1,0]"}), (DEEP, {"weight": "W1[0,1]"}),
+    ):  # fmt: skip
+        tex = derivation_document(derivation_of(spec), **options).latex()
+        for line in tex.splitlines():
+            match = re.match(r"\s*&\\qquad (.*?) &&", line)
+            if match:
+                rows += 1
+                start = match.group(1).lstrip()
+                assert re.match(r"(\\cdot|\\odot|\\times|[-+=]|\\[Bb]igr|\\right)", start), line
+    assert rows > 5
+
+
+def test_softmax_with_mse_states_bp1_through_the_jacobian() -> None:
+    """Issue 19: a softmax output with MSE printed BP1 as the definition of delta (nabla_z L).
+    Its BP1 is the Jacobian's transpose times the gradient by the outputs, and says so; and
+    the CE reason that cancels a factor ends on what it cancels against."""
+    spec = make_spec([3, 4, 2], "softmax", "mse", ["tanh"], "smse")
+    tex = derivation_document(derivation_of(spec)).latex()
+    bp1 = next(line for line in tex.splitlines() if "BP1" in line and "&=" in line)
+    assert r"\frac{\partial a^{(2)}}{\partial z^{(2)}}" in bp1 and r"\nabla_{a^{(2)}}" in bp1
+    assert r"\nabla_{z^{(2)}}" not in bp1 and "not elementwise" in bp1
+    digits = derivation_document(derivation_of(load_spec("digits"))).text()
+    assert "cancels against the same factor of (12)" in digits
+    assert not re.search(r"Jacobian's\s*$", digits, re.M)
+
+
 def test_float_literals_are_the_decimals_written() -> None:
     """``0.5`` in a spec's expression is 1/2 (printed as a fraction, exact in the algebra, the
     same double in the code); a long or tiny float stays a float."""

@@ -184,17 +184,21 @@ def _like(piece: str, text: str) -> str:
     return _Factor(text) if isinstance(piece, _Factor) else text
 
 
-def _product(factors: list[list[str]], texts: list[str]) -> list[str]:
+def _product(
+    factors: list[list[str]], texts: list[str], args: tuple[sp.Basic, ...] | None = None
+) -> list[str]:
     """The pieces of a product written in order: each factor after the first starts a
     ``_Factor`` piece; one that prints with a leading minus is put in parentheses (else
-    ``a \\; -b`` reads as a difference), one that starts with a digit gets ``\\cdot``."""
+    ``a \\; -b`` reads as a difference), one that starts with a digit gets ``\\cdot``, and
+    so does one after a number among chain-rule factors ``args`` (``\\cdot 1 \\cdot W``)."""
     out: list[str] = []
-    for parts, text in zip(factors, texts, strict=True):
+    for position, (parts, text) in enumerate(zip(factors, texts, strict=True)):
         if out and text.startswith("-"):
             parts = _wrapped(parts, text)
         if out:
             first = parts[0]
-            if first[:1].isdigit():
+            after_number = args is not None and numeric(args[position - 1])
+            if first[:1].isdigit() or after_number:
                 first = rf"\cdot {first}"
             parts = [_Factor(first), *parts[1:]]
         out += parts
@@ -243,7 +247,7 @@ def _chunks(expr: sp.Basic, printer: sp.printing.printer.Printer, budget: float)
         return _hadamard(expr, printer, budget)
     if isinstance(expr, Chain):
         texts = [printer._print(arg) for arg in expr.args]
-        return _product([_factor(arg, printer, budget) for arg in expr.args], texts)
+        return _product([_factor(arg, printer, budget) for arg in expr.args], texts, expr.args)
     if isinstance(expr, sp.Mul):
         form = textbook_product(expr)
         if form is not None:

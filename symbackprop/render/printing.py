@@ -426,6 +426,19 @@ class BackpropLatexPrinter(LatexPrinter):
         top, bottom = (self._print(arg) for arg in expr.args)
         return rf"\frac{{{top}}}{{{bottom}}}"
 
+    def _print_Chain(self, expr: sp.Expr) -> str:
+        """Chain-rule factors in the order written: a sum or a later negative factor in
+        parentheses; a number set apart by dots on both sides (``\\cdot 1 \\cdot``)."""
+        parts: list[str] = []
+        for position, factor in enumerate(expr.args):
+            tex = self._print(factor)
+            if isinstance(factor, sp.Add) or (position and tex.startswith("-")):
+                tex = rf"\left({tex}\right)"
+            if position and (numeric(factor) or numeric(expr.args[position - 1])):
+                parts.append(r"\cdot")
+            parts.append(tex)
+        return " ".join(parts)
+
     def _product(self, coefficient: sp.Number, factors: list[sp.Expr]) -> str:
         parts: list[str] = []
         if coefficient != 1 or not factors:
@@ -718,6 +731,15 @@ class UnicodeTextPrinter(BackpropStrPrinter):
 
     def _print_Factors(self, expr: Factors) -> str:
         return "·".join(self._operand(factor) for factor in expr.args)
+
+    def _print_Chain(self, expr: sp.Expr) -> str:
+        """Chain-rule factors in the order written, joined by ``·`` (sums parenthesised)."""
+        return "·".join(
+            f"({text_})" if isinstance(factor, sp.Add) or (position and text_.startswith("-"))
+            else text_
+            for position, factor in enumerate(expr.args)
+            for text_ in [self._print(factor)]
+        )
 
     def _print_Ratio(self, expr: sp.Basic) -> str:
         top, bottom = expr.args

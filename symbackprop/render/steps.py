@@ -80,26 +80,13 @@ class Step:
 
 
 class Chain(sp.Expr):
-    """A product kept in the order written (chain-rule factors, loss first); ``doit`` multiplies."""
+    """A product kept in the order written (chain-rule factors, loss first); ``doit`` multiplies.
+    The printers write it (``printing``: a number set apart by dots on both sides, ``· 1 ·``)."""
 
     is_chain = True
 
     def doit(self, **hints: object) -> sp.Expr:
         return sp.Mul(*(arg.doit(**hints) for arg in self.args))
-
-    def _latex(self, printer: sp.printing.printer.Printer) -> str:
-        parts: list[str] = []
-        for arg in self.args:
-            tex = printer._print(arg)
-            if isinstance(arg, sp.Add) or (parts and tex.startswith("-")):
-                tex = rf"\left({tex}\right)"
-            if parts and tex[0].isdigit():
-                parts.append(r"\cdot")
-            parts.append(tex)
-        return " ".join(parts)
-
-    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
-        return " * ".join(printer.parenthesize(arg, 50) for arg in self.args)
 
 
 def partial(numerator: sp.Basic, variable: sp.Basic) -> sp.Derivative:
@@ -193,6 +180,22 @@ class Nabla(sp.MatrixExpr):
         return f"∇_{printer._print(self.args[0])} {printer._print(L)}"
 
 
+class Jacobian(sp.MatrixExpr):
+    """The Jacobian of a layer's outputs by its weighted inputs, da/dz (display only)."""
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return (self.args[0].shape[0], self.args[1].shape[0])
+
+    def _latex(self, printer: sp.printing.printer.Printer) -> str:
+        top, bottom = (printer._print(arg) for arg in self.args)
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+    def _sympystr(self, printer: sp.printing.printer.Printer) -> str:
+        top, bottom = (printer._print(arg) for arg in self.args)
+        return f"(∂{top}/∂{bottom})"
+
+
 def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...]:
     """The four equations of backpropagation (Nielsen's BP1-BP4) in vector form, and the
     minibatch mean."""
@@ -207,17 +210,15 @@ def summary_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, 
         bp1: sp.Basic = a_vec - y_vec
     elif out.activation.elementwise:
         bp1 = sp.HadamardProduct(Nabla(a_vec), Elementwise(out.activation, z_vec, 1))
-    else:
-        bp1 = Nabla(z_vec)
-    steps.append(
-        Step(
-            "summary",
-            out.vector("delta"),
-            (bp1,),
-            rf"BP1, {{eq:delta{out.index}}} in vector form",
-            label="bp1",
+    else:  # the chain rule through the layer's Jacobian (Nielsen's BP1 is for elementwise f)
+        bp1 = sp.Transpose(Jacobian(a_vec, z_vec)) * Nabla(a_vec)
+    why = rf"BP1, {{eq:delta{out.index}}} in vector form"
+    if not out.activation.elementwise and not isinstance(bp1, sp.MatAdd):
+        why = (
+            rf"BP1 for an output that is not elementwise (the Jacobian of {{eq:a{out.index}}} "
+            rf"in place of the elementwise derivative), {{eq:delta{out.index}}} in vector form"
         )
-    )
+    steps.append(Step("summary", out.vector("delta"), (bp1,), why, label="bp1"))
     for layer in reversed(network.layers[:-1]):
         l = layer.index
         upper = network.layers[l]
@@ -499,7 +500,7 @@ def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, .
         )
         fourth += rf"; the factor ${{0}}$ {where} cancels"
         if not out.activation.elementwise:
-            fourth += " against the Jacobian's"
+            fourth += " against the same factor of {eq:jacobian}"
         why_math: tuple[sp.Basic, ...] = (cancelled,)
     else:
         why_math = ()
