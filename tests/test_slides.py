@@ -71,6 +71,25 @@ def test_every_derivation_line_has_its_own_overlay(decks: dict[str, str]) -> Non
     assert numbers == [line.number for s in document.printed("latex") for line in s.lines]
 
 
+def test_each_part_of_the_derivation_is_a_section(decks: dict[str, str]) -> None:
+    """Issue 20: the forward pass, the output delta, the recursion, the gradients and the
+    update each a section, in that order, and each section's frames hold its own equations
+    (the output delta's the delta of the last layer, the update's the arrows)."""
+    tex = decks["xor"]
+    titles = re.findall(r"\\section\{([^}]*)\}", tex)
+    assert titles == [
+        "Forward pass", "The output delta", "The recursion: hidden deltas", "Gradients",
+        "The update",
+    ]  # fmt: skip
+    parts = dict(zip(titles, re.split(r"\\section\{[^}]*\}", tex)[1:], strict=True))
+    assert r"z^{(1)}_{j} =" in parts["Forward pass"]
+    assert r"\delta^{(2)}_{p} =" not in parts["Forward pass"]
+    assert r"\delta^{(2)}_{p} =" in parts["The output delta"]
+    assert r"\delta^{(1)}_{p} =" in parts["The recursion: hidden deltas"]
+    assert r"\frac{\partial L}{\partial W^{(1)}_{pq}}" in parts["Gradients"]
+    assert r"\leftarrow" in parts["The update"] and r"\leftarrow" not in parts["Gradients"]
+
+
 def _layers(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"\^\{\((\d+)\)\}", text)}
 
