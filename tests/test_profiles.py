@@ -115,7 +115,7 @@ def test_goodfellow_writes_algorithm_6_4_with_one_running_g() -> None:
     markdown = _algorithm(document.markdown(), "1. ", r"^\d+\. (?:&emsp;)*(.*?)(?: — .*)?$")
     assert markdown == [re.sub(r"\\textbf\{([^{}]*)\}", r"**\1**", line) for line in XOR_LATEX]
     assert "elementwise: now g = g⁽¹⁾, (15) in vector form" in document.text()
-    assert "(20) (no regularizer)" in document.text()
+    assert "(20), with no regularizer" in document.text()
     steps = [s for s in document.steps if s.section == "algorithm"]
     sizes = document.derivation.network.concrete_sizes()
     assert len(steps) == 9

@@ -99,13 +99,13 @@ def _loop_body(network: SymbolicNetwork, output: OutputDelta, index: int) -> lis
             "algorithm",
             Nabla(layer.vector("b")),
             (g,),
-            rf"{{eq:db{index}-matrix}} (no regularizer)",
+            rf"{{eq:db{index}-matrix}}, with no regularizer",
         ),
         Step(
             "algorithm",
             Nabla(layer.vector("W")),
             (g * a_in.T,),
-            rf"{{eq:dW{index}-matrix}} (no regularizer)",
+            rf"{{eq:dW{index}-matrix}}, with no regularizer",
         ),
         Step(
             "algorithm",
