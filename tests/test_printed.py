@@ -271,6 +271,8 @@ def test_each_profile_prints_only_its_own_symbols(notation: str) -> None:
                 texts += _math(line.why) + _math(line.note)
                 for row in line.rows:
                     texts += [row.left, row.text, *_math(row.reason)]
+            for step in section.algorithm:  # Goodfellow's Algorithm 6.4, as laid out
+                texts += _math(step.text) + _math(step.reason)
             for text_ in texts:
                 found += [(p, text_) for p in LEAKS[notation] if re.search(p, text_)]
     assert found == []

@@ -771,3 +771,17 @@ class Section:
     """Expressions printed into the intro's {0}, {1}, ... (in the document's notation)."""
     lecture_intro: str = ""
     """``--lecture``'s intro where it differs (no tool named)."""
+    algorithm: tuple[AlgorithmLine, ...] = ()
+    """Laid out as an algorithm (numbered lines, a loop indented) where given: its lines in
+    order, each one of ``steps`` (unnumbered as an equation) or words of the algorithm's own."""
+
+
+@dataclass(frozen=True)
+class AlgorithmLine:
+    """One line of an algorithm: ``steps[step]`` of its section, or ``words`` (LaTeX: "for
+    $k = 2, 1$ do") with ``words_math`` printed into their {0}, {1}, ...; ``depth`` indents it."""
+
+    depth: int
+    step: int | None = None
+    words: str = ""
+    words_math: tuple[sp.Basic, ...] = ()
