@@ -135,7 +135,11 @@ def test_more_losses_match_torch(loss: str, output: str, reduction: str | None) 
 
 
 def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None:
-    assert USER.activations[4] == key(SWISH) and USER.activation(key(SWISH)).latex == "f"
+    # An expression written inline keeps its SymPy text as its key and gets a letter of its own
+    # (not f, every layer's activation): the first of the four is varphi_1.
+    assert USER.activations[4] == key(SWISH)
+    assert USER.activation(key(SWISH)).latex == r"\varphi_{1}"
+    assert USER.activation(key(MISH)).latex == r"\varphi_{4}"
     assert USER.activation("swish2").latex == r"\operatorname{swish}"
     assert USER.loss_function.name == "my_huber" and USER.loss_function.mean
     assert not {"swish2", key(SWISH)} & set(ACTIVATIONS) and "my_huber" not in LOSSES
@@ -146,7 +150,8 @@ def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None
 
     latex = document_for(USER, "default").latex()
     assert r"\operatorname{swish}" in latex and r"\begin{cases}" in latex  # Huber's pieces
-    assert r"\operatorname{mish}" in latex and r"f\bigl(" in latex
+    assert r"\operatorname{mish}" in latex and r"\varphi_{1}\bigl(" in latex
+    assert r"f\bigl(" not in latex
 
 
 def test_loss_reduction_sum_and_mean() -> None:
@@ -318,7 +323,7 @@ def test_derivation_says_when_f_prime_is_evaluated_from_z() -> None:
     from symbackprop.run.documents import document_for
 
     shown = document_for(_issue_23_spec("x/(1 + x**2)")).text()
-    words = "evaluates f' from the weighted input"
+    words = "evaluates φ' from the weighted input"  # the inline expression's letter
     assert words in shown
     assert words not in document_for(_issue_23_spec("log(1 + exp(x))")).text()
 

@@ -335,7 +335,9 @@ def math_in(
     why: str, exprs: tuple[sp.Basic, ...], printer: Callable[[sp.Basic], str]
 ) -> str:
     """Print ``exprs`` (a step's ``why_math``) into {0}, {1}, ... of a reason, note or intro,
-    in the document's notation (one pass: printed text is not scanned again)."""
+    in the document's notation (one pass: printed text is not scanned again).  A group after
+    ``_`` or ``^`` is a subscript or superscript, never a slot: ``$\\varphi_{1}'$`` and
+    Nielsen's ``$a^{1}$`` stay as written."""
     if not exprs:
         return why
     printed = [printer(expr) for expr in exprs]
@@ -344,7 +346,7 @@ def math_in(
         number = int(match.group(1))
         return printed[number] if number < len(printed) else match.group(0)
 
-    return re.sub(r"\{(\d+)\}", put, why)
+    return re.sub(r"(?<![_^])\{(\d+)\}", put, why)
 
 
 def _latex_rows(
@@ -401,6 +403,8 @@ def markdown_text(latex_text: str) -> str:
 
 _MACROS = {
     r"\sigma": "σ",
+    r"\varphi": "φ",
+    r"\ell": "ℓ",
     r"\delta": "δ",
     r"\partial": "∂",
     r"\eta": "η",
