@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 import sympy as sp
 from mpmath.libmp import prec_to_dps
@@ -494,6 +496,30 @@ def function_name(function: Activation | Loss) -> str:
     if function.inline:
         return f"${function.latex}$"
     return latex_text(function.name.replace("_", " "))
+
+
+def typewriter(name: object) -> str:
+    """A name in ``\\texttt`` (escaped): a built-in's or a ``[functions]`` entry's."""
+    return rf"\texttt{{{latex_text(name)}}}"
+
+
+def function_names(
+    spec: Any, fmt: str = "latex", escape: Callable[[object], str] = latex_text
+) -> dict[str, Any]:
+    """A spec's hidden activations (one per hidden layer), output and loss, each named for
+    ``fmt`` (latex, markdown, text): a function's name through ``escape``; an expression written
+    in the spec by its letter (``$\\varphi_{1}$``; ``φ_1`` in text), never by its text."""
+
+    def named(function: Activation | Loss) -> str:
+        if not function.inline:
+            return escape(function.name)
+        return function.shown if fmt == "text" else f"${function.latex}$"
+
+    return {
+        "hidden": [named(spec.activation(name)) for name in spec.activations],
+        "output": named(spec.activation(spec.output)),
+        "loss": named(spec.loss_function),
+    }
 
 
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
