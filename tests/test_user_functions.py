@@ -356,3 +356,26 @@ def test_float32_specs_with_relu_like_functions_are_not_refused_before_training(
     X = rng.integers(0, 17, (32, 64)).astype(np.float32)
     Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
     check_functions(spec, module, module.init_params(0), X, Y)
+
+
+def test_inline_expressions_are_named_phi_in_order_and_never_like_another_function() -> None:
+    """Issue 19: a fourth expression written inline was named u (the derivatives' dummy). They
+    are phi_1, phi_2, ... in order of first use (one distinct expression: phi alone), one name
+    per expression however often it is used; a letter a [functions] entry took is skipped; an
+    inline loss is ell. The SymPy text stays the key the spec and the code use."""
+    four = [SWISH, GELU, SOFTPLUS, MISH]
+    spec = spec_of("four", [2, 3, 3, 3, 3, 1], four, SWISH, HUBER)
+    latex = [spec.activation(name).latex for name in (*spec.activations, spec.output)]
+    assert latex == [rf"\varphi_{{{n}}}" for n in (1, 2, 3, 4, 1)]
+    assert [spec.activation(name).shown for name in spec.activations[:2]] == ["φ_1", "φ_2"]
+    assert spec.activations == tuple(key(text_) for text_ in four)
+    assert spec.loss_function.latex == r"\ell" and spec.loss_function.shown == "ℓ"
+    one = spec_of("one", [2, 3, 3, 1], [SWISH, SWISH], "identity", "mse")
+    assert one.activation(key(SWISH)).latex == r"\varphi"
+    taken = spec_of(
+        "taken", [2, 3, 3, 1], ["mine", SWISH], SOFTPLUS, "mse",
+        functions={"mine": {"activation": "x**3", "latex": r"\varphi_{1}"}},
+    )  # fmt: skip
+    assert [taken.activation(n).latex for n in (*taken.activations, taken.output)] == [
+        r"\varphi_{1}", r"\varphi_{2}", r"\varphi_{3}",
+    ]  # fmt: skip
