@@ -18,6 +18,7 @@ from printed import Unparsed, numeric, parse_printed
 
 from symbackprop import parse_expression
 from symbackprop.pipeline import derivation_of
+from symbackprop.render.diagram import diagram
 from symbackprop.render.document import derivation_document
 from symbackprop.render.printing import BackpropLatexPrinter
 from symbackprop.render.steps import Chain
@@ -369,3 +370,83 @@ def test_comparison_columns_read_back_as_derived(specs: tuple) -> None:
     if OWN in specs:
         assert any(r"\text{otherwise}" in line for row in rows for c in row.cells if c
                    for line in c.lines)  # fmt: skip
+
+
+SWISH, SOFTPLUS = "x/(1 + exp(-x))", "log(1 + exp(x))"
+HUBER = "Piecewise(((a - y)**2/2, Abs(a - y) <= 1), (Abs(a - y) - 1/2, True))"
+INLINE = {
+    "one": parse_spec(
+        {
+            "name": "inline",
+            "network": {"layers": [2, 3, 1], "activation": SWISH, "output": "identity",
+                        "loss": HUBER},
+        }
+    ),
+    "two": parse_spec(
+        {
+            "name": "inline2",
+            "network": {"layers": [2, 3, 2, 1], "activation": [SWISH, SOFTPLUS],
+                        "output": SWISH, "loss": HUBER},
+        }
+    ),
+}  # fmt: skip
+"""Issue 19's specs with expressions written in [network] (no [functions] table)."""
+RAW = ("**", "Abs(", "<=", "[functions.", "exp(-x)", "textless", "Piecewise")
+"""The spec's text, which no format may show outside a LaTeX comment."""
+
+
+def _applied(name: str, fmt: str) -> str:
+    """A pattern for ``name`` applied (its derivative too) as ``fmt`` prints it."""
+    opening = r"\\bigl\(|\\mathopen\{\}\\left\(" if fmt != "text" else r"\("
+    return rf"(?<![A-Za-z\\]){name}'?(?:{opening})"
+
+
+@pytest.mark.parametrize("case", sorted(INLINE))
+def test_inline_functions_have_names_of_their_own_and_are_defined_once(case: str) -> None:
+    """Issue 19: an activation written inline printed as ``x/(1 + exp(-x))(z1[j])`` in text and
+    as f (every layer's activation) in LaTeX, a fourth one as u; the loss's reason typeset the
+    spec's text. Each is now named by a letter no profile uses (phi, phi_1, phi_2; ell), the
+    same in every format and notation, defined once, equal to the expression as printed."""
+    spec = INLINE[case]
+    derivation = derivation_of(spec)
+    inline = list(spec.functions)  # no [functions] table: every function of its own is inline
+    activations = [f for f in inline if hasattr(f, "expr")]
+    assert len(activations) == (1 if case == "one" else 2) and len(inline) == len(activations) + 1
+    names = {f.latex for f in inline}
+    assert len(names) == len(inline) and not names & {"f", "g", "h", "u", "x", "a", "y", "z"}
+    u = sp.Symbol("u", real=True)
+    for notation in ("default", "nielsen", "goodfellow"):
+        document = derivation_document(derivation, notation=notation)
+        for fmt in ("latex", "markdown", "text"):
+            shown = document.render(fmt)
+            body = "\n".join(line for line in shown.splitlines() if not line.startswith("%"))
+            assert [raw for raw in RAW if raw in body] == [], (notation, fmt)
+            rows = [row for section in document.printed(fmt) for line in section.lines
+                    for row in line.rows]  # fmt: skip
+            equations = "\n".join(f"{row.left} {row.text}" for row in rows)
+            for generic in ("f", "u", "g", "h"):
+                assert not re.search(_applied(generic, fmt), equations), (notation, fmt, generic)
+            for function in activations:
+                name = function.shown if fmt == "text" else re.escape(function.latex)
+                assert re.search(_applied(name, fmt), equations), (notation, fmt, name)
+                left = rf"{function.latex}\bigl(u\bigr)"
+                left = f"{function.shown}(u)" if fmt == "text" else left
+                definitions = [row for row in rows if row.left.strip() == left]
+                assert len(definitions) == 1, (notation, fmt, left)
+                printed = definitions[0].text
+                want = function.expr.subs(parse_expression("x"), u)
+                if fmt == "text":
+                    got = parse_expression(printed.replace("·", "*"), ("u",))
+                else:
+                    got = parse_printed(printed, want, BackpropLatexPrinter(document.notation))
+                assert sp.simplify(got - want) == 0, (notation, fmt, printed)
+            reasons = [row.reason for row in rows]
+            assert any(r.startswith("defined in the spec") for r in reasons)
+            assert [r for r in reasons if "defined in the spec (" in r] == []
+            letters = [f.shown if fmt == "text" else f.latex for f in activations]
+            found = re.findall(r"φ(?:_\d+)?" if fmt == "text" else r"\\varphi(?:_\{\d+\})?", body)
+            assert set(found) == set(letters), (notation, fmt)  # reasons and notes too
+    picture = diagram(derivation, bare=True)
+    assert [raw for raw in RAW if raw in picture] == [] and "$\\ell$" in picture
+    assert all(f"layer {n}: ${spec.activation(name).latex}$" in picture
+               for n, name in enumerate(spec.activations, 1))  # fmt: skip

@@ -135,7 +135,11 @@ def test_more_losses_match_torch(loss: str, output: str, reduction: str | None) 
 
 
 def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None:
-    assert USER.activations[4] == key(SWISH) and USER.activation(key(SWISH)).latex == "f"
+    # An expression written inline keeps its SymPy text as its key and gets a letter of its own
+    # (not f, every layer's activation): the first of the four is varphi_1.
+    assert USER.activations[4] == key(SWISH)
+    assert USER.activation(key(SWISH)).latex == r"\varphi_{1}"
+    assert USER.activation(key(MISH)).latex == r"\varphi_{4}"
     assert USER.activation("swish2").latex == r"\operatorname{swish}"
     assert USER.loss_function.name == "my_huber" and USER.loss_function.mean
     assert not {"swish2", key(SWISH)} & set(ACTIVATIONS) and "my_huber" not in LOSSES
@@ -146,7 +150,8 @@ def test_spec_functions_are_kept_in_the_spec_and_printed_like_builtins() -> None
 
     latex = document_for(USER, "default").latex()
     assert r"\operatorname{swish}" in latex and r"\begin{cases}" in latex  # Huber's pieces
-    assert r"\operatorname{mish}" in latex and r"f\bigl(" in latex
+    assert r"\operatorname{mish}" in latex and r"\varphi_{1}\bigl(" in latex
+    assert r"f\bigl(" not in latex
 
 
 def test_loss_reduction_sum_and_mean() -> None:
@@ -318,7 +323,7 @@ def test_derivation_says_when_f_prime_is_evaluated_from_z() -> None:
     from symbackprop.run.documents import document_for
 
     shown = document_for(_issue_23_spec("x/(1 + x**2)")).text()
-    words = "evaluates f' from the weighted input"
+    words = "evaluates φ' from the weighted input"  # the inline expression's letter
     assert words in shown
     assert words not in document_for(_issue_23_spec("log(1 + exp(x))")).text()
 
@@ -351,3 +356,26 @@ def test_float32_specs_with_relu_like_functions_are_not_refused_before_training(
     X = rng.integers(0, 17, (32, 64)).astype(np.float32)
     Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
     check_functions(spec, module, module.init_params(0), X, Y)
+
+
+def test_inline_expressions_are_named_phi_in_order_and_never_like_another_function() -> None:
+    """Issue 19: a fourth expression written inline was named u (the derivatives' dummy). They
+    are phi_1, phi_2, ... in order of first use (one distinct expression: phi alone), one name
+    per expression however often it is used; a letter a [functions] entry took is skipped; an
+    inline loss is ell. The SymPy text stays the key the spec and the code use."""
+    four = [SWISH, GELU, SOFTPLUS, MISH]
+    spec = spec_of("four", [2, 3, 3, 3, 3, 1], four, SWISH, HUBER)
+    latex = [spec.activation(name).latex for name in (*spec.activations, spec.output)]
+    assert latex == [rf"\varphi_{{{n}}}" for n in (1, 2, 3, 4, 1)]
+    assert [spec.activation(name).shown for name in spec.activations[:2]] == ["φ_1", "φ_2"]
+    assert spec.activations == tuple(key(text_) for text_ in four)
+    assert spec.loss_function.latex == r"\ell" and spec.loss_function.shown == "ℓ"
+    one = spec_of("one", [2, 3, 3, 1], [SWISH, SWISH], "identity", "mse")
+    assert one.activation(key(SWISH)).latex == r"\varphi"
+    taken = spec_of(
+        "taken", [2, 3, 3, 1], ["mine", SWISH], SOFTPLUS, "mse",
+        functions={"mine": {"activation": "x**3", "latex": r"\varphi_{1}"}},
+    )  # fmt: skip
+    assert [taken.activation(n).latex for n in (*taken.activations, taken.output)] == [
+        r"\varphi_{1}", r"\varphi_{2}", r"\varphi_{3}",
+    ]  # fmt: skip

@@ -13,17 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sympy as sp
 
 from ..errors import SymbackpropError
 from ..spec.model import Spec
 from ..symbolic.derivation import Derivation
+from ..util.escape import latex_breakable, plain_line
+from ..util.escape import markdown_text as markdown_escaped
 from ..util.resources import environment
 from ..util.version import __version__
 from .document import justification, markdown_text, plain
 from .layout import OPERATOR, break_lines, estimate_width
-from .printing import BackpropLatexPrinter, Notation, UnicodeTextPrinter
+from .printing import BackpropLatexPrinter, Notation, UnicodeTextPrinter, function_names
 from .steps import Step, derivation_steps
 
 PORTRAIT_SPECS = 4
@@ -58,9 +61,12 @@ class Column:
     def layers(self) -> str:
         return "-".join(str(size) for size in self.spec.layers)
 
-    @property
-    def hidden(self) -> str:
-        return ", ".join(dict.fromkeys(self.spec.activations))
+    def names(self, fmt: str) -> dict[str, Any]:
+        """Its hidden activations (each once, joined), output and loss as ``fmt`` prints them
+        (an expression written in the spec by its letter, never by its text)."""
+        escape = {"latex": latex_breakable, "markdown": markdown_escaped, "text": plain_line}
+        names = function_names(self.spec, fmt, escape[fmt])
+        return names | {"hidden": ", ".join(dict.fromkeys(names["hidden"]))}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .document import MARKER
 from .example import DIGITS, WorkedExample
 from .labels import settle
 from .numeric import evaluate
-from .printing import NOTATIONS, Notation, latex
+from .printing import NOTATIONS, Notation, function_name, latex
 
 MAX_DRAWN = 8
 """Layers wider than this are drawn as their first HEAD and last TAIL neurons with dots between."""
@@ -316,7 +316,7 @@ def _caption(network, l: int, tex, number: int) -> tuple[str, ...]:  # noqa: ANN
     z, a, delta = (tex(layer.vector(kind)) for kind in ("z", "a", "delta"))
     kind = "output" if layer is network.output else "hidden"
     return (
-        f"{kind} layer {number}: {layer.activation.name.replace('_', ' ')}",
+        f"{kind} layer {number}: {function_name(layer.activation)}",
         rf"${z} \to {a}$, ${delta}$",
     )
 

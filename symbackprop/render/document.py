@@ -28,7 +28,13 @@ from .example import DIGITS, WorkedExample, check_digits, example_section
 from .forms import FormsTable, PrintedForms, check_forms, forms_table, printed_forms
 from .layout import OPERATOR, break_lines, estimate_width
 from .paths import path_section
-from .printing import NOTATIONS, BackpropLatexPrinter, Notation, UnicodeTextPrinter
+from .printing import (
+    NOTATIONS,
+    BackpropLatexPrinter,
+    Notation,
+    UnicodeTextPrinter,
+    function_names,
+)
 from .profiles import profile_sections
 from .steps import Section, Step, derivation_steps
 
@@ -181,6 +187,7 @@ class DerivationDocument:
             .get_template(template)
             .render(
                 spec=spec,
+                names=function_names(spec),
                 version=__version__,
                 sections=sections,
                 notation=self.notation,
@@ -380,7 +387,9 @@ def math_in(
     why: str, exprs: tuple[sp.Basic, ...], printer: Callable[[sp.Basic], str]
 ) -> str:
     """Print ``exprs`` (a step's ``why_math``) into {0}, {1}, ... of a reason, note or intro,
-    in the document's notation (one pass: printed text is not scanned again)."""
+    in the document's notation (one pass: printed text is not scanned again).  A group after
+    ``_`` or ``^`` is a subscript or superscript, never a slot: ``$\\varphi_{1}'$`` and
+    Nielsen's ``$a^{1}$`` stay as written."""
     if not exprs:
         return why
     printed = [printer(expr) for expr in exprs]
@@ -389,7 +398,7 @@ def math_in(
         number = int(match.group(1))
         return printed[number] if number < len(printed) else match.group(0)
 
-    return re.sub(r"\{(\d+)\}", put, why)
+    return re.sub(r"(?<![_^])\{(\d+)\}", put, why)
 
 
 def _latex_rows(
@@ -447,6 +456,8 @@ def markdown_text(latex_text: str) -> str:
 
 _MACROS = {
     r"\sigma": "σ",
+    r"\varphi": "φ",
+    r"\ell": "ℓ",
     r"\delta": "δ",
     r"\partial": "∂",
     r"\eta": "η",

@@ -26,7 +26,7 @@ from .example import (
     gradient_entry,
     update_entry,
 )
-from .printing import BackpropLatexPrinter, Notation
+from .printing import BackpropLatexPrinter, Notation, function_names, typewriter
 from .steps import Section, Step, partial
 
 FORMULA_SECTIONS = ("Forward pass, matrix form", "Loss", "Activation derivatives")
@@ -189,6 +189,7 @@ def _render(
         .get_template(template)
         .render(
             spec=spec,
+            names=function_names(spec, escape=typewriter),
             version=__version__,
             variant=variant.number,
             digits=variant.digits,

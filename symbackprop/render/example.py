@@ -24,7 +24,7 @@ from ..symbolic.derivation import Derivation, L
 from ..symbolic.network import ActivationFunction, ActivationPrime, Layer, j, p, q
 from ..symbolic.optimizers import eta, g, rule, t, theta
 from .numeric import check_derivation, element_value, evaluate
-from .printing import BackpropLatexPrinter, Ordinal, decimal_number
+from .printing import BackpropLatexPrinter, Ordinal, decimal_number, function_name
 from .steps import Section, Step, partial
 from .written import in_order
 
@@ -128,7 +128,9 @@ def _forward_steps(derivation: Derivation, shown: Shown) -> list[Step]:
         steps.append(Step("example", layer.vector("z"), (shown.vector(values[f"Z{l}"][0]),), ""))
         if layer.activation.elementwise or shown.sizes[layer.n_out] <= MAX_SUBSTITUTED:
             steps.append(
-                shown.written(layer.a[0], layer.a_expr.xreplace({j: 0}), layer.activation.name)
+                shown.written(
+                    layer.a[0], layer.a_expr.xreplace({j: 0}), function_name(layer.activation)
+                )
             )
         steps.append(Step("example", layer.vector("a"), (shown.vector(values[f"A{l}"][0]),), ""))
     return steps

@@ -36,7 +36,7 @@ from ..util.resources import environment
 from ..util.version import __version__
 from .document import MARKER
 from .layout import estimate_width
-from .printing import NOTATIONS, BackpropLatexPrinter, Notation, latex
+from .printing import NOTATIONS, BackpropLatexPrinter, Notation, function_name, latex
 
 KINDS = ("scalar", "layer")
 """The kinds of graph ``--graph`` draws (without a kind: scalar where it fits, else layer)."""
@@ -486,7 +486,7 @@ def _layer_column(drawing: _Drawing, layer: Layer, x: float) -> None:
     sizes = drawing.sizes if drawing.graph.kind == "scalar" else {}
     kind = "output" if layer is network.output else "hidden"
     number = layer.index + drawing.notation.layer_offset
-    name = latex_text(layer.activation.name.replace("_", " "))
+    name = function_name(layer.activation)
     z = drawing.tex(sp.Eq(layer.z[j], layer.z_expr.xreplace(sizes), evaluate=False))
     a = drawing.tex(sp.Eq(layer.a[j], layer.a_expr.xreplace(sizes), evaluate=False))
     drawing.graph.columns.append(Column(x, (f"{kind} layer {number}: {name}", f"${z}$", f"${a}$")))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 from sympy.printing.latex import LatexPrinter
 
+from ..spec.functions import Activation, Loss
+from ..symbolic.network import ActivationFunction, ActivationPrime
 from ..symbolic.text import BackpropStrPrinter
+from ..util.escape import latex_text
 from .textbook import split_sign, textbook_product, textbook_terms
 from .written import WRITTEN, Factors, Minus, Terms
 
@@ -484,6 +489,39 @@ def parenthesised(expr: sp.Basic, printed: str) -> bool:
     return isinstance(expr, Terms | Minus | sp.Add) or printed.startswith("-")
 
 
+def function_name(function: Activation | Loss) -> str:
+    """A function named in running LaTeX text (a layer's caption, a worked example's reason):
+    its name, underscores as spaces; an expression written in the spec by its letter
+    (``$\\varphi$``), never by the spec's text."""
+    if function.inline:
+        return f"${function.latex}$"
+    return latex_text(function.name.replace("_", " "))
+
+
+def typewriter(name: object) -> str:
+    """A name in ``\\texttt`` (escaped): a built-in's or a ``[functions]`` entry's."""
+    return rf"\texttt{{{latex_text(name)}}}"
+
+
+def function_names(
+    spec: Any, fmt: str = "latex", escape: Callable[[object], str] = latex_text
+) -> dict[str, Any]:
+    """A spec's hidden activations (one per hidden layer), output and loss, each named for
+    ``fmt`` (latex, markdown, text): a function's name through ``escape``; an expression written
+    in the spec by its letter (``$\\varphi_{1}$``; ``φ_1`` in text), never by its text."""
+
+    def named(function: Activation | Loss) -> str:
+        if not function.inline:
+            return escape(function.name)
+        return function.shown if fmt == "text" else f"${function.latex}$"
+
+    return {
+        "hidden": [named(spec.activation(name)) for name in spec.activations],
+        "output": named(spec.activation(spec.output)),
+        "loss": named(spec.loss_function),
+    }
+
+
 def latex(expr: sp.Basic, notation: Notation | None = None, **settings: object) -> str:
     """LaTeX of an expression in a notation profile."""
     return BackpropLatexPrinter(notation, **settings).doprint(expr)
@@ -599,7 +637,16 @@ class UnicodeTextPrinter(BackpropStrPrinter):
     def _print(self, expr: sp.Basic, **kwargs: object) -> str:
         if isinstance(expr, sp.Indexed):  # Indexed has _sympystr, which would win
             return self._print_Indexed(expr)
+        if isinstance(expr, (ActivationFunction, ActivationPrime)):  # the prime's, too
+            prime = "'" if isinstance(expr, ActivationPrime) else ""
+            return f"{type(expr).activation.shown}{prime}({self._print(expr.args[0])})"
         return super()._print(expr, **kwargs)
+
+    def _print_Elementwise(self, expr: sp.MatrixExpr) -> str:
+        """f(z1), f'(z1): an activation by its printed name (φ for an expression written in
+        the spec; the code's comments keep its SymPy text)."""
+        prime = "'" if expr.prime else ""
+        return f"{expr.activation.shown}{prime}({self._print(expr.args[1])})"
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         name = self._name(str(expr.base.label))

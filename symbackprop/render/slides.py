@@ -21,6 +21,7 @@ from ..util.version import __version__
 from .diagram import Focus, diagram
 from .document import DerivationDocument, PrintedLine
 from .example import DIGITS, WorkedExample
+from .printing import function_names, typewriter
 from .steps import Step
 
 GROUPS = (
@@ -86,6 +87,7 @@ def slides(
         .get_template("slides.tex.jinja")
         .render(
             spec=spec,
+            names=function_names(spec, escape=typewriter),
             version=__version__,
             groups=groups,
             notation_line=document.notation_line("latex"),

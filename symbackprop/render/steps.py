@@ -405,7 +405,7 @@ def activation_steps(activations: tuple[ActivationDerivative, ...]) -> tuple[Ste
                     "activations",
                     f,
                     (info.activation.expr.subs(x_sym, u),),
-                    f"defined in the spec ({_spec_table(info.activation)})",
+                    _defined(info.activation),
                     label=f"def-{_label_name(name)}",
                 )
             )
@@ -443,9 +443,12 @@ _SOFTMAX_OF_TWO = (sp.exp(_Z[0]) / (sp.exp(_Z[0]) + sp.exp(_Z[1])), _Z[0])
 """A softmax component of two inputs and one of them: the rules its Jacobian takes."""
 
 
-def _spec_table(function: Any) -> str:
-    """Where the spec defines one of its own functions, as LaTeX text."""
-    return rf"\texttt{{[functions.{latex_text(function.name)}]}}"
+def _defined(function: Any) -> str:
+    """Where the spec defines one of its own functions, as LaTeX text: its ``[functions]``
+    table, or (an expression written inline) the spec alone: its text is never quoted."""
+    if function.inline:
+        return "defined in the spec"
+    return rf"defined in the spec (\texttt{{[functions.{latex_text(function.name)}]}})"
 
 
 def _loss_reason(loss: Any) -> str:
@@ -453,7 +456,9 @@ def _loss_reason(loss: Any) -> str:
     formula is the equation itself, not the spec's text)."""
     if is_builtin(loss):
         return f"per-sample {loss.description}"
-    return f"per-sample loss term, defined in the spec ({_spec_table(loss)})"
+    if loss.inline:
+        return f"per-sample loss term ${loss.latex}$, defined in the spec"
+    return f"per-sample loss term, {_defined(loss)}"
 
 
 def output_steps(network: SymbolicNetwork, output: OutputDelta) -> tuple[Step, ...]:

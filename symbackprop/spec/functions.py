@@ -45,6 +45,16 @@ class Activation:
     """A stable form of f'(x) (in x) that generated code evaluates instead of the derived one."""
     derivative_note: str = ""
     """What the stable derivative form avoids (LaTeX), shown in the derivation."""
+    symbol: str = ""
+    """Its name in plain text (the text format), as ``latex`` writes it; empty: ``name``."""
+    inline: bool = False
+    """Written as an expression in ``[network]``: its ``name`` is that expression's SymPy text
+    (the key the spec and the code use), its ``latex`` and ``symbol`` a letter of its own."""
+
+    @property
+    def shown(self) -> str:
+        """Its name in plain text (``symbol`` where it has one)."""
+        return self.symbol or self.name
 
     @property
     def code(self) -> sp.Expr:
@@ -69,6 +79,15 @@ class Loss:
     """A stable form of the term (in a and y) that generated code evaluates, for any output."""
     stable_note: str = ""
     """What ``code_term`` avoids (LaTeX), shown in the derivation."""
+    symbol: str = ""
+    """Its name in plain text, as ``latex`` writes it; empty: ``name`` (see Activation)."""
+    inline: bool = False
+    """Written as an expression in ``[network]`` (see Activation)."""
+
+    @property
+    def shown(self) -> str:
+        """Its name in plain text (``symbol`` where it has one)."""
+        return self.symbol or self.name
 
     @property
     def targets_sum_to_one(self) -> bool:

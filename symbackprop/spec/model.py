@@ -298,12 +298,11 @@ def _parse_functions(
         reduction = network.get("loss_reduction")
         if reduction in (None, "mean", "sum"):
             return hidden_names, output, loss, ()  # type: ignore[return-value]
-    from .userfunctions import parse_functions, resolve_activation
+    from .userfunctions import name_inline, parse_functions, resolve_activation
 
     functions = parse_functions(table.get("functions", {}), where)
-    inline: list[str] = []
     hidden_functions = [
-        resolve_activation(act, functions, inline, f"{where}: network.activation")
+        resolve_activation(act, functions, f"{where}: network.activation")
         for act in hidden_names
     ]
     for act in hidden_functions:
@@ -313,7 +312,10 @@ def _parse_functions(
                 f"{where}: network.activation",
             )
     output = _get(network, "output", str, where, "network.")
-    output_function = resolve_activation(output, functions, inline, f"{where}: network.output")
+    output_function = resolve_activation(output, functions, f"{where}: network.output")
+    *hidden_functions, output_function = name_inline(
+        [*hidden_functions, output_function], functions
+    )
     if not output_function.elementwise and layers[-1] < 2:
         raise SpecError(
             f"'{output_function.name}' needs at least 2 outputs", f"{where}: network.output"

@@ -11,6 +11,7 @@ process-wide, so two specs' functions of one name never see each other's body.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import sympy as sp
@@ -128,7 +129,8 @@ def _user_expression(
 
 
 def user_activation(name: str, text: Any, latex: str, where: str) -> Activation:
-    """The activation written in ``text`` (in x), called ``name`` (its SymPy text if empty)."""
+    """The activation written in ``text`` (in x), called ``name``; without a name it is an
+    expression written inline (named by :func:`name_inline`, its SymPy text its key)."""
     expected = "activation name or an expression in x"
     expr = _user_expression(text, ("x",), x_sym, "x", expected, where)
     return Activation(
@@ -136,11 +138,13 @@ def user_activation(name: str, text: Any, latex: str, where: str) -> Activation:
         expr=expr,
         latex=latex,
         description=f"f(x) = {sp.sstr(expr)} (written in the spec)",
+        inline=not name,
     )
 
 
 def user_loss(name: str, text: Any, latex: str, where: str) -> Loss:
-    """The loss term written in ``text`` (in a and y), called ``name`` (its SymPy text if empty).
+    """The loss term written in ``text`` (in a and y), called ``name``; without a name it is an
+    expression written inline (its SymPy text its key, ``latex`` and ``symbol`` its name).
 
     Its reduction over the outputs is the mean unless the spec says ``loss_reduction = "sum"``.
     """
@@ -152,6 +156,7 @@ def user_loss(name: str, text: Any, latex: str, where: str) -> Loss:
         mean=True,
         latex=latex,
         description=f"loss term {sp.sstr(term)} (written in the spec)",
+        inline=not name,
     )
 
 
@@ -190,13 +195,45 @@ def parse_functions(table: Any, where: str) -> dict[str, Activation | Loss]:
     return functions
 
 
-_INLINE_LATEX = ("f", "g", "h", "u", "v")
+INLINE_ACTIVATION = (r"\varphi", "φ")
+"""The letter of an activation written inline in ``[network]`` (LaTeX, text): no profile's
+symbol (not f, every layer's activation; not Goodfellow's g or h), subscripted 1, 2, ... where
+a spec writes several (φ_1, φ_2, in order of first use)."""
+INLINE_LOSS = (r"\ell", "ℓ")
+"""The letter of a loss term written inline in ``[network]`` (LaTeX, text)."""
+
+
+def _free_names(letter: tuple[str, str], count: int, taken: set[str]) -> list[tuple[str, str]]:
+    """``count`` names (LaTeX, text) of ``letter``: the letter alone for one, else subscripted
+    1, 2, ...; none of them in ``taken`` (LaTeX names the spec's own functions use)."""
+    tex, shown = letter
+    candidates = [letter] if count == 1 else []
+    number = 0
+    while len(candidates) < count + len(taken):
+        number += 1
+        candidates.append((f"{tex}_{{{number}}}", f"{shown}_{number}"))
+    return [c for c in candidates if c[0] not in taken][:count]
+
+
+def name_inline(
+    activations: list[Activation], functions: dict[str, Activation | Loss]
+) -> list[Activation]:
+    """``activations`` with those written inline named φ (φ_1, φ_2, ... for several distinct
+    expressions, in order of first use): one name each, the same wherever it is used."""
+    distinct = list(dict.fromkeys(act.name for act in activations if act.inline))
+    taken = {function.latex for function in functions.values()}
+    names = dict(zip(distinct, _free_names(INLINE_ACTIVATION, len(distinct), taken), strict=True))
+    return [
+        replace(act, latex=names[act.name][0], symbol=names[act.name][1]) if act.inline else act
+        for act in activations
+    ]
 
 
 def resolve_activation(
-    text: Any, functions: dict[str, Activation | Loss], inline: list[str], where: str
+    text: Any, functions: dict[str, Activation | Loss], where: str
 ) -> Activation:
-    """A spec's activation entry: built-in, [functions] name or expression."""
+    """A spec's activation entry: built-in, [functions] name or expression (named by
+    :func:`name_inline` once all of the spec's are known)."""
     if not isinstance(text, str):
         raise SpecError("must be an activation name or an expression in x", where)
     named = functions.get(text)
@@ -210,15 +247,11 @@ def resolve_activation(
     if text.strip().isidentifier() and text.strip() != "x":
         own = {n for n, f in functions.items() if isinstance(f, Activation)}
         raise SpecError(unknown("activation", text, set(ACTIVATIONS) | own), where)
-    position = inline.index(text) if text in inline else len(inline)
-    if text not in inline:
-        inline.append(text)
-    latex = _INLINE_LATEX[position] if position < len(_INLINE_LATEX) else f"f_{{{position + 1}}}"
-    return user_activation("", text, latex, where)
+    return user_activation("", text, INLINE_ACTIVATION[0], where)
 
 
 def resolve_loss(text: Any, functions: dict[str, Activation | Loss], where: str) -> Loss:
-    """A spec's loss: built-in, [functions] name or expression in a, y."""
+    """A spec's loss: built-in, [functions] name or expression in a, y (named ℓ)."""
     if not isinstance(text, str):
         raise SpecError("must be a loss name or an expression in a and y", where)
     named = functions.get(text)
@@ -232,4 +265,6 @@ def resolve_loss(text: Any, functions: dict[str, Activation | Loss], where: str)
     if text.strip().isidentifier():
         own = {n for n, f in functions.items() if isinstance(f, Loss)}
         raise SpecError(unknown("loss", text, set(LOSSES) | own), where)
-    return user_loss("", text, r"\ell", where)
+    taken = {function.latex for function in functions.values()}
+    ((latex, symbol),) = _free_names(INLINE_LOSS, 1, taken)
+    return replace(user_loss("", text, latex, where), symbol=symbol)
