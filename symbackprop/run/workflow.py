@@ -273,6 +273,7 @@ def dropped_note(lines: tuple[int, ...], kept: int) -> str:
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
     from ..pipeline import cached_module
+    from .inference import skip_blas_probe
     from .weights import read_saved
 
     if args.output:
@@ -281,6 +282,7 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     inputs, dropped = read_inputs(spec, args.data)  # bad data fails before any derivation
     saved = read_saved(spec, args.weights)  # checked before any derivation
     X = _scaled(inputs, spec, saved.scaling, args.weights)
+    skip_blas_probe()
     outputs = cached_module(spec).forward(saved.params, X)
     text = predictions_csv(spec, outputs, saved.classes)
     if dropped:
@@ -298,6 +300,7 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
     classification; with ``--json`` one object with the metrics of ``metrics``."""
     from ..pipeline import cached_module
     from .data import load_data
+    from .inference import skip_blas_probe
     from .metrics import classification_metrics, regression_metrics
     from .weights import read_saved
 
@@ -310,6 +313,7 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
             "(train on such labels with run --save to keep their names)",
             str(args.weights),
         )
+    skip_blas_probe()
     module = cached_module(spec)
     X, Y = _scaled(data.X_train, spec, saved.scaling, args.weights), data.Y_train
     outputs = module.forward(saved.params, X)
