@@ -113,6 +113,27 @@ def test_predict_and_evaluate_of_blas_layers_never_import_scipy_linalg(tmp_path:
     assert np.array_equal(printed, module.forward(params, X))
 
 
+def test_the_program_freezes_the_collector_on_its_way_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """main() as the program (no argv) freezes the collector's objects before the interpreter's
+    exit walks them; main(argv), as tests and notebooks call it, leaves the collector alone."""
+    import gc
+    import io
+
+    from symbackprop.cli import main
+
+    gc.unfreeze()
+    assert main(["list"], io.StringIO()) == 0
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(sys, "argv", ["symbackprop", "list"])
+    try:
+        assert main(out=io.StringIO()) == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_runtime_settings_do_not_change_the_module(tmp_path: Path) -> None:
     """The key leaves out data and run-time training settings: the module text must not use them."""
     from symbackprop.pipeline import derivation_of
