@@ -225,11 +225,18 @@ def test_fixed_is_the_default_and_carries_one_kernel_per_layer() -> None:
         assert absent not in fixed, absent
         assert absent in tuned, absent
     # digits' layers (64 x 32, 32 x 10) reach BLAS_MIN_MACS: 5 products (no backward of layer 1),
-    # each np.dot where SciPy's BLAS imports and the module's own tiles where it does not
+    # each np.dot in training where SciPy's BLAS is and the module's own tiles where it is not
     assert fixed.count("np.dot(") == 5 and tuned.count("np.dot(") == 5
     assert fixed.count("    if SCIPY_BLAS:\n") == 5 and fixed.count("_tiles1(") + fixed.count(
         "_tiles2("
     ) == 2 * 5  # fmt: skip
+    # _infer (forward, loss, predict) has both forward tiles written in, never np.dot, and calls
+    # no kernel of its own (whose rounding would depend on how Numba linked it)
+    infer = fixed.split("\ndef _infer(", 1)[1].split("\n\n\n", 1)[0]
+    assert infer.count("                s00 += x0 * y0\n") == 2
+    assert "np.dot(" not in infer and "SCIPY_BLAS" not in infer and "_tiles" not in infer.replace(
+        "the tiles of _forward_tiles", ""
+    )  # fmt: skip
     assert "if plan[" not in fixed and "if plan[" in tuned
     xor = render_module(derivation_of(load_spec("xor"))).text  # below the threshold: loops only
     assert "np.dot(" not in xor and "SCIPY_BLAS" not in xor and "_tiles" not in xor

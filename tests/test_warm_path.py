@@ -73,6 +73,67 @@ def test_warm_run_predict_evaluate_import_no_sympy_jinja2_black(tmp_path: Path) 
         assert not {m for m in imported if m.startswith("sympy.")}, args
 
 
+# Runs the command line in this process's interpreter and reports which of the modules named
+# after the command's arguments (after "--") it imported.
+REPORT_IMPORTS = """
+import json, sys
+from symbackprop.cli import main
+split = sys.argv.index("--")
+status = main(sys.argv[1:split])
+print(json.dumps(sorted(set(sys.argv[split + 1 :]) & set(sys.modules))), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+def test_predict_and_evaluate_of_blas_layers_never_import_scipy_linalg(tmp_path: Path) -> None:
+    """digits has layers big enough for np.dot in training: predict and evaluate run its _infer
+    kernel (no np.dot) and skip Numba's BLAS probe, so scipy.linalg is never imported (0.2 s of
+    CPU), to the same outputs as the module's forward."""
+    import numpy as np
+
+    from symbackprop.run.workflow import read_inputs
+
+    spec = load_spec("digits")
+    module = cached_module(spec)
+    params = module.init_params(3)
+    module.save_params(tmp_path / "w.npz", params)
+    heavy = ["scipy.linalg", "scipy.linalg.cython_blas", *HEAVY]
+    for command in ("predict", "evaluate"):
+        done = subprocess.run(
+            [sys.executable, "-c", REPORT_IMPORTS, command, "digits", "w.npz", "digits", "--",
+             *heavy],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.splitlines()[-1] == "[]", (command, done.stderr)
+        if command == "predict":
+            rows = [line.split(",") for line in done.stdout.splitlines()[1:]]
+            printed = np.array([[float(cell) for cell in row[1:]] for row in rows])
+    X, _ = read_inputs(spec, "digits")
+    assert np.array_equal(printed, module.forward(params, X))
+
+
+def test_the_program_freezes_the_collector_on_its_way_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """main() as the program (no argv) freezes the collector's objects before the interpreter's
+    exit walks them; main(argv), as tests and notebooks call it, leaves the collector alone."""
+    import gc
+    import io
+
+    from symbackprop.cli import main
+
+    gc.unfreeze()
+    assert main(["list"], io.StringIO()) == 0
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(sys, "argv", ["symbackprop", "list"])
+    try:
+        assert main(out=io.StringIO()) == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_runtime_settings_do_not_change_the_module(tmp_path: Path) -> None:
     """The key leaves out data and run-time training settings: the module text must not use them."""
     from symbackprop.pipeline import derivation_of

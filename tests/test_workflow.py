@@ -447,6 +447,30 @@ def test_one_classifier_rule_for_module_cli_and_accuracy() -> None:
     assert accuracy(module, params, X, np.eye(3)[classes]) == 1.0
 
 
+def test_predictions_csv_reads_back_as_written() -> None:
+    """predict's CSV read back by csv.reader: every class name (commas, quotes, line breaks,
+    blanks) and every number as it was (17 significant digits, 9 for float32)."""
+    import csv
+    import io
+
+    from conftest import make_spec
+
+    from symbackprop.run.workflow import predictions_csv
+
+    spec = make_spec([2, 4], "softmax", "cross_entropy", name="csv_classes")
+    names = ('a "b", c', "line\nbreak", "", " lead")
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        outputs = (rng.standard_normal((40, 4)) * 10.0 ** rng.integers(-30, 30, 4)).astype(dtype)
+        outputs[0, :] = [np.inf, -np.inf, -0.0, 5e-324 if dtype == np.float64 else 1e-45]
+        rows = list(csv.reader(io.StringIO(predictions_csv(spec, outputs, names))))
+        assert rows[0] == ["class", "p0", "p1", "p2", "p3"]
+        assert [row[0] for row in rows[1:]] == [names[k] for k in np.argmax(outputs, axis=1)]
+        back = np.array([[float(cell) for cell in row[1:]] for row in rows[1:]], dtype=dtype)
+        np.testing.assert_array_equal(back, outputs)
+        assert np.signbit(back[0, 2])
+
+
 def test_python_api(moons) -> None:  # noqa: ANN001
     spec, module = moons
     trained = symbackprop.train(MOONS, epochs=7, patience=100)

@@ -121,7 +121,6 @@ def read_bundled_csv(name: str, folder: Path | None = None) -> tuple[np.ndarray,
     folder of such files (tests)."""
     import gzip
     import importlib.util
-    import warnings
 
     if folder is None:
         found = importlib.util.find_spec("sklearn")  # locates the package; runs none of it
@@ -132,9 +131,7 @@ def read_bundled_csv(name: str, folder: Path | None = None) -> tuple[np.ndarray,
     try:
         with gzip.open(path, "rt") if name.endswith(".gz") else open(path) as file:
             header = None if name.startswith("digits") else file.readline().split(",")
-            with warnings.catch_warnings():  # an empty file: None below, not a warning
-                warnings.simplefilter("ignore")
-                table = np.loadtxt(file, delimiter=",", ndmin=2)
+            table = _numbers(file.read().splitlines())
     except (OSError, ValueError, EOFError):
         return None
     if table.shape[0] == 0 or table.shape[1] < 2:
@@ -145,6 +142,19 @@ def read_bundled_csv(name: str, folder: Path | None = None) -> tuple[np.ndarray,
     if not (np.isfinite(X).all() and (labels == np.round(labels)).all() and labels.min() >= 0):
         return None
     return np.ascontiguousarray(X, dtype=np.float64), labels.astype(np.int64)
+
+
+def _numbers(lines: list[str]) -> np.ndarray:
+    """The numbers of CSV lines as float64: read as integers where every cell is one (the
+    digits' pixels: 4x faster than NumPy's float parser), else as floats."""
+    import warnings
+
+    with warnings.catch_warnings():  # an empty file: None in the caller, not a warning
+        warnings.simplefilter("ignore")
+        try:
+            return np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.int64).astype(np.float64)
+        except (ValueError, OverflowError):
+            return np.loadtxt(lines, delimiter=",", ndmin=2)
 
 
 register_dataset(BuiltinDataset("xor", "the four XOR points (2 inputs, target 0/1)", _xor, True))

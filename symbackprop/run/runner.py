@@ -26,8 +26,6 @@ import numpy as np
 from ..errors import SymbackpropError, TrainingDiverged
 from ..spec.model import Spec
 from .data import Dataset, load_data
-from .gradcheck import worst_direction
-from .limits import ORDER_CHUNK, forced_kernel
 
 CHUNK_SECONDS = 0.25
 """Target wall time of one kernel call."""
@@ -340,6 +338,8 @@ def ensure_gradients_agree(
 ) -> None:
     """Refuse to train when the generated gradients disagree with finite differences of the
     generated loss along random directions (a written function SymPy or the printer got wrong)."""
+    from .gradcheck import worst_direction  # training only: predict and evaluate import neither
+
     with np.errstate(all="ignore"):  # a NaN is reported below in one line, not as a warning
         bad = worst_direction(module, params, X, Y)
     if bad is not None and not np.isfinite([bad.analytic, bad.numeric]).all():
@@ -382,6 +382,8 @@ def train(
     ``compile_interrupt``: a command's line for Ctrl-C while the kernels compile, which then
     ends the process at once (``exit_on_ctrl_c``); None (the API): Ctrl-C waits for the compile.
     """
+    from .limits import forced_kernel  # training only: predict and evaluate import neither
+
     settings = spec.training
     epochs = epochs or settings.epochs
     forced_kernel(module)  # a malformed $SYMBACKPROP_KERNEL: one line, before any kernel call
@@ -440,6 +442,8 @@ def _loop(
     compile_seconds: float,
 ) -> tuple[list[np.ndarray], TrainingResult]:
     """The epochs of ``train``, in time-bounded kernel calls."""
+    from .limits import ORDER_CHUNK
+
     settings = spec.training
     X, Y = prepared.X_train, prepared.Y_train
     validating = prepared.X_val.shape[0] > 0

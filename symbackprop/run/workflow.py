@@ -235,26 +235,30 @@ def predictions_csv(
     spec: Spec, outputs: np.ndarray, classes: tuple[str, ...] | None = None
 ) -> str:
     """One row per sample: the predicted class first for a classifier (its name from
-    ``classes`` where the labels were strings, quoted as CSV needs), then the outputs."""
-    import csv
-    import io
-
-    digits = 9 if outputs.dtype == np.float32 else 17
+    ``classes`` where the labels were strings, quoted as CSV needs), then the outputs (17
+    significant digits, 9 for float32: each reads back as the number it was)."""
     from .runner import predicted_classes
 
     classifier = is_classifier(spec)
     names = [f"{'p' if classifier else 'y'}{j}" for j in range(outputs.shape[1])]
-    labels: list[str] = []
+    numbers = ",".join([f"%.{9 if outputs.dtype == np.float32 else 17}g"] * outputs.shape[1])
+    rows = [numbers % tuple(row) for row in outputs.tolist()]  # numbers need no quotes
     if classifier:
-        found = predicted_classes(outputs)
-        labels = [classes[k] if classes else str(int(k)) for k in found]
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow((["class"] if classifier else []) + names)
-    for i, row in enumerate(outputs):
-        cells = [f"{float(v):.{digits}g}" for v in row]
-        writer.writerow(([labels[i]] if classifier else []) + cells)
-    return text.getvalue()
+        labels = classes or [str(k) for k in range(max(2, outputs.shape[1]))]
+        cells = [_csv_cell(label) for label in labels]
+        rows = [f"{cells[k]},{row}" for k, row in zip(predicted_classes(outputs).tolist(), rows)]
+    header = ",".join(_csv_cell(name) for name in (["class"] if classifier else []) + names)
+    return "".join(f"{row}\n" for row in [header, *rows])
+
+
+def _csv_cell(text: str) -> str:
+    """``text`` as a cell of a CSV row of several cells: quoted where ``csv.writer`` quotes it."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([text, ""])
+    return buffer.getvalue()[: -len(",\n")]
 
 
 def dropped_note(lines: tuple[int, ...], kept: int) -> str:
@@ -273,6 +277,7 @@ def dropped_note(lines: tuple[int, ...], kept: int) -> str:
 def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop predict SPEC WEIGHTS DATA [-o FILE]``."""
     from ..pipeline import cached_module
+    from .inference import skip_blas_probe
     from .weights import read_saved
 
     if args.output:
@@ -281,6 +286,7 @@ def predict_command(args: argparse.Namespace, out: TextIO) -> int:
     inputs, dropped = read_inputs(spec, args.data)  # bad data fails before any derivation
     saved = read_saved(spec, args.weights)  # checked before any derivation
     X = _scaled(inputs, spec, saved.scaling, args.weights)
+    skip_blas_probe()
     outputs = cached_module(spec).forward(saved.params, X)
     text = predictions_csv(spec, outputs, saved.classes)
     if dropped:
@@ -298,6 +304,7 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
     classification; with ``--json`` one object with the metrics of ``metrics``."""
     from ..pipeline import cached_module
     from .data import load_data
+    from .inference import skip_blas_probe
     from .metrics import classification_metrics, regression_metrics
     from .weights import read_saved
 
@@ -310,6 +317,7 @@ def evaluate_command(args: argparse.Namespace, out: TextIO) -> int:
             "(train on such labels with run --save to keep their names)",
             str(args.weights),
         )
+    skip_blas_probe()
     module = cached_module(spec)
     X, Y = _scaled(data.X_train, spec, saved.scaling, args.weights), data.Y_train
     outputs = module.forward(saved.params, X)
