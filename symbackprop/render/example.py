@@ -127,9 +127,8 @@ def _forward_steps(derivation: Derivation, shown: Shown) -> list[Step]:
             steps.append(shown.written(layer.z[0], layer.z_expr.xreplace({j: 0}), "first entry"))
         steps.append(Step("example", layer.vector("z"), (shown.vector(values[f"Z{l}"][0]),), ""))
         if layer.activation.elementwise or shown.sizes[layer.n_out] <= MAX_SUBSTITUTED:
-            steps.append(
-                shown.written(layer.a[0], layer.a_expr.xreplace({j: 0}), layer.activation.name)
-            )
+            why = rf"${layer.activation.latex}$"  # LaTeX text, as the derivation's reasons
+            steps.append(shown.written(layer.a[0], layer.a_expr.xreplace({j: 0}), why))
         steps.append(Step("example", layer.vector("a"), (shown.vector(values[f"A{l}"][0]),), ""))
     return steps
 
