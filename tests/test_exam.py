@@ -238,3 +238,16 @@ def test_a_users_file_is_never_replaced(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and err.count("\n") == 1 and "solution-1.tex" in err
     assert (tmp_path / "solution-1.tex").read_text() == "my own notes\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["solution-1.tex"]
+
+
+def test_a_sum_of_tenths_prints_as_its_decimal() -> None:
+    """Tenths summed in binary land a few ulps off their decimal (0.94 + 1e-16): printed as the
+    decimal it is, ``0.94`` beside ``0.24``, not ``0.9400`` as if rounding had changed it."""
+    from symbackprop.render.printing import BackpropLatexPrinter, decimal_number
+
+    printer = BackpropLatexPrinter()
+    values = (0.9400000000000001, 0.24, -0.06000000000000005)  # z of variant 1, seed 7, ce342
+    printed = [printer.doprint(decimal_number(value, 4)) for value in values]
+    assert printed == ["0.94", "0.24", "-0.06"]
+    assert printer.doprint(decimal_number(2 / 3, 4)) == "0.6667"
+    assert printer.doprint(decimal_number(0.94004, 4)) == "0.9400"  # rounding changed it
