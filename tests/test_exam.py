@@ -231,6 +231,20 @@ def test_sheets_count_indices_as_asked(notation: str, indices: str, tmp_path: Pa
     assert all("[" in name for name in record["gradients"]), record["gradients"]
 
 
+@pytest.mark.parametrize(
+    "notation, cost",
+    [("nielsen", "C"), pytest.param("goodfellow", "J", marks=pytest.mark.slow)],
+)
+def test_sheets_name_the_profiles_loss(notation: str, cost: str, tmp_path: Path) -> None:
+    """The sheets' own sentences are in the profile's symbols: Nielsen's exercise says
+    "so C-bar = C", not the default profile's L-bar = L."""
+    argv = ["exam", "xor", "-o", str(tmp_path), "--no-pdf", "--seed", "3", "--notation", notation]
+    assert main(argv) == 0
+    exercise = (tmp_path / "exercise-1.tex").read_text()
+    assert rf"(so $\bar{{{cost}}} = {cost}$)" in exercise
+    assert not re.search(r"\\bar\{L\}|\bL\b", exercise)
+
+
 def test_a_users_file_is_never_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "solution-1.tex").write_text("my own notes\n")
     code = main(["exam", "xor", "-o", str(tmp_path), "--no-pdf"])
