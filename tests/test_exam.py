@@ -265,3 +265,20 @@ def test_a_sum_of_tenths_prints_as_its_decimal() -> None:
     assert printed == ["0.94", "0.24", "-0.06"]
     assert printer.doprint(decimal_number(2 / 3, 4)) == "0.6667"
     assert printer.doprint(decimal_number(0.94004, 4)) == "0.9400"  # rounding changed it
+
+
+def test_ctrl_c_while_compiling_leaves_the_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every PDF is made before any file is written: Ctrl-C in the (minutes-long) compilation
+    of 200 variants left every new .tex beside the previous kit's PDFs and answers.json."""
+    import symbackprop.render.document as document
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(document, "latex_engine", lambda: "pdflatex")
+    monkeypatch.setattr(document, "run_latex", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_exam(load_spec("xor"), tmp_path, 1, 7, pdf=True)
+    assert list(tmp_path.iterdir()) == []
