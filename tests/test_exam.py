@@ -235,6 +235,20 @@ def test_sheets_count_indices_as_asked(notation: str, indices: str, tmp_path: Pa
     assert all("[" in name for name in record["gradients"]), record["gradients"]
 
 
+@pytest.mark.parametrize(
+    "notation, cost",
+    [("nielsen", "C"), pytest.param("goodfellow", "J", marks=pytest.mark.slow)],
+)
+def test_sheets_name_the_profiles_loss(notation: str, cost: str, tmp_path: Path) -> None:
+    """The sheets' own sentences are in the profile's symbols: Nielsen's exercise says
+    "so C-bar = C", not the default profile's L-bar = L."""
+    argv = ["exam", "xor", "-o", str(tmp_path), "--no-pdf", "--seed", "3", "--notation", notation]
+    assert main(argv) == 0
+    exercise = (tmp_path / "exercise-1.tex").read_text()
+    assert rf"(so $\bar{{{cost}}} = {cost}$)" in exercise
+    assert not re.search(r"\\bar\{L\}|\bL\b", exercise)
+
+
 def test_a_users_file_is_never_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "solution-1.tex").write_text("my own notes\n")
     code = main(["exam", "xor", "-o", str(tmp_path), "--no-pdf"])
@@ -242,3 +256,33 @@ def test_a_users_file_is_never_replaced(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and err.count("\n") == 1 and "solution-1.tex" in err
     assert (tmp_path / "solution-1.tex").read_text() == "my own notes\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["solution-1.tex"]
+
+
+def test_a_sum_of_tenths_prints_as_its_decimal() -> None:
+    """Tenths summed in binary land a few ulps off their decimal (0.94 + 1e-16): printed as the
+    decimal it is, ``0.94`` beside ``0.24``, not ``0.9400`` as if rounding had changed it."""
+    from symbackprop.render.printing import BackpropLatexPrinter, decimal_number
+
+    printer = BackpropLatexPrinter()
+    values = (0.9400000000000001, 0.24, -0.06000000000000005)  # z of variant 1, seed 7, ce342
+    printed = [printer.doprint(decimal_number(value, 4)) for value in values]
+    assert printed == ["0.94", "0.24", "-0.06"]
+    assert printer.doprint(decimal_number(2 / 3, 4)) == "0.6667"
+    assert printer.doprint(decimal_number(0.94004, 4)) == "0.9400"  # rounding changed it
+
+
+def test_ctrl_c_while_compiling_leaves_the_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every PDF is made before any file is written: Ctrl-C in the (minutes-long) compilation
+    of 200 variants left every new .tex beside the previous kit's PDFs and answers.json."""
+    import symbackprop.render.document as document
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(document, "latex_engine", lambda: "pdflatex")
+    monkeypatch.setattr(document, "run_latex", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_exam(load_spec("xor"), tmp_path, 1, 7, pdf=True)
+    assert list(tmp_path.iterdir()) == []

@@ -393,6 +393,19 @@ def test_user_activation_derivatives_are_evaluated() -> None:
     assert not re.search(r"my_swish'\(-?\d", text)
 
 
+def test_example_reasons_are_latex_text() -> None:
+    """A reason is LaTeX text: a user activation's name (``my_swish``) is typeset as in the
+    derivation, never left with a bare ``_`` that stops pdflatex with "Missing $ inserted"."""
+    from test_printed import OWN
+
+    document = document_for(OWN, example=True)
+    reasons = [row.reason for printed in document.printed() for line in printed.lines
+               for row in line.rows if row.reason]  # fmt: skip
+    outside_math = [re.sub(r"(?<!\\)\$.*?(?<!\\)\$", "", reason) for reason in reasons]
+    assert [r for r in outside_math if re.search(r"(?<!\\)[_^&#%]", r)] == []
+    assert any(r.startswith(r"$\operatorname{my\_swish}$") for r in reasons)
+
+
 def test_fd_beside_each_printed_gradient() -> None:
     """``--example --fd``: a central difference of the module's loss beside each printed
     gradient, equal to it at the printed precision, h and the relative difference stated;

@@ -541,6 +541,14 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False, where: str = "--p
     """Compile a complete LaTeX document to PDF with the first LaTeX engine found (run by
     ``engine.run_latex``: no shell escape, paranoid file access, a time limit); ``where``: what
     its errors name (the option or command that asked for the PDF)."""
+    check_pdf_target(pdf_path, force)  # before the (slow) compilation
+    write_output(pdf_path, pdf_bytes(tex, where), force=force, suffixes=(".pdf",))
+    return pdf_path
+
+
+def pdf_bytes(tex: str, where: str = "--pdf") -> bytes:
+    """A complete LaTeX document compiled (as ``compile_pdf`` does), the stamped PDF's bytes:
+    for a command that writes its files only once every one is made."""
     timeout = latex_timeout()  # a malformed SYMBACKPROP_LATEX_TIMEOUT: refused first
     engine = latex_engine()
     if engine is None:
@@ -549,7 +557,6 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False, where: str = "--p
             "texlive-latex-recommended)",
             where,
         )
-    check_pdf_target(pdf_path, force)  # before the (slow) compilation
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "derivation.tex"
         source.write_text(tex)
@@ -559,8 +566,7 @@ def compile_pdf(tex: str, pdf_path: Path, force: bool = False, where: str = "--p
             errors = [line for line in output.splitlines() if line.startswith("!")]
             detail = errors[0] if errors else f"exit status {status}"
             raise SymbackpropError(f"{Path(engine).name} failed: {detail}", where)
-        write_output(pdf_path, stamp_binary(built.read_bytes()), force=force, suffixes=(".pdf",))
-    return pdf_path
+        return stamp_binary(built.read_bytes())
 
 
 def notation_named(name: str, indices: int | None = None) -> Notation:

@@ -196,6 +196,7 @@ def _render(
             given=given,
             learning_rate=f"{variant.example.learning_rate:g}",
             notation_line=document.notation_line("latex"),
+            symbols=document.notation,  # the profile's target, loss and its minibatch mean
             **body,
         )
     )

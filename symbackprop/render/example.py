@@ -24,7 +24,7 @@ from ..symbolic.derivation import Derivation, L
 from ..symbolic.network import ActivationFunction, ActivationPrime, Layer, j, p, q
 from ..symbolic.optimizers import eta, g, rule, t, theta
 from .numeric import check_derivation, element_value, evaluate
-from .printing import BackpropLatexPrinter, Ordinal, decimal_number, function_name
+from .printing import BackpropLatexPrinter, Ordinal, decimal_number
 from .steps import Section, Step, partial
 from .written import in_order
 
@@ -127,11 +127,8 @@ def _forward_steps(derivation: Derivation, shown: Shown) -> list[Step]:
             steps.append(shown.written(layer.z[0], layer.z_expr.xreplace({j: 0}), "first entry"))
         steps.append(Step("example", layer.vector("z"), (shown.vector(values[f"Z{l}"][0]),), ""))
         if layer.activation.elementwise or shown.sizes[layer.n_out] <= MAX_SUBSTITUTED:
-            steps.append(
-                shown.written(
-                    layer.a[0], layer.a_expr.xreplace({j: 0}), function_name(layer.activation)
-                )
-            )
+            why = rf"${layer.activation.latex}$"  # LaTeX text, as the derivation's reasons
+            steps.append(shown.written(layer.a[0], layer.a_expr.xreplace({j: 0}), why))
         steps.append(Step("example", layer.vector("a"), (shown.vector(values[f"A{l}"][0]),), ""))
     return steps
 

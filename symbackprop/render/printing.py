@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -546,9 +547,11 @@ class Rounded(sp.Float):
 
 def decimal_number(value: float, digits: int) -> sp.Float:
     """``value`` rounded once, in decimal, to ``digits`` significant digits: a ``Rounded``
-    (printed with all of them) where rounding changed it, else the exact value (``0.5``, 1)."""
+    (printed with all of them) where rounding changed it, else the exact value (``0.5``, 1).
+    A value a few ulps off its decimal (0.9400000000000001, a sum of tenths) is that decimal:
+    printed ``0.94`` as ``0.24`` beside it is, not ``0.9400``."""
     text = f"{float(value):.{digits - 1}e}"
-    if float(text) == float(value):
+    if math.isclose(float(text), float(value), rel_tol=1e-14):
         return sp.Float(text, digits)
     return Rounded(text, digits)
 

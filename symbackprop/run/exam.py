@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import SymbackpropError
 from ..pipeline import cached_module, derivation_of
-from ..render.document import compile_pdf, latex_engine, notation_named
+from ..render.document import latex_engine, notation_named, pdf_bytes
 from ..render.exam import ExamVariant, exercise_tex, numbers_in, questions, solution_tex
 from ..render.example import DIGITS, MAX_SHOWN, check_digits
 from ..spec.model import Spec
@@ -266,13 +266,11 @@ def write_exam(
     check_folder(answers_path.parent, [answers_path.name], remedy=remedy)
     check_folder(folder, exam_files(variants, pdf), remedy=remedy)
     exam = make_exam(spec, variants, seed, notation, indices=indices)
-    written = []
-    for name, data in exam.files.items():
-        written.append(write_output(folder / name, data))
-    if pdf:
-        for name, tex in exam.sheets.items():
-            sheet = folder / name
-            written.append(compile_pdf(tex, sheet.with_suffix(".pdf"), where=str(sheet)))
+    files = dict(exam.files)
+    if pdf:  # every PDF made before any file is written: Ctrl-C or a failure leaves the folder
+        for name, tex in exam.sheets.items():  # as it was, not new .tex beside old PDFs
+            files[str(Path(name).with_suffix(".pdf"))] = pdf_bytes(tex, where=str(folder / name))
+    written = [write_output(folder / name, data) for name, data in files.items()]
     text = json.dumps(exam.answers, indent=1, sort_keys=False) + "\n"
     written.append(write_output(answers_path, text.encode(), sidecar=True))
     return written
