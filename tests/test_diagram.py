@@ -520,3 +520,21 @@ def test_labels_are_drawn_on_white_after_every_edge() -> None:
     assert edges and len(labels) > 10 and max(edges) < min(labels)
     assert "edgelabel/.style={font=\\tiny, fill=white, inner sep=1pt}" in tex
     assert "side/.style={font=\\tiny, fill=white, inner sep=1pt}" in tex
+
+
+def test_example_numbers_read_as_the_worked_example_prints_them() -> None:
+    """The picture printed W1[2,0] as 0.443 where the worked example's matrix says 0.4430: every
+    number on an example diagram is written as the document writes it (one rounding rule)."""
+    spec = load_spec("xor")
+    picture = diagram_for(spec, example=True, sample=1)
+    document = example_document(spec)
+    shown = set(re.findall(r"\d+\.\d+", " ".join(re.findall(r"\$([^$]*)\$", picture))))
+    assert len(shown) > 20 and "0.4430" in shown
+    assert shown <= set(re.findall(r"\d+\.\d+", document))
+
+
+def example_document(spec) -> str:  # noqa: ANN001
+    """The worked example's LaTeX for sample 1."""
+    from symbackprop.run.documents import document_for
+
+    return document_for(spec, example=True, sample=1).latex()

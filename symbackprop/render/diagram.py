@@ -23,7 +23,7 @@ from .document import MARKER
 from .example import DIGITS, WorkedExample
 from .labels import settle
 from .numeric import evaluate
-from .printing import NOTATIONS, Notation, function_name, latex
+from .printing import NOTATIONS, Notation, decimal_number, function_name, latex
 
 MAX_DRAWN = 8
 """Layers wider than this are drawn as their first HEAD and last TAIL neurons with dots between."""
@@ -190,8 +190,8 @@ def layout(
             forced[ref.layer - 1].add(ref.index[1])
     values = example.values if example is not None else None
 
-    def number(value: float) -> str:
-        return latex(sp.Float(f"{float(value):.{digits - 1}e}", digits))
+    def number(value: float) -> str:  # as the worked example prints it
+        return latex(decimal_number(value, digits))
 
     picture = Picture()
     picture.forward, picture.backward = _rules(notation)
