@@ -34,6 +34,7 @@ from ..symbolic.network import q as q_index
 from ..util.escape import latex_text
 from ..util.resources import environment
 from ..util.version import __version__
+from .diagram import Caption
 from .document import MARKER
 from .layout import estimate_width
 from .printing import NOTATIONS, BackpropLatexPrinter, Notation, function_name, latex
@@ -110,14 +111,6 @@ class GraphEdge:
     """Where the label sits: on the edge (""), or a TikZ anchor such as ``right``."""
 
 
-@dataclass(frozen=True)
-class Column:
-    """Text under a span of the picture (a layer, the inputs, the loss)."""
-
-    x: float
-    lines: tuple[str, ...]
-
-
 @dataclass
 class Graph:
     """Everything the template draws."""
@@ -125,7 +118,9 @@ class Graph:
     kind: str
     nodes: list[GraphNode] = field(default_factory=list)
     edges: list[GraphEdge] = field(default_factory=list)
-    columns: list[Column] = field(default_factory=list)
+    columns: list[Caption] = field(default_factory=list)
+    """Text under a span of the picture (a layer, the inputs, the loss), as the network
+    picture's captions."""
     caption: tuple[str, ...] = ()
     top: float = 0.0
     bottom: float = 0.0
@@ -367,7 +362,7 @@ def scalar_graph(derivation: Derivation, notation: Notation | None = None) -> Gr
         drawing.node(f"in{i}", (0.0, _centred(i, sizes[0], INPUT_ROW)), first.a_in[i], "leaf")
         for i in range(sizes[0])
     ]
-    drawing.graph.columns.append(Column(0.0, ("input",)))
+    drawing.graph.columns.append(Caption(0.0, ("input",)))
     x = 0.0
     for layer in network.layers:
         x, inputs = _scalar_layer(drawing, layer, x, inputs)
@@ -476,7 +471,7 @@ def _scalar_loss(
         leaf = drawing.node(f"y{i}", at, target, "leaf")
         drawing.edge(leaf, loss, derivative)
     equation = drawing.tex(sp.Eq(L, value, evaluate=False))
-    drawing.graph.columns.append(Column((loss_x + targets_x) / 2, ("the loss", f"${equation}$")))
+    drawing.graph.columns.append(Caption((loss_x + targets_x) / 2, ("the loss", f"${equation}$")))
 
 
 def _layer_column(drawing: _Drawing, layer: Layer, x: float) -> None:
@@ -489,7 +484,7 @@ def _layer_column(drawing: _Drawing, layer: Layer, x: float) -> None:
     name = function_name(layer.activation)
     z = drawing.tex(sp.Eq(layer.z[j], layer.z_expr.xreplace(sizes), evaluate=False))
     a = drawing.tex(sp.Eq(layer.a[j], layer.a_expr.xreplace(sizes), evaluate=False))
-    drawing.graph.columns.append(Column(x, (f"{kind} layer {number}: {name}", f"${z}$", f"${a}$")))
+    drawing.graph.columns.append(Caption(x, (f"{kind} layer {number}: {name}", f"${z}$", f"${a}$")))
 
 
 def _framed(graph: Graph) -> Graph:
@@ -513,7 +508,7 @@ def layer_graph(derivation: Derivation, notation: Notation | None = None) -> Gra
     first = network.layers[0]
     text = _vector(drawing, first, "a_in")
     source = drawing.node("in", (0.0, 0.0), first.a_in, "leaf", text=text)
-    drawing.graph.columns.append(Column(0.0, ("input",)))
+    drawing.graph.columns.append(Caption(0.0, ("input",)))
     x = 0.0
     for layer in network.layers:
         x, source = _layer_step(drawing, derivation, layer, x, source)
@@ -529,7 +524,7 @@ def layer_graph(derivation: Derivation, notation: Notation | None = None) -> Gra
                           text=f"${drawing.tex(sp.MatrixSymbol('y', out.n_out, 1))}$")  # fmt: skip
     drawing.edge(target, loss, by_target, partial=(L, network.y[p]))
     equation = drawing.tex(sp.Eq(L, network.loss_expr))
-    drawing.graph.columns.append(Column((loss_x + targets_x) / 2, ("the loss", f"${equation}$")))
+    drawing.graph.columns.append(Caption((loss_x + targets_x) / 2, ("the loss", f"${equation}$")))
     return _framed(drawing.graph)
 
 
