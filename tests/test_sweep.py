@@ -492,6 +492,7 @@ def _csv_spec(folder: Path, rows: str) -> Path:
     return spec
 
 
+@pytest.mark.slow
 def test_a_changed_data_file_is_loaded_again_and_never_resumed_as_the_old(
     threads_client, tmp_path: Path
 ) -> None:  # noqa: ANN001
