@@ -199,6 +199,15 @@ def test_bad_weight_reference() -> None:
     ]:
         result = run_cli("inspect", "xor", weight)
         assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert result.stderr.startswith("symbackprop: error: WEIGHT: "), result.stderr
+
+
+@pytest.mark.parametrize("command", ["derive", "diagram"])
+def test_a_bad_weight_option_is_named_as_the_option(command: str, capsys) -> None:  # noqa: ANN001
+    """``--weight`` errors named the place "WEIGHT" (inspect's argument), not the option."""
+    assert main([command, "xor", "--weight", "W3[0,0]"]) == 2
+    err = capsys.readouterr().err
+    assert err == "symbackprop: error: --weight: 'W3[0,0]': layer 3 does not exist (layers 1..2)\n"
 
 
 @pytest.mark.slow  # covered in the default run by the hostile table / float32 example

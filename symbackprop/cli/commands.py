@@ -570,7 +570,7 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     from ..symbolic.expansion import parse_param
 
     spec = load_spec(args.spec)
-    ref = parse_param(args.weight, spec)
+    ref = parse_param(args.weight, spec, "WEIGHT")
     derivation = derivation_of(spec)
     section = Section(f"Gradient of {ref}", inspect_steps(derivation, ref))
     document = DerivationDocument(derivation, notation_named(args.notation, args.indices))

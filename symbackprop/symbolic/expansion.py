@@ -47,32 +47,33 @@ class ParamRef:
 _REF = re.compile(r"^\s*([Wb])(\d+)\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*$")
 
 
-def parse_param(text: str, spec: Spec) -> ParamRef:
-    """Parse ``'W2[0,1]'`` or ``'b1[3]'`` and check it exists in the spec's network."""
+def parse_param(text: str, spec: Spec, where: str = "--weight") -> ParamRef:
+    """Parse ``'W2[0,1]'`` or ``'b1[3]'`` and check it exists in the spec's network; an error
+    names ``where`` (the option or argument that gave it)."""
     match = _REF.match(text)
     if not match:
         raise SymbackpropError(
-            f"'{text}' is not a parameter reference like 'W2[0,1]' or 'b1[3]'", "WEIGHT"
+            f"'{text}' is not a parameter reference like 'W2[0,1]' or 'b1[3]'", where
         )
     kind, layer_text, first, second = match.groups()
     layer = int(layer_text)
     if not 1 <= layer <= spec.depth:
         raise SymbackpropError(
-            f"'{text}': layer {layer} does not exist (layers 1..{spec.depth})", "WEIGHT"
+            f"'{text}': layer {layer} does not exist (layers 1..{spec.depth})", where
         )
     n_out, n_in = spec.layers[layer], spec.layers[layer - 1]
     if kind == "W":
         if second is None:
-            raise SymbackpropError(f"'{text}': a weight needs two indices [to, from]", "WEIGHT")
+            raise SymbackpropError(f"'{text}': a weight needs two indices [to, from]", where)
         index: tuple[int, ...] = (int(first), int(second))
         shape: tuple[int, ...] = (n_out, n_in)
     else:
         if second is not None:
-            raise SymbackpropError(f"'{text}': a bias takes one index", "WEIGHT")
+            raise SymbackpropError(f"'{text}': a bias takes one index", where)
         index, shape = (int(first),), (n_out,)
     if any(i >= n for i, n in zip(index, shape)):
         raise SymbackpropError(
-            f"'{text}': index out of range for {kind}{layer} of shape {shape}", "WEIGHT"
+            f"'{text}': index out of range for {kind}{layer} of shape {shape}", where
         )
     return ParamRef(kind, layer, index)
 
