@@ -24,6 +24,7 @@ IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 SMALL = dict(hidden_layer_sizes=(5,), epochs=40, learning_rate=0.02)
 
 
+@pytest.mark.slow  # the default run keeps the estimator's own tests (outputs, pickling, refits)
 def test_classifier_in_a_pipeline_cross_validation_and_grid_search() -> None:
     model = make_pipeline(StandardScaler(), MLPClassifier(**SMALL))
     scores = cross_val_score(model, IRIS_X, IRIS_Y, cv=3)
