@@ -215,6 +215,7 @@ def test_generated_optimizer_matches_torch(name: str, training: dict[str, Any]) 
     assert int(state["step"][0]) == EPOCHS * 3 and int(state["epoch"][0]) == EPOCHS
 
 
+@pytest.mark.slow  # default-run budget (CI's cold run was 298 s of 300); runs in CI's slow set
 def test_train_equals_train_with_order_and_keyword_overrides() -> None:
     """train() draws the same order as minibatch_order; keyword hyperparameters reach the kernel."""
     spec = _spec("adam", dict(CASES)["adam"])
@@ -396,6 +397,7 @@ def test_init_matches_torch_nn_init(init: str) -> None:
             assert np.abs(weight).max() > 0.95 * bound
 
 
+@pytest.mark.slow  # default-run budget (CI's cold run was 298 s of 300); runs in CI's slow set
 def test_runner_carries_the_state_across_its_chunks() -> None:
     """The runner trains in report-sized chunks; the result equals one module.train call."""
     import io
@@ -498,6 +500,7 @@ def test_schedule_rates_match_torch_lr_scheduler(schedule: dict[str, Any]) -> No
     np.testing.assert_allclose(schedule_rates(parsed, 0.3, 5, 8), expected[5:], **tolerances)
 
 
+@pytest.mark.slow  # default-run budget (CI's cold run was 298 s of 300); runs in CI's slow set
 def test_frozen_biases_with_adam_match_torch() -> None:
     """train_biases = false: the biases stay put, the weights train as torch.optim trains them."""
     spec = _spec("adam_frozen", {"optimizer": "adam", "learning_rate": 0.02, "train_biases": False})

@@ -145,7 +145,14 @@ def _free_indices(expr: sp.Basic) -> dict:
     return {symbol: 0 for symbol in used - bound}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+SLOW_CASES = {"ce342-example-goodfellow"}
+"""Read back under -m slow only (default-run budget; the other worked examples stay)."""
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in sorted(CASES)],
+)
 def test_every_equation_reads_back_as_its_expression(case: str) -> None:
     count, problems = _checked(case)
     assert count > 10

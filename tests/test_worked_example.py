@@ -280,6 +280,7 @@ def test_python_api_takes_the_same_options(mazur_weights: Path) -> None:
     assert not math.isnan(numbers[0])
 
 
+@pytest.mark.slow  # default-run budget (CI's cold run was 298 s of 300); runs in CI's slow set
 def test_float32_spec_example_checks_at_float32_precision() -> None:
     from dataclasses import replace
 
@@ -481,6 +482,7 @@ def test_the_otherwise_branch_states_the_negated_condition() -> None:
     assert [text(rhs) for rhs in step.rhs] == ["|a3[0] - y[0]| - 1/2", "|3.5 - 0.5| - 1/2", "2.5"]
 
 
+@pytest.mark.slow  # default-run budget (CI's cold run was 298 s of 300); runs in CI's slow set
 def test_a_wide_softmax_layer_still_writes_its_output_delta_out() -> None:
     """Issue 19: layers wider than 4 were never substituted. A delta that takes few numbers
     whatever the width (softmax with cross-entropy: a - y) is written out for digits' ten
