@@ -37,6 +37,10 @@ file): their sources are part of every module's cache key."""
 KEY_LINE = "# symbackprop module cache key: "
 """The last line of a cached module: the key it was written for (checked when loading)."""
 
+_WRITTEN: set[str] = set()
+"""The cached module files this process wrote (derived here): Numba has compiled nothing of
+them, since its on-disk cache is keyed by the file's modification time."""
+
 
 def as_spec(spec: Spec | str | Path) -> Spec:
     """A Spec from a Spec, a built-in spec's name or a spec file's path."""
@@ -172,7 +176,31 @@ def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> t
         source = render_module(derivation)
         data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
         _write_cache(path, data)
+        _WRITTEN.add(str(path))
     return path, data
+
+
+def written_here(module: ModuleType) -> bool:
+    """Whether this process derived and wrote ``module``'s file: none of its kernels is compiled
+    yet, in Numba's cache or anywhere."""
+    return getattr(module, "__file__", None) in _WRITTEN
+
+
+def cached_file_module(path: Path) -> ModuleType:
+    """Load the cached module file ``path`` by name (a helper process compiling a kernel of the
+    module another process derived): only an intact file whose key its name carries, in the
+    private cache folder; anything else is refused."""
+    path = Path(path)  # as the deriving process named it: Numba keys its cache by this path
+    ensure_cache_dir(path.parent)
+    try:
+        last = path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+    except (OSError, UnicodeDecodeError):
+        last = ""
+    key = last.removeprefix(KEY_LINE)
+    data = _read_verified(path, key) if last.startswith(KEY_LINE) else None
+    if data is None or not path.stem.endswith(f"_{key[:20]}"):
+        raise SymbackpropError("is not an intact cached module", str(path))
+    return _load_file(path, data)
 
 
 def _read_verified(path: Path, key: str) -> bytes | None:

@@ -382,6 +382,8 @@ def train(
     ``compile_interrupt``: a command's line for Ctrl-C while the kernels compile, which then
     ends the process at once (``exit_on_ctrl_c``); None (the API): Ctrl-C waits for the compile.
     """
+    from ..pipeline import written_here
+    from .compiling import INFER, TRAIN, compile_parts, start_helper, stop_helper
     from .limits import forced_kernel  # training only: predict and evaluate import neither
 
     settings = spec.training
@@ -419,9 +421,16 @@ def train(
         copies = [p.copy() for p in params]
         warm_state = module.init_state(copies) if stateful else None
         first = functools.partial(kernel, X=X[:m], Y=Y[:m], state=warm_state)
+        parts = {
+            TRAIN: lambda: _chunk_losses(first, copies, np.arange(m)[None, :], 0),  # exit 3
+            INFER: lambda: module.loss(params, X[:1], Y[:1]),
+        }
         with exit_on_ctrl_c(compile_interrupt):
-            _chunk_losses(first, copies, np.arange(m)[None, :], 0)  # diverging here: exit 3
-            module.loss(params, X[:1], Y[:1])
+            helper = start_helper(module, fresh=written_here(module))
+            try:
+                compile_parts(module, parts)
+            finally:
+                stop_helper(helper)
         compile_seconds = time.perf_counter() - start
         return _loop(
             spec, module, prepared, params, epochs, out, tty, kernel, stop_requested,
