@@ -635,6 +635,25 @@ def test_local_cluster_of_two_workers_via_the_command(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_local_cluster_shares_each_compile_and_is_closed_when_sweep_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers compile the module's parts under its locks (each part once), the cluster
+    closes while the results are written, and is closed when ``sweep`` returns."""
+    import multiprocessing
+    import threading
+
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(tmp_path / "cache"))  # a module not compiled yet
+    grid = ["learning_rate=0.5,2.0", "epochs=50"]
+    folder = sweep("xor", grid, workers=2, output=tmp_path / "out", out=io.StringIO())
+    assert [r["status"] for r in _rows(folder)] == ["ok", "ok"]
+    assert not multiprocessing.active_children()
+    assert not [t for t in threading.enumerate() if t.name == "closing the local Dask cluster"]
+    locks = tmp_path / "cache" / "modules" / "locks"
+    assert sorted(p.name.split(".")[-2] for p in locks.iterdir()) == ["infer", "train"]
+
+
+@pytest.mark.slow
 def test_a_killed_workers_trial_is_retried_and_nothing_is_lost(tmp_path: Path) -> None:
     grid = ["learning_rate=0.05,0.1", "epochs=150"]
     with (

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -538,12 +539,39 @@ def dask_client(
         dashboard_address=None,
         scheduler_kwargs=NO_DASHBOARD,
         silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
+        preload=list(WORKER_IMPORTS),
     )
     try:
         with Client(cluster) as client:
             yield client
     finally:
-        cluster.close()
+        # the workers take most of a second to stop: the sweep reports and plots meanwhile,
+        # and waits for them before it returns (closed_clusters)
+        closing = threading.Thread(target=cluster.close, name="closing the local Dask cluster")
+        closing.start()
+        _CLOSING.append(closing)
+
+
+WORKER_IMPORTS = ("numba", "symbackprop.run.runner")
+"""What each local worker imports as it starts, while the client derives the first module."""
+
+_CLOSING: list[threading.Thread] = []
+"""Local clusters still closing (dask_client's), each on a thread of its own."""
+
+
+def closed_clusters() -> None:
+    """Wait until every local cluster ``dask_client`` started has closed."""
+    while _CLOSING:
+        _CLOSING.pop().join()
+
+
+def _import_plotting() -> None:
+    """Import matplotlib ahead of the loss-curve plot (on a thread, while the trials run)."""
+    with contextlib.suppress(ImportError):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
 
 
 def hear_scheduler(address: str) -> None:
@@ -634,7 +662,8 @@ def sweep(
     meta = _meta(base, axes, seed_list, data)
     if folder.exists() and not folder.is_dir():
         raise SymbackpropError("is a file, not a folder", "--output")
-    with Results(folder, meta, axes) as results:
+    with Results(folder, meta, axes) as results, contextlib.ExitStack() as later:
+        later.callback(closed_clusters)  # a local cluster closes while the results are written
         check_folder(folder, OUTPUTS, remedy="choose another --output")  # before any trial runs
         try:
             results.save()
@@ -746,7 +775,11 @@ def _execute(
         for trials in by_variant.values():
             variant = trials[0].variant
             print(f"module for {_describe(results.axes, variant.labels)}", file=out)
-            source = first.result() if variant is todo[0].variant else _module_source(variant.spec)
+            if variant is todo[0].variant:
+                source = first.result()
+                early.submit(_import_plotting)  # the client waits for trials from here on
+            else:
+                source = _module_source(variant.spec)
             for trial in trials:
                 future = dask.submit(
                     run_trial,
