@@ -37,10 +37,6 @@ file): their sources are part of every module's cache key."""
 KEY_LINE = "# symbackprop module cache key: "
 """The last line of a cached module: the key it was written for (checked when loading)."""
 
-_WRITTEN: set[str] = set()
-"""The cached module files this process wrote (derived here): Numba has compiled nothing of
-them, since its on-disk cache is keyed by the file's modification time."""
-
 
 def as_spec(spec: Spec | str | Path) -> Spec:
     """A Spec from a Spec, a built-in spec's name or a spec file's path."""
@@ -167,23 +163,31 @@ def load_cached_source(source: ModuleSource, folder: Path | None = None) -> Modu
 
 def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> tuple[Path, bytes]:
     """The cached module's path and verified bytes, written first on a miss."""
-    folder = ensure_cache_dir(folder or cache_dir())
-    key = module_key(spec)
-    path = folder / f"{spec.name}_{key[:20]}.py"
+    path, key = _module_file(spec, folder)
     data = _read_verified(path, key)
     if data is None:
         derivation = derivation or derivation_of(spec)
         source = render_module(derivation)
         data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
         _write_cache(path, data)
-        _WRITTEN.add(str(path))
     return path, data
 
 
-def written_here(module: ModuleType) -> bool:
-    """Whether this process derived and wrote ``module``'s file: none of its kernels is compiled
-    yet, in Numba's cache or anywhere."""
-    return getattr(module, "__file__", None) in _WRITTEN
+def module_cached(spec: Spec, folder: Path | None = None) -> bool:
+    """Whether ``cached_module(spec)`` would load an intact module from the cache (else it
+    derives one, and Numba, whose on-disk cache is keyed by the file's modification time, has
+    compiled nothing of it)."""
+    try:
+        path, key = _module_file(spec, folder)
+    except SymbackpropError:  # no cache folder to read: cached_module says why
+        return False
+    return _read_verified(path, key) is not None
+
+
+def _module_file(spec: Spec, folder: Path | None) -> tuple[Path, str]:
+    """Where the cache keeps the spec's module, and its key."""
+    key = module_key(spec)
+    return ensure_cache_dir(folder or cache_dir()) / f"{spec.name}_{key[:20]}.py", key
 
 
 def cached_file_module(path: Path) -> ModuleType:

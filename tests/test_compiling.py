@@ -1,11 +1,13 @@
-"""Compiling a module's kernels once across processes (issue 17, a cold run's time): a helper
-compiles the inference kernel of a freshly derived module into Numba's cache while the run
-compiles training; processes sharing a module take its parts under locks."""
+"""Compiling a module's kernels once across processes (issue 17, a cold run's time): a helper,
+started before a module is derived, compiles its training kernel into Numba's cache while the
+run compiles inference; processes sharing a module take its parts under locks."""
 
 from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,16 +16,15 @@ import pytest
 from conftest import make_spec
 
 from symbackprop.errors import SymbackpropError
-from symbackprop.pipeline import cached_file_module, cached_module, written_here
+from symbackprop.pipeline import cached_file_module, cached_module, module_cached
 from symbackprop.run.compiling import (
     INFER,
     TRAIN,
     compile_inference,
     compile_parts,
-    main,
+    compile_training,
+    helping,
     part_lock,
-    start_helper,
-    stop_helper,
 )
 from symbackprop.spec.model import load_spec
 
@@ -33,8 +34,9 @@ two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs t
 def _fresh(tmp_path: Path, name: str = "helped"):  # noqa: ANN202
     """A module derived and written by this process, in a folder of its own."""
     spec = make_spec([2, 3, 2], "softmax", "cross_entropy", name=name)
+    assert not module_cached(spec, tmp_path / "modules")
     module = cached_module(spec, folder=tmp_path / "modules")
-    assert written_here(module)
+    assert module_cached(spec, tmp_path / "modules")
     return module
 
 
@@ -44,26 +46,31 @@ def _counts(dispatcher) -> tuple[int, int]:  # noqa: ANN001
 
 
 @two_cores
-def test_the_helper_compiles_inference_and_this_process_loads_it(tmp_path: Path) -> None:
-    module = _fresh(tmp_path)
-    helper = start_helper(module, fresh=True)
-    assert helper is not None
-    assert helper.wait(timeout=300) == 0
-    compile_inference(module)
-    # loaded from Numba's cache (the helper's work), not compiled here: the forward pass of
-    # forward and loss (_infer where the module has one, else _forward) and the loss
-    inference = getattr(module, "_infer", module._forward)
-    assert _counts(inference) == (1, 0)
-    assert _counts(module._output_delta) == (1, 0)
-    X = np.array([[0.5, -1.0]])
-    assert module.forward(module.init_params(0), X).shape == (1, 2)
-    assert _counts(inference) == (1, 0)  # the same signature: nothing more compiled
+def test_the_helper_compiles_training_and_this_process_loads_it(tmp_path: Path) -> None:
+    with helping(True) as helper:  # started before the module exists
+        assert helper is not None
+        module = _fresh(tmp_path)
+        helper.give(module)
+        assert helper.process.wait(timeout=300) == 0
+    compile_training(module)
+    # loaded from Numba's cache (the helper's work), not compiled here
+    assert _counts(module._train) == (1, 0)
+    compile_inference(module)  # not the helper's part (where its kernels are not training's)
+    assert module.forward(module.init_params(0), np.array([[0.5, -1.0]])).shape == (1, 2)
 
 
-def test_no_helper_for_a_module_compiled_before(tmp_path: Path) -> None:
-    module = _fresh(tmp_path, "seen")
-    assert start_helper(module, fresh=False) is None
-    stop_helper(None)  # nothing to stop
+def test_no_helper_where_the_module_is_cached() -> None:
+    with helping(False) as helper:
+        assert helper is None
+
+
+@pytest.mark.parametrize(("given", "status"), [("", 0), ("/nonexistent/m_0123.py\n", 1)])
+def test_the_helper_ends_quietly_without_a_module(given: str, status: int) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "symbackprop.run.compiling"],
+        input=given, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (status, "", "")
 
 
 def test_a_taken_part_waits_while_a_free_one_compiles(tmp_path: Path) -> None:
@@ -99,22 +106,23 @@ def test_the_helper_loads_only_an_intact_cached_module(tmp_path: Path) -> None:
     for bad in (edited, renamed, tmp_path / "missing.py"):
         with pytest.raises(SymbackpropError, match="not an intact cached module"):
             cached_file_module(bad)
-        assert main([str(bad)]) == 1  # the helper gives up, silently
 
 
 @two_cores
 @pytest.mark.slow  # derives and compiles xor's training of its own
 def test_a_fresh_module_trains_as_the_module_itself_does(tmp_path: Path) -> None:
-    """A run's compile with a helper beside it (a module this process just derived) changes
-    nothing of its result: the weights are the module's own ``train``'s."""
+    """A run's compile with a helper beside it (a module this process derives) changes nothing
+    of its result: the weights are the module's own ``train``'s."""
     from symbackprop.run.data import load_data
     from symbackprop.run.runner import prepare, train
 
     spec = load_spec("xor")
-    module = cached_module(spec, folder=tmp_path / "modules")
-    assert written_here(module)
-    data = load_data(spec)
-    params, result = train(spec, module, data, io.StringIO())
+    folder = tmp_path / "modules"
+    with helping(not module_cached(spec, folder)) as helper:
+        assert helper is not None
+        module = cached_module(spec, folder=folder)
+        data = load_data(spec)
+        params, result = train(spec, module, data, io.StringIO(), helper=helper)
     settings, prepared = spec.training, prepare(spec, data, module.DTYPE)
     expected = module.init_params(settings.seed)
     losses = module.train(

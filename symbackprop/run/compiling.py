@@ -1,19 +1,20 @@
 """Compiling a generated module's kernels once, on both cores where there are two.
 
-A cold ``run`` spends most of its time in Numba compiling the training kernel, then the
-inference kernel (``_infer``, behind ``forward``, ``loss`` and ``predict``) for the losses it
-reports. The two are independent. Where this process has just derived the module (so nothing of
-it is compiled yet) and the machine has a second core, a helper process compiles the inference
-kernel into Numba's on-disk cache while this one compiles training, and this one then loads it
-from that cache.
+A cold ``run`` spends most of its time in Numba: compiling the training kernel, and the
+inference kernel (``_infer`` behind ``forward``, ``loss`` and ``predict``) for the losses it
+reports. The two are independent. Where the module is not in the cache yet (so it will be
+derived, and nothing of it is compiled) and the machine has a second core, the run starts a
+helper process before it derives: the helper imports Numba and sets up its compiler while the
+run derives, then, given the module's file, compiles training into Numba's on-disk cache while
+the run compiles inference, and the run then loads training from that cache.
 
-Processes that share a module file (a sweep's workers, a helper) compile each part once: a part
-compiles under a file lock beside the module, and a process that finds a part taken compiles
-another part first, then takes the taken one once it is free, which Numba then loads from its
-cache. Locks only order the work: a process that cannot take one compiles on its own.
+Processes that share a module file (a run and its helper, a sweep's workers) compile each part
+once: a part compiles under a file lock beside the module, and a process that finds a part
+taken compiles another part first, then takes the taken one once it is free (Numba then loads it
+from its cache). Locks only order the work: where one cannot be made, a process compiles alone.
 
-``python -m symbackprop.run.compiling MODULE_FILE`` is the helper. It is best effort: whatever
-stops it leaves the part to the process that needs it.
+``python -m symbackprop.run.compiling`` is the helper: it reads the module file's path from its
+standard input. It is best effort: whatever stops it leaves its part to the run.
 """
 
 from __future__ import annotations
@@ -37,12 +38,28 @@ TRAIN, INFER = "train", "infer"
 """The parts a run compiles: the training kernel, and the kernels of ``forward``/``loss``."""
 
 
-def compile_inference(module: ModuleType) -> None:
-    """Compile (or load) the kernels of ``module.forward`` and ``module.loss``, for the argument
-    types every call has (the module converts its inputs to C-contiguous DTYPE arrays)."""
+def _zeros(module: ModuleType) -> tuple[np.ndarray, np.ndarray]:
+    """One row of inputs and targets of the module's widths and dtype."""
     rows = (1, module.LAYERS[0]), (1, module.LAYERS[-1])
     X, Y = (np.zeros(shape, dtype=module.DTYPE) for shape in rows)
-    module.loss(module.init_params(0), X, Y)
+    return X, Y
+
+
+def compile_inference(module: ModuleType) -> None:
+    """Compile (or load) the kernels of ``module.forward`` and ``module.loss``. The module
+    converts every argument to the same types (C-contiguous DTYPE arrays), so these are the
+    kernels every call runs."""
+    module.loss(module.init_params(0), *_zeros(module))
+
+
+def compile_training(module: ModuleType) -> None:
+    """Compile (or load) the training kernel ``train_with_order`` runs, as the runner calls it
+    (with the optimizer's state where it has one): the module converts the rate, batch size and
+    arrays to the same types whatever their values."""
+    params = module.init_params(0)
+    extra = {"state": module.init_state(params)} if hasattr(module, "init_state") else {}
+    order = np.zeros((1, 1), dtype=np.int64)
+    module.train_with_order(params, *_zeros(module), order, 0.01, 1, False, **extra)
 
 
 @contextlib.contextmanager
@@ -73,8 +90,8 @@ def part_lock(module: ModuleType, part: str, blocking: bool = True) -> Iterator[
 
 
 def compile_parts(module: ModuleType, parts: dict[str, Callable[[], object]]) -> None:
-    """Run each of ``parts`` (a call that compiles a part of ``module``) once, under its lock:
-    a free part first, a taken one (another process compiling it) once it is free."""
+    """Run each of ``parts`` (a call that compiles a part of ``module``), in order, once, under
+    its lock: a free part first, a taken one (another process compiling it) once it is free."""
     pending = list(parts)
     while pending:
         for part in pending:
@@ -89,26 +106,26 @@ def compile_parts(module: ModuleType, parts: dict[str, Callable[[], object]]) ->
                 parts[part]()
 
 
-def start_helper(module: ModuleType, fresh: bool) -> subprocess.Popen | None:
-    """A helper process compiling ``module``'s inference kernel while this process compiles
-    training: only for a ``fresh`` module (nothing of it compiled) on a machine with a second
-    core. None where there is none to start."""
-    path = getattr(module, "__file__", None)
-    if not fresh or fcntl is None or not path or _cores() < 2:
-        return None
-    package_root = str(Path(__file__).resolve().parents[2])  # this symbackprop, on its path
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "symbackprop.run.compiling", path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-    except OSError:
-        return None
+class Helper:
+    """A helper process, started before the module exists: ``give`` it the module, ``stop`` it
+    when the run no longer needs it."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+
+    def give(self, module: ModuleType) -> None:
+        """Send the module's file: the helper compiles training unless a process holds it."""
+        with contextlib.suppress(OSError, ValueError):  # the helper ended: the run compiles
+            self.process.stdin.write(f"{module.__file__}\n".encode())
+            self.process.stdin.close()
+
+    def stop(self) -> None:
+        """End the helper (at once where it still runs: the run has what it needs)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.process.stdin.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
 
 
 def _cores() -> int:
@@ -117,29 +134,56 @@ def _cores() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
-def stop_helper(helper: subprocess.Popen | None) -> None:
-    """End a helper this process no longer needs (every part it could compile is loaded)."""
-    if helper is None:
-        return
-    if helper.poll() is None:
-        helper.kill()
-    helper.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The helper: compile the inference kernel of the cached module file named, unless a
-    process holds that part already. Exit status 0 when compiled, 1 when not."""
-    from ..pipeline import cached_file_module
-
-    args = sys.argv[1:] if argv is None else argv
+@contextlib.contextmanager
+def helping(needed: bool) -> Iterator[Helper | None]:
+    """A helper for a module that is not compiled yet (``needed``: it will be derived), on a
+    machine with a second core; None where there is none. Stopped at the end."""
+    helper = None
+    if needed and fcntl is not None and _cores() >= 2:
+        package_root = str(Path(__file__).resolve().parents[2])  # this symbackprop, on its path
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        with contextlib.suppress(OSError):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "symbackprop.run.compiling"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            helper = Helper(process)
     try:
-        module = cached_file_module(Path(args[0]))
-        with part_lock(module, INFER, blocking=False) as held:
+        yield helper
+    finally:
+        if helper is not None:
+            helper.stop()
+
+
+def _warm_up() -> None:
+    """Set up Numba's compiler (its first compile in a process costs about 0.4 s)."""
+    from numba import njit
+
+    njit(lambda x: x + 1)(1.0)
+
+
+def main() -> int:
+    """The helper: set up, read a cached module file's path from standard input, and compile
+    its training kernel unless a process holds that part. Exit status 0 when done (or given
+    nothing), 1 when not."""
+    try:
+        _warm_up()
+        from ..pipeline import cached_file_module
+
+        path = sys.stdin.readline().strip()
+        if not path:  # the run ended, or found the module compiled after all
+            return 0
+        module = cached_file_module(Path(path))
+        with part_lock(module, TRAIN, blocking=False) as held:
             if held:
-                compile_inference(module)
+                compile_training(module)
     except KeyboardInterrupt:
         return 130
-    except Exception:  # best effort: the process that needs the part compiles it
+    except Exception:  # best effort: the run compiles what the helper did not
         return 1
     return 0
 

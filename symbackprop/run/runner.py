@@ -19,13 +19,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from ..errors import SymbackpropError, TrainingDiverged
 from ..spec.model import Spec
 from .data import Dataset, load_data
+
+if TYPE_CHECKING:
+    from .compiling import Helper
 
 CHUNK_SECONDS = 0.25
 """Target wall time of one kernel call."""
@@ -370,6 +373,7 @@ def train(
     prepared: Prepared | None = None,
     tty: bool | None = None,
     compile_interrupt: str | None = None,
+    helper: Helper | None = None,
 ) -> tuple[list[np.ndarray], TrainingResult]:
     """Train from ``params`` (default ``init_params(seed)``) with the spec's settings.
 
@@ -381,9 +385,10 @@ def train(
     ``reports`` is kept for compatibility; progress lines come at tenths of the run.
     ``compile_interrupt``: a command's line for Ctrl-C while the kernels compile, which then
     ends the process at once (``exit_on_ctrl_c``); None (the API): Ctrl-C waits for the compile.
+    ``helper``: a process (``compiling.helping``) that compiles training while this one compiles
+    inference.
     """
-    from ..pipeline import written_here
-    from .compiling import INFER, TRAIN, compile_parts, start_helper, stop_helper
+    from .compiling import INFER, TRAIN, compile_parts
     from .limits import forced_kernel  # training only: predict and evaluate import neither
 
     settings = spec.training
@@ -393,6 +398,8 @@ def train(
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
+    if helper is not None:  # it compiles training from here on, this process inference
+        helper.give(module)
     if spec.functions:  # written in the spec: checked before training (a compile too)
         with exit_on_ctrl_c(compile_interrupt):
             check_functions(spec, module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS])
@@ -425,12 +432,10 @@ def train(
             TRAIN: lambda: _chunk_losses(first, copies, np.arange(m)[None, :], 0),  # exit 3
             INFER: lambda: module.loss(params, X[:1], Y[:1]),
         }
+        if helper is not None:
+            parts = {INFER: parts[INFER], TRAIN: parts[TRAIN]}
         with exit_on_ctrl_c(compile_interrupt):
-            helper = start_helper(module, fresh=written_here(module))
-            try:
-                compile_parts(module, parts)
-            finally:
-                stop_helper(helper)
+            compile_parts(module, parts)
         compile_seconds = time.perf_counter() - start
         return _loop(
             spec, module, prepared, params, epochs, out, tty, kernel, stop_requested,
@@ -642,9 +647,10 @@ def fit(
     tty: bool | None = None,
     compile_interrupt: str | None = None,
     data: Dataset | None = None,
+    helper: Helper | None = None,
 ) -> tuple[list[np.ndarray], TrainingResult, Prepared]:
     """Load the spec's data (or take ``data``), announce, train, report: the weights, the
-    result, the data used. ``compile_interrupt``: see ``train``."""
+    result, the data used. ``compile_interrupt``, ``helper``: see ``train``."""
     data = load_data(spec) if data is None else data
     prepared = prepare(spec, data, module.DTYPE)
     if out is not None:
@@ -658,7 +664,7 @@ def fit(
         )
     params, result = train(
         spec, module, data, out, epochs=epochs, params=params, prepared=prepared, tty=tty,
-        compile_interrupt=compile_interrupt,
+        compile_interrupt=compile_interrupt, helper=helper,
     )  # fmt: skip
     if out is not None:
         report(result, prepared, out)

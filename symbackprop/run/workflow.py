@@ -88,7 +88,8 @@ def schedule_names() -> list[str]:
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """``symbackprop run``: derive, print, generate, train (from --weights), save, summarise."""
-    from ..pipeline import cached_module
+    from ..pipeline import cached_module, module_cached
+    from .compiling import helping
     from .plot import check_plotting, write_plot
     from .runner import exit_on_ctrl_c, fit
     from .weights import load_weights, save_weights
@@ -113,18 +114,21 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         dtype = np.float32 if spec.dtype == "float32" else np.float64
         initial, _ = load_weights(args.weights, spec, dtype)
     log = sys.stderr if args.json else out
-    derivation = None
-    if not (args.quiet_derivation or args.json):  # only the printed derivation needs SymPy
-        from .documents import document_for
+    with helping(not module_cached(spec)) as helper:  # compiles beside this process
+        derivation = None
+        if not (args.quiet_derivation or args.json):  # only the printed derivation needs SymPy
+            from .documents import document_for
 
-        document = document_for(spec, args.notation, expand=args.expand, indices=args.indices)
-        print(document.latex(), file=out)
-        derivation = document.derivation
-    not_yet = _interrupted(0, args.save, args.plot)  # Ctrl-C before training: ends at once
-    with exit_on_ctrl_c(not_yet):
-        module = cached_module(spec, derivation)  # derived on a cache miss only
-    print(f"generated module: {module.__file__}", file=log)
-    params, result, prepared = fit(spec, module, log, params=initial, compile_interrupt=not_yet)
+            document = document_for(spec, args.notation, expand=args.expand, indices=args.indices)
+            print(document.latex(), file=out)
+            derivation = document.derivation
+        not_yet = _interrupted(0, args.save, args.plot)  # Ctrl-C before training: ends at once
+        with exit_on_ctrl_c(not_yet):
+            module = cached_module(spec, derivation)  # derived on a cache miss only
+        print(f"generated module: {module.__file__}", file=log)
+        params, result, prepared = fit(
+            spec, module, log, params=initial, compile_interrupt=not_yet, helper=helper
+        )
     trained = result.epochs > 0  # Ctrl-C before the first epoch ended: nothing worth a file
     if args.save and trained:
         save_weights(args.save, spec, params, prepared.extras, force=args.force)
@@ -451,8 +455,9 @@ def train_api(
     arrays: tuple[Any, Any] | None = None,
 ) -> Trained:
     """``symbackprop.train``: see its docstring (``arrays``: its X and y)."""
-    from ..pipeline import cached_module
+    from ..pipeline import cached_module, module_cached
     from ..spec.model import with_training
+    from .compiling import helping
     from .data import dataset_from_arrays
     from .runner import fit
     from .weights import load_weights
@@ -461,13 +466,14 @@ def train_api(
         spec = with_training(spec, training) if training else spec
     else:
         spec = load_spec(str(spec), {"training": training} if training else None)
-    module = cached_module(spec)
-    initial = None
-    if isinstance(weights, (str, Path)):
-        initial, _ = load_weights(Path(weights), spec, module.DTYPE)
-    elif weights is not None:
-        initial = [np.ascontiguousarray(p, dtype=module.DTYPE) for p in weights]
-    data = None if arrays is None else dataset_from_arrays(*arrays, spec)
-    out = sys.stdout if progress else None
-    params, result, prepared = fit(spec, module, out, params=initial, data=data)
+    with helping(not module_cached(spec)) as helper:  # compiles beside this process
+        module = cached_module(spec)
+        initial = None
+        if isinstance(weights, (str, Path)):
+            initial, _ = load_weights(Path(weights), spec, module.DTYPE)
+        elif weights is not None:
+            initial = [np.ascontiguousarray(p, dtype=module.DTYPE) for p in weights]
+        data = None if arrays is None else dataset_from_arrays(*arrays, spec)
+        out = sys.stdout if progress else None
+        params, result, prepared = fit(spec, module, out, params=initial, data=data, helper=helper)
     return Trained(spec, module, params, result, prepared.extras)
