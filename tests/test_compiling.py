@@ -133,3 +133,43 @@ def test_a_fresh_module_trains_as_the_module_itself_does(tmp_path: Path) -> None
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(result.losses, losses)
     assert result.train_loss == module.loss(params, prepared.X_train, prepared.Y_train)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@two_cores
+@pytest.mark.slow  # derives a 64-32-10 network, whose training takes the helper seconds
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_helper_ends_with_the_run_that_started_it(tmp_path: Path) -> None:
+    """A run killed (or stopped by Ctrl-C) while its helper compiles: the helper ends within a
+    second, not when its compile would have."""
+    import time
+
+    code = f"""
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from conftest import make_spec
+from symbackprop.pipeline import cached_module
+from symbackprop.run.compiling import helping
+with helping(True) as helper:
+    spec = make_spec([64, 32, 10], "softmax", "cross_entropy", name="orphan")
+    helper.give(cached_module(spec, folder=Path({str(tmp_path / "modules")!r})))
+    print(helper.process.pid, flush=True)
+    time.sleep(1.0)  # the helper is compiling training now
+    os._exit(0)  # as Ctrl-C ends a run: no clean-up
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pid, ended = int(done.stdout), time.monotonic()
+    while _running(pid) and time.monotonic() - ended < 30:
+        time.sleep(0.05)
+    assert not _running(pid)
+    assert time.monotonic() - ended < 1.0

@@ -23,6 +23,8 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -166,10 +168,24 @@ def _warm_up() -> None:
     njit(lambda x: x + 1)(1.0)
 
 
+def _end_with(parent: int) -> None:
+    """End this process at once when ``parent`` has ended (a run stopped by Ctrl-C or killed
+    while this one compiles): checked every 0.1 s on a daemon thread, which runs even while
+    LLVM compiles (Numba's calls into LLVM release the interpreter)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent watch", daemon=True).start()
+
+
 def main() -> int:
     """The helper: set up, read a cached module file's path from standard input, and compile
     its training kernel unless a process holds that part. Exit status 0 when done (or given
-    nothing), 1 when not."""
+    nothing), 1 when not. It ends with the run that started it."""
+    _end_with(os.getppid())
     try:
         _warm_up()
         from ..pipeline import cached_file_module
