@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's symbackprop, installed or not
 
-from symbackprop.tools.bench import SEED, WORKLOADS, _generated_module  # noqa: E402
+from symbackprop.tools.bench import SEED, WORKLOADS, generated_module  # noqa: E402
 from symbackprop.tools.cpu import machine  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def best(fn: Callable[[], object], repeats: int) -> float:
 def profile(name: str, dtype: str, repeats: int) -> dict[str, float]:
     """The four timings of one workload, in seconds."""
     workload = WORKLOADS[name]
-    module = _generated_module(workload, dtype)
+    module = generated_module(workload, dtype)
     X, Y = workload.data()
     X = np.ascontiguousarray(X, dtype=dtype)
     Y = np.ascontiguousarray(Y, dtype=dtype)

@@ -69,7 +69,7 @@ def run(names: list[str], dtype: str, repeats: int) -> None:
           f"BLAS core type {info['blas'].get('coretype')}; one-core GEMM {gemm:.1f} GFLOP/s")
     for name in names:
         workload = bench.WORKLOADS[name]
-        module = bench._generated_module(workload, dtype, "tuned")
+        module = bench.generated_module(workload, dtype, "tuned")
         problem = bench._problem(workload, dtype, module, None)
         n_params = parameter_count(workload.layers)
 
@@ -116,7 +116,7 @@ def asm(names: list[str], dtype: str) -> None:
     """Count packed and scalar FMA instructions in each microkernel (x86)."""
     for name in names:
         workload = bench.WORKLOADS[name]
-        module = bench._generated_module(workload, dtype, "tuned")
+        module = bench.generated_module(workload, dtype, "tuned")
         B, sizes, dt = workload.batch_size, module.LAYERS, module.DTYPE
         for layer in range(1, len(sizes)):
             n_in, n_out = sizes[layer - 1], sizes[layer]

@@ -189,7 +189,7 @@ def _spec(workload: Workload, dtype: str) -> Spec:
     return parse_spec({"name": "bench_" + workload.name.replace("-", "_"), "network": network})
 
 
-def _generated_module(workload: Workload, dtype: str, kernels: str = "fixed") -> ModuleType:
+def generated_module(workload: Workload, dtype: str, kernels: str = "fixed") -> ModuleType:
     """Derive, generate and import the workload's training module (``kernels`` fixed or tuned)."""
     from ..pipeline import derivation_of, load_module, render_module
 
@@ -483,7 +483,7 @@ def bench_workload(
     row = Row(workload.name, dtype, "generated", "ok")
     try:
         say("deriving and generating")
-        module = _generated_module(workload, dtype, kernels)
+        module = generated_module(workload, dtype, kernels)
         problem = _problem(workload, dtype, module, epochs)
     except Exception as exc:  # noqa: BLE001 - reported in the table
         row.status, row.note = "failed", _short(exc)
