@@ -195,7 +195,13 @@ def cached_file_module(path: Path) -> ModuleType:
     module another process derived): only an intact file whose key its name carries, in the
     private cache folder; anything else is refused."""
     path = Path(path)  # as the deriving process named it: Numba keys its cache by this path
-    ensure_cache_dir(path.parent)
+    try:
+        regular = stat.S_ISREG(os.lstat(path).st_mode)  # not a FIFO, a device, a link, a folder
+    except (OSError, ValueError):
+        regular = False
+    if not regular:
+        raise SymbackpropError("is not an intact cached module", str(path))
+    ensure_cache_dir(path.parent)  # there already: checked (this user's, private), not made
     try:
         last = path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
     except (OSError, UnicodeDecodeError):

@@ -173,3 +173,65 @@ with helping(True) as helper:
         time.sleep(0.05)
     assert not _running(pid)
     assert time.monotonic() - ended < 1.0
+
+
+def test_special_files_are_neither_loaded_nor_locked(tmp_path: Path) -> None:
+    """A FIFO or a device where a module or a lock file should be: refused at once, no read
+    that blocks or never ends; a path in a missing folder makes no folder."""
+    module = _fresh(tmp_path, "special")
+    folder = Path(module.__file__).parent
+    fifo = folder / "fifo_0123456789abcdef0123.py"
+    os.mkfifo(fifo)
+    for bad in (fifo, Path("/dev/zero"), folder):
+        with pytest.raises(SymbackpropError, match="not an intact cached module"):
+            cached_file_module(bad)
+    missing = tmp_path / "made" / "by" / "helper" / "m_0123456789abcdef0123.py"
+    with pytest.raises(SymbackpropError):
+        cached_file_module(missing)
+    assert not (tmp_path / "made").exists()
+    (folder / "locks").mkdir(mode=0o700, exist_ok=True)
+    os.mkfifo(folder / "locks" / f"{Path(module.__file__).stem}.infer.lock")
+    with part_lock(module, INFER) as held:  # opened without blocking, not a regular file
+        assert held
+
+
+def test_a_lock_held_by_a_stopped_process_is_waited_for_a_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process holding a part and never letting go (stopped by Ctrl-Z, hung): the part is
+    compiled anyway after LOCK_WAIT seconds, not waited for forever."""
+    import time
+
+    import symbackprop.run.compiling as compiling
+
+    monkeypatch.setattr(compiling, "LOCK_WAIT", 0.3)
+    module = _fresh(tmp_path, "stuck")
+    with part_lock(module, TRAIN):  # the stuck process
+        started = time.monotonic()
+        with part_lock(module, TRAIN) as held:
+            assert held
+        assert 0.25 < time.monotonic() - started < 5
+        with part_lock(module, TRAIN, blocking=False) as held:
+            assert not held
+
+
+@two_cores
+def test_the_helper_never_imports_from_the_working_directory(tmp_path: Path) -> None:
+    """A numpy.py where the run was started: the helper does not put that folder on its path."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    marker = tmp_path / "imported"
+    (shadow / "numpy.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    code = (
+        "from symbackprop.run.compiling import helping\n"
+        "with helping(True) as helper:\n"
+        "    helper.process.stdin.close()\n"
+        "    assert helper.process.wait(timeout=120) == 0\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path[1:])}
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", code], cwd=shadow, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()

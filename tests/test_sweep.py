@@ -825,3 +825,29 @@ def test_curve_points_shrink_so_a_large_sweep_keeps_readable_results() -> None:
     worst_point = len(", 1.2345678901234567e-300") + len(", 100000")  # a loss and its epoch
     assert MAX_TRIALS * (curve_points(MAX_TRIALS) * worst_point + 1000) < RESULTS_LIMIT
     assert len(curve_epochs(5000, curve_points(MAX_TRIALS))) == 20
+
+
+def test_ctrl_c_while_a_cluster_closes_waits_for_it_then_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while the sweep waits for its local cluster to close: the close still finishes
+    (a cluster left closing ends in Dask's exit handler with a traceback), then the sweep stops."""
+    import threading
+
+    import symbackprop.tools.sweep as sweeping
+
+    class Interrupted(threading.Thread):
+        joins = 0
+
+        def join(self, timeout: float | None = None) -> None:
+            Interrupted.joins += 1
+            if Interrupted.joins == 1:
+                raise KeyboardInterrupt  # as Ctrl-C arrives during the first join
+            super().join(timeout)
+
+    closing = Interrupted(target=time.sleep, args=(0.3,))
+    closing.start()
+    monkeypatch.setattr(sweeping, "_CLOSING", [closing])
+    with pytest.raises(KeyboardInterrupt):
+        sweeping.closed_clusters()
+    assert not closing.is_alive() and Interrupted.joins == 2 and not sweeping._CLOSING

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import site
+import stat
 import subprocess
 import sys
 import threading
@@ -64,31 +66,64 @@ def compile_training(module: ModuleType) -> None:
     module.train_with_order(params, *_zeros(module), order, 0.01, 1, False, **extra)
 
 
+LOCK_WAIT = 60.0
+"""Seconds a process waits for a part another process holds (a compile takes seconds), before it
+compiles the part itself: a process stopped (Ctrl-Z) or hung while holding a lock never stalls
+another for longer."""
+
+
+def _lock_file(module: ModuleType, part: str) -> int | None:
+    """An open descriptor of the lock file of ``module``'s ``part`` (``locks/`` beside the
+    module file, made 0700), or None where there can be none (no fcntl, no module file, a
+    folder this user cannot write, something other than a regular file there)."""
+    path = getattr(module, "__file__", None)
+    if fcntl is None or not path:
+        return None
+    folder = Path(path).parent / "locks"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{Path(path).stem}.{part}.lock", flags, 0o600)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted there: no lock
+        os.close(fd)
+        return None
+    return fd
+
+
+def _take(fd: int, wait: float) -> bool:
+    """Take the lock on ``fd`` within ``wait`` seconds (0: only if free now)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
 @contextlib.contextmanager
 def part_lock(module: ModuleType, part: str, blocking: bool = True) -> Iterator[bool]:
-    """Hold the lock of ``module``'s ``part`` (a file in ``locks/`` beside the module file).
-    Yields False only when ``blocking`` is False and another process holds it; True too where
-    no lock can be made (no fcntl, a folder this user cannot write): then nothing is shared."""
-    path = getattr(module, "__file__", None)
-    handle = None
-    if fcntl is not None and path:
-        folder = Path(path).parent / "locks"
-        with contextlib.suppress(OSError):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            handle = open(folder / f"{Path(path).stem}.{part}.lock", "a")  # noqa: SIM115
-    if handle is None:
+    """Hold the lock of ``module``'s ``part``. Yields False only when ``blocking`` is False and
+    another process holds it. Yields True without a lock where none can be made (then nothing
+    is shared) and, when ``blocking``, after LOCK_WAIT seconds of waiting."""
+    fd = _lock_file(module, part)
+    if fd is None:
         yield True
         return
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
+    try:
+        if not _take(fd, LOCK_WAIT if blocking else 0.0):
+            yield blocking
             return
         try:
             yield True
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def compile_parts(module: ModuleType, parts: dict[str, Callable[[], object]]) -> None:
@@ -142,16 +177,14 @@ def helping(needed: bool) -> Iterator[Helper | None]:
     machine with a second core; None where there is none. Stopped at the end."""
     helper = None
     if needed and fcntl is not None and _cores() >= 2:
-        package_root = str(Path(__file__).resolve().parents[2])  # this symbackprop, on its path
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         with contextlib.suppress(OSError):
             process = subprocess.Popen(
-                [sys.executable, "-m", "symbackprop.run.compiling"],
+                # -P: not the working directory first on the path (a numpy.py there would run)
+                [sys.executable, "-P", "-m", "symbackprop.run.compiling"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env=env,
+                env=_helper_environment(),
             )
             helper = Helper(process)
     try:
@@ -161,7 +194,19 @@ def helping(needed: bool) -> Iterator[Helper | None]:
             helper.stop()
 
 
-def _warm_up() -> None:
+def _helper_environment() -> dict[str, str]:
+    """This process's environment, with the folder this symbackprop was imported from on the
+    helper's path where the interpreter would not look there by itself (a checkout used without
+    installing it); an installed package's site-packages is not put before the standard
+    library."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in {str(Path(p).resolve()) for p in site.getsitepackages()}:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+def warm_up() -> None:
     """Set up Numba's compiler (its first compile in a process costs about 0.4 s)."""
     from numba import njit
 
@@ -187,7 +232,7 @@ def main() -> int:
     nothing), 1 when not. It ends with the run that started it."""
     _end_with(os.getppid())
     try:
-        _warm_up()
+        warm_up()
         from ..pipeline import cached_file_module
 
         path = sys.stdin.readline().strip()

@@ -539,7 +539,7 @@ def dask_client(
         dashboard_address=None,
         scheduler_kwargs=NO_DASHBOARD,
         silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
-        preload=list(WORKER_IMPORTS),
+        preload=[__name__],  # dask_setup: each worker sets up as it starts
     )
     try:
         with Client(cluster) as client:
@@ -552,17 +552,32 @@ def dask_client(
         _CLOSING.append(closing)
 
 
-WORKER_IMPORTS = ("numba", "symbackprop.run.runner")
-"""What each local worker imports as it starts, while the client derives the first module."""
+def dask_setup(worker: Any) -> None:  # noqa: ARG001 (Dask's preload hook)
+    """A local worker's start (Dask calls it for a preloaded module): import the runner and set
+    up Numba's compiler while the client derives the first module, not on the first trial."""
+    from ..run import runner  # noqa: F401
+    from ..run.compiling import warm_up
+
+    warm_up()
 
 _CLOSING: list[threading.Thread] = []
 """Local clusters still closing (dask_client's), each on a thread of its own."""
 
 
 def closed_clusters() -> None:
-    """Wait until every local cluster ``dask_client`` started has closed."""
+    """Wait until every local cluster ``dask_client`` started has closed. Ctrl-C meanwhile
+    still waits for them (about a second: a cluster left closing at exit ends in Dask's own
+    exit handler, with a traceback), then stops the sweep."""
+    interrupted = False
     while _CLOSING:
-        _CLOSING.pop().join()
+        try:
+            _CLOSING[-1].join()
+        except KeyboardInterrupt:
+            interrupted = True
+            continue
+        _CLOSING.pop()
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _import_plotting() -> None:
