@@ -206,7 +206,7 @@ def _helper_environment() -> dict[str, str]:
     return env
 
 
-def warm_up() -> None:
+def _warm_up() -> None:
     """Set up Numba's compiler (its first compile in a process costs about 0.4 s)."""
     from numba import njit
 
@@ -232,7 +232,7 @@ def main() -> int:
     nothing), 1 when not. It ends with the run that started it."""
     _end_with(os.getppid())
     try:
-        warm_up()
+        _warm_up()
         from ..pipeline import cached_file_module
 
         path = sys.stdin.readline().strip()

@@ -539,7 +539,7 @@ def dask_client(
         dashboard_address=None,
         scheduler_kwargs=NO_DASHBOARD,
         silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
-        preload=[__name__],  # dask_setup: each worker sets up as it starts
+        preload=list(WORKER_IMPORTS),
     )
     try:
         with Client(cluster) as client:
@@ -552,13 +552,9 @@ def dask_client(
         _CLOSING.append(closing)
 
 
-def dask_setup(worker: Any) -> None:  # noqa: ARG001 (Dask's preload hook)
-    """A local worker's start (Dask calls it for a preloaded module): import the runner and set
-    up Numba's compiler while the client derives the first module, not on the first trial."""
-    from ..run import runner  # noqa: F401
-    from ..run.compiling import warm_up
-
-    warm_up()
+WORKER_IMPORTS = ("numba", "symbackprop.run.runner")
+"""What each local worker imports as it starts, while the client derives the first module (its
+compiler's set-up there too measured no faster: it competes with the derivation)."""
 
 _CLOSING: list[threading.Thread] = []
 """Local clusters still closing (dask_client's), each on a thread of its own."""
