@@ -235,3 +235,20 @@ def test_the_helper_never_imports_from_the_working_directory(tmp_path: Path) -> 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
+
+
+def test_compiling_a_tuned_module_measures_nothing(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    """Warming training trains no epochs: a tuned module's tuner neither measures nor writes a
+    plan for the warm-up's batch of one (it did: wisdom.json gained a "B=1" entry per run)."""
+    import dataclasses
+
+    from conftest import module_for
+
+    module = module_for(dataclasses.replace(load_spec("xor"), kernels="tuned"))
+    monkeypatch.setenv("SYMBACKPROP_CACHE", str(tmp_path))
+    monkeypatch.setenv("SYMBACKPROP_TUNE", "1")
+    monkeypatch.delenv("SYMBACKPROP_KERNEL", raising=False)
+    monkeypatch.setattr(module, "_PLANS", {})
+    monkeypatch.setattr(module, "_tune", lambda *args: pytest.fail("measured while compiling"))
+    compile_training(module)
+    assert not (tmp_path / "wisdom.json").exists()

@@ -59,10 +59,11 @@ def compile_inference(module: ModuleType) -> None:
 def compile_training(module: ModuleType) -> None:
     """Compile (or load) the training kernel ``train_with_order`` runs, as the runner calls it
     (with the optimizer's state where it has one): the module converts the rate, batch size and
-    arrays to the same types whatever their values."""
+    arrays to the same types whatever their values. It trains no epochs, so a tuned module's
+    kernel_plan measures nothing and writes no wisdom for this batch of one."""
     params = module.init_params(0)
     extra = {"state": module.init_state(params)} if hasattr(module, "init_state") else {}
-    order = np.zeros((1, 1), dtype=np.int64)
+    order = np.zeros((0, 1), dtype=np.int64)  # no epochs: a tuned module measures nothing
     module.train_with_order(params, *_zeros(module), order, 0.01, 1, False, **extra)
 
 
