@@ -146,7 +146,7 @@ def test_tuner_switches_only_on_clear_wins(monkeypatch) -> None:  # noqa: ANN001
     cost[1, 1, 2] = 2e-3  # layer 2 backward: micro slower
 
     def steps(plan, *args) -> float:  # noqa: ANN001
-        repeats = args[-1]
+        repeats = args[-2]  # then the buffers
         clock.now += repeats * sum(
             cost[layer, product, plan[layer, product]] for layer in range(2) for product in range(3)
         )
