@@ -239,3 +239,22 @@ def test_fast_exp_and_tanh_match_libm(dtype: str) -> None:
         exact = math.tanh(float(x))
         tolerance = (40 if dtype == "float64" else 4) * eps * max(abs(exact), 1e-300)
         assert abs(float(module._tanh(x)) - exact) <= max(tolerance, 1e-300)
+
+
+def test_forward_pass_keeps_each_hidden_factor() -> None:
+    """Fp{l} (what _forward keeps for _backward) is f'(z{l}), against derivatives written here
+    with NumPy; the output layer keeps none."""
+    spec = combo_spec("sigmoid", "mse")  # hidden layers: identity, sigmoid, tanh, relu
+    module = module_for(spec)
+    X, Y = sample(module, 9, seed=3)
+    values = module.intermediates(module.init_params(4), X, Y)
+    sigmoid = 1.0 / (1.0 + np.exp(-values["Z2"]))
+    expected = {
+        "Fp1": np.ones_like(values["Z1"]),
+        "Fp2": sigmoid * (1.0 - sigmoid),
+        "Fp3": 1.0 - np.tanh(values["Z3"]) ** 2,
+        "Fp4": (values["Z4"] > 0).astype(float),
+    }
+    for name, factor in expected.items():
+        np.testing.assert_allclose(values[name], factor, rtol=1e-12, atol=1e-15, err_msg=name)
+    assert "Fp5" not in values and len(module.LAYERS) == 6

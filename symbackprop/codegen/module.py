@@ -60,7 +60,13 @@ TILE = Tile()
 
 @dataclass(frozen=True)
 class LayerCode:
-    """Printed pieces of one layer for the module template."""
+    """Printed pieces of one layer for the module template.
+
+    ``forward`` is a = f(z) and, for a hidden layer, ``factor`` its delta's factor f'(z), both
+    in the forward loop's locals ``z`` and ``a``: the forward pass keeps the factor in
+    ``Fp{index}`` for the backward pass (evaluated beside f(z), they share subexpressions such as
+    e^{-|z|}). ``propagate``: the layer has one below it, whose delta it propagates.
+    """
 
     index: int
     n_in: int
@@ -68,7 +74,8 @@ class LayerCode:
     activation: str
     softmax: bool
     forward: str
-    propagate: str | None
+    factor: str | None
+    propagate: bool
     propagate_comment: str
     blas: bool
 
@@ -109,6 +116,7 @@ class KernelArgs:
     params: str
     weights_above: str
     forward: str
+    infer: str
     backward: str
     buffers: tuple[tuple[str, str], ...]
 
@@ -211,8 +219,7 @@ def check_module_name(path: Path) -> None:
 
     if Path(path).stem in RESERVED_NAMES:
         raise GenerationError(
-            f"a module named '{Path(path).stem}' would shadow the standard library or "
-            "numpy/numba",
+            f"a module named '{Path(path).stem}' would shadow the standard library or numpy/numba",
             str(path),
         )
 
@@ -232,12 +239,14 @@ def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str
     sizes = derivation.network.spec.layers
     n_in, n_out = sizes[index - 1], sizes[index]
     _check_outer_product(gradient)
-    propagate, comment = None, ""
+    comment = ""
     if index > 1:
         lower = derivation.layer(index - 1)
         _check_contraction(lower)
-        propagate = _printer(index - 1, float32, used).doprint(code_factor(lower))
         comment = text(lower.delta)
+    factor = None
+    if index < len(sizes) - 1:
+        factor = _forward_printer(index, float32, used).doprint(_local_factor(gradient))
     forward = NumbaPrinter(symbols={"x": "z"}, float32=float32, used=used).doprint(
         layer.activation.code
     )
@@ -248,26 +257,47 @@ def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str
         activation=layer.activation.name,
         softmax=not layer.activation.elementwise,
         forward=forward,
-        propagate=propagate,
+        factor=factor,
+        propagate=index > 1,
         propagate_comment=comment,
         blas=n_in * n_out >= BLAS_MIN_MACS,
     )
 
 
+def _local_factor(gradient: LayerGradient) -> sp.Expr:
+    """A hidden delta's factor f'(z_p) (``code_factor``), which must depend on this layer's
+    z_p and a_p only: the forward loop evaluates it from its locals z and a."""
+    layer = gradient.layer
+    factor = code_factor(gradient)
+    elements = set(factor.atoms(sp.Indexed))
+    if not elements <= {layer.z[p], layer.a[p]}:
+        raise GenerationError(
+            f"layer {layer.index}: the factor {factor} of the derived delta depends on more than "
+            f"z{layer.index} and a{layer.index}; the forward pass cannot evaluate it"
+        )
+    return factor
+
+
 def _kernel_args(layers: tuple[LayerCode, ...]) -> KernelArgs:
     params = ", ".join(f"W{c.index}, b{c.index}" for c in layers)
-    forward = ["A0"] + [f"Z{c.index}, A{c.index}" for c in layers]
+    infer = ["A0"] + [f"Z{c.index}, A{c.index}" for c in layers]
+    forward = ["A0"] + [
+        f"Z{c.index}, A{c.index}" + (f", Fp{c.index}" if c.factor else "") for c in layers
+    ]
     buffers = [("A0", f"({{B}}, {layers[0].n_in})")]
     for c in layers:
         buffers += [
             (f"Z{c.index}", f"({{B}}, {c.n_out})"),
             (f"A{c.index}", f"({{B}}, {c.n_out})"),
         ]
+        if c.factor:
+            buffers.append((f"Fp{c.index}", f"({{B}}, {c.n_out})"))
     if layers[-1].softmax:
-        forward.append(f"LSE{layers[-1].index}")
+        for names in (forward, infer):
+            names.append(f"LSE{layers[-1].index}")
         buffers.append((f"LSE{layers[-1].index}", "{B}"))
     backward = [f"A{c.index - 1}" for c in layers]
-    backward += [f"Z{c.index}" for c in layers[:-1]]  # hidden f'(z) may be evaluated from z
+    backward += [f"Fp{c.index}" for c in layers if c.factor]  # hidden f'(z), from the forward pass
     backward += [f"delta{c.index}" for c in layers]
     for c in layers:
         buffers.append((f"delta{c.index}", f"({{B}}, {c.n_out})"))
@@ -281,9 +311,16 @@ def _kernel_args(layers: tuple[LayerCode, ...]) -> KernelArgs:
         params=params,
         weights_above="".join(f"W{c.index}, " for c in layers[1:]),
         forward=", ".join(forward),
+        infer=", ".join(infer),
         backward=", ".join(backward),
         buffers=tuple(buffers),
     )
+
+
+def _forward_printer(layer: int, float32: bool, used: set[str]) -> NumbaPrinter:
+    """Prints layer ``layer``'s z_p and a_p as the forward loop's locals z and a."""
+    arrays = {f"a{layer}": "a", f"z{layer}": "z"}
+    return NumbaPrinter(arrays=arrays, float32=float32, used=used)
 
 
 def _printer(layer: int, float32: bool, used: set[str]) -> NumbaPrinter:
