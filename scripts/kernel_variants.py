@@ -121,12 +121,13 @@ def asm(names: list[str], dtype: str) -> None:
         for layer in range(1, len(sizes)):
             n_in, n_out = sizes[layer - 1], sizes[layer]
             A, W, b = np.ones((B, n_in), dt), np.ones((n_out, n_in), dt), np.ones(n_out, dt)
-            Z, A_out, delta = (np.ones((B, n_out), dt) for _ in range(3))
-            below = np.ones((B, n_in), dt)
+            Z, A_out, delta, factor = (np.ones((B, n_out), dt) for _ in range(4))
+            below, factor_below = np.ones((B, n_in), dt), np.ones((B, n_in), dt)
+            hidden = (factor,) if layer < len(sizes) - 1 else ()  # it keeps f'(z) in Fp{layer}
             calls = {
-                f"_forward_tiles{layer}": (A, W, b, Z, A_out, B),
+                f"_forward_tiles{layer}": (A, W, b, Z, A_out, *hidden, B),
                 f"_weight_tiles{layer}": (delta, A, W.copy(), B),
-                f"_backward_tiles{layer}": (delta, W, A, np.ones((B, n_in), dt), below, B),
+                f"_backward_tiles{layer}": (delta, W, factor_below, below, B),
             }
             for function, args in calls.items():
                 kernel = getattr(module, function, None)
