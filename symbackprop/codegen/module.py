@@ -65,7 +65,7 @@ class LayerCode:
     ``forward`` is a = f(z) and, for a hidden layer, ``factor`` its delta's factor f'(z), both
     in the forward loop's locals ``z`` and ``a``: the forward pass keeps the factor in
     ``Fp{index}`` for the backward pass (evaluated beside f(z), they share subexpressions such as
-    e^{-|z|}). ``propagate``: the layer has one below it, whose delta it propagates.
+    e^{-|z|}).
     """
 
     index: int
@@ -75,9 +75,13 @@ class LayerCode:
     softmax: bool
     forward: str
     factor: str | None
-    propagate: bool
     propagate_comment: str
     blas: bool
+
+    @property
+    def propagate(self) -> bool:
+        """Whether the layer has one below it, whose delta it propagates."""
+        return self.index > 1
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,6 @@ def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str
         softmax=not layer.activation.elementwise,
         forward=forward,
         factor=factor,
-        propagate=index > 1,
         propagate_comment=comment,
         blas=n_in * n_out >= BLAS_MIN_MACS,
     )
