@@ -114,7 +114,7 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 KERNEL = dict(cache=True, fastmath={{"contract"}}, error_model="numpy")
 

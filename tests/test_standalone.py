@@ -120,3 +120,24 @@ def test_tuned_xor_trains_without_scipy(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_tuned_digits_trains_without_scipy(tmp_path: Path) -> None:
     _check_tuned("digits", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    # xor by default; digits and a tuned module (each 8-10 s) under -m slow
+    [n if n == "xor" else pytest.param(n, marks=pytest.mark.slow) for n in [*COMMITTED, "tuned"]],
+)
+def test_modules_run_as_python_under_numba_disable_jit(name: str, tmp_path: Path) -> None:
+    """NUMBA_DISABLE_JIT=1 (to step through a kernel in a debugger) runs a module's kernels as
+    Python: same loss as compiled, up to the fused multiply-adds, same predictions."""
+    folder = tmp_path / "modules"
+    if name == "tuned":
+        name = _tuned("xor", folder)
+    else:
+        folder.mkdir()
+        shutil.copy(ROOT / "generated" / f"{name}.py", folder / f"{name}.py")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), SYMBACKPROP_TUNE="0")
+    compiled = _run(folder, name, False, env)
+    python = _run(folder, name, False, dict(env, NUMBA_DISABLE_JIT="1"))
+    assert abs(python["loss"] - compiled["loss"]) <= 1e-9 * abs(compiled["loss"])
+    assert python["predict"] == compiled["predict"]
