@@ -15,6 +15,7 @@ import importlib.util
 import os
 import stat
 import sys
+import threading
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -36,6 +37,11 @@ file): their sources are part of every module's cache key."""
 
 KEY_LINE = "# symbackprop module cache key: "
 """The last line of a cached module: the key it was written for (checked when loading)."""
+
+_MODULES = threading.RLock()
+"""Held while a thread derives, writes or loads a module: another thread (``symbackprop.train``
+from a thread pool) waits, then finds it written and loaded, never half executed in
+``sys.modules``, nor derived twice."""
 
 
 def as_spec(spec: Spec | str | Path) -> Spec:
@@ -164,12 +170,13 @@ def load_cached_source(source: ModuleSource, folder: Path | None = None) -> Modu
 def _cached(spec: Spec, derivation: Derivation | None, folder: Path | None) -> tuple[Path, bytes]:
     """The cached module's path and verified bytes, written first on a miss."""
     path, key = _module_file(spec, folder)
-    data = _read_verified(path, key)
-    if data is None:
-        derivation = derivation or derivation_of(spec)
-        source = render_module(derivation)
-        data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
-        _write_cache(path, data)
+    with _MODULES:
+        data = _read_verified(path, key)
+        if data is None:
+            derivation = derivation or derivation_of(spec)
+            source = render_module(derivation)
+            data = stamp_text(f"{source.text}{KEY_LINE}{key}\n", "python")
+            _write_cache(path, data)
     return path, data
 
 
@@ -257,13 +264,14 @@ def _write_and_load(source: ModuleSource, name: str, folder: Path | None) -> Mod
 
     path = ensure_cache_dir(folder or cache_dir()) / f"{name}.py"
     expected = module_bytes(source)
-    try:
-        current = path.read_bytes() if path.is_file() and not path.is_symlink() else None
-    except OSError:
-        current = None
-    if current != expected:
-        _write_cache(path, expected)
-    return _load_file(path, expected)
+    with _MODULES:
+        try:
+            current = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        except OSError:
+            current = None
+        if current != expected:
+            _write_cache(path, expected)
+        return _load_file(path, expected)
 
 
 class _VerifiedLoader(importlib.machinery.SourceFileLoader):
@@ -284,7 +292,12 @@ class _VerifiedLoader(importlib.machinery.SourceFileLoader):
 def _load_file(path: Path, data: bytes) -> ModuleType:
     """Execute the verified ``data`` as the module of file ``path``, registered in sys.modules
     under its file's (digest-based) name, with no folder put on sys.path: Numba's on-disk cache
-    finds the compiled kernels by the file's path."""
+    finds the compiled kernels by the file's path. One thread at a time (``_MODULES``)."""
+    with _MODULES:
+        return _execute(path, data)
+
+
+def _execute(path: Path, data: bytes) -> ModuleType:
     name = path.stem
     loaded = sys.modules.get(name)
     if loaded is not None and getattr(loaded, "__file__", None) == str(path):

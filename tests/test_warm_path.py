@@ -153,6 +153,47 @@ def test_runtime_settings_do_not_change_the_module(tmp_path: Path) -> None:
     assert module_key(spec) != module_key(replace(spec, source="elsewhere.toml"))
 
 
+def test_threads_loading_one_module_never_see_it_half_executed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``symbackprop.train`` from a thread pool loads the spec's module in each thread: while one
+    thread executes the module file, the others wait, then get the whole module (they found it
+    in sys.modules half executed, without ``train``, before the pipeline's lock)."""
+    import threading
+    import time
+
+    from symbackprop import pipeline
+
+    spec = replace(load_spec("xor"), name="threads_xor")
+    folder = tmp_path / "modules"
+    pipeline.cached_source(spec, folder=folder)  # written, not loaded: every thread loads it
+    execute = pipeline._VerifiedLoader.exec_module
+
+    def slow(self, module):  # noqa: ANN001, ANN202 (a wider window for the race)
+        time.sleep(0.3)
+        execute(self, module)
+
+    monkeypatch.setattr(pipeline._VerifiedLoader, "exec_module", slow)
+    start, found = threading.Barrier(4), []
+
+    def load() -> None:
+        start.wait()
+        module = cached_module(spec, folder=folder)
+        found.append((module, hasattr(module, "train")))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [whole for _, whole in found] == [True] * 4
+        assert len({id(module) for module, _ in found}) == 1
+    finally:
+        for module, _ in found[:1]:
+            sys.modules.pop(module.__name__, None)
+
+
 def test_edited_or_stale_cached_module_is_rebuilt(tmp_path: Path) -> None:
     spec = load_spec("xor")
     folder = tmp_path / "modules"
