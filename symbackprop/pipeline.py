@@ -2,8 +2,8 @@
 
 The warm path: a spec's module is found in the cache by ``module_key`` (a digest of everything
 that defines its text) and loaded by file, so ``run``, ``predict`` and ``evaluate`` import no
-SymPy, Jinja2 or black once a module is cached.  Deriving, rendering and formatting (the stages
-below, imported here lazily) happen only on a cache miss.
+SymPy or Jinja2 (nor run ruff) once a module is cached.  Deriving, rendering and formatting (the
+stages below, imported here lazily) happen only on a cache miss.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def cached_module(
     spec: Spec, derivation: Derivation | None = None, folder: Path | None = None
 ) -> ModuleType:
     """The spec's generated module: from the cache when a module with its key is there and
-    intact (no SymPy, Jinja2 or black), else derived (or from ``derivation``), rendered, written
+    intact (no SymPy, Jinja2 or ruff), else derived (or from ``derivation``), rendered, written
     and loaded.  A stale, edited or other-version file is rebuilt, never loaded."""
     path, data = _cached(spec, derivation, folder)
     return _load_file(path, data)

@@ -176,7 +176,8 @@ def test_module_is_standalone_and_clean(output: str, loss: str, tmp_path) -> Non
     )
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "-q", "--line-length", "100", str(path)],
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--line-length", "100",
+         str(path)],
         capture_output=True,
         text=True,
         timeout=300,

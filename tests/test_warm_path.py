@@ -1,5 +1,5 @@
 """The warm path and the module cache (issues 17 and 18): a cached module is found by its key and
-loaded with no SymPy, Jinja2 or black; the cache folder is private; what is loaded is verified."""
+loaded with no SymPy, Jinja2 or ruff; the cache folder is private; what is loaded is verified."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from symbackprop.spec.builtins import ELEMENTWISE, REQUIRES_OUTPUT, TARGETS
 from symbackprop.spec.model import load_spec
 from symbackprop.util.fileio import stamp_text, unstamp_text
 
-HEAVY = ("sympy", "jinja2", "black")
+HEAVY = ("sympy", "jinja2", "ruff")  # ruff: formatting a module
 
 
 def _cli(args: list[str], cwd: Path, cache: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def test_import_symbackprop_imports_no_sympy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_warm_run_predict_evaluate_import_no_sympy_jinja2_black(tmp_path: Path) -> None:
+def test_warm_run_predict_evaluate_import_no_sympy_jinja2_ruff(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = _cli(["run", "xor", "--quiet-derivation", "--save", "w.npz"], tmp_path, cache)
     assert first.returncode == 0, first.stderr

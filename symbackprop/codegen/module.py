@@ -7,6 +7,7 @@ the templates in ``templates/`` only lay out the strings they receive.
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,10 +207,22 @@ def render_module(derivation: Derivation, kernels: str | None = None) -> ModuleS
 
 
 def format_python(text: str) -> str:
-    """Source formatted by Black (line length 100), so generated modules read like written ones."""
-    import black
+    """Source formatted by ``ruff format`` (Black's style, line length 100), so generated modules
+    read like written ones: Ruff's binary, given the text on its standard input, takes 15 ms
+    where Black took 0.4-1 s of every cold run before anything could compile."""
+    from ruff.__main__ import find_ruff_bin
 
-    return black.format_str(text, mode=black.Mode(line_length=100))
+    command = ["format", "--isolated", "--line-length", "100", "--stdin-filename", "module.py"]
+    try:
+        done = subprocess.run(
+            [find_ruff_bin(), *command], input=text, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:  # FileNotFoundError from find_ruff_bin included
+        raise GenerationError(f"cannot run ruff to format the module ({exc})", "ruff") from None
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[0]
+        raise GenerationError(f"ruff could not format the generated module: {reason}", "ruff")
+    return done.stdout
 
 
 def module_bytes(source: ModuleSource) -> bytes:
