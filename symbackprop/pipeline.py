@@ -28,6 +28,8 @@ from .util.fileio import stamp_text, unstamp_text
 from .util.version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .codegen.module import ModuleSource
     from .symbolic.derivation import Derivation
 
@@ -141,12 +143,19 @@ def module_key(spec: Spec) -> str:
 
 
 def cached_module(
-    spec: Spec, derivation: Derivation | None = None, folder: Path | None = None
+    spec: Spec,
+    derivation: Derivation | None = None,
+    folder: Path | None = None,
+    on_file: Callable[[Path], object] | None = None,
 ) -> ModuleType:
     """The spec's generated module: from the cache when a module with its key is there and
     intact (no SymPy, Jinja2 or ruff), else derived (or from ``derivation``), rendered, written
-    and loaded.  A stale, edited or other-version file is rebuilt, never loaded."""
+    and loaded.  A stale, edited or other-version file is rebuilt, never loaded. ``on_file`` is
+    called with the intact file's path before this process loads it (and imports Numba): a
+    helper process compiles from it meanwhile."""
     path, data = _cached(spec, derivation, folder)
+    if on_file is not None:
+        on_file(path)
     return _load_file(path, data)
 
 

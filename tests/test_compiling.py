@@ -50,7 +50,7 @@ def test_the_helper_compiles_training_and_this_process_loads_it(tmp_path: Path) 
     with helping(True) as helper:  # started before the module exists
         assert helper is not None
         module = _fresh(tmp_path)
-        helper.give(module)
+        helper.give(Path(module.__file__))
         assert helper.process.wait(timeout=300) == 0
     compile_training(module)
     # loaded from Numba's cache (the helper's work), not compiled here
@@ -161,7 +161,7 @@ from symbackprop.pipeline import cached_module
 from symbackprop.run.compiling import helping
 with helping(True) as helper:
     spec = make_spec([64, 32, 10], "softmax", "cross_entropy", name="orphan")
-    helper.give(cached_module(spec, folder=Path({str(tmp_path / "modules")!r})))
+    cached_module(spec, folder=Path({str(tmp_path / "modules")!r}), on_file=helper.give)
     print(helper.process.pid, flush=True)
     time.sleep(1.0)  # the helper is compiling training now
     os._exit(0)  # as Ctrl-C ends a run: no clean-up

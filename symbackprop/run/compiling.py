@@ -151,10 +151,11 @@ class Helper:
     def __init__(self, process: subprocess.Popen) -> None:
         self.process = process
 
-    def give(self, module: ModuleType) -> None:
-        """Send the module's file: the helper compiles training unless a process holds it."""
+    def give(self, path: Path) -> None:
+        """Send the module file's path (``pipeline.cached_module``'s ``on_file``, as soon as the
+        file is written): the helper compiles training unless a process holds it."""
         with contextlib.suppress(OSError, ValueError):  # the helper ended: the run compiles
-            self.process.stdin.write(f"{module.__file__}\n".encode())
+            self.process.stdin.write(f"{path}\n".encode())
             self.process.stdin.close()
 
     def stop(self) -> None:

@@ -385,8 +385,8 @@ def train(
     ``reports`` is kept for compatibility; progress lines come at tenths of the run.
     ``compile_interrupt``: a command's line for Ctrl-C while the kernels compile, which then
     ends the process at once (``exit_on_ctrl_c``); None (the API): Ctrl-C waits for the compile.
-    ``helper``: a process (``compiling.helping``) that compiles training while this one compiles
-    inference.
+    ``helper``: a process (``compiling.helping``), given the module's file, that compiles
+    training while this one compiles inference.
     """
     from .compiling import INFER, TRAIN, compile_parts
     from .limits import forced_kernel  # training only: predict and evaluate import neither
@@ -398,8 +398,6 @@ def train(
     params = [p.copy() for p in params] if params is not None else module.init_params(settings.seed)
     X, Y = prepared.X_train, prepared.Y_train
     n = X.shape[0]
-    if helper is not None:  # it compiles training from here on, this process inference
-        helper.give(module)
     if spec.functions:  # written in the spec: checked before training (a compile too)
         with exit_on_ctrl_c(compile_interrupt):
             check_functions(spec, module, params, X[:CHECK_ROWS], Y[:CHECK_ROWS])

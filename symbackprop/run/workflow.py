@@ -124,7 +124,8 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
             derivation = document.derivation
         not_yet = _interrupted(0, args.save, args.plot)  # Ctrl-C before training: ends at once
         with exit_on_ctrl_c(not_yet):
-            module = cached_module(spec, derivation)  # derived on a cache miss only
+            # derived on a cache miss only; the helper has the file before this process loads it
+            module = cached_module(spec, derivation, on_file=helper and helper.give)
         print(f"generated module: {module.__file__}", file=log)
         params, result, prepared = fit(
             spec, module, log, params=initial, compile_interrupt=not_yet, helper=helper
@@ -467,7 +468,7 @@ def train_api(
     else:
         spec = load_spec(str(spec), {"training": training} if training else None)
     with helping(not module_cached(spec)) as helper:  # compiles beside this process
-        module = cached_module(spec)
+        module = cached_module(spec, on_file=helper and helper.give)
         initial = None
         if isinstance(weights, (str, Path)):
             initial, _ = load_weights(Path(weights), spec, module.DTYPE)
