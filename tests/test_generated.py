@@ -185,6 +185,22 @@ def test_module_is_standalone_and_clean(output: str, loss: str, tmp_path) -> Non
     assert fmt.returncode == 0
 
 
+def test_formatting_failures_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ruff formats every module; a text it cannot parse, or a ruff that cannot run, is a
+    GenerationError naming the problem, not a traceback or an unformatted module."""
+    import ruff.__main__
+
+    from symbackprop.codegen.module import format_python
+    from symbackprop.errors import GenerationError
+
+    assert format_python("x = ( 1,2 )\n") == "x = (1, 2)\n"
+    with pytest.raises(GenerationError, match="ruff could not format .*module.py:1:5"):
+        format_python("def (:\n")
+    monkeypatch.setattr(ruff.__main__, "find_ruff_bin", lambda: "/nonexistent/ruff")
+    with pytest.raises(GenerationError, match="cannot run ruff to format the module"):
+        format_python("x = 1\n")
+
+
 @pytest.mark.parametrize("name", ["xor", "digits"])
 def test_committed_modules_are_up_to_date(name: str) -> None:
     """generated/<name>.py is what the current templates produce (update: scripts/regenerate.py)."""
