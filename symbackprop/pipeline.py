@@ -43,7 +43,18 @@ KEY_LINE = "# symbackprop module cache key: "
 _MODULES = threading.RLock()
 """Held while a thread derives, writes or loads a module: another thread (``symbackprop.train``
 from a thread pool) waits, then finds it written and loaded, never half executed in
-``sys.modules``, nor derived twice."""
+``sys.modules``, nor derived twice. A new one in a forked child (``_unlock_in_child``)."""
+
+
+def _unlock_in_child() -> None:
+    """A process forked while another thread held ``_MODULES`` would wait for it forever (that
+    thread is not in the child): the child starts with a lock of its own."""
+    global _MODULES
+    _MODULES = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_unlock_in_child)
 
 
 def as_spec(spec: Spec | str | Path) -> Spec:

@@ -59,6 +59,21 @@ def test_the_helper_compiles_training_and_this_process_loads_it(tmp_path: Path) 
     assert module.forward(module.init_params(0), np.array([[0.5, -1.0]])).shape == (1, 2)
 
 
+@two_cores
+def test_one_helper_per_process() -> None:
+    """Cold runs in several threads at once: the first has the helper, the others none."""
+    import threading
+
+    others = []
+    with helping(True) as first:
+        thread = threading.Thread(target=lambda: others.append(helping(True).__enter__()))
+        thread.start()
+        thread.join()
+    assert first is not None and others == [None]
+    with helping(True) as again:  # free again once the first run is done
+        assert again is not None
+
+
 def test_no_helper_where_the_module_is_cached() -> None:
     with helping(False) as helper:
         assert helper is None

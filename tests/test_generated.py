@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +200,37 @@ def test_formatting_failures_are_one_line_errors(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(ruff.__main__, "find_ruff_bin", lambda: "/nonexistent/ruff")
     with pytest.raises(GenerationError, match="cannot run ruff to format the module"):
         format_python("x = 1\n")
+
+
+def test_formatting_survives_a_missing_or_broken_ruff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A working directory that is gone (ruff refused to start in it), no ruff package, a ruff
+    that prints nothing or never returns: a module is formatted, or a one-line GenerationError,
+    never a traceback, a hang or an empty module that the cache would keep."""
+    import ruff.__main__
+
+    from symbackprop.codegen import module
+    from symbackprop.errors import GenerationError
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert module.format_python("x = ( 1,2 )\n") == "x = (1, 2)\n"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "ruff.__main__", None)  # not installed
+    with pytest.raises(GenerationError, match="not installed"):
+        module.format_python("x = 1\n")
+    monkeypatch.setitem(sys.modules, "ruff.__main__", ruff.__main__)
+    for name, body in [("silent", "cat > /dev/null"), ("stuck", "sleep 30")]:
+        fake = tmp_path / name
+        fake.write_text(f"#!/bin/sh\n{body}\n")
+        fake.chmod(0o755)
+        monkeypatch.setattr(ruff.__main__, "find_ruff_bin", lambda fake=fake: str(fake))
+        monkeypatch.setattr(module, "FORMAT_SECONDS", 1)
+        with pytest.raises(GenerationError, match="no module that parses|cannot run ruff"):
+            module.format_python("x = 1\n")
 
 
 @pytest.mark.parametrize("name", ["xor", "digits"])

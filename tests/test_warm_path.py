@@ -194,6 +194,34 @@ def test_threads_loading_one_module_never_see_it_half_executed(
             sys.modules.pop(module.__name__, None)
 
 
+def test_a_process_forked_while_a_thread_loads_a_module_can_load_one() -> None:
+    """A child forked while another thread holds the pipeline's lock (a multiprocessing "fork"
+    pool started during a cold train) gets a lock of its own; it waited forever before."""
+    import threading
+
+    from symbackprop import pipeline
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pipeline._MODULES:
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(30)
+        child = os.fork()
+        if child == 0:  # the child: exit 0 if it can take the lock
+            os._exit(0 if pipeline._MODULES.acquire(timeout=5) else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        thread.join()
+
+
 def test_edited_or_stale_cached_module_is_rebuilt(tmp_path: Path) -> None:
     spec = load_spec("xor")
     folder = tmp_path / "modules"

@@ -6,6 +6,7 @@ the templates in ``templates/`` only lay out the strings they receive.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import subprocess
 import textwrap
@@ -206,23 +207,48 @@ def render_module(derivation: Derivation, kernels: str | None = None) -> ModuleS
     return ModuleSource(name=spec.name, text=format_python(text))
 
 
+FORMAT_SECONDS = 60
+"""How long ruff may take to format a module (it takes 15 ms) before generation gives up."""
+
+
 def format_python(text: str) -> str:
     """Source formatted by ``ruff format`` (Black's style, line length 100), so generated modules
     read like written ones: Ruff's binary, given the text on its standard input, takes 15 ms
-    where Black took 0.4-1 s of every cold run before anything could compile."""
-    from ruff.__main__ import find_ruff_bin
-
+    where Black took 0.4-1 s of every cold run before anything could compile. It runs in its
+    own folder (the working directory may be gone), and what it returns must parse."""
     command = ["format", "--isolated", "--line-length", "100", "--stdin-filename", "module.py"]
     try:
+        from ruff.__main__ import find_ruff_bin
+
+        binary = find_ruff_bin()
         done = subprocess.run(
-            [find_ruff_bin(), *command], input=text, capture_output=True, text=True, check=False
+            [binary, *command],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(binary).parent,
+            timeout=FORMAT_SECONDS,
         )
-    except OSError as exc:  # FileNotFoundError from find_ruff_bin included
-        raise GenerationError(f"cannot run ruff to format the module ({exc})", "ruff") from None
+    except (ImportError, OSError, subprocess.SubprocessError) as exc:
+        reason = "not installed (pip install ruff)" if isinstance(exc, ImportError) else exc
+        message = f"cannot run ruff to format the module: {_one_line(reason)}"
+        raise GenerationError(message, "ruff") from None
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[0]
+        reason = _one_line(done.stderr or f"exit status {done.returncode}")
         raise GenerationError(f"ruff could not format the generated module: {reason}", "ruff")
+    try:
+        valid = bool(ast.parse(done.stdout).body)  # parsed, not compiled or run
+    except (SyntaxError, ValueError):
+        valid = False
+    if not valid:
+        raise GenerationError("ruff returned no module that parses", "ruff")
     return done.stdout
+
+
+def _one_line(message: object) -> str:
+    """A message of several lines as one: its lines joined by '; ' (escaped by the error)."""
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
 def module_bytes(source: ModuleSource) -> bytes:

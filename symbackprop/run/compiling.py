@@ -173,22 +173,40 @@ def _cores() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
+_ONE_HELPER = threading.Lock()
+"""Held by the thread whose run has a helper: runs in other threads at once (a thread pool
+training cold specs) start none (a second core helps one compile; more would only use memory)."""
+
+
 @contextlib.contextmanager
 def helping(needed: bool) -> Iterator[Helper | None]:
     """A helper for a module that is not compiled yet (``needed``: it will be derived), on a
-    machine with a second core; None where there is none. Stopped at the end."""
+    machine with a second core, where no other thread's run has one; None otherwise. Stopped at
+    the end."""
+    if needed and fcntl is not None and _cores() >= 2 and _ONE_HELPER.acquire(blocking=False):
+        try:
+            with _helper() as helper:
+                yield helper
+        finally:
+            _ONE_HELPER.release()
+    else:
+        yield None
+
+
+@contextlib.contextmanager
+def _helper() -> Iterator[Helper | None]:
+    """Start the helper process (None if it cannot start); stop it at the end."""
     helper = None
-    if needed and fcntl is not None and _cores() >= 2:
-        with contextlib.suppress(OSError):
-            process = subprocess.Popen(
-                # -P: not the working directory first on the path (a numpy.py there would run)
-                [sys.executable, "-P", "-m", "symbackprop.run.compiling"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=_helper_environment(),
-            )
-            helper = Helper(process)
+    with contextlib.suppress(OSError):
+        process = subprocess.Popen(
+            # -P: not the working directory first on the path (a numpy.py there would run)
+            [sys.executable, "-P", "-m", "symbackprop.run.compiling"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_helper_environment(),
+        )
+        helper = Helper(process)
     try:
         yield helper
     finally:
