@@ -24,12 +24,20 @@ CASES = [
     -1 / (z + 1) ** 3,
     -1 / (z + 1),
     w / (z + 1) ** 2 - z / (w - 3) ** 3,
+    # conditionals print unbracketed inside one pair of brackets; 0.5 needs none in a product
+    sp.Piecewise((0, z <= -1), (1, z >= 1), (sp.erfc(z) / 2, True)),
+    w * sp.Piecewise((z, (z > 0) & (z < 1)), (-z, True)) - 1,
+    sp.Piecewise((sp.Piecewise((1, w > 0), (2, True)), z > 0), (3, True)) ** 2,
+    1 / (1 + sp.Piecewise((z, ~(z > 0.5)), (w, True))),
+    sp.Rational(1, 2) * z * w - sp.Rational(3, 2) / w + sp.Rational(1, 4) ** z,
+    -sp.Rational(1, 2) * sp.Piecewise((z - w, sp.Abs(z) <= 1), (sp.sign(z - w), True)),
 ]
 
 
 @pytest.mark.parametrize("expr", CASES, ids=[str(e) for e in CASES])
 def test_printed_code_evaluates_as_sympy(expr: sp.Expr) -> None:
     printed = code(expr)
-    for zv, wv in [(-0.7, 1.3), (2.5, -0.4), (0.3, 0.9)]:
+    assert "(0.5)" not in printed and "if (" not in printed, printed  # no needless brackets
+    for zv, wv in [(-0.7, 1.3), (2.5, -0.4), (0.3, 0.9), (0.8, 0.2), (-1.5, -2.0)]:
         value = eval(printed, {"math": math, "abs": abs}, {"z": zv, "w": wv})  # our own output
         assert value == pytest.approx(float(expr.subs({z: zv, w: wv})), rel=1e-13), printed

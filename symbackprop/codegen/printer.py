@@ -90,7 +90,11 @@ class NumbaPrinter(PythonCodePrinter):
         return super()._print_Mul(expr)
 
     def parenthesize(self, item: sp.Basic, level: int, strict: bool = False) -> str:
-        """As SymPy's, but a power printed as a product (x*x) is bracketed inside products."""
+        """As SymPy's, but a power printed as a product (x*x) is bracketed inside products, and a
+        positive fraction, printed as one float literal (0.5), is not (SymPy ranks p/q as a
+        product: ``(0.5)*x``)."""
+        if isinstance(item, sp.Rational | sp.Float) and item.is_positive:
+            return self._print(item)
         printed = super().parenthesize(item, level, strict)
         small_power = isinstance(item, sp.Pow) and item.exp.is_Integer and 2 <= item.exp <= 3
         if small_power and level >= PRECEDENCE["Mul"]:
@@ -120,11 +124,24 @@ class NumbaPrinter(PythonCodePrinter):
         return f"({one} if {u} > {zero} else ({zero} if {u} < {zero} else {at_zero}))"
 
     def _print_Relational(self, expr: sp.Expr) -> str:
-        """A comparison; between integers (a step counter and a number) it stays in integers."""
-        if not all(arg.is_integer for arg in expr.args):
-            return super()._print_Relational(expr)
-        lhs, rhs = (str(arg) if arg.is_Integer else self._print(arg) for arg in expr.args)
-        return f"({lhs} {expr.rel_op} {rhs})"
+        """A comparison, unbracketed: it is only ever a condition (of a conditional, or inside
+        ``and``/``or``/``not``, which all bind looser). Between integers (a step counter and a
+        number) it stays in integers."""
+        integers = all(arg.is_integer for arg in expr.args)
+        lhs, rhs = (
+            str(arg) if integers and arg.is_Integer else self._print(arg) for arg in expr.args
+        )
+        return f"{lhs} {expr.rel_op} {rhs}"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """``(a if c else b if d else e)``: brackets around the whole only (a conditional binds
+        looser than any operator, so its pieces and conditions need none). One whose last
+        condition is not True prints as SymPy prints it (``... else None``)."""
+        *pieces, (last, otherwise) = expr.args
+        if otherwise != sp.true:
+            return super()._print_Piecewise(expr)
+        chain = [f"{self._print(value)} if {self._print(cond)} else" for value, cond in pieces]
+        return f"({' '.join([*chain, self._print(last)])})"
 
     def _print_floor(self, expr: sp.Expr) -> str:
         """floor(k/n) of an integer k and a positive integer n as exact integer division."""
