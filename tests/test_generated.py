@@ -223,7 +223,11 @@ def test_formatting_survives_a_missing_or_broken_ruff(
     with pytest.raises(GenerationError, match="not installed"):
         module.format_python("x = 1\n")
     monkeypatch.setitem(sys.modules, "ruff.__main__", ruff.__main__)
-    for name, body in [("silent", "cat > /dev/null"), ("stuck", "sleep 30")]:
+    for name, body in [
+        ("silent", "cat > /dev/null"),
+        ("comment", "cat > /dev/null; echo '# formatted'"),
+        ("stuck", "sleep 30"),
+    ]:
         fake = tmp_path / name
         fake.write_text(f"#!/bin/sh\n{body}\n")
         fake.chmod(0o755)
@@ -231,6 +235,36 @@ def test_formatting_survives_a_missing_or_broken_ruff(
         monkeypatch.setattr(module, "FORMAT_SECONDS", 1)
         with pytest.raises(GenerationError, match="no module that parses|cannot run ruff"):
             module.format_python("x = 1\n")
+
+
+def test_formatting_survives_the_ast_race_of_python_3_11(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CPython 3.11's ast.parse can raise "AST constructor recursion depth mismatch" while
+    another thread parses (CI's sweep, whose client runs threads, failed so): the check that
+    ruff's output parses tries again, and a parser that keeps failing is a one-line error."""
+    import ast
+    from types import SimpleNamespace
+
+    from symbackprop.codegen import module
+    from symbackprop.errors import GenerationError
+    from symbackprop.util import parsing
+
+    real = ast.parse
+    left = [2]  # spurious failures still to raise
+
+    def flaky(*args: object, **kwargs: object) -> ast.AST:
+        if left[0]:
+            left[0] -= 1
+            raise SystemError("AST constructor recursion depth mismatch (before=51, after=85)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parsing, "ast", SimpleNamespace(parse=flaky))  # ours only
+    assert module.format_python("x = ( 1,2 )\n") == "x = (1, 2)\n"
+    assert left == [0]
+    left[0] = parsing.PARSE_TRIES
+    with pytest.raises(GenerationError, match="parser kept failing"):
+        module.format_python("x = 1\n")
 
 
 @pytest.mark.parametrize("name", ["xor", "digits"])

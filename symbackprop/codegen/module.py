@@ -6,7 +6,6 @@ the templates in ``templates/`` only lay out the strings they receive.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import subprocess
 import textwrap
@@ -29,6 +28,7 @@ from ..symbolic.derivatives import derivative
 from ..symbolic.network import ActivationPrime, p, q
 from ..symbolic.text import text
 from ..util.fileio import stamp_text, standalone_source, write_output
+from ..util.parsing import ParserRaceError, parse_python
 from ..util.resources import environment
 from ..util.version import __version__
 from .optimizer import INIT_FORMULAS, optimizer_code, schedule_code, update_code
@@ -238,9 +238,13 @@ def format_python(text: str) -> str:
         reason = _one_line(done.stderr or f"exit status {done.returncode}")
         raise GenerationError(f"ruff could not format the generated module: {reason}", "ruff")
     try:
-        valid = bool(ast.parse(done.stdout).body)  # parsed, not compiled or run
+        valid = bool(parse_python(done.stdout).body)  # parsed, not compiled or run
     except (SyntaxError, ValueError):
         valid = False
+    except ParserRaceError:
+        raise GenerationError(
+            "Python's parser kept failing on the formatted module", "ruff"
+        ) from None
     if not valid:
         raise GenerationError("ruff returned no module that parses", "ruff")
     return done.stdout

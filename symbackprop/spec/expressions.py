@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 import sympy as sp
 
 from ..errors import ExpressionError
+from ..util.parsing import ParserRaceError, parse_python
 
 MAX_LENGTH = 2000
 """Longest accepted text (characters)."""
@@ -108,11 +109,13 @@ def parse_expression(text: str, variables: Sequence[str] = ("x",)) -> sp.Expr:
     if "\n" in source or "\r" in source:
         raise ExpressionError("must be on one line")
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = parse_python(source, mode="eval")
     except SyntaxError as exc:
         column = exc.offset or 1
         token = source[column - 1 : column] or "end of text"
         raise ExpressionError(f"invalid syntax at '{token}' (column {column})") from None
+    except ParserRaceError:
+        raise ExpressionError("could not be parsed: Python's parser kept failing") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("too deeply nested or not parseable") from None
     _check_size(tree.body, source)
