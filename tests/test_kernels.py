@@ -70,6 +70,44 @@ def test_float32_microkernels_stay_float32_and_agree(monkeypatch) -> None:  # no
         np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compiled_matmul_calls_gemm_with_every_transpose_and_leading_rows(dtype: str) -> None:
+    """_matmul in a kernel (the intrinsic that calls SciPy's gemm the way Numba's np.dot does)
+    against NumPy: C[:M] = op(A) op(W) for both transposes of each operand, reading only the
+    leading rows of larger buffers (as the training kernels pass them) and leaving C's other
+    rows alone; a non-contiguous or mixed-dtype operand is refused when typing."""
+    pytest.importorskip("scipy.linalg.cython_blas")
+    from numba import njit
+    from numba.core.errors import TypingError
+
+    network = {"layers": [40, 24, 3], "activation": "tanh", "output": "softmax", "dtype": dtype}
+    network["loss"] = "cross_entropy"
+    module = module_for(parse_spec({"name": f"matmul_{dtype}", "network": network}))
+    assert module.SCIPY_BLAS
+
+    @njit
+    def product(A, ta, W, tw, C, M, N, K):  # noqa: ANN001, ANN202, N803
+        module._matmul(A, ta, W, tw, C, M, N, K)
+
+    rng = np.random.default_rng(0)
+    M, N, K = 5, 7, 3
+    tolerance = 1e-13 if dtype == "float64" else 1e-5
+    for ta in (False, True):
+        for tw in (False, True):
+            A = rng.normal(size=(K + 2, M) if ta else (M + 2, K)).astype(dtype)
+            W = rng.normal(size=(N + 1, K) if tw else (K + 1, N)).astype(dtype)
+            C = np.full((M + 3, N), 7.0, dtype=dtype)
+            product(A, ta, W, tw, C, M, N, K)
+            a = A[:K].T if ta else A[:M]
+            w = W[:N].T if tw else W[:K]
+            np.testing.assert_allclose(C[:M], a @ w, rtol=tolerance, atol=tolerance)
+            assert (C[M:] == 7.0).all(), (ta, tw)
+    with pytest.raises(TypingError):
+        product(A[:, ::2], False, W, False, C, M, N, K)
+    with pytest.raises(TypingError):
+        product(A.astype(np.float16), False, W, False, C, M, N, K)
+
+
 def test_default_plan_is_blas_from_the_threshold_and_loops_below(monkeypatch) -> None:  # noqa: ANN001
     for name in ("xor", "digits", "deep-narrow"):
         module = _module(name)
@@ -225,21 +263,24 @@ def test_fixed_is_the_default_and_carries_one_kernel_per_layer() -> None:
         assert absent not in fixed, absent
         assert absent in tuned, absent
     # digits' layers (64 x 32, 32 x 10) reach BLAS_MIN_MACS: 5 products (no backward of layer 1),
-    # each np.dot in training where SciPy's BLAS is and the module's own tiles where it is not
-    assert fixed.count("np.dot(") == 5 and tuned.count("np.dot(") == 5
+    # each SciPy's gemm (_matmul) in training where SciPy's BLAS is and the module's own tiles
+    # where it is not; np.dot only in _matmul's Python body (NUMBA_DISABLE_JIT=1)
+    assert fixed.count("    _matmul(") == 5 and tuned.count("    _matmul(") == 5
+    assert fixed.count("np.dot(") == 1 and tuned.count("np.dot(") == 1
     assert fixed.count("    if SCIPY_BLAS:\n") == 5 and fixed.count("_tiles1(") + fixed.count(
         "_tiles2("
     ) == 2 * 5  # fmt: skip
-    # _infer (forward, loss, predict) has both forward tiles written in, never np.dot, and calls
+    # _infer (forward, loss, predict) has both forward tiles written in, never BLAS, and calls
     # no kernel of its own (whose rounding would depend on how Numba linked it)
     infer = fixed.split("\ndef _infer(", 1)[1].split("\n\n\n", 1)[0]
     assert infer.count("                s00 += x0 * y0\n") == 2
-    assert "np.dot(" not in infer and "SCIPY_BLAS" not in infer and "_tiles" not in infer.replace(
+    assert "_matmul(" not in infer and "SCIPY_BLAS" not in infer and "_tiles" not in infer.replace(
         "the tiles of _forward_tiles", ""
     )  # fmt: skip
     assert "if plan[" not in fixed and "if plan[" in tuned
     xor = render_module(derivation_of(load_spec("xor"))).text  # below the threshold: loops only
-    assert "np.dot(" not in xor and "SCIPY_BLAS" not in xor and "_tiles" not in xor
+    for absent in ("_matmul", "np.dot", "SCIPY_BLAS", "_tiles"):
+        assert absent not in xor, absent
 
 
 def test_spec_kernels_field_picks_tuned_and_refuses_unknown_values(tmp_path) -> None:  # noqa: ANN001

@@ -260,10 +260,12 @@ def test_plain_sgd_generates_the_stateless_kernel() -> None:
     module = module_for(_spec("plain", {"learning_rate": 0.1}))
     assert not hasattr(module, "init_state")
     text = open(module.__file__).read()
-    kernel = '@njit(inline="always", **KERNEL)\ndef _update(param, dparam, B, rate, old_param):'
-    assert kernel in text
+    for kind in "Wb":
+        kernel = f"def _update_{kind}(param, dparam, B, rate, old_param):"
+        assert f'@njit(inline="always", **KERNEL)\n{kernel}' in text
+        assert f"_update_{kind}({kind}1, d{kind}1, B, learning_rate, old_{kind}1)" in text
     assert "c0 = DTYPE(rate / B)" in text and "theta = theta - c0 * grad" in text
-    assert "_update(W1, dW1, B, learning_rate, old_W1)" in text
+    assert ".reshape(-1)\n" not in text  # each entry indexed in place, no flat view
 
 
 @pytest.mark.parametrize(

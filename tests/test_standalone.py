@@ -1,6 +1,6 @@
 """Generated modules are standalone: numpy, numba and the standard library, SciPy optional.
 
-Numba runs ``np.dot`` on SciPy's BLAS; a module with BLAS layers must train and predict in a
+A module calls SciPy's BLAS (gemm) for its larger layers; it must train and predict in a
 process where ``scipy`` cannot be imported (on its own register-tiled loops), to the same result,
 and Numba's on-disk cache must not hand the BLAS variant to such a process.
 """
@@ -73,7 +73,7 @@ def _check_without_scipy(folder: Path, name: str, tmp_path: Path, **settings: st
     assert math.isfinite(without["loss"])
     assert abs(without["loss"] - with_scipy["loss"]) <= 1e-12 * abs(with_scipy["loss"])
     assert without["predict"] == with_scipy["predict"]
-    if with_scipy["scipy_blas"] is not None:  # the module calls np.dot where SciPy is there
+    if with_scipy["scipy_blas"] is not None:  # the module calls gemm where SciPy is there
         assert with_scipy["scipy_blas"] is True and without["scipy_blas"] is False
     again = _run(folder, name, True, env)  # now from Numba's cache
     assert abs(again["loss"] - with_scipy["loss"]) <= 1e-12 * abs(with_scipy["loss"])

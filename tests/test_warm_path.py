@@ -86,8 +86,8 @@ sys.exit(status)
 
 
 def test_predict_and_evaluate_of_blas_layers_never_import_scipy_linalg(tmp_path: Path) -> None:
-    """digits has layers big enough for np.dot in training: predict and evaluate run its _infer
-    kernel (no np.dot) and skip Numba's BLAS probe, so scipy.linalg is never imported (0.2 s of
+    """digits has layers big enough for BLAS in training: predict and evaluate run its _infer
+    kernel (no BLAS) and skip Numba's BLAS probe, so scipy.linalg is never imported (0.2 s of
     CPU), to the same outputs as the module's forward."""
     import numpy as np
 

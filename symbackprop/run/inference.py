@@ -4,7 +4,7 @@ SciPy's BLAS (issue 17).
 Numba sets up its target on the first call of a compiled function, even one loaded from its
 on-disk cache, and that imports ``numba.np.arraymath``, which imports ``scipy.linalg`` where
 SciPy is installed to learn whether np.dot has a BLAS: about 0.2 s of CPU, a third of a warm
-``predict``. A generated module's ``forward``, ``loss`` and ``predict`` never call np.dot (they
+``predict``. A generated module's ``forward``, ``loss`` and ``predict`` never call BLAS (they
 run its ``_infer`` kernel), so these commands import arraymath with ``scipy.linalg`` refused:
 Numba notes that it has no BLAS, which changes only how it would compile np.correlate and
 np.convolve (loops instead of np.dot; no module calls them) and nothing already compiled. Once
