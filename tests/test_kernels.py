@@ -75,7 +75,8 @@ def test_compiled_matmul_calls_gemm_with_every_transpose_and_leading_rows(dtype:
     """_matmul in a kernel (the intrinsic that calls SciPy's gemm the way Numba's np.dot does)
     against NumPy: C[:M] = op(A) op(W) for both transposes of each operand, reading only the
     leading rows of larger buffers (as the training kernels pass them) and leaving C's other
-    rows alone; a non-contiguous or mixed-dtype operand is refused when typing."""
+    rows alone; sizes that do not fit the matrices are a ValueError (gemm trusts them), a
+    non-contiguous or mixed-dtype operand is refused when typing."""
     pytest.importorskip("scipy.linalg.cython_blas")
     from numba import njit
     from numba.core.errors import TypingError
@@ -102,6 +103,16 @@ def test_compiled_matmul_calls_gemm_with_every_transpose_and_leading_rows(dtype:
             w = W[:N].T if tw else W[:K]
             np.testing.assert_allclose(C[:M], a @ w, rtol=tolerance, atol=tolerance)
             assert (C[M:] == 7.0).all(), (ta, tw)
+    A, W, C = (np.ones(shape, dtype=dtype) for shape in [(M, K), (K, N), (M, N)])
+    product(A, False, W, False, C, M, N, K)
+    assert (C == K).all()
+    too_few_rows = [(A[: M - 1], W, C), (A, W[: K - 1], C), (A, W, C[: M - 1])]
+    for a, w, c in too_few_rows:  # gemm would read or write past the end: refused, as np.dot
+        with pytest.raises(ValueError, match="shapes do not match"):
+            product(a, False, w, False, c, M, N, K)
+    for sizes in [(M, N + 1, K), (M, N, K + 1), (M, N - 1, K)]:  # rows of the wrong length
+        with pytest.raises(ValueError, match="shapes do not match"):
+            product(A, False, W, False, C, *sizes)
     with pytest.raises(TypingError):
         product(A[:, ::2], False, W, False, C, M, N, K)
     with pytest.raises(TypingError):

@@ -23,6 +23,7 @@ from ..errors import DataError, SymbackpropError
 from ..spec.builtins import ELEMENTWISE
 from ..spec.model import Spec, load_spec
 from ..util.fileio import check_target, stamp_zip, write_output
+from ..util.parsing import parse_python
 
 TORCH_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "identity": ("Identity", ()),
@@ -92,10 +93,11 @@ def torch_sequential(spec: Spec) -> Any:  # noqa: ANN401
         positional, keywords = [], {}
         for arg in args:
             key, _, value = arg.rpartition("=")
+            literal = ast.literal_eval(parse_python(value, mode="eval"))  # our own text
             if key:
-                keywords[key] = ast.literal_eval(value)
+                keywords[key] = literal
             else:
-                positional.append(ast.literal_eval(value))
+                positional.append(literal)
         modules.append(getattr(nn, name)(*positional, **keywords))
     model = nn.Sequential(*modules)
     return model.double() if spec.dtype == "float64" else model.float()

@@ -20,12 +20,13 @@ def parse_python(source: str, mode: str = "exec") -> ast.AST:
     a library reading source) can trip ours (python/cpython#106905; CI's sweep failed so). The
     text is unchanged, so a second parse gives the tree the first should have. The race
     is a ParserRaceError if every try meets it; any other SystemError is raised as is."""
-    for tries in range(1, PARSE_TRIES + 1):
+    tries = 1
+    while True:
         try:
             return ast.parse(source, mode=mode)
         except SystemError as exc:
             if "recursion depth mismatch" not in str(exc):
                 raise
-            if tries == PARSE_TRIES:
+            if tries >= PARSE_TRIES:
                 raise ParserRaceError(f"Python's parser failed {tries} times: {exc}") from exc
-    raise ValueError(f"PARSE_TRIES is {PARSE_TRIES}; it must be at least 1")
+            tries += 1
