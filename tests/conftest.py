@@ -100,6 +100,23 @@ def sample(module, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # n
     return sample_data(module, n, seed)
 
 
+class RacingParser:
+    """Stands in for the ``ast`` module of ``symbackprop.util.parsing``: its ``parse`` raises
+    CPython 3.11's spurious "AST constructor recursion depth mismatch" SystemError (what a parse
+    in another thread can cause) ``failures`` more times, then parses."""
+
+    def __init__(self, failures: int) -> None:
+        import ast
+
+        self.failures, self._parse = failures, ast.parse
+
+    def parse(self, *args: object, **kwargs: object) -> object:
+        if self.failures:
+            self.failures -= 1
+            raise SystemError("AST constructor recursion depth mismatch (before=51, after=85)")
+        return self._parse(*args, **kwargs)
+
+
 def pointwise_module(name: str, lines: list[str], dtype: str, outputs: tuple[str, ...]):  # noqa: ANN201
     """A small Numba module with ``evaluate(points, Y, *outputs)``: for each point ``z``, the
     printed ``lines`` (scalar code as the kernels print it) fill row i of the output arrays.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
-from conftest import ROOT
+from conftest import ROOT, RacingParser
 
 import symbackprop
 from symbackprop import ExpressionError, parse_expression
@@ -277,19 +277,11 @@ def test_a_parse_tripped_by_another_threads_parse_is_tried_again(
 
     from symbackprop.util import parsing
 
-    real = ast.parse
-    left = [2]  # spurious failures still to raise
-
-    def flaky(*args: object, **kwargs: object) -> ast.AST:
-        if left[0]:
-            left[0] -= 1
-            raise SystemError("AST constructor recursion depth mismatch (before=51, after=85)")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(parsing, "ast", SimpleNamespace(parse=flaky))  # ours only
+    racing = RacingParser(2)
+    monkeypatch.setattr(parsing, "ast", racing)  # our parses only
     assert parse_expression("tanh(x)**2") == sp.tanh(sp.Symbol("x", real=True)) ** 2
-    assert left == [0]
-    left[0] = parsing.PARSE_TRIES
+    assert racing.failures == 0
+    monkeypatch.setattr(parsing, "ast", RacingParser(parsing.PARSE_TRIES))
     with pytest.raises(ExpressionError, match="parser kept failing"):
         parse_expression("x + 1")
 

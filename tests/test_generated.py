@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import OUTPUT_LOSS, ROOT, combo_spec, make_spec, module_for, sample
+from conftest import OUTPUT_LOSS, ROOT, RacingParser, combo_spec, make_spec, module_for, sample
 
 from symbackprop.codegen.module import MARKER, render_module
 from symbackprop.pipeline import derivation_of, module_source
@@ -243,26 +243,15 @@ def test_formatting_survives_the_ast_race_of_python_3_11(
     """CPython 3.11's ast.parse can raise "AST constructor recursion depth mismatch" while
     another thread parses (CI's sweep, whose client runs threads, failed so): the check that
     ruff's output parses tries again, and a parser that keeps failing is a one-line error."""
-    import ast
-    from types import SimpleNamespace
-
     from symbackprop.codegen import module
     from symbackprop.errors import GenerationError
     from symbackprop.util import parsing
 
-    real = ast.parse
-    left = [2]  # spurious failures still to raise
-
-    def flaky(*args: object, **kwargs: object) -> ast.AST:
-        if left[0]:
-            left[0] -= 1
-            raise SystemError("AST constructor recursion depth mismatch (before=51, after=85)")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(parsing, "ast", SimpleNamespace(parse=flaky))  # ours only
+    racing = RacingParser(2)
+    monkeypatch.setattr(parsing, "ast", racing)  # our parses only
     assert module.format_python("x = ( 1,2 )\n") == "x = (1, 2)\n"
-    assert left == [0]
-    left[0] = parsing.PARSE_TRIES
+    assert racing.failures == 0
+    monkeypatch.setattr(parsing, "ast", RacingParser(parsing.PARSE_TRIES))
     with pytest.raises(GenerationError, match="parser kept failing"):
         module.format_python("x = 1\n")
 
