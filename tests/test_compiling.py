@@ -20,13 +20,14 @@ from symbackprop.pipeline import cached_file_module, cached_module, module_cache
 from symbackprop.run.compiling import (
     INFER,
     TRAIN,
+    compile_backward,
     compile_inference,
     compile_parts,
     compile_training,
     helping,
     part_lock,
 )
-from symbackprop.spec.model import load_spec
+from symbackprop.spec.model import load_spec, parse_spec
 
 two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 
@@ -267,3 +268,31 @@ def test_compiling_a_tuned_module_measures_nothing(monkeypatch, tmp_path: Path) 
     monkeypatch.setattr(module, "_tune", lambda *args: pytest.fail("measured while compiling"))
     compile_training(module)
     assert not (tmp_path / "wisdom.json").exists()
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"layers": [2, 3, 2], "output": "softmax", "loss": "cross_entropy"},
+        {"layers": [3, 4, 4, 1], "output": "sigmoid", "loss": "mse", "dtype": "float32"},
+        {"layers": [2, 5, 1], "output": "identity", "loss": "mse", "kernels": "tuned"},
+    ],
+    ids=["softmax", "float32-deep", "tuned"],
+)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_backward_pass_alone_has_the_types_training_calls_it_with(
+    tmp_path: Path, network: dict, optimizer: str
+) -> None:
+    """``compile_backward`` compiles the one ``_backward`` that training links (loaded from the
+    cache by a process compiling training meanwhile): training adds no second signature."""
+    if len(network["layers"]) > 2:
+        network = {**network, "activation": "tanh"}
+    spec = parse_spec(
+        {"name": f"bw_{optimizer}", "network": network, "training": {"optimizer": optimizer}}
+    )
+    module = cached_module(spec, folder=tmp_path / "modules")
+    compile_backward(module)
+    assert len(module._backward.signatures) == 1
+    compile_training(module)
+    assert len(module._backward.signatures) == 1
+    assert len(module._train.signatures) == 1

@@ -253,6 +253,7 @@ def test_interrupt_keeps_weights(moons) -> None:  # noqa: ANN001
         DTYPE = module.DTYPE
         forward, loss = module.forward, module.loss
         epoch_orders = staticmethod(module.epoch_orders)
+        compile_backward = staticmethod(module.compile_backward)
 
         @staticmethod
         def init_params(seed: int):  # noqa: ANN205

@@ -6,7 +6,9 @@ reports. The two are independent. Where the module is not in the cache yet (so i
 derived, and nothing of it is compiled) and the machine has a second core, the run starts a
 helper process before it derives: the helper imports Numba and sets up its compiler while the
 run derives, then, given the module's file, compiles training into Numba's on-disk cache while
-the run compiles inference, and the run then loads training from that cache.
+the run compiles the backward pass (which the helper's training kernel calls: by the time the
+helper has compiled the forward pass, it loads the backward pass from the cache) and then
+inference, and the run then loads training from that cache.
 
 Processes that share a module file (a run and its helper, a sweep's workers) compile each part
 once: a part compiles under a file lock beside the module, and a process that finds a part
@@ -38,8 +40,11 @@ try:
 except ImportError:  # not POSIX: no locks, no helper; every process compiles what it calls
     fcntl = None
 
-TRAIN, INFER = "train", "infer"
-"""The parts a run compiles: the training kernel, and the kernels of ``forward``/``loss``."""
+TRAIN, BACKWARD, INFER = "train", "backward", "infer"
+"""The parts a run compiles: the training kernel (with the forward and backward passes it
+calls), the backward pass alone (``module.compile_backward``: compiled by one process while
+another compiles training, which then loads it from the cache), and the kernels of
+``forward``/``loss``."""
 
 
 def _zeros(module: ModuleType) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +70,13 @@ def compile_training(module: ModuleType) -> None:
     extra = {"state": module.init_state(params)} if hasattr(module, "init_state") else {}
     order = np.zeros((0, 1), dtype=np.int64)  # no epochs: a tuned module measures nothing
     module.train_with_order(params, *_zeros(module), order, 0.01, 1, False, **extra)
+
+
+def compile_backward(module: ModuleType) -> None:
+    """Compile (or load) ``module``'s backward pass alone, for the argument types its training
+    kernel passes it: a process compiling training meanwhile loads it from Numba's cache when
+    it gets to it (it spends most of a second on the forward pass first)."""
+    module.compile_backward()
 
 
 LOCK_WAIT = 60.0

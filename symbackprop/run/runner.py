@@ -388,7 +388,7 @@ def train(
     ``helper``: a process (``compiling.helping``), given the module's file, that compiles
     training while this one compiles inference.
     """
-    from .compiling import INFER, TRAIN, compile_parts
+    from .compiling import BACKWARD, INFER, TRAIN, compile_backward, compile_parts
     from .limits import forced_kernel  # training only: predict and evaluate import neither
 
     settings = spec.training
@@ -428,10 +428,11 @@ def train(
         first = functools.partial(kernel, X=X[:m], Y=Y[:m], state=warm_state)
         parts = {
             TRAIN: lambda: _chunk_losses(first, copies, np.arange(m)[None, :], 0),  # exit 3
+            BACKWARD: lambda: compile_backward(module),  # done with TRAIN, unless taken
             INFER: lambda: module.loss(params, X[:1], Y[:1]),
         }
-        if helper is not None:
-            parts = {INFER: parts[INFER], TRAIN: parts[TRAIN]}
+        if helper is not None:  # the helper compiles training, loading this backward pass
+            parts = {part: parts[part] for part in (BACKWARD, INFER, TRAIN)}
         with exit_on_ctrl_c(compile_interrupt):
             compile_parts(module, parts)
         compile_seconds = time.perf_counter() - start
