@@ -32,12 +32,12 @@ from symbackprop.spec.model import load_spec, parse_spec
 two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 
 
-def _fresh(tmp_path: Path, name: str = "helped"):  # noqa: ANN202
+def _fresh(tmp_path: Path, name: str = "helped", folder: str = "modules"):  # noqa: ANN202
     """A module derived and written by this process, in a folder of its own."""
     spec = make_spec([2, 3, 2], "softmax", "cross_entropy", name=name)
-    assert not module_cached(spec, tmp_path / "modules")
-    module = cached_module(spec, folder=tmp_path / "modules")
-    assert module_cached(spec, tmp_path / "modules")
+    assert not module_cached(spec, tmp_path / folder)
+    module = cached_module(spec, folder=tmp_path / folder)
+    assert module_cached(spec, tmp_path / folder)
     return module
 
 
@@ -47,10 +47,14 @@ def _counts(dispatcher) -> tuple[int, int]:  # noqa: ANN001
 
 
 @two_cores
-def test_the_helper_compiles_training_and_this_process_loads_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("folder", ["modules", "new\nline "], ids=["plain", "newline"])
+def test_the_helper_compiles_training_and_this_process_loads_it(
+    tmp_path: Path, folder: str
+) -> None:
+    """Given the module's path (any path: one with a newline and a trailing space too)."""
     with helping(True) as helper:  # started before the module exists
         assert helper is not None
-        module = _fresh(tmp_path)
+        module = _fresh(tmp_path, folder=folder)
         helper.give(Path(module.__file__))
         assert helper.process.wait(timeout=300) == 0
     compile_training(module)

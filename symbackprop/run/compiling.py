@@ -16,7 +16,8 @@ taken compiles another part first, then takes the taken one once it is free (Num
 from its cache). Locks only order the work: where one cannot be made, a process compiles alone.
 
 ``python -m symbackprop.run.compiling`` is the helper: it reads the module file's path from its
-standard input. It is best effort: whatever stops it leaves its part to the run.
+standard input (all of it, to its end). It is best effort: whatever stops it leaves its part to
+the run.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class Helper:
         """Send the module file's path (``pipeline.cached_module``'s ``on_file``, as soon as the
         file is written): the helper compiles training unless a process holds it."""
         with contextlib.suppress(OSError, ValueError):  # the helper ended: the run compiles
-            self.process.stdin.write(f"{path}\n".encode())
+            self.process.stdin.write(os.fsencode(path))  # any path: the end of input ends it
             self.process.stdin.close()
 
     def stop(self) -> None:
@@ -267,10 +268,10 @@ def main() -> int:
         _warm_up()
         from ..pipeline import cached_file_module
 
-        path = sys.stdin.readline().strip()
+        path = sys.stdin.buffer.read()  # all of it: a path may hold a newline
         if not path:  # the run ended, or found the module compiled after all
             return 0
-        module = cached_file_module(Path(path))
+        module = cached_file_module(Path(os.fsdecode(path)))
         with part_lock(module, TRAIN, blocking=False) as held:
             if held:
                 compile_training(module)
