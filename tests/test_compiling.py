@@ -4,6 +4,7 @@ run compiles inference; processes sharing a module take its parts under locks.""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import subprocess
@@ -18,6 +19,7 @@ from conftest import make_spec
 from symbackprop.errors import SymbackpropError
 from symbackprop.pipeline import cached_file_module, cached_module, module_cached
 from symbackprop.run.compiling import (
+    BACKWARD,
     INFER,
     TRAIN,
     compile_backward,
@@ -113,6 +115,27 @@ def test_a_taken_part_waits_while_a_free_one_compiles(tmp_path: Path) -> None:
     assert ran == [INFER, TRAIN]
     with part_lock(module, TRAIN, blocking=False) as held:
         assert held  # released
+
+
+def test_a_part_within_one_already_run_is_skipped(tmp_path: Path) -> None:
+    """The backward pass alone is compiled only where training is taken (another process
+    compiles it): a process that has run training (which compiles or loads it) skips it."""
+    module = _fresh(tmp_path, "within")
+    ran: list[str] = []
+    parts = {part: functools.partial(ran.append, part) for part in (TRAIN, BACKWARD, INFER)}
+    compile_parts(module, parts)
+    assert ran == [TRAIN, INFER]
+    ran.clear()
+    with part_lock(module, TRAIN):  # another process compiling training
+        worker = threading.Thread(target=compile_parts, args=(module, parts))
+        worker.start()
+        for _ in range(6000):  # a minute at most
+            if len(ran) == 2:
+                break
+            worker.join(timeout=0.01)
+        assert ran == [BACKWARD, INFER]
+    worker.join(timeout=60)
+    assert ran == [BACKWARD, INFER, TRAIN]
 
 
 def test_the_helper_loads_only_an_intact_cached_module(tmp_path: Path) -> None:

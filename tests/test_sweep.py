@@ -650,7 +650,9 @@ def test_a_local_cluster_shares_each_compile_and_is_closed_when_sweep_returns(
     assert not multiprocessing.active_children()
     assert not [t for t in threading.enumerate() if t.name == "closing the local Dask cluster"]
     locks = tmp_path / "cache" / "modules" / "locks"
-    assert sorted(p.name.split(".")[-2] for p in locks.iterdir()) == ["infer", "train"]
+    parts = {p.name.split(".")[-2] for p in locks.iterdir()}
+    # the backward pass alone only where a worker found training taken
+    assert {"infer", "train"} <= parts <= {"backward", "infer", "train"}
 
 
 @pytest.mark.slow

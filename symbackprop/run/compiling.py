@@ -7,8 +7,8 @@ derived, and nothing of it is compiled) and the machine has a second core, the r
 helper process before it derives: the helper imports Numba and sets up its compiler while the
 run derives, then, given the module's file, compiles training into Numba's on-disk cache while
 the run compiles the backward pass (which the helper's training kernel calls: by the time the
-helper has compiled the forward pass, it loads the backward pass from the cache) and then
-inference, and the run then loads training from that cache.
+helper has compiled the forward pass, it usually loads the backward pass from the cache, or
+else compiles it too) and then inference, and the run then loads training from that cache.
 
 Processes that share a module file (a run and its helper, a sweep's workers) compile each part
 once: a part compiles under a file lock beside the module, and a process that finds a part
@@ -140,21 +140,31 @@ def part_lock(module: ModuleType, part: str, blocking: bool = True) -> Iterator[
         os.close(fd)
 
 
+WITHIN = {BACKWARD: TRAIN}
+"""Parts that another part compiles too: skipped by a process once it has that one (a warm
+run loading training from the cache would otherwise load the backward pass a second time)."""
+
+
 def compile_parts(module: ModuleType, parts: dict[str, Callable[[], object]]) -> None:
     """Run each of ``parts`` (a call that compiles a part of ``module``), in order, once, under
-    its lock: a free part first, a taken one (another process compiling it) once it is free."""
+    its lock: a free part first, a taken one (another process compiling it) once it is free; a
+    part WITHIN one already run is skipped."""
     pending = list(parts)
+
+    def run(part: str) -> None:
+        parts[part]()
+        pending[:] = [p for p in pending if p != part and WITHIN.get(p) != part]
+
     while pending:
         for part in pending:
             with part_lock(module, part, blocking=False) as held:
                 if held:
-                    parts[part]()
-                    pending.remove(part)
+                    run(part)
                     break
         else:
-            part = pending.pop(0)
+            part = pending[0]
             with part_lock(module, part):
-                parts[part]()
+                run(part)
 
 
 class Helper:

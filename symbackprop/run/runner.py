@@ -386,7 +386,8 @@ def train(
     ``compile_interrupt``: a command's line for Ctrl-C while the kernels compile, which then
     ends the process at once (``exit_on_ctrl_c``); None (the API): Ctrl-C waits for the compile.
     ``helper``: a process (``compiling.helping``), given the module's file, that compiles
-    training while this one compiles inference.
+    training while this one compiles the backward pass (which the helper's training kernel
+    then loads from Numba's cache) and inference.
     """
     from .compiling import BACKWARD, INFER, TRAIN, compile_backward, compile_parts
     from .limits import forced_kernel  # training only: predict and evaluate import neither
