@@ -22,7 +22,6 @@ from symbackprop.run.compiling import (
     BACKWARD,
     INFER,
     TRAIN,
-    compile_backward,
     compile_inference,
     compile_parts,
     compile_training,
@@ -310,15 +309,16 @@ def test_compiling_a_tuned_module_measures_nothing(monkeypatch, tmp_path: Path) 
 def test_the_backward_pass_alone_has_the_types_training_calls_it_with(
     tmp_path: Path, network: dict, optimizer: str
 ) -> None:
-    """``compile_backward`` compiles the one ``_backward`` that training links (loaded from the
-    cache by a process compiling training meanwhile): training adds no second signature."""
+    """The module's ``compile_backward`` compiles the one ``_backward`` that training links
+    (loaded from the cache by a process compiling training meanwhile): training adds no second
+    signature."""
     if len(network["layers"]) > 2:
         network = {**network, "activation": "tanh"}
     spec = parse_spec(
         {"name": f"bw_{optimizer}", "network": network, "training": {"optimizer": optimizer}}
     )
     module = cached_module(spec, folder=tmp_path / "modules")
-    compile_backward(module)
+    module.compile_backward()
     assert len(module._backward.signatures) == 1
     compile_training(module)
     assert len(module._backward.signatures) == 1

@@ -73,13 +73,6 @@ def compile_training(module: ModuleType) -> None:
     module.train_with_order(params, *_zeros(module), order, 0.01, 1, False, **extra)
 
 
-def compile_backward(module: ModuleType) -> None:
-    """Compile (or load) ``module``'s backward pass alone, for the argument types its training
-    kernel passes it: a process compiling training meanwhile loads it from Numba's cache when
-    it gets to it (it spends most of a second on the forward pass first)."""
-    module.compile_backward()
-
-
 LOCK_WAIT = 60.0
 """Seconds a process waits for a part another process holds (a compile takes seconds), before it
 compiles the part itself: a process stopped (Ctrl-Z) or hung while holding a lock never stalls

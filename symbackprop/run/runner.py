@@ -389,7 +389,7 @@ def train(
     training while this one compiles the backward pass (which the helper's training kernel
     then loads from Numba's cache) and inference.
     """
-    from .compiling import BACKWARD, INFER, TRAIN, compile_backward, compile_parts
+    from .compiling import BACKWARD, INFER, TRAIN, compile_parts
     from .limits import forced_kernel  # training only: predict and evaluate import neither
 
     settings = spec.training
@@ -429,7 +429,7 @@ def train(
         first = functools.partial(kernel, X=X[:m], Y=Y[:m], state=warm_state)
         parts = {
             TRAIN: lambda: _chunk_losses(first, copies, np.arange(m)[None, :], 0),  # exit 3
-            BACKWARD: lambda: compile_backward(module),  # done with TRAIN, unless taken
+            BACKWARD: module.compile_backward,  # done with TRAIN, unless taken
             INFER: lambda: module.loss(params, X[:1], Y[:1]),
         }
         if helper is not None:  # the helper compiles training, loading this backward pass
