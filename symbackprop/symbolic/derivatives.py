@@ -7,6 +7,7 @@ forward pass computed.  A rewrite is accepted only where it holds at every check
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 
 import mpmath
@@ -50,21 +51,24 @@ def kernel_derivative(activation: Activation) -> sp.Expr:
     return form if form is not None else df
 
 
-def output_form_candidates(f: sp.Expr, df: sp.Expr) -> list[sp.Expr]:
-    """Expressions in s that may equal f'(x) at s = f(x), cheapest first (not yet checked)."""
-    candidates: list[sp.Expr] = []
+def output_form_candidates(f: sp.Expr, df: sp.Expr) -> Iterator[sp.Expr]:
+    """Expressions in s that may equal f'(x) at s = f(x), cheapest first (not yet checked),
+    each built only when asked for. Through f's inverse, ``sp.cancel`` is tried before
+    ``sp.simplify`` (0.1-0.2 s, most of a cold run's derivation): tanh' is proved by the
+    substitution f -> s, and sigmoid' = s(1 - s) by cancelling, neither reaching simplify."""
     if not df.has(x):
-        candidates.append(df)
+        yield df
     substituted = df.subs(f, s)
     if not substituted.has(x):
-        candidates.append(substituted)
+        yield substituted
     inverse = unique_inverse(f)
     if inverse is not None and sp.count_ops(df) <= MAX_REWRITE_OPS:
-        candidate = positive_factors(sp.factor(sp.simplify(df.subs(x, inverse))))
-        if not candidate.has(x):
-            candidates.append(candidate)
-    candidates.append(df.subs(x, s))
-    return candidates
+        at_inverse = df.subs(x, inverse)
+        for simplified in (sp.cancel, sp.simplify):
+            candidate = positive_factors(sp.factor(simplified(at_inverse)))
+            if not candidate.has(x):
+                yield candidate
+    yield df.subs(x, s)
 
 
 def proved_output_form(f: sp.Expr, df: sp.Expr) -> sp.Expr | None:
