@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from symbackprop.codegen.module import write_module
+from symbackprop.codegen.source import write_module
 from symbackprop.pipeline import module_source
 from symbackprop.run.documents import document_for
 from symbackprop.spec.model import builtin_specs, load_spec

@@ -30,7 +30,7 @@ from .util.version import __version__
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .codegen.module import ModuleSource
+    from .codegen.source import ModuleSource
     from .symbolic.derivation import Derivation
 
 MODULE_STAGES = ("util", "spec", "symbolic", "codegen")
@@ -174,7 +174,7 @@ def cached_source(spec: Spec, folder: Path | None = None) -> ModuleSource:
     """The spec's module text as ``cached_module`` keeps it, without loading it: read from the
     cache (no SymPy) when there, else derived, rendered and written. A sweep sends it to its
     workers: variants of one network (a learning-rate grid) share one derivation."""
-    from .codegen.module import ModuleSource
+    from .codegen.source import ModuleSource
 
     path, data = _cached(spec, None, folder)
     return ModuleSource(path.stem, unstamp_text(data))
@@ -258,7 +258,7 @@ def _read_verified(path: Path, key: str) -> bytes | None:
 
 
 def _write_cache(path: Path, data: bytes) -> None:
-    from .codegen.module import check_module_name
+    from .codegen.source import check_module_name
     from .util.fileio import write_output
 
     check_module_name(path)
@@ -280,7 +280,7 @@ def load_module(source: ModuleSource, folder: Path | None = None) -> ModuleType:
 def _write_and_load(source: ModuleSource, name: str, folder: Path | None) -> ModuleType:
     """Write ``source`` as module file ``name`` in the cache where that file is missing or
     different, and load it from the bytes written."""
-    from .codegen.module import module_bytes
+    from .codegen.source import module_bytes
 
     path = ensure_cache_dir(folder or cache_dir()) / f"{name}.py"
     expected = module_bytes(source)

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from symbackprop.cli.commands import main
-from symbackprop.codegen.module import write_module
+from symbackprop.codegen.source import write_module
 from symbackprop.errors import SymbackpropError
 from symbackprop.pipeline import module_source
 from symbackprop.run.data import load_data

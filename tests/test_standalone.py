@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.codegen.module import module_bytes
+from symbackprop.codegen.source import module_bytes
 from symbackprop.pipeline import derivation_of, render_module
 from symbackprop.spec.model import load_spec
 

@@ -3,6 +3,7 @@ loaded with no SymPy, Jinja2 or ruff; the cache folder is private; what is loade
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.pipeline import cached_module, ensure_cache_dir, module_key, render_module
+from symbackprop.pipeline import (
+    cached_module,
+    cached_source,
+    ensure_cache_dir,
+    module_key,
+    render_module,
+)
 from symbackprop.spec.builtins import ELEMENTWISE, REQUIRES_OUTPUT, TARGETS
 from symbackprop.spec.model import load_spec
 from symbackprop.util.fileio import stamp_text, unstamp_text
@@ -71,6 +78,36 @@ def test_warm_run_predict_evaluate_import_no_sympy_jinja2_ruff(tmp_path: Path) -
         }
         assert not imported & set(HEAVY), (args, sorted(imported & set(HEAVY)))
         assert not {m for m in imported if m.startswith("sympy.")}, args
+
+
+# A sweep worker's trial, given a module's text as the client sends it: no SymPy, Jinja2 or Ruff
+# (codegen.module's imports, 0.3 s of each worker's first trial when it built a ModuleSource).
+WORKER_TRIAL = """
+import json, sys
+from pathlib import Path
+from symbackprop.spec.model import load_spec
+from symbackprop.tools.sweep import run_trial
+name, text = sys.argv[1], Path(sys.argv[2]).read_text()
+record = run_trial(name, text, load_spec("xor", {"training": {"epochs": 3}}))
+print(json.dumps([record.get("status"), sorted(set(sys.argv[3:]) & set(sys.modules))]))
+"""
+
+
+def test_a_sweep_workers_trial_imports_no_sympy_jinja2_ruff(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    source = cached_source(load_spec("xor"), folder=cache / "modules")
+    text = tmp_path / "module.txt"
+    text.write_text(source.text)
+    env = dict(os.environ, SYMBACKPROP_CACHE=str(cache))
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_TRIAL, source.name, str(text), *HEAVY],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["ok", []]
 
 
 # Runs the command line in this process's interpreter and reports which of the modules named

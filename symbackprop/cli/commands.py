@@ -543,7 +543,7 @@ def _diagram(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
-    from ..codegen.module import check_module_name, write_module
+    from ..codegen.source import check_module_name, write_module
     from ..pipeline import module_source
     from ..run.limits import ensure_fits, module_estimate
     from ..spec.model import load_spec

@@ -150,7 +150,7 @@ def run_trial(
 ) -> dict[str, Any]:
     """Train one trial on this process (a Dask worker) and return its record's metrics, with
     at most ``points`` points of its loss curve."""
-    from ..codegen.module import ModuleSource
+    from ..codegen.source import ModuleSource
     from ..pipeline import load_cached_source
     from ..run.runner import train
 
