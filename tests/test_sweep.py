@@ -42,6 +42,7 @@ from symbackprop.tools.sweep import (
     NO_DASHBOARD,
     RESULTS_CSV,
     RESULTS_JSON,
+    WORKER_IMPORTS,
     Results,
     curve_epochs,
     sweep,
@@ -853,3 +854,17 @@ def test_ctrl_c_while_a_cluster_closes_waits_for_it_then_stops(
     with pytest.raises(KeyboardInterrupt):
         sweeping.closed_clusters()
     assert not closing.is_alive() and Interrupted.joins == 2 and not sweeping._CLOSING
+
+
+def test_a_local_worker_freezes_the_collector_at_exit() -> None:
+    """The local cluster's preload (tools.worker) freezes the collector's objects at exit, so a
+    worker with Numba's compiler set up stops in time for the sweep's end. The handler here is
+    registered first, so it runs after the worker's (exit handlers run last in, first out)."""
+    assert WORKER_IMPORTS == ("symbackprop.tools.worker",)
+    code = (
+        "import atexit, gc; atexit.register(lambda: print(gc.get_freeze_count() > 0)); "
+        "import symbackprop.tools.worker"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -516,15 +516,10 @@ def dask_client(
 ) -> Iterator[Any]:
     """A Client of the scheduler at ``scheduler``, or of a LocalCluster shut down at the end
     (``workers`` processes, default one per core, no more than ``at_most``: the trials to run)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise SymbackpropError(
-            "needs Dask distributed: pip install 'symbackprop[sweep]'", "sweep"
-        ) from None
+    dask = _distributed()
     if scheduler:
         try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+            client = dask.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except Exception as exc:  # OSError, TimeoutError, ValueError for a bad address
             raise SymbackpropError(f"cannot connect ({one_line(exc)})", "--scheduler") from None
         try:
@@ -532,7 +527,7 @@ def dask_client(
         finally:
             client.close()
         return
-    cluster = LocalCluster(
+    cluster = dask.LocalCluster(
         n_workers=min(workers or os.cpu_count() or 1, at_most or math.inf),
         threads_per_worker=1,
         processes=True,
@@ -542,7 +537,7 @@ def dask_client(
         preload=list(WORKER_IMPORTS),
     )
     try:
-        with Client(cluster) as client:
+        with dask.Client(cluster) as client:
             yield client
     finally:
         # the workers take most of a second to stop: the sweep reports and plots meanwhile,
@@ -552,9 +547,21 @@ def dask_client(
         _CLOSING.append(closing)
 
 
-WORKER_IMPORTS = ("numba", "symbackprop.run.runner")
-"""What each local worker imports as it starts, while the client derives the first module (its
-compiler's set-up there too measured no faster: it competes with the derivation)."""
+def _distributed() -> Any:
+    """Dask distributed, imported (a one-line error where it is not installed)."""
+    try:
+        import distributed
+    except ImportError:
+        raise SymbackpropError(
+            "needs Dask distributed: pip install 'symbackprop[sweep]'", "sweep"
+        ) from None
+    return distributed
+
+
+WORKER_IMPORTS = ("symbackprop.tools.worker",)
+"""What each local worker imports as it starts (``tools.worker``: Numba and the runner while the
+client derives the first module; its compiler's set-up there too measured no faster, since it
+competes with the derivation)."""
 
 _CLOSING: list[threading.Thread] = []
 """Local clusters still closing (dask_client's), each on a thread of its own."""
@@ -762,7 +769,10 @@ def _execute(
         by_variant.setdefault(trial.variant.index, []).append(trial)
     early = ThreadPoolExecutor(max_workers=1)
     # the first variant's module is derived while the cluster starts: SymPy on this process, the
-    # workers' start on the other cores (a derivation cannot be interrupted: Ctrl-C waits for it)
+    # workers' start on the other cores (a derivation cannot be interrupted: Ctrl-C waits for it).
+    # Dask is imported first: imported beside a derivation (one interpreter lock for both), it
+    # started the workers 0.1-0.2 s later.
+    _distributed()
     first = early.submit(_module_source, todo[0].variant.spec)
     with early, context as dask:
         from distributed import as_completed
