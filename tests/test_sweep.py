@@ -868,3 +868,35 @@ def test_a_local_worker_freezes_the_collector_at_exit() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_ctrl_c_while_the_local_cluster_starts_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C inside LocalCluster's start is held until the cluster exists, then raised, and the
+    cluster is closed (raised inside the start, it left a cluster that nothing closed)."""
+    from symbackprop.tools import sweep as sweep_module
+
+    closed = []
+
+    class Starting:
+        def __init__(self, **kwargs: object) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the workers start
+            time.sleep(0.2)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Starting)
+    with pytest.raises(KeyboardInterrupt):
+        with sweep_module.dask_client(None, 1):
+            pytest.fail("the sweep went on after Ctrl-C")
+    sweep_module.closed_clusters()
+    assert closed == [True]
+
+
+def test_without_dask_a_sweep_is_refused_before_it_writes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    with pytest.raises(SymbackpropError, match="needs Dask distributed"):
+        sweep("xor", ["learning_rate=0.1,0.2"], output=tmp_path / "out", out=io.StringIO())
+    assert not (tmp_path / "out").exists()

@@ -261,9 +261,10 @@ def _isatty(out: TextIO) -> bool:
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[Callable[[], bool]]:
-    """While inside, Ctrl-C sets a flag (checked between kernel calls) instead of raising; a
-    second Ctrl-C raises KeyboardInterrupt at once. Yields the flag's reader."""
+def interruptible() -> Iterator[Callable[[], bool]]:
+    """While inside (in the main thread), Ctrl-C sets a flag (training checks it between kernel
+    calls) instead of raising; a second Ctrl-C raises KeyboardInterrupt at once. Yields the
+    flag's reader."""
     state = {"stop": False}
     if threading.current_thread() is not threading.main_thread():
         yield lambda: state["stop"]
@@ -420,7 +421,7 @@ def train(
             **extra,
         )  # fmt: skip
 
-    with _interruptible() as stop_requested:
+    with interruptible() as stop_requested:
         start = time.perf_counter()
         # compile: one batch on copies (same argument types as the run, negligible work)
         m = min(n, settings.batch_size)

@@ -80,7 +80,8 @@ def proved_output_form(f: sp.Expr, df: sp.Expr) -> sp.Expr | None:
 
 
 MAX_REWRITE_OPS = 40
-"""Largest f'(x) (SymPy operations) that is simplified after substituting the inverse."""
+"""Largest f'(x) (SymPy operations) that is cancelled (then, where that leaves x, simplified)
+after substituting the inverse."""
 
 _INVERSE_FUNCTIONS = {sp.exp: sp.log, sp.log: sp.exp, sp.tanh: sp.atanh, sp.sinh: sp.asinh}
 

@@ -527,16 +527,24 @@ def dask_client(
         finally:
             client.close()
         return
-    cluster = dask.LocalCluster(
-        n_workers=min(workers or os.cpu_count() or 1, at_most or math.inf),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_kwargs=NO_DASHBOARD,
-        silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
-        preload=list(WORKER_IMPORTS),
-    )
+    from ..run.runner import interruptible
+
+    # Ctrl-C while the cluster starts is held until it has started: raised inside LocalCluster,
+    # it left a half-started cluster that nothing closed (Dask's exit handler then failed on it
+    # with a traceback). A second Ctrl-C still stops at once.
+    with interruptible() as interrupted:
+        cluster = dask.LocalCluster(
+            n_workers=min(workers or os.cpu_count() or 1, at_most or math.inf),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs=NO_DASHBOARD,
+            silence_logs=logging.CRITICAL,  # no worker noise at Ctrl-C; trial errors are results
+            preload=list(WORKER_IMPORTS),
+        )
     try:
+        if interrupted():
+            raise KeyboardInterrupt
         with dask.Client(cluster) as client:
             yield client
     finally:
@@ -598,13 +606,9 @@ def hear_scheduler(address: str) -> None:
     accepts and never answers (not a Dask scheduler) would hang it forever."""
     import asyncio
 
-    try:
-        from dask.utils import parse_timedelta
-        from distributed.comm import connect
-    except ImportError:
-        raise SymbackpropError(
-            "needs Dask distributed: pip install 'symbackprop[sweep]'", "sweep"
-        ) from None
+    _distributed()
+    from dask.utils import parse_timedelta
+    from distributed.comm import connect
 
     seconds = parse_timedelta(CONNECT_TIMEOUT)
 
@@ -657,6 +661,8 @@ def sweep(
     _check_arguments(seeds, workers, scheduler)
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
+    if client is None:
+        _distributed()  # not installed: refused before a results folder is written
     if scheduler and client is None:
         hear_scheduler(scheduler)
     planned = math.prod(len(axis.values) for axis in axes) * seeds
