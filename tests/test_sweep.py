@@ -873,7 +873,7 @@ def test_a_local_worker_freezes_the_collector_at_exit() -> None:
 def test_ctrl_c_while_the_local_cluster_starts_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C inside LocalCluster's start is held until the cluster exists, then raised, and the
     cluster is closed (raised inside the start, it left a cluster that nothing closed)."""
-    from symbackprop.tools import sweep as sweep_module
+    import symbackprop.tools.sweep as sweeping
 
     closed = []
 
@@ -887,9 +887,9 @@ def test_ctrl_c_while_the_local_cluster_starts_closes_it(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(distributed, "LocalCluster", Starting)
     with pytest.raises(KeyboardInterrupt):
-        with sweep_module.dask_client(None, 1):
+        with sweeping.dask_client(None, 1):
             pytest.fail("the sweep went on after Ctrl-C")
-    sweep_module.closed_clusters()
+    sweeping.closed_clusters()
     assert closed == [True]
 
 

@@ -662,9 +662,12 @@ def sweep(
     base = read_table(spec_source)
     axes = parse_grid(grid, base.table)
     if client is None:
-        _distributed()  # not installed: refused before a results folder is written
-    if scheduler and client is None:
-        hear_scheduler(scheduler)
+        # not installed: refused before a results folder is written. Imported here, before
+        # _execute derives the first module on a thread: imported beside a derivation (one
+        # interpreter lock for both), it started a local cluster's workers 0.1-0.2 s later.
+        _distributed()
+        if scheduler:
+            hear_scheduler(scheduler)
     planned = math.prod(len(axis.values) for axis in axes) * seeds
     if planned > MAX_TRIALS:  # refused before any list of that size is built
         raise SymbackpropError(
@@ -775,10 +778,8 @@ def _execute(
         by_variant.setdefault(trial.variant.index, []).append(trial)
     early = ThreadPoolExecutor(max_workers=1)
     # the first variant's module is derived while the cluster starts: SymPy on this process, the
-    # workers' start on the other cores (a derivation cannot be interrupted: Ctrl-C waits for it).
-    # Dask is imported first: imported beside a derivation (one interpreter lock for both), it
-    # started the workers 0.1-0.2 s later.
-    _distributed()
+    # workers' start on the other cores (a derivation cannot be interrupted: Ctrl-C waits for it;
+    # sweep has imported Dask already)
     first = early.submit(_module_source, todo[0].variant.spec)
     with early, context as dask:
         from distributed import as_completed
