@@ -32,4 +32,11 @@ class ExpressionError(SymbackpropError, ValueError):
 
 
 class TrainingDiverged(SymbackpropError):
-    """Training stopped at a non-finite batch loss or update; the CLI exits with status 3."""
+    """Training stopped at a non-finite batch loss or update; the CLI exits with status 3.
+
+    ``epoch`` is the epoch of the run (from 1) it stopped in, where known.
+    """
+
+    def __init__(self, message: str, epoch: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch

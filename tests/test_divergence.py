@@ -125,3 +125,31 @@ def test_run_exits_3_with_one_line_for_an_adam_spec(tmp_path, capsys) -> None:  
     assert err.count("\n") == 1 and err.startswith("symbackprop: error: diverged at epoch ")
     assert err.rstrip().endswith("; try a smaller learning rate")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adam.toml"]  # nothing written
+
+
+def test_an_output_overflowing_at_the_starting_weights_is_not_blamed_on_the_learning_rate() -> None:
+    """A spec's own expression that overflows float64 (a sharp softplus: exp(1000 z) for z above
+    0.7098) gives inf, not a wrong finite number; training stops at its first batch saying the
+    output or loss overflows at the starting weights, not to lower the learning rate. The
+    runner refuses it before training, naming the first batch."""
+    import symbackprop
+    from symbackprop.errors import SymbackpropError
+
+    network = {"layers": [1, 1], "output": "log(1 + exp(1000*x))/1000", "loss": "mse"}
+    spec = parse_spec({"name": "sharp_softplus", "network": network})
+    m = module_for(spec)
+    weights = [np.ones((1, 1)), np.zeros(1)]
+    X = np.array([[0.0005], [0.5], [0.709], [0.7099], [2.0]])
+    with np.errstate(over="ignore"):
+        out = m.forward(weights, X)[:, 0]
+    finite = np.logaddexp(0.0, 1000 * X[:3, 0]) / 1000  # NumPy's stable softplus
+    np.testing.assert_allclose(out[:3], finite, rtol=1e-13)
+    assert np.isposinf(out[3:]).all(), out  # _exp clamped at 709 before: 0.709 for both
+    advice = "at the starting weights, before any update: the output or the loss overflows"
+    with pytest.raises(m.Diverged) as info:
+        m.train(weights, X, X, epochs=2, learning_rate=0.1, batch_size=5)
+    assert (info.value.epoch, info.value.batch, info.value.quantity) == (1, 1, "loss")
+    assert str(info.value).endswith(f"last finite loss none; {advice}")
+    xs = np.linspace(0.0, 2.0, 40)[:, None]
+    with pytest.raises(SymbackpropError, match="not finite on the first batch"):
+        symbackprop.train(spec, weights, X=xs, y=xs, epochs=3, batch_size=64)

@@ -313,6 +313,51 @@ def test_fast_exp_and_tanh_match_libm(dtype: str) -> None:
         assert abs(float(module._tanh(x)) - exact) <= max(tolerance, 1e-300)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fast_exp_overflows_and_underflows_as_libm(dtype: str) -> None:
+    """Beyond the normal range _exp gives what exp does in the dtype: inf once e**x exceeds the
+    largest float and, flushing subnormals, 0 once e**x < 2**(minexp + 0.5); just inside either
+    end it is finite and within 2 ulp. (It clamped x to [-708, 709] before:
+    log(1 + exp(1000 x))/1000 came out as 0.709 for every x above 0.709.)"""
+    import math
+
+    from symbackprop.spec.model import parse_spec
+
+    spec = parse_spec(
+        {
+            "name": f"edges_{dtype}",
+            "network": {"layers": [1, 1], "output": "sigmoid", "loss": "mse", "dtype": dtype},
+        }
+    )
+    module = module_for(spec)
+    floats = np.float64 if dtype == "float64" else np.float32
+    info = np.finfo(floats)
+    top = math.log(float(info.max))  # 709.78 / 88.72
+    flushed = (info.minexp + 0.5) * math.log(2.0)  # -708.05 / -86.99
+    huge = 1e300 if dtype == "float64" else 3e38
+    xs = np.concatenate(
+        [
+            np.linspace(top - 3, top + 3, 601),
+            np.linspace(flushed - 40, flushed + 3, 601),
+            [top * 1.5, flushed * 1.5, huge, -huge, math.inf, -math.inf],
+        ]
+    ).astype(floats)
+    for x in xs:
+        if abs(float(x) - flushed) < 1e-6 or abs(float(x) - top) < 1e-6:
+            continue  # a rounding away from either threshold
+        try:
+            exact = math.exp(float(x))
+        except OverflowError:
+            exact = math.inf
+        with np.errstate(over="ignore"):
+            want = 0.0 if float(x) < flushed else float(floats(exact))  # inf above its max
+        got = float(module._exp(x))
+        if math.isinf(want) or want == 0.0:
+            assert got == want, (x, got, want)
+        else:
+            assert abs(got - exact) <= 2 * float(info.eps) * exact, (x, got, exact)
+
+
 def test_forward_pass_keeps_each_hidden_factor() -> None:
     """Fp{l} (what _forward keeps for _backward) is f'(z{l}), against derivatives written here
     with NumPy; the output layer keeps none."""

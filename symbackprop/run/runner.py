@@ -529,9 +529,9 @@ def _chunk_losses(
     except FloatingPointError as exc:
         if not hasattr(exc, "epoch"):
             raise
-        raise TrainingDiverged(
-            diverged_message(done + exc.epoch, exc.batch, exc.quantity, exc.value, exc.last_loss)
-        ) from None
+        run_epoch = done + exc.epoch  # the module's own message, naming the run's epoch
+        again = type(exc)(run_epoch, exc.batch, exc.quantity, exc.value, exc.last_loss, exc.losses)
+        raise TrainingDiverged(str(again), epoch=run_epoch) from None
 
 
 def _validation(
@@ -584,16 +584,6 @@ def _measure(
         val_accuracy=val_acc,
         best_epoch=best_epoch,
         history=history,
-    )
-
-
-def diverged_message(epoch: int, batch: int, quantity: str, value: float, last: float) -> str:
-    """'diverged at epoch E, batch B: loss became inf; last finite loss X; try a smaller ...'."""
-    became = f"loss became {value}" if quantity == "loss" else f"{quantity} would become non-finite"
-    last_text = "none" if np.isnan(last) else f"{last:.6g}"
-    return (
-        f"diverged at epoch {epoch}, batch {batch}: {became}; last finite loss {last_text}; "
-        "try a smaller learning rate"
     )
 
 

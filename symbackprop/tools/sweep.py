@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import re
 import sys
 import threading
 import time
@@ -171,8 +170,7 @@ def run_trial(
         record["load_seconds"] = time.perf_counter() - start
         _, result = train(spec, module, data, io.StringIO())
     except TrainingDiverged as exc:  # the module stopped at a non-finite loss or update
-        found = re.search(r"at epoch (\d+)", exc.message)  # runner.diverged_message's wording
-        epoch = f"epoch {found.group(1)}" if found else "an epoch"
+        epoch = "an epoch" if exc.epoch is None else f"epoch {exc.epoch}"
         reason = plain_line(exc.message)
         record["status"] = f"diverged: the loss is not finite at {epoch} ({reason})"
         return record
