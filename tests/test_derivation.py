@@ -144,6 +144,45 @@ def test_a_sharp_softplus_form_is_not_factored_into_dozens_of_factors() -> None:
     assert sp.Mul.make_args(kernel_derivative(mild)).count(sp.exp(s) + 1) == 1  # factored
 
 
+def test_a_form_whose_steps_overflow_float64_is_refused() -> None:
+    """sinh(sinh(x))' = sqrt(s**2 + 1) sqrt(asinh(s)**2 + 1) holds exactly, but s**2 overflows
+    float64 from x = 6.57, where f'(x) = cosh(sinh(x)) cosh(x) is finite up to 7.25: the form
+    is refused (f' is taken from x), and the kernel's f'(z) at z = -7 is finite and right. A
+    sharp softplus gets 1 - exp(-1000 s), not (exp(1000 s) - 1) exp(-1000 s) (inf * 0 = nan
+    in float64 for s above 0.71)."""
+    import math
+
+    import numpy as np
+    from conftest import module_for
+
+    from symbackprop.spec.functions import Activation
+    from symbackprop.spec.model import parse_spec
+    from symbackprop.symbolic.derivatives import kernel_derivative, proved_output_form
+
+    f = sp.sinh(sp.sinh(x))
+    held = sp.sqrt(s**2 + 1) * sp.sqrt(sp.asinh(s) ** 2 + 1)
+    for point in ("-5", "-0.5", "0.3", "2", "6.9"):  # the refused form is right...
+        difference = (held.subs(s, f) - sp.diff(f, x)) / sp.diff(f, x)
+        assert abs(difference.evalf(30, subs={x: sp.Rational(point)})) < 1e-20
+    with np.errstate(over="ignore"):
+        at = np.sinh(np.sinh(-7.0))
+        assert np.isinf(np.sqrt(at**2 + 1))  # ...but not in float64
+    assert proved_output_form(f, sp.diff(f, x)) is None
+    network = {"layers": [1, 1, 1], "activation": "sinh(sinh(x))", "output": "identity"}
+    module = module_for(parse_spec({"name": "sinh_sinh", "network": {**network, "loss": "mse"}}))
+    params = [np.ones((1, 1)), np.zeros(1), np.ones((1, 1)), np.zeros(1)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        kept = module.intermediates(params, np.array([[-7.0]]), np.zeros((1, 1)))["Fp1"]
+    exact = math.cosh(math.sinh(-7.0)) * math.cosh(-7.0)  # 2.8e240
+    assert kept[0, 0] == pytest.approx(exact, rel=1e-12)
+    sharp = Activation(
+        name="sharp", expr=sp.log(1 + sp.exp(1000 * x)) / 1000, latex="f", description=""
+    )
+    form = kernel_derivative(sharp)
+    assert sp.simplify(form - (1 - sp.exp(-1000 * s))) == 0, form
+    assert float(form.subs(s, 0.8)) == pytest.approx(1.0)
+
+
 def test_relu_derivative_at_zero_is_zero() -> None:
     assert derivative("relu").subs(x, 0) == 0
     assert output_form_derivative("relu").subs(s, 0) == 0

@@ -80,11 +80,14 @@ def positive_factors(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-def real_value(expr: sp.Expr, values: dict[sp.Symbol, object]) -> float | None:
-    """``expr`` at ``values`` as a finite float, or None (complex, infinite, undefined)."""
+def real_value(
+    expr: sp.Expr, values: dict[sp.Symbol, object], steps: list | None = None
+) -> float | None:
+    """``expr`` at ``values`` as a finite float, or None (complex, infinite, undefined).
+    ``steps``, where given, collects the magnitude of every step (see :func:`mp_value`)."""
     with mpmath.workdps(30):
         try:
-            number = complex(mp_value(expr, values))
+            number = complex(mp_value(expr, values, steps))
         except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
             return None
     if number.imag != 0 or number.real != number.real or abs(number.real) == float("inf"):
@@ -143,19 +146,25 @@ def _at_infinity(expr: sp.Basic, args: list) -> object | None:
     return None
 
 
-def mp_value(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
+def mp_value(
+    expr: sp.Basic, values: dict[sp.Symbol, object], steps: list | None = None
+) -> object:
     """An expression's value in mpmath at its working precision (fixed, unlike ``evalf``, which
     raises the precision until a tiny result such as 1 + erf(-500) has its digits, for minutes).
     Functions outside the table fall back to ``evalf``.  Real arithmetic, as generated code's:
     a complex intermediate (sqrt or log of a negative value) raises ValueError, even where a
-    later Abs would make it real again."""
-    value = _mp_node(expr, values)
+    later Abs would make it real again.  ``steps``, where given, receives the magnitude of the
+    value of every operation evaluated (each node of the tree, the taken branch of a
+    Piecewise): what generated code holds in a float on the way."""
+    value = _mp_node(expr, values, steps)
     if isinstance(value, mpmath.mpc) and value.imag != 0:
         raise ValueError(f"{expr} is complex here")
+    if steps is not None and not expr.is_Atom:
+        steps.append(abs(value))
     return value
 
 
-def _mp_node(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
+def _mp_node(expr: sp.Basic, values: dict[sp.Symbol, object], steps: list | None) -> object:
     if expr in values:
         return mpmath.mpmathify(values[expr])
     if expr.is_Number or expr in (sp.pi, sp.E):
@@ -163,9 +172,9 @@ def _mp_node(expr: sp.Basic, values: dict[sp.Symbol, object]) -> object:
     if isinstance(expr, sp.Piecewise):
         for value, condition in expr.args:
             if _holds(condition, values):
-                return mp_value(value, values)
+                return mp_value(value, values, steps)
         raise ValueError("no Piecewise branch holds")
-    args = [mp_value(arg, values) for arg in expr.args]
+    args = [mp_value(arg, values, steps) for arg in expr.args]
     limit = _at_infinity(expr, args)
     if limit is not None:
         return limit

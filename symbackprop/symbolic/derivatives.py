@@ -7,6 +7,7 @@ forward pass computed.  A rewrite is accepted only where it holds at every check
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from functools import cache
 
@@ -148,22 +149,86 @@ REWRITE_POINTS: tuple[float, ...] = tuple(
 (a branch of a non-one-to-one f is right on one side of its turning point only)."""
 
 
-def rewrite_holds(candidate: sp.Expr, f: sp.Expr, df: sp.Expr) -> bool:
-    """Whether g(f(x)) = f'(x) at every point of :data:`REWRITE_POINTS` where f is defined.
+FLOAT64_MAX = mpmath.mpf(sys.float_info.max)
+"""The largest float64: a step of generated code beyond it is inf (or, after it, nan)."""
 
-    Values are computed with 30 significant digits.  At a point where f(x) and f'(x) are finite
-    and real, g(f(x)) must be too and agree to 1e-9 relative; a NaN, an infinity or a complex
-    value there refuses the rewrite.  Fewer than half the points in f's domain refuses it too.
+
+def rewrite_holds(candidate: sp.Expr, f: sp.Expr, df: sp.Expr) -> bool:
+    """Whether g(f(x)) = f'(x) at every point of :data:`REWRITE_POINTS` where f is defined,
+    without a step of g leaving float64's range where f(x) and f'(x) are within it.
+
+    Values are computed with 30 significant digits.  At a point where f(x) and f'(x) are real
+    and within float64's range, g(f(x)) must be too and agree to 1e-9 relative; a NaN, an
+    infinity, a complex value or a step beyond float64's range there refuses the rewrite.
+    Fewer than half the points in f's domain refuses it too.  Where f or f' leaves float64's
+    range between two points, g is also checked at the last x before that edge:
+    sinh(sinh(x))' = sqrt(s**2 + 1) sqrt(asinh(s)**2 + 1) holds, but s**2 overflows from
+    x = 6.57 while f'(x) = cosh(sinh(x)) cosh(x) is finite up to x = 7.25.
     """
-    defined = 0
+    within: dict[float, bool] = {}
     for point in REWRITE_POINTS:
-        exact = real_value(df, {x: point})
-        forward = real_value(f, {x: point})
-        if exact is None or forward is None:
+        values = _values(f, df, point)
+        if values is None:
             continue
-        defined += 1
-        with mpmath.workdps(30):
-            rewritten = real_value(candidate, {s: mp_value(f, {x: mpmath.mpf(point)})})
-        if rewritten is None or abs(rewritten - exact) > 1e-9 * max(1.0, abs(exact)):
+        within[point] = _within_float64(values)
+        if within[point] and not _holds_at(candidate, point, values):
             return False
-    return defined >= len(REWRITE_POINTS) // 2
+    if sum(within.values()) < len(REWRITE_POINTS) // 2:
+        return False
+    for edge in _float64_edges(f, df, within):
+        if not _holds_at(candidate, edge, _values(f, df, edge)):
+            return False
+    return True
+
+
+def _values(f: sp.Expr, df: sp.Expr, point: float) -> tuple[object, object] | None:
+    """f(x) and f'(x) at ``point`` (mpmath, 30 digits); None where either is undefined there
+    (complex, NaN, a division by zero)."""
+    values = []
+    with mpmath.workdps(30):
+        for expr in (f, df):
+            try:
+                value = mp_value(expr, {x: mpmath.mpf(point)})
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
+                return None
+            value = mpmath.re(value)  # mp_value has refused a complex value: imag is 0
+            if mpmath.isnan(value):
+                return None
+            values.append(value)
+    return values[0], values[1]
+
+
+def _within_float64(values: tuple[object, object]) -> bool:
+    return max(abs(v) for v in values) <= FLOAT64_MAX
+
+
+def _holds_at(candidate: sp.Expr, point: float, values: tuple[object, object]) -> bool:
+    """Whether g(f(x)) agrees with f'(x) at ``point`` (1e-9 relative), every step of g within
+    float64's range; ``values``: f(x) and f'(x) there."""
+    forward, exact = values
+    steps: list = []
+    rewritten = real_value(candidate, {s: forward}, steps)
+    if rewritten is None or abs(rewritten - float(exact)) > 1e-9 * max(1.0, abs(float(exact))):
+        return False
+    return max(steps, default=0) <= FLOAT64_MAX
+
+
+def _float64_edges(f: sp.Expr, df: sp.Expr, within: dict[float, bool]) -> list[float]:
+    """For each sign, the last x (to 1e-9 relative, by bisection) before f(x) or f'(x) leaves
+    float64's range, where it leaves between two neighbouring points of ``within`` (the points
+    where both are defined, and whether both are within float64's range there)."""
+    edges = []
+    for sign in (1.0, -1.0):
+        side = sorted((p for p in within if p * sign > 0), key=abs)
+        for near, far in zip(side, side[1:]):
+            if within[near] and not within[far]:
+                while abs(far - near) > 1e-9 * abs(near):
+                    middle = (near + far) / 2
+                    values = _values(f, df, middle)
+                    if values is not None and _within_float64(values):
+                        near = middle
+                    else:
+                        far = middle
+                edges.append(near)
+                break
+    return edges
