@@ -24,8 +24,9 @@ def test_the_report_computes_each_target_from_the_best_times() -> None:
     times[bench.SWEEP] = [9.0, 8.0]
     summaries = {"run warm": {"seconds": 0.25}, "run cold": {"compile_seconds": 4.0}}
     metrics = {"sequential": bench.sequential_baseline(summaries)}
-    assert metrics["sequential"] == "6.000"  # 2 x 4 x 0.25 + 4.0
+    assert metrics["sequential"] == "1.000 4.000"  # T = 4 x 0.25, C = 4.0
     report = bench.table(times, metrics, 300)
     assert "| warm `run` / scikit-learn | 0.40 | 0.5 | yes |" in report
     assert "| cold `run` / scikit-learn | 1.00 | 1.0 | yes |" in report
-    assert "= 6.00 s) | 1.33 | 1.0 | no |" in report
+    assert "| sweep / 2 T + C (" in report and ": 6.00 s) | 1.33 | 1.0 | no |" in report
+    assert "| sweep / 2 (T + C) (" in report and ": 10.00 s) | 0.80 | 1.0 | yes |" in report
