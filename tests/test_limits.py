@@ -109,6 +109,27 @@ def test_divergence_line_names_batch_and_last_finite_loss(tmp_path, capsys) -> N
     assert line.endswith("; try a smaller learning rate") and last in line, line
 
 
+def test_divergence_at_the_first_batch_of_a_later_chunk_still_names_the_last_finite_loss(
+    tmp_path, capsys  # noqa: ANN001
+) -> None:
+    """run trains in kernel calls of growing length (1 epoch, then up to 100): a network that
+    diverges at the first batch of the second call said 'last finite loss none' although epoch
+    1's loss was finite. The line now names the same loss as the module's own train."""
+    spec = tmp_path / "lin.toml"
+    text = LINEAR.replace("[2, 4, 1]", "[2, 1]").replace("1e6", "1e200")
+    spec.write_text(text.replace("batch_size = 2", "batch_size = 4"))  # one batch per epoch
+    status, _, err = _cli(["run", str(spec), "--quiet-derivation"], capsys)
+    assert status == EXIT_DIVERGED
+    module = module_for(load_spec(str(spec)))
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    Y = np.array([[0], [1], [1], [0]], dtype=float)
+    with pytest.raises(module.Diverged) as stopped:
+        module.train(module.init_params(0), X, Y, 50, 1e200, 4, seed=0)
+    assert (stopped.value.epoch, stopped.value.batch) == (2, 1)  # the second kernel call's first
+    last = f"last finite loss {stopped.value.last_loss:.6g};"
+    assert err.startswith("symbackprop: error: diverged at epoch 2, batch 1: ") and last in err, err
+
+
 def test_the_cap_applies_to_ordinary_runs(monkeypatch, capsys) -> None:  # noqa: ANN001
     monkeypatch.setenv(limits.LIMIT_ENV, "1K")
     status, _, err = _cli(["run", "xor", "--quiet-derivation"], capsys)

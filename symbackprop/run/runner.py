@@ -481,7 +481,8 @@ def _loop(
         count = 1 if validating else max(1, min(count, epochs - done, ORDER_CHUNK // n))
         order = module.epoch_orders(rng, count, n)  # the module's own order, as its train's
         tick = time.perf_counter()
-        losses = _chunk_losses(kernel, params, order, done)
+        before = float(chunks[-1][-1]) if chunks else math.nan  # the last epoch's mean loss
+        losses = _chunk_losses(kernel, params, order, done, before)
         elapsed = time.perf_counter() - tick
         seconds += elapsed
         done += count
@@ -522,15 +523,19 @@ def _chunk_losses(
     params: list[np.ndarray],
     order: np.ndarray,
     done: int,
+    before: float = math.nan,
 ) -> np.ndarray:
-    """One kernel call over the epochs in ``order``; its divergence names the epoch of the run."""
+    """One kernel call over the epochs in ``order``; its divergence names the epoch of the run
+    and, where the call had no finite batch loss yet, gives ``before`` (the mean loss of the
+    epoch before the call) as the last finite loss."""
     try:
         return kernel(params, order)
     except FloatingPointError as exc:
         if not hasattr(exc, "epoch"):
             raise
         run_epoch = done + exc.epoch  # the module's own message, naming the run's epoch
-        again = type(exc)(run_epoch, exc.batch, exc.quantity, exc.value, exc.last_loss, exc.losses)
+        last = before if math.isnan(exc.last_loss) else exc.last_loss
+        again = type(exc)(run_epoch, exc.batch, exc.quantity, exc.value, last, exc.losses)
         raise TrainingDiverged(str(again), epoch=run_epoch) from None
 
 
