@@ -358,6 +358,36 @@ def test_fast_exp_overflows_and_underflows_as_libm(dtype: str) -> None:
             assert abs(got - exact) <= 2 * float(info.eps) * exact, (x, got, exact)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output, loss", [("identity", "bce_with_logits"), ("softplus", "mse")])
+def test_output_deltas_stay_finite_and_right_for_large_outputs(
+    dtype: str, output: str, loss: str
+) -> None:
+    """Derived as exp(a)/(exp(a) + 1) - y and 2 (a - y) (exp(a) - 1) exp(-a), these deltas are
+    nan (inf/inf, inf * 0) once exp overflows (709.8; float32 88.7): the kernels evaluate the
+    same product through the loss's stable term and the activation's stable f'. The bias
+    gradient of a 1-1 network at weight 1 is the delta, against NumPy's own sigmoid and
+    softplus; a logit of exactly 0 gives sigmoid(0) - y = 0.5 - y."""
+    from symbackprop.spec.model import parse_spec
+
+    network = {"layers": [1, 1], "output": output, "loss": loss, "dtype": dtype}
+    module = module_for(parse_spec({"name": f"big_{output}_{dtype}", "network": network}))
+    floats = np.float64 if dtype == "float64" else np.float32
+    big = (710.0, 800.0, 1e4) if dtype == "float64" else (89.0, 100.0, 1e4)
+    zs = np.array([0.0, 0.5, -3.0, *big, *(-z for z in big)])
+    params = [np.ones((1, 1), floats), np.zeros(1, floats)]
+    for z in zs:
+        y = 0.3
+        got = module.gradients(params, np.array([[z]], floats), np.array([[y]], floats))[1][0]
+        sigmoid = 0.5 * (1.0 + np.tanh(z / 2))  # no overflow for any z
+        if loss == "bce_with_logits":
+            want = sigmoid - y
+        else:
+            want = 2 * (np.logaddexp(0.0, z) - y) * sigmoid
+        tolerance = 1e-12 if dtype == "float64" else 1e-5
+        assert got == pytest.approx(want, rel=tolerance, abs=tolerance), (z, got, want)
+
+
 def test_forward_pass_keeps_each_hidden_factor() -> None:
     """Fp{l} (what _forward keeps for _backward) is f'(z{l}), against derivatives written here
     with NumPy; the output layer keeps none."""

@@ -22,7 +22,7 @@ from ..spec.functions import y as y_sym
 from ..spec.functions import z as z_sym
 from ..spec.model import is_classifier
 from ..spec.parameters import network_signature
-from ..symbolic.derivation import Derivation, LayerGradient
+from ..symbolic.derivation import Derivation, LayerGradient, code_output_delta
 from ..symbolic.derivatives import derivative
 from ..symbolic.network import ActivationPrime, p, q
 from ..symbolic.text import text
@@ -404,8 +404,10 @@ def _output_code(derivation: Derivation, float32: bool, used: set[str]) -> Outpu
     term = term.xreplace(
         {a_sym: layer.a[p], y_sym: network.y[p], z_sym: layer.z[p], lse_sym: lse_sym}
     )
-    delta = derivation.output.delta.xreplace({layer.n_out: sp.Integer(n_out)})
-    delta = for_code(delta)
+    derived = derivation.output.delta
+    delta = code_output_delta(derivation)
+    delta_is_derived = delta == derived
+    delta = for_code(delta.xreplace({layer.n_out: sp.Integer(n_out)}))
     reductions = []
     for number, total in enumerate(sorted(delta.atoms(Sum), key=sp.default_sort_key)):
         name = f"sum{number}"
@@ -416,7 +418,7 @@ def _output_code(derivation: Derivation, float32: bool, used: set[str]) -> Outpu
         loss_scale=printer.doprint(sp.Integer(1) / n_out) if loss.mean and n_out > 1 else "",
         delta=printer.doprint(delta),
         reductions=tuple(reductions),
-        delta_comment=text(derivation.output.delta),
+        delta_comment=text(derived) + ("" if delta_is_derived else ", in its stable form"),
         targets=loss.targets,
     )
 

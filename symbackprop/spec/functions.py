@@ -468,7 +468,9 @@ register_loss(
         code_term=sp.Piecewise((a * (1 - y), a >= 0), (-a * y, True)) + log1p(sp.exp(-sp.Abs(a))),
         stable_note=(
             r"the code evaluates the loss as $\max(a,0) - a y + \log(1 + e^{-|a|})$ "
-            r"(the first two terms as $a(1-y)$ or $-a y$), finite for every logit $a$"
+            r"(the first two terms as $a(1-y)$ or $-a y$), finite for every logit $a$, and "
+            r"its derivative as $1 - y - e^{-a}/(1 + e^{-a})$ for $a \ge 0$, "
+            r"$e^{a}/(1 + e^{a}) - y$ otherwise"
         ),
     )
 )

@@ -29,6 +29,7 @@ from .network import (
     Layer,
     SymbolicNetwork,
     activation_function,
+    activation_prime,
     i,
     j,
     k,
@@ -262,6 +263,31 @@ def _derive_output_delta(network: SymbolicNetwork) -> OutputDelta:
         assumption=assumption,
         cancelled=_fewest_minus_signs(sp.Mul(*gone)) if gone else None,
     )
+
+
+def code_output_delta(derivation: Derivation) -> sp.Expr:
+    """The output delta as generated code evaluates it: the derived one, or, where that
+    evaluates exp (which overflows for large outputs: exp(a)/(exp(a) + 1) is inf/inf from
+    a = 709.8, (exp(a) - 1) exp(-a) is inf * 0) and no factor cancelled, the same product
+    dL/da f'(z) through the loss's stable term (its derivative, by ``sympy.diff``) and the
+    output activation's stable f', wherever the registry gives them."""
+    network = derivation.network
+    layer, loss, output = network.output, network.loss, derivation.output
+    activation = layer.activation
+    stable_term, stable_prime = loss.code_term is not None, activation.code_derivative is not None
+    plain = activation.elementwise and output.assumption is None and output.cancelled is None
+    if not (plain and (stable_term or stable_prime) and output.delta.has(sp.exp)):
+        return output.delta
+    dL_da = output.dL_da
+    if stable_term:
+        # One Piecewise, Abs resolved on each side: the term's pieces each have a kink at 0
+        # (the Abs, the Piecewise) where their sum is smooth; differentiated apart, their
+        # one-sided conventions need not add up (bce_with_logits gave 1 - y at a = 0).
+        dL_da = differentiate(sp.piecewise_fold(loss.code_term.rewrite(sp.Piecewise)), a_sym)
+        dL_da = dL_da.xreplace({a_sym: layer.a[p], y_sym: network.y[p]})
+        dL_da = dL_da / layer.n_out if loss.mean else dL_da
+    prime = activation_prime(activation)(layer.z[p])  # codegen prints the stable f' for it
+    return dL_da * (prime if stable_prime else to_forward_values(prime, layer))
 
 
 def _weight_gradients(
