@@ -183,6 +183,26 @@ def test_a_form_whose_steps_overflow_float64_is_refused() -> None:
     assert float(form.subs(s, 0.8)) == pytest.approx(1.0)
 
 
+def test_a_form_is_checked_on_the_forward_value_rounded_to_float64() -> None:
+    """The Gompertz activation exp(-exp(-x)): f' = -s log(s) holds exactly, but s is 0 in
+    float64 from x = -6.6 and 0 log 0 is nan where f' is 0 (to float64): the form is refused,
+    and the kernel's f'(z) at z = -7 is 0, not nan."""
+    import numpy as np
+    from conftest import module_for
+
+    from symbackprop.spec.model import parse_spec
+    from symbackprop.symbolic.derivatives import proved_output_form
+
+    f = sp.exp(-sp.exp(-x))
+    assert sp.simplify((-s * sp.log(s)).subs(s, f) - sp.diff(f, x)) == 0
+    assert proved_output_form(f, sp.diff(f, x)) is None
+    network = {"layers": [1, 1, 1], "activation": "exp(-exp(-x))", "output": "identity"}
+    module = module_for(parse_spec({"name": "gompertz", "network": {**network, "loss": "mse"}}))
+    params = [np.ones((1, 1)), np.zeros(1), np.ones((1, 1)), np.zeros(1)]
+    kept = module.intermediates(params, np.array([[-7.0], [0.5]]), np.zeros((2, 1)))["Fp1"]
+    assert kept[0, 0] == 0.0 and kept[1, 0] == pytest.approx(np.exp(-0.5 - np.exp(-0.5)))
+
+
 def test_relu_derivative_at_zero_is_zero() -> None:
     assert derivative("relu").subs(x, 0) == 0
     assert output_form_derivative("relu").subs(s, 0) == 0
