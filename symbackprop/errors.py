@@ -37,6 +37,6 @@ class TrainingDiverged(SymbackpropError):
     ``epoch`` is the epoch of the run (from 1) it stopped in, where known.
     """
 
-    def __init__(self, message: str, epoch: int | None = None) -> None:
+    def __init__(self, message: str, *, epoch: int | None = None) -> None:
         super().__init__(message)
         self.epoch = epoch
