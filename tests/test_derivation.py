@@ -201,6 +201,17 @@ def test_a_form_is_checked_on_the_forward_value_rounded_to_float64() -> None:
     params = [np.ones((1, 1)), np.zeros(1), np.ones((1, 1)), np.zeros(1)]
     kept = module.intermediates(params, np.array([[-7.0], [0.5]]), np.zeros((2, 1)))["Fp1"]
     assert kept[0, 0] == 0.0 and kept[1, 0] == pytest.approx(np.exp(-0.5 - np.exp(-0.5)))
+    # ... and on the exact value too: exp(tanh(exp(x)))' through atanh(log s) holds for the
+    # rounded s = float(e) (log = 1 - 5e-17 at 30 digits), but in float64 log(s) is 1.0 and
+    # atanh(1.0) = inf from x = 3 (the form was accepted with the rounded value alone)
+    f = sp.exp(sp.tanh(sp.exp(x)))
+    assert proved_output_form(f, sp.diff(f, x)) is None
+    network = {"layers": [1, 1, 1], "activation": "exp(tanh(exp(x)))", "output": "identity"}
+    module = module_for(parse_spec({"name": "tanh_exp", "network": {**network, "loss": "mse"}}))
+    kept = module.intermediates(params, np.array([[3.0], [4.0]]), np.zeros((2, 1)))["Fp1"]
+    exact = [np.exp(np.tanh(np.exp(z))) * np.exp(z) / np.cosh(np.exp(z)) ** 2 for z in (3, 4)]
+    assert np.isfinite(kept).all()  # nan with the form
+    np.testing.assert_allclose(kept[:, 0], exact, rtol=1e-9, atol=1e-15)  # 7.8e-16, 2.2e-45
 
 
 def test_relu_derivative_at_zero_is_zero() -> None:

@@ -22,7 +22,7 @@ from symbackprop.spec.functions import ACTIVATIONS, LOSSES
 from symbackprop.spec.functions import a as a_sym
 from symbackprop.spec.functions import x as x_sym
 from symbackprop.spec.functions import y as y_sym
-from symbackprop.symbolic.derivatives import derivative, kernel_derivative
+from symbackprop.symbolic.derivatives import code_loss_slope, derivative, kernel_derivative
 
 torch = import_torch()
 pytestmark = pytest.mark.slow  # compiles the whole registry twice (float32, float64)
@@ -70,10 +70,11 @@ def code_derivative(name: str) -> sp.Expr:
 
 
 def loss_code(name: str) -> tuple[sp.Expr, sp.Expr]:
-    """The loss term as the code evaluates it, and dL/da as SymPy derives it."""
+    """The loss term and dL/da as the code evaluates them (dL/da derived by SymPy, from the
+    stable term where the registry gives one: see test_code_forms_equal_textbook_forms)."""
     loss = LOSSES[name]
     term = loss.code_term if loss.code_term is not None else loss.term
-    return term, at_kinks(sp.diff(loss.term, a_sym))
+    return term, code_loss_slope(loss)
 
 
 def _kernel_lines(dtype: str) -> list[str]:
@@ -248,10 +249,13 @@ def test_code_forms_equal_textbook_forms() -> None:
             )
             assert float(form.subs(x_sym, point).evalf(30)) == pytest.approx(slope, 1e-14), name
     for name in TORCH_LOSSES:
-        term, _ = loss_code(name)
-        for point in (-4.3, 0.2, 6.1):
+        term, slope = loss_code(name)
+        textbook_slope = at_kinks(sp.diff(LOSSES[name].term, a_sym))
+        for point in (-4.3, 0.2, 6.1) + ((0.0,) if name == "bce_with_logits" else ()):
             values = {a_sym: point, y_sym: LOSS_TARGETS[name]}
             assert float(term.subs(values)) == pytest.approx(float(LOSSES[name].term.subs(values)))
+            expected = float(textbook_slope.subs(values))
+            assert float(slope.subs(values)) == pytest.approx(expected, rel=1e-14), (name, point)
 
 
 def test_parametrised_builtins_and_aliases() -> None:

@@ -22,7 +22,7 @@ from ..spec.functions import Activation
 from ..spec.functions import a as a_sym
 from ..spec.functions import s as s_sym
 from ..spec.functions import y as y_sym
-from .derivatives import derivative, output_form_derivative
+from .derivatives import code_loss_slope, derivative, output_form_derivative
 from .network import (
     ActivationFunction,
     ActivationPrime,
@@ -280,11 +280,7 @@ def code_output_delta(derivation: Derivation) -> sp.Expr:
         return output.delta
     dL_da = output.dL_da
     if stable_term:
-        # One Piecewise, Abs resolved on each side: the term's pieces each have a kink at 0
-        # (the Abs, the Piecewise) where their sum is smooth; differentiated apart, their
-        # one-sided conventions need not add up (bce_with_logits gave 1 - y at a = 0).
-        dL_da = differentiate(sp.piecewise_fold(loss.code_term.rewrite(sp.Piecewise)), a_sym)
-        dL_da = dL_da.xreplace({a_sym: layer.a[p], y_sym: network.y[p]})
+        dL_da = code_loss_slope(loss).xreplace({a_sym: layer.a[p], y_sym: network.y[p]})
         dL_da = dL_da / layer.n_out if loss.mean else dL_da
     prime = activation_prime(activation)(layer.z[p])  # codegen prints the stable f' for it
     return dL_da * (prime if stable_prime else to_forward_values(prime, layer))

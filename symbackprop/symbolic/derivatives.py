@@ -15,7 +15,7 @@ import mpmath
 import sympy as sp
 
 from ..spec.calculus import differentiate, mp_value, positive_factors, real_value
-from ..spec.functions import ACTIVATIONS, Activation, s, x
+from ..spec.functions import ACTIVATIONS, Activation, Loss, a, s, x
 
 
 def _activation(activation: Activation | str) -> Activation:
@@ -50,6 +50,17 @@ def kernel_derivative(activation: Activation) -> sp.Expr:
     df = differentiate(activation.expr, x)
     form = proved_output_form(activation.expr, df)
     return form if form is not None else df
+
+
+def code_loss_slope(loss: Loss) -> sp.Expr:
+    """dL/da of one loss term (in a and y) as generated code evaluates it: ``sympy.diff`` of
+    the registry's stable code term where it gives one, else of the term. The code term is
+    first made one Piecewise with each Abs resolved on its side: its pieces each have a kink
+    at 0 (the Abs, the Piecewise) where their sum is smooth, and differentiated apart their
+    one-sided conventions need not add up (bce_with_logits gave 1 - y at a = 0, not 1/2 - y)."""
+    if loss.code_term is None:
+        return differentiate(loss.term, a)
+    return differentiate(sp.piecewise_fold(loss.code_term.rewrite(sp.Piecewise)), a)
 
 
 def output_form_candidates(f: sp.Expr, df: sp.Expr) -> Iterator[sp.Expr]:
@@ -204,15 +215,20 @@ def _within_float64(values: tuple[object, object]) -> bool:
 
 def _holds_at(candidate: sp.Expr, point: float, values: tuple[object, object]) -> bool:
     """Whether g(f(x)) agrees with f'(x) at ``point`` (1e-9 relative), every step of g within
-    float64's range; ``values``: f(x) and f'(x) there. g is given f(x) rounded to float64, as
-    a kernel holds it: exp(-exp(-x))' = -s log(s) holds, but s is 0 in float64 from x = -6.6
-    (0 log 0 = nan, where f' is 0)."""
+    float64's range; ``values``: f(x) and f'(x) there. g is given both f(x) and f(x) rounded
+    to float64, as a kernel holds it: exp(-exp(-x))' = -s log(s) holds, but s is 0 in float64
+    from x = -6.6 (0 log 0 = nan, where f' is 0). Neither alone is a float64 evaluation: g is
+    still evaluated with 30 digits (exp(tanh(exp(x)))' through atanh(log s) is finite for the
+    rounded s = float(e), whose log is 1 - 5e-17, and inf for the exact s and in float64)."""
     forward, exact = values
-    steps: list = []
-    rewritten = real_value(candidate, {s: mpmath.mpf(float(forward))}, steps)
-    if rewritten is None or abs(rewritten - float(exact)) > 1e-9 * max(1.0, abs(float(exact))):
-        return False
-    return max(steps, default=0) <= FLOAT64_MAX
+    for given in (forward, mpmath.mpf(float(forward))):
+        steps: list = []
+        rewritten = real_value(candidate, {s: given}, steps)
+        if rewritten is None or abs(rewritten - float(exact)) > 1e-9 * max(1, abs(float(exact))):
+            return False
+        if max(steps, default=0) > FLOAT64_MAX:
+            return False
+    return True
 
 
 def _float64_edges(f: sp.Expr, df: sp.Expr, within: dict[float, bool]) -> list[float]:
