@@ -85,14 +85,24 @@ def real_value(
 ) -> float | None:
     """``expr`` at ``values`` as a finite float, or None (complex, infinite, undefined).
     ``steps``, where given, collects the magnitude of every step (see :func:`mp_value`)."""
+    value = mp_real(expr, values, steps)
+    if value is None or abs(float(value)) == float("inf"):
+        return None
+    return float(value)
+
+
+def mp_real(
+    expr: sp.Expr, values: dict[sp.Symbol, object], steps: list | None = None
+) -> object | None:
+    """``expr`` at ``values`` as a real mpmath number with 30 significant digits (beyond
+    float64's range where it is), or None where it is undefined there (complex, NaN, a division
+    by zero). ``steps`` as for :func:`mp_value`."""
     with mpmath.workdps(30):
         try:
-            number = complex(mp_value(expr, values, steps))
+            value = mpmath.re(mp_value(expr, values, steps))  # a complex value raised: imag 0
         except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
             return None
-    if number.imag != 0 or number.real != number.real or abs(number.real) == float("inf"):
-        return None
-    return number.real
+    return None if mpmath.isnan(value) else value
 
 
 _MPMATH = {

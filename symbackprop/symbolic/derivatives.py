@@ -14,7 +14,7 @@ from functools import cache
 import mpmath
 import sympy as sp
 
-from ..spec.calculus import differentiate, mp_value, positive_factors, real_value
+from ..spec.calculus import differentiate, mp_real, positive_factors, real_value
 from ..spec.functions import ACTIVATIONS, Activation, Loss, a, s, x
 
 
@@ -195,18 +195,8 @@ def rewrite_holds(candidate: sp.Expr, f: sp.Expr, df: sp.Expr) -> bool:
 def _values(f: sp.Expr, df: sp.Expr, point: float) -> tuple[object, object] | None:
     """f(x) and f'(x) at ``point`` (mpmath, 30 digits); None where either is undefined there
     (complex, NaN, a division by zero)."""
-    values = []
-    with mpmath.workdps(30):
-        for expr in (f, df):
-            try:
-                value = mp_value(expr, {x: mpmath.mpf(point)})
-            except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
-                return None
-            value = mpmath.re(value)  # mp_value has refused a complex value: imag is 0
-            if mpmath.isnan(value):
-                return None
-            values.append(value)
-    return values[0], values[1]
+    forward, exact = mp_real(f, {x: point}), mp_real(df, {x: point})
+    return None if forward is None or exact is None else (forward, exact)
 
 
 def _within_float64(values: tuple[object, object]) -> bool:
