@@ -17,6 +17,7 @@ from symbackprop.pipeline import derivation_of, module_source
 from symbackprop.render.numeric import check_derivation
 from symbackprop.render.steps import derivation_steps
 from symbackprop.run.gradcheck import check_gradients
+from symbackprop.spec.model import parse_spec
 from symbackprop.symbolic.expansion import Scalars, all_params, closed_forms
 from symbackprop.util.fileio import is_owned, unstamp_text
 
@@ -405,3 +406,64 @@ def test_forward_pass_keeps_each_hidden_factor() -> None:
     for name, factor in expected.items():
         np.testing.assert_allclose(values[name], factor, rtol=1e-12, atol=1e-15, err_msg=name)
     assert "Fp5" not in values and len(module.LAYERS) == 6
+
+
+def _reads_a_local(node: ast.AST) -> bool:
+    """Whether an expression reads a variable (not only constants: ``math.sqrt(2.0)``)."""
+    return any(
+        isinstance(name, ast.Name) and name.id not in ("math", "np")
+        for name in ast.walk(node)
+    )
+
+
+def _forward_calls(source: str) -> list[list[str]]:
+    """The calls on variables (``_exp(-abs(z))``, as source text) made by each statement block
+    of _forward that evaluates a layer's activation (its loop body from ``Z{l}[r, j] = z`` on)."""
+    function = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name == "_forward"
+    )
+    blocks = []
+    for node in ast.walk(function):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            continue
+        starts = [
+            i
+            for i, statement in enumerate(body)
+            if isinstance(statement, ast.Assign)
+            and ast.unparse(statement.targets[0]).startswith("Z")
+            and ast.unparse(statement.value) == "z"
+        ]
+        for start in starts:
+            calls = [
+                ast.unparse(call)
+                for statement in body[start + 1 :]
+                for call in ast.walk(statement)
+                if isinstance(call, ast.Call) and _reads_a_local(call)
+            ]
+            blocks.append(calls)
+    return blocks
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_activation_and_its_factor_evaluate_each_call_once(dtype: str) -> None:
+    """f(z) and the f'(z) kept beside it are printed after ``sympy.cse``: a sigmoid's
+    e^{-|z|} is one call (the unnamed code made five), for every built-in activation."""
+    from symbackprop.spec.functions import ACTIVATIONS
+
+    names = sorted(name for name, act in ACTIVATIONS.items() if act.elementwise)
+    network = {
+        "layers": [3] * (len(names) + 1) + [2],
+        "activation": names,
+        "output": "sigmoid",
+        "loss": "mse",
+        "dtype": dtype,
+    }
+    spec = parse_spec({"name": f"calls_{dtype}", "network": network})
+    blocks = _forward_calls(render_module(derivation_of(spec)).text)
+    assert len(blocks) == len(names) + 1  # every hidden layer and the output layer
+    for calls in blocks:
+        repeated = {call for call in calls if calls.count(call) > 1}
+        assert not repeated, repeated

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
 from sympy.concrete.summations import Sum
+from sympy.logic.boolalg import Boolean
 
 from ..errors import GenerationError
 from ..spec.functions import a as a_sym
@@ -61,13 +63,22 @@ TILE = Tile()
 
 
 @dataclass(frozen=True)
+class Printed:
+    """An expression of the forward loop's locals ``z`` and ``a`` as code: ``steps``, lines
+    ``name = code`` that name what it computes more than once (``sympy.cse``: c0, c1, ...), then
+    its ``value`` over them."""
+
+    steps: tuple[tuple[str, str], ...]
+    value: str
+
+
+@dataclass(frozen=True)
 class LayerCode:
     """Printed pieces of one layer for the module template.
 
     ``forward`` is a = f(z) and, for a hidden layer, ``factor`` its delta's factor f'(z), both
     in the forward loop's locals ``z`` and ``a``: the forward pass keeps the factor in
-    ``Fp{index}`` for the backward pass (evaluated beside f(z), they share subexpressions such as
-    e^{-|z|}).
+    ``Fp{index}`` for the backward pass, evaluated after f(z) from what f(z) named.
     """
 
     index: int
@@ -75,8 +86,8 @@ class LayerCode:
     n_out: int
     activation: str
     softmax: bool
-    forward: str
-    factor: str | None
+    forward: Printed
+    factor: Printed | None
     propagate_comment: str
     blas: bool
 
@@ -253,11 +264,12 @@ def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str
         lower = derivation.layer(index - 1)
         _check_contraction(lower)
         comment = text(lower.delta)
-    factor = None
-    if index < len(sizes) - 1:
-        factor = _forward_printer(index, float32, used).doprint(_local_factor(gradient))
-    forward = NumbaPrinter(symbols={"x": "z"}, float32=float32, used=used).doprint(
-        layer.activation.code
+    value = layer.activation.code.xreplace({x_sym: layer.z[p]})
+    hidden = index < len(sizes) - 1
+    forward, factor = _activation_code(
+        value,
+        _local_factor(gradient) if hidden else None,
+        _forward_printer(index, float32, used),
     )
     return LayerCode(
         index=index,
@@ -270,6 +282,86 @@ def _layer_code(derivation: Derivation, index: int, float32: bool, used: set[str
         propagate_comment=comment,
         blas=n_in * n_out >= BLAS_MIN_MACS,
     )
+
+
+def _activation_code(
+    value: sp.Expr, factor: sp.Expr | None, printer: NumbaPrinter
+) -> tuple[Printed, Printed | None]:
+    """a = f(z) (``value``) and, for a hidden layer, f'(z) (``factor``) as the forward loop
+    evaluates them, one after the other, with what they compute more than once named once
+    (``sympy.cse``: a sigmoid's e^{-|z|} and 1 + e^{-|z|}). f(z) comes with the steps it reads
+    (the same whether its factor follows, in training, or not, in inference: both compute a
+    alike), the factor with the rest."""
+    steps, values = _named([value] if factor is None else [value, factor])
+    symbols = {symbol for symbol, _ in steps}
+    needed = values[0].free_symbols & symbols
+    for symbol, expr in reversed(steps):
+        if symbol in needed:
+            needed |= expr.free_symbols & symbols
+    ordered = [s for s in steps if s[0] in needed] + [s for s in steps if s[0] not in needed]
+    renamed = {symbol: sp.Symbol(f"c{n}") for n, (symbol, _) in enumerate(ordered)}
+
+    def code(own: list[tuple[sp.Symbol, sp.Expr]], value: sp.Expr) -> Printed:
+        return Printed(
+            steps=tuple(
+                (str(renamed[symbol]), printer.doprint(expr.xreplace(renamed)))
+                for symbol, expr in own
+            ),
+            value=printer.doprint(value.xreplace(renamed)),
+        )
+
+    forward = code([s for s in steps if s[0] in needed], values[0])
+    if factor is None:
+        return forward, None
+    return forward, code([s for s in steps if s[0] not in needed], values[1])
+
+
+def _named(exprs: list[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """``exprs`` with the subexpressions they repeat named (``sympy.cse``), and the steps that
+    compute them, in order. A condition stays in place (it would be a boolean local), and so do
+    numbers and a repeated 1/u of a plain u; of any other u, u is named, so that x/u stays a
+    division (not x times a named 1/u). The base of a square or cube is named too (the printer
+    writes u**2 as u*u). A name can regroup a product or reorder a sum (SymPy orders terms by
+    their symbols), which may change the last bits of a result."""
+    names = sp.numbered_symbols("step")
+    temporaries, reduced = sp.cse(exprs, symbols=names)
+    inline: dict[sp.Symbol, sp.Expr] = {}  # steps put back where they are used
+    steps: list[tuple[sp.Symbol, sp.Expr]] = []
+    for symbol, step in temporaries:
+        step = step.xreplace(inline)
+        reciprocal = step.is_Pow and step.exp.is_negative
+        if isinstance(step, Boolean) or step.is_number or (reciprocal and _plain(step.base)):
+            inline[symbol] = step
+            continue
+        if reciprocal:
+            inline[symbol] = sp.Pow(symbol, step.exp, evaluate=False)
+            step = step.base
+        steps.append((symbol, _name_bases(step, steps, names)))
+    values = [_name_bases(value.xreplace(inline), steps, names) for value in reduced]
+    return steps, values
+
+
+def _plain(expr: sp.Expr) -> bool:
+    """A number, symbol or array element: nothing to name."""
+    return isinstance(expr, sp.Atom | sp.Indexed)
+
+
+def _name_bases(
+    expr: sp.Expr, steps: list[tuple[sp.Symbol, sp.Expr]], names: Iterator[sp.Symbol]
+) -> sp.Expr:
+    """``expr`` with the base of each square or cube (u**2, 1/u**3) that is not plain named: a
+    step appended to ``steps``, before the one ``expr`` becomes."""
+    powers = [
+        e
+        for e in sp.preorder_traversal(expr)
+        if e.is_Pow and e.exp.is_Integer and 2 <= abs(e.exp) <= 3 and not _plain(e.base)
+    ]
+    for power in powers:
+        if expr.has(power):  # else inside the base of one named already
+            symbol = next(names)
+            steps.append((symbol, _name_bases(power.base, steps, names)))
+            expr = expr.xreplace({power.base: symbol})
+    return expr
 
 
 def _local_factor(gradient: LayerGradient) -> sp.Expr:
