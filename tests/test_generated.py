@@ -467,3 +467,38 @@ def test_an_activation_and_its_factor_evaluate_each_call_once(dtype: str) -> Non
     for calls in blocks:
         repeated = {call for call in calls if calls.count(call) > 1}
         assert not repeated, repeated
+
+
+def test_a_float32_module_computes_in_float32(tmp_path: Path) -> None:
+    """No sum, product or call in the float32 forward kernel of every built-in activation
+    comes out float64 (Numba's types): ``math.pi`` in gelu's derivative, a Python float, made
+    gelu's f'(z) a float64 computation."""
+    import io
+
+    from symbackprop.pipeline import load_module
+    from symbackprop.spec.functions import ACTIVATIONS
+
+    names = sorted(name for name, act in ACTIVATIONS.items() if act.elementwise)
+    network = {
+        "layers": [3] * (len(names) + 1) + [2],
+        "activation": names,
+        "output": "softmax",
+        "loss": "cross_entropy",
+        "dtype": "float32",
+    }
+    spec = parse_spec({"name": "all_float32", "network": network})
+    # a new file: compiled here, not loaded from Numba's cache (which keeps no types)
+    module = load_module(render_module(derivation_of(spec)), tmp_path)
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    module.forward(module.init_params(0), X)  # _forward: no layer takes BLAS, no _infer
+    typed = io.StringIO()
+    module._forward.inspect_types(file=typed)
+    lines = typed.getvalue().splitlines()
+    assert sum(line.rstrip().endswith(":: float32") for line in lines) > 100  # typed, not cached
+    wide = [
+        line.strip()
+        for line in lines
+        if line.rstrip().endswith(":: float64")
+        and any(kind in line for kind in ("binop", "unary", "call"))
+    ]
+    assert wide == [], wide[:5]

@@ -58,6 +58,14 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_Integer(self, expr: sp.Integer) -> str:
         return self._float(f"{int(expr)}.0")
 
+    def _print_known_constant(self, expr: sp.Expr) -> str:
+        """``math.pi``, ``math.e``, ``math.inf``: Python floats, so cast in a float32 kernel, whose
+        sums and products would otherwise be carried out in float64."""
+        printed = getattr(PythonCodePrinter, f"_print_{type(expr).__name__}")(self, expr)
+        return self._float(printed)
+
+    _print_Pi = _print_Exp1 = _print_Infinity = _print_NaN = _print_known_constant
+
     def _print_Rational(self, expr: sp.Rational) -> str:
         return self._float(repr(float(expr)))
 
