@@ -94,6 +94,45 @@ def test_diverged_keeps_the_parameters_and_state_of_the_batch_before(name: str, 
             assert not np.isfinite(m.loss(params, X[rows[0]], Y[rows[0]]))
 
 
+@pytest.mark.parametrize("name", ["sgd", "sgd_momentum"])
+def test_ctrl_c_as_a_diverging_kernel_returns_keeps_the_last_finite_weights(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python raises a Ctrl-C that came during a kernel call as the call returns: the kernel
+    itself undoes the diverging batch's update (and its momentum), so nothing is left
+    half-restored."""
+    m = _module(name, "float64")
+    X, Y = _data()
+    X = X * 1e150  # gradients near 1e300: an update at rate 1e10 overflows
+    stateful = hasattr(m, "init_state")
+
+    def train(params: list[np.ndarray], state: dict | None) -> None:
+        keywords = {"state": state} if stateful else {}
+        m.train(params, X, Y, 50, 1e10, BATCH, seed=1, **keywords)
+
+    expected = m.init_params(0)
+    expected_state = m.init_state(expected) if stateful else None
+    with pytest.raises(m.Diverged) as info:
+        train(expected, expected_state)
+    assert info.value.quantity in m.PARAM_NAMES  # an update diverged: there is one to undo
+    kernel = m._train
+
+    def interrupted(*args: object) -> int:
+        kernel(*args)
+        raise KeyboardInterrupt  # where Python raises a Ctrl-C pressed during the call
+
+    monkeypatch.setattr(m, "_train", interrupted)
+    params = m.init_params(0)
+    state = m.init_state(params) if stateful else None
+    with pytest.raises(KeyboardInterrupt):
+        train(params, state)
+    for got, want in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    for key in expected_state or {}:
+        if key != "epoch":  # counted by train after the call
+            np.testing.assert_array_equal(state[key], expected_state[key], err_msg=key)
+
+
 def test_a_state_overflow_is_caught_before_anything_is_written() -> None:
     """Adam's second moment g * g overflows first in float32: nothing of that batch is kept."""
     m = _module("adam", "float32")
