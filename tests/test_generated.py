@@ -17,7 +17,7 @@ from symbackprop.pipeline import derivation_of, module_source
 from symbackprop.render.numeric import check_derivation
 from symbackprop.render.steps import derivation_steps
 from symbackprop.run.gradcheck import check_gradients
-from symbackprop.spec.model import parse_spec
+from symbackprop.spec.model import Spec, parse_spec
 from symbackprop.symbolic.expansion import Scalars, all_params, closed_forms
 from symbackprop.util.fileio import is_owned, unstamp_text
 
@@ -447,23 +447,28 @@ def _forward_calls(source: str) -> list[list[str]]:
     return blocks
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_an_activation_and_its_factor_evaluate_each_call_once(dtype: str) -> None:
-    """f(z) and the f'(z) kept beside it are printed after ``sympy.cse``: a sigmoid's
-    e^{-|z|} is one call (the unnamed code made five), for every built-in activation."""
+def _every_activation(name: str, dtype: str, output: str = "sigmoid", loss: str = "mse") -> Spec:
+    """A network of 3-wide hidden layers, one for each elementwise built-in activation."""
     from symbackprop.spec.functions import ACTIVATIONS
 
     names = sorted(name for name, act in ACTIVATIONS.items() if act.elementwise)
     network = {
         "layers": [3] * (len(names) + 1) + [2],
         "activation": names,
-        "output": "sigmoid",
-        "loss": "mse",
+        "output": output,
+        "loss": loss,
         "dtype": dtype,
     }
-    spec = parse_spec({"name": f"calls_{dtype}", "network": network})
+    return parse_spec({"name": name, "network": network})
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_activation_and_its_factor_evaluate_each_call_once(dtype: str) -> None:
+    """f(z) and the f'(z) kept beside it are printed after ``sympy.cse``: a sigmoid's
+    e^{-|z|} is one call (the unnamed code made five), for every built-in activation."""
+    spec = _every_activation(f"calls_{dtype}", dtype)
     blocks = _forward_calls(render_module(derivation_of(spec)).text)
-    assert len(blocks) == len(names) + 1  # every hidden layer and the output layer
+    assert len(blocks) == len(spec.layers) - 1  # every hidden layer and the output layer
     for calls in blocks:
         repeated = {call for call in calls if calls.count(call) > 1}
         assert not repeated, repeated
@@ -476,17 +481,8 @@ def test_a_float32_module_computes_in_float32(tmp_path: Path) -> None:
     import io
 
     from symbackprop.pipeline import load_module
-    from symbackprop.spec.functions import ACTIVATIONS
 
-    names = sorted(name for name, act in ACTIVATIONS.items() if act.elementwise)
-    network = {
-        "layers": [3] * (len(names) + 1) + [2],
-        "activation": names,
-        "output": "softmax",
-        "loss": "cross_entropy",
-        "dtype": "float32",
-    }
-    spec = parse_spec({"name": "all_float32", "network": network})
+    spec = _every_activation("all_float32", "float32", "softmax", "cross_entropy")
     # a new file: compiled here, not loaded from Numba's cache (which keeps no types)
     module = load_module(render_module(derivation_of(spec)), tmp_path)
     X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
