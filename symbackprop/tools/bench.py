@@ -840,7 +840,7 @@ def write_results(run: dict[str, Any], folder: Path, force: bool = False) -> lis
     parts = [
         "# Benchmark results",
         "",
-        "`symbackprop bench` (see `symbackprop/bench.py`). Only ratios from one run mean "
+        "`symbackprop bench` (see `symbackprop/tools/bench.py`). Only ratios from one run mean "
         "anything: the machine is shared.",
         "",
         "| workload | network | loss | batch | epochs | learning rate |",
