@@ -498,3 +498,45 @@ def test_a_float32_module_computes_in_float32(tmp_path: Path) -> None:
         and any(kind in line for kind in ("binop", "unary", "call"))
     ]
     assert wide == [], wide[:5]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "sin(x)*(1 + pi)**2",
+        "exp(x)*(1 + pi)**2 + x**2*(1 + pi)**2",
+        "x/sqrt(1 + x**2)",
+        "((1 + x**2)**2 + 1)**2",
+        "Piecewise((x**2, x > 1), (x, x > 0), (exp(x) - 1, True))*Heaviside(x + 1)",
+    ],
+)
+def test_named_steps_are_distinct_and_used(expression: str) -> None:
+    """Each step (c0 = ...) of an activation block computes something no other step does and
+    is read after it: a constant square was named again in each expression, (1 + pi) three
+    times."""
+    spec = parse_spec(
+        {"name": "steps", "network": {"layers": [3, 4, 2], "activation": expression,
+                                      "output": "identity", "loss": "mse"}}
+    )  # fmt: skip
+    function = next(
+        node
+        for node in ast.parse(render_module(derivation_of(spec)).text).body
+        if isinstance(node, ast.FunctionDef) and node.name == "_forward"
+    )
+    loop = next(
+        node
+        for node in ast.walk(function)
+        if isinstance(node, ast.For) and any(
+            isinstance(s, ast.Assign) and ast.unparse(s.targets[0]) == "a" for s in node.body
+        )
+    )
+    steps = [
+        (ast.unparse(s.targets[0]), ast.unparse(s.value), i)
+        for i, s in enumerate(loop.body)
+        if isinstance(s, ast.Assign) and ast.unparse(s.targets[0]).startswith("c")
+    ]
+    assert [name for name, _, _ in steps] == [f"c{n}" for n in range(len(steps))]
+    assert len({code for _, code, _ in steps}) == len(steps), steps
+    for name, _, i in steps:
+        read = {n.id for s in loop.body[i + 1 :] for n in ast.walk(s) if isinstance(n, ast.Name)}
+        assert name in read, name

@@ -289,9 +289,10 @@ def _activation_code(
 ) -> tuple[Printed, Printed | None]:
     """a = f(z) (``value``) and, for a hidden layer, f'(z) (``factor``) as the forward loop
     evaluates them, one after the other, with what they compute more than once named once
-    (``sympy.cse``: a sigmoid's e^{-|z|} and 1 + e^{-|z|}). f(z) comes with the steps it reads
-    (the same whether its factor follows, in training, or not, in inference: both compute a
-    alike), the factor with the rest."""
+    (``sympy.cse``: a sigmoid's e^{-|z|} and 1 + e^{-|z|}). f(z) comes with the steps it reads,
+    printed the same whether its factor follows (training) or not (inference), the factor with
+    the rest. (Same text is not always the same rounding: kernels compiled with ``reassoc``, the
+    tiles and ``_infer``, may regroup a division whose value has one use and not one with two.)"""
     steps, values = _named([value] if factor is None else [value, factor])
     symbols = {symbol for symbol, _ in steps}
     needed = values[0].free_symbols & symbols
@@ -329,7 +330,7 @@ def _named(exprs: list[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[
     steps: list[tuple[sp.Symbol, sp.Expr]] = []
     for symbol, step in temporaries:
         step = step.xreplace(inline)
-        reciprocal = step.is_Pow and step.exp.is_negative
+        reciprocal = step.is_Pow and step.exp.is_Integer and step.exp.is_negative
         if isinstance(step, Boolean) or step.is_number or (reciprocal and _plain(step.base)):
             inline[symbol] = step
             continue
@@ -349,17 +350,24 @@ def _plain(expr: sp.Expr) -> bool:
 def _name_bases(
     expr: sp.Expr, steps: list[tuple[sp.Symbol, sp.Expr]], names: Iterator[sp.Symbol]
 ) -> sp.Expr:
-    """``expr`` with the base of each square or cube (u**2, 1/u**3) that is not plain named: a
-    step appended to ``steps``, before the one ``expr`` becomes."""
+    """``expr`` with the base of each square or cube (u**2, 1/u**3) named, unless it is plain or
+    a number: a step appended to ``steps`` (before the one ``expr`` becomes), or the step that
+    computes it already."""
     powers = [
         e
         for e in sp.preorder_traversal(expr)
-        if e.is_Pow and e.exp.is_Integer and 2 <= abs(e.exp) <= 3 and not _plain(e.base)
+        if e.is_Pow
+        and e.exp.is_Integer
+        and 2 <= abs(e.exp) <= 3
+        and not (_plain(e.base) or e.base.is_number)
     ]
     for power in powers:
         if expr.has(power):  # else inside the base of one named already
-            symbol = next(names)
-            steps.append((symbol, _name_bases(power.base, steps, names)))
+            base = _name_bases(power.base, steps, names)
+            symbol = next((s for s, step in steps if step == base), None)
+            if symbol is None:
+                symbol = next(names)
+                steps.append((symbol, base))
             expr = expr.xreplace({power.base: symbol})
     return expr
 
