@@ -98,9 +98,9 @@ def test_diverged_keeps_the_parameters_and_state_of_the_batch_before(name: str, 
 def test_ctrl_c_as_a_diverging_kernel_returns_keeps_the_last_finite_weights(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Python raises a Ctrl-C that came during a kernel call as the call returns: the kernel
-    itself undoes the diverging batch's update (and its momentum), so nothing is left
-    half-restored."""
+    """Python raises a Ctrl-C that came during a kernel call as the call returns: the
+    diverging batch's update (and its momentum) is undone all the same (in a ``finally``), so
+    nothing is left half-restored, and the state's counters are the kernel's."""
     m = _module(name, "float64")
     X, Y = _data()
     X = X * 1e150  # gradients near 1e300: an update at rate 1e10 overflows
@@ -129,8 +129,27 @@ def test_ctrl_c_as_a_diverging_kernel_returns_keeps_the_last_finite_weights(
     for got, want in zip(params, expected, strict=True):
         np.testing.assert_array_equal(got, want)
     for key in expected_state or {}:
-        if key != "epoch":  # counted by train after the call
-            np.testing.assert_array_equal(state[key], expected_state[key], err_msg=key)
+        np.testing.assert_array_equal(state[key], expected_state[key], err_msg=key)
+
+
+def test_ctrl_c_as_a_kernel_returns_keeps_the_epoch_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state's epoch counter (which sets a schedule's rate on the next call) counts the
+    epochs a kernel trained even where a Ctrl-C is raised as it returns: it was added in Python
+    after the call, and stayed 0."""
+    m = _module("adam", "float64")
+    X, Y = _data()
+    params = m.init_params(0)
+    state = m.init_state(params)
+    kernel = m._train
+
+    def interrupted(*args: object) -> int:
+        kernel(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(m, "_train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        m.train(params, X, Y, 5, 1e-3, BATCH, seed=1, state=state)
+    assert (state["epoch"][0], state["step"][0]) == (5, 5 * N // BATCH)
 
 
 def test_a_state_overflow_is_caught_before_anything_is_written() -> None:

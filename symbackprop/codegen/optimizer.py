@@ -222,10 +222,12 @@ class OptimizerCode:
         return [f"{kind}_{name}" for name in param_names for kind in self.state]
 
     def kernel_args(self, param_names: list[str]) -> str:
-        """The extra arguments of ``_train``: rates, step counter, state arrays, hyperparameters."""
+        """The extra arguments of ``_train``: rates, step and epoch counters, state arrays,
+        hyperparameters."""
         if self.plain:
             return ""
-        names = ["rates", "steps"] + self.arrays(param_names) + [k for k, _ in self.hyper]
+        names = ["rates", "steps", "epoch_count"] + self.arrays(param_names)
+        names += [k for k, _ in self.hyper]
         return ", " + ", ".join(names)
 
     @property
