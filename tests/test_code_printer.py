@@ -41,3 +41,27 @@ def test_printed_code_evaluates_as_sympy(expr: sp.Expr) -> None:
     for zv, wv in [(-0.7, 1.3), (2.5, -0.4), (0.3, 0.9), (0.8, 0.2), (-1.5, -2.0)]:
         value = eval(printed, {"math": math, "abs": abs}, {"z": zv, "w": wv})  # our own output
         assert value == pytest.approx(float(expr.subs({z: zv, w: wv})), rel=1e-13), printed
+
+
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [(sp.pi * z, math.pi), (sp.E * z, math.e), (sp.oo * z, math.inf), (-sp.oo * z, -math.inf)],
+    ids=["pi", "E", "oo", "-oo"],
+)
+def test_constants_compile_and_keep_a_float32_kernel_in_float32(
+    expr: sp.Expr, value: float
+) -> None:
+    """math.pi, math.e and the infinities are Python floats: cast in a float32 kernel, whose
+    arithmetic they would otherwise widen to float64 (and -oo printed as float('-inf'), which
+    Numba cannot compile)."""
+    import numpy as np
+    from numba import njit
+
+    for float32, dtype in ((False, np.float64), (True, np.float32)):
+        printed = code(expr, float32=float32)
+        namespace = {"math": math, "np": np}
+        exec(f"def f(z):\n    return {printed}\n", namespace)  # our own output, for Numba
+        kernel = njit(namespace["f"])
+        result = kernel(dtype(1.0))
+        returns = str(kernel.nopython_signatures[0].return_type)
+        assert returns == dtype.__name__ and result == dtype(value), (printed, returns)

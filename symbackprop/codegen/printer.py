@@ -64,7 +64,14 @@ class NumbaPrinter(PythonCodePrinter):
         printed = getattr(PythonCodePrinter, f"_print_{type(expr).__name__}")(self, expr)
         return self._float(printed)
 
-    _print_Pi = _print_Exp1 = _print_Infinity = _print_NaN = _print_known_constant
+    _print_Pi = _print_Exp1 = _print_Infinity = _print_NaN = _print_ComplexInfinity = (
+        _print_known_constant
+    )
+
+    def _print_NegativeInfinity(self, expr: sp.Expr) -> str:
+        """-math.inf (SymPy's Python printer writes ``float('-inf')``, which Numba cannot
+        compile)."""
+        return self._float("-math.inf")
 
     def _print_Rational(self, expr: sp.Rational) -> str:
         return self._float(repr(float(expr)))
