@@ -416,9 +416,9 @@ def _reads_a_local(node: ast.AST) -> bool:
     )
 
 
-def _forward_calls(source: str) -> list[list[str]]:
-    """The calls on variables (``_exp(-abs(z))``, as source text) made by each statement block
-    of _forward that evaluates a layer's activation (its loop body from ``Z{l}[r, j] = z`` on)."""
+def _activation_blocks(source: str) -> list[list[ast.stmt]]:
+    """The statements of each block of _forward that evaluates a layer's activation: its loop
+    body after ``Z{l}[r, j] = z``, in the order of the layers."""
     function = next(
         node
         for node in ast.parse(source).body
@@ -436,14 +436,7 @@ def _forward_calls(source: str) -> list[list[str]]:
             and ast.unparse(statement.targets[0]).startswith("Z")
             and ast.unparse(statement.value) == "z"
         ]
-        for start in starts:
-            calls = [
-                ast.unparse(call)
-                for statement in body[start + 1 :]
-                for call in ast.walk(statement)
-                if isinstance(call, ast.Call) and _reads_a_local(call)
-            ]
-            blocks.append(calls)
+        blocks += [body[start + 1 :] for start in starts]
     return blocks
 
 
@@ -467,9 +460,15 @@ def test_an_activation_and_its_factor_evaluate_each_call_once(dtype: str) -> Non
     """f(z) and the f'(z) kept beside it are printed after ``sympy.cse``: a sigmoid's
     e^{-|z|} is one call (the unnamed code made five), for every built-in activation."""
     spec = _every_activation(f"calls_{dtype}", dtype)
-    blocks = _forward_calls(render_module(derivation_of(spec)).text)
+    blocks = _activation_blocks(render_module(derivation_of(spec)).text)
     assert len(blocks) == len(spec.layers) - 1  # every hidden layer and the output layer
-    for calls in blocks:
+    for block in blocks:
+        calls = [
+            ast.unparse(call)
+            for statement in block
+            for call in ast.walk(statement)
+            if isinstance(call, ast.Call) and _reads_a_local(call)
+        ]
         repeated = {call for call in calls if calls.count(call) > 1}
         assert not repeated, repeated
 
@@ -518,25 +517,15 @@ def test_named_steps_are_distinct_and_used(expression: str) -> None:
         {"name": "steps", "network": {"layers": [3, 4, 2], "activation": expression,
                                       "output": "identity", "loss": "mse"}}
     )  # fmt: skip
-    function = next(
-        node
-        for node in ast.parse(render_module(derivation_of(spec)).text).body
-        if isinstance(node, ast.FunctionDef) and node.name == "_forward"
-    )
-    loop = next(
-        node
-        for node in ast.walk(function)
-        if isinstance(node, ast.For) and any(
-            isinstance(s, ast.Assign) and ast.unparse(s.targets[0]) == "a" for s in node.body
-        )
-    )
+    block = _activation_blocks(render_module(derivation_of(spec)).text)[0]  # the hidden layer
+    assert any(ast.unparse(s).startswith("a = ") for s in block)
     steps = [
         (ast.unparse(s.targets[0]), ast.unparse(s.value), i)
-        for i, s in enumerate(loop.body)
+        for i, s in enumerate(block)
         if isinstance(s, ast.Assign) and ast.unparse(s.targets[0]).startswith("c")
     ]
     assert [name for name, _, _ in steps] == [f"c{n}" for n in range(len(steps))]
     assert len({code for _, code, _ in steps}) == len(steps), steps
     for name, _, i in steps:
-        read = {n.id for s in loop.body[i + 1 :] for n in ast.walk(s) if isinstance(n, ast.Name)}
+        read = {n.id for s in block[i + 1 :] for n in ast.walk(s) if isinstance(n, ast.Name)}
         assert name in read, name

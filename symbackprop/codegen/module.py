@@ -299,22 +299,20 @@ def _activation_code(
     for symbol, expr in reversed(steps):
         if symbol in needed:
             needed |= expr.free_symbols & symbols
-    ordered = [s for s in steps if s[0] in needed] + [s for s in steps if s[0] not in needed]
-    renamed = {symbol: sp.Symbol(f"c{n}") for n, (symbol, _) in enumerate(ordered)}
+    own = [s for s in steps if s[0] in needed], [s for s in steps if s[0] not in needed]
+    renamed = {symbol: sp.Symbol(f"c{n}") for n, (symbol, _) in enumerate(own[0] + own[1])}
 
-    def code(own: list[tuple[sp.Symbol, sp.Expr]], value: sp.Expr) -> Printed:
-        return Printed(
+    printed = [
+        Printed(
             steps=tuple(
                 (str(renamed[symbol]), printer.doprint(expr.xreplace(renamed)))
-                for symbol, expr in own
+                for symbol, expr in part
             ),
             value=printer.doprint(value.xreplace(renamed)),
         )
-
-    forward = code([s for s in steps if s[0] in needed], values[0])
-    if factor is None:
-        return forward, None
-    return forward, code([s for s in steps if s[0] not in needed], values[1])
+        for part, value in zip(own, values, strict=False)  # no factor: f(z) alone
+    ]
+    return printed[0], printed[1] if factor is not None else None
 
 
 def _named(exprs: list[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
